@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything xenroot, its demo and its test suite need on Debian 12, then the npm
+# dependencies, then builds. Idempotent: packages already present are not touched.
+# Never starts a service: a policy-rc.d that forbids it is in place while apt runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  # build of native npm modules (@unraid/libvirt, node-pty)
+  build-essential python3 pkg-config libvirt-dev
+  # libvirt: daemon with the qemu driver, clients, schema validation
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
+  # QEMU and PXE
+  qemu-system-x86 ipxe-qemu pxelinux syslinux-common
+  # userspace NFS server for tests and the demo
+  nfs-ganesha nfs-ganesha-vfs
+  # initrd builders and image tools
+  busybox-static dracut dracut-network cpio gzip zstd xz-utils kmod e2fsprogs util-linux
+  # misc used by scripts and tests
+  iproute2 procps file ca-certificates
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # Forbid service starts during the install (rpcbind, libvirtd, ... must never start by themselves).
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d; made_policy=1
+  fi
+  trap '[ $made_policy = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+npm run -s build >&2
