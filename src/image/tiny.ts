@@ -1,0 +1,98 @@
+/**
+ * The tiny busybox image: the project's test image and demo image. A directory holding a static
+ * busybox with its applet links, the kernel's modules (with modules.dep), the kernel itself under
+ * /boot, a minimal /etc, and an /sbin/init that mounts proc/sys/dev, prints a banner, the marker
+ * line and the root mount lines from /proc/mounts, gives a shell on the console and powers off
+ * when the shell exits. It writes nothing to its root, so it runs on a read-only root.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, rename, rm, symlink, writeFile, mkdtemp } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { ImageError } from '../errors.js';
+import type { DebianKernel } from './debian.js';
+
+export interface TinyImageOptions {
+  /** Where the image directory goes; built into a temp sibling and renamed into place. */
+  dir: string;
+  kernel: DebianKernel;
+  /** Static busybox to install (default: the host's /bin/busybox, which must be static). */
+  busybox?: string;
+  /** The line /sbin/init prints once it runs (default XENROOT-READY). */
+  marker?: string;
+  /** Replace an existing image (default: keep it when it exists and is complete). */
+  force?: boolean;
+}
+
+export const DEFAULT_MARKER = 'XENROOT-READY';
+
+/** The /sbin/init of the tiny image (pure; exported for tests). */
+export function tinyInit(marker: string): string {
+  return `#!/bin/busybox sh
+# xenroot tiny image init: prove the root is up, then give a shell on the console.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+[ -e /proc/mounts ] || mount -t proc proc /proc
+[ -d /sys/class ] || mount -t sysfs sysfs /sys
+[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
+grep -q ' /tmp ' /proc/mounts || mount -t tmpfs tmpfs /tmp 2>/dev/null
+echo "xenroot-tiny: $(cat /etc/hostname) up on $(uname -r)"
+grep -E ' / |:/' /proc/mounts | sed 's/^/xenroot-root: /'
+echo ${shellQuote(marker)}
+setsid cttyhack sh
+echo "xenroot-tiny: shell exited, powering off"
+sync
+poweroff -f
+`;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Builds (or reuses) the tiny image; returns its directory. */
+export async function buildTinyImage(opts: TinyImageOptions): Promise<string> {
+  const dir = resolve(opts.dir);
+  const stamp = join(dir, '.xenroot-tiny');
+  if (!opts.force && existsSync(stamp)) return dir;
+  const busybox = opts.busybox ?? '/bin/busybox';
+  if (!existsSync(busybox)) throw new ImageError(`busybox ${busybox} does not exist`, { hint: 'install busybox-static' });
+  const { kver } = opts.kernel;
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = await mkdtemp(join(dirname(dir), `.tiny.`));
+  try {
+    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'var', 'run', 'root', 'boot', 'lib/modules', 'mnt']) {
+      await mkdir(join(tmp, d), { recursive: true });
+    }
+    await chmod(join(tmp, 'tmp'), 0o1777);
+    await copyFile(busybox, join(tmp, 'bin/busybox'));
+    await chmod(join(tmp, 'bin/busybox'), 0o755);
+    const list = (await execa(busybox, ['--list-full'])).stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+    for (const full of list) {
+      if (full === 'bin/busybox' || full === 'sbin/init' || full === 'linuxrc') continue;
+      const depth = full.split('/').length - 1;
+      if (depth === 0) continue;
+      const target = full.startsWith('bin/') ? 'busybox' : `${'../'.repeat(depth)}bin/busybox`;
+      await mkdir(join(tmp, dirname(full)), { recursive: true });
+      if (!existsSync(join(tmp, full))) await symlink(target, join(tmp, full));
+    }
+    // The kernel's modules: hard links into the cache where possible (same filesystem), else a copy.
+    const cp = await execa('cp', ['-al', opts.kernel.modulesDir, join(tmp, 'lib/modules', kver)], { reject: false });
+    if (cp.exitCode !== 0) await execa('cp', ['-a', opts.kernel.modulesDir, join(tmp, 'lib/modules', kver)]);
+    await copyFile(opts.kernel.vmlinuz, join(tmp, 'boot', `vmlinuz-${kver}`));
+    await writeFile(join(tmp, 'etc/hostname'), 'xenroot-tiny\n');
+    await writeFile(join(tmp, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    await writeFile(join(tmp, 'etc/group'), 'root:x:0:\n');
+    await writeFile(join(tmp, 'etc/shadow'), 'root::1::::::\n', { mode: 0o600 });
+    await writeFile(join(tmp, 'etc/os-release'), 'NAME="xenroot tiny"\nID=xenroot-tiny\n');
+    await writeFile(join(tmp, 'sbin/init'), tinyInit(opts.marker ?? DEFAULT_MARKER), { mode: 0o755 });
+    await chmod(join(tmp, 'sbin/init'), 0o755);
+    await writeFile(join(tmp, '.xenroot-tiny'), `${kver}\n`);
+    if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    if (existsSync(stamp)) return dir; // another process finished the same image first
+    throw err instanceof ImageError ? err : new ImageError(`building the tiny image in ${dir} failed: ${(err as Error).message}`, { cause: err });
+  }
+  return dir;
+}
