@@ -1,0 +1,13 @@
+/**
+ * The command modules, in help order. Each exports `register(program, ctx)`; it parses and
+ * prints, and imports the core lazily inside its action so that start-up stays cheap.
+ * To add a command: write src/cli/NAME.ts and add one line here.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from './context.js';
+import * as init from './init.js';
+import * as image from './image.js';
+import * as create from './create.js';
+import * as guests from './guests.js';
+
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests];

@@ -1,0 +1,68 @@
+/**
+ * What every command module gets: the global options, the inventory path, and one way to print
+ * results (human text, or JSON with --json) on stdout. Option parsers that refuse bad values
+ * with a UsageError naming the value and what is accepted.
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+
+export interface GlobalOptions {
+  inventory?: string;
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  connect?: string;
+}
+
+export class CliContext {
+  constructor(private readonly program: Command) {}
+
+  get options(): GlobalOptions {
+    return this.program.opts<GlobalOptions>();
+  }
+
+  get json(): boolean {
+    return !!this.options.json;
+  }
+
+  /** --inventory PATH, else $XENROOT_INVENTORY, else /etc/xenroot/inventory.yaml. */
+  async inventoryPath(): Promise<string> {
+    const { inventoryPath } = await import('../inventory/store.js');
+    return inventoryPath(this.options.inventory);
+  }
+
+  /** Prints a result: JSON with --json, else the human rendering (if any). */
+  print(result: unknown, human?: () => string): void {
+    if (this.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    else if (human) {
+      const text = human();
+      if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    }
+  }
+}
+
+export function intOption(flag: string, min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+      throw new UsageError(`${flag} "${value}" is not valid: must be a whole number from ${min} to ${max}`);
+    return Number(value);
+  };
+}
+
+export function choiceOption<T extends string>(flag: string, choices: readonly T[]): (value: string) => T {
+  return (value: string) => {
+    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" is not valid: must be one of ${choices.join(', ')}`);
+    return value as T;
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').filter(Boolean)];
+}
+
+/** Aligns rows of cells into columns for human output. */
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}

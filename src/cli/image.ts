@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { choiceOption, table, type CliContext } from './context.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  const image = program.command('image').description('manage root filesystem images');
+
+  image
+    .command('add <name>')
+    .description('add an image: a directory or a loop image file holding a root filesystem')
+    .option('--root <dir>', 'the image as a directory (exported over NFS)')
+    .option('--file <img>', 'the image as a loop image file (ext4)')
+    .option('--kver <ver>', 'kernel version to boot (default: the newest found in the image)')
+    .option('--export <path>', 'NFS path clients mount (default: the directory)')
+    .option('--nfs-version <v>', 'NFS version for the root: 3 or 4', (v: string) => Number(choiceOption('--nfs-version', ['3', '4'] as const)(v)) as 3 | 4)
+    .option('--ready-pattern <regex>', 'console line that shows the image is up (for `xenroot test`)')
+    .option('--append <args>', 'extra kernel arguments for every machine of this image')
+    .action(async (name: string, o: { root?: string; file?: string; kver?: string; export?: string; nfsVersion?: 3 | 4; readyPattern?: string; append?: string }) => {
+      const { addImage } = await import('../inventory/images.js');
+      const r = await addImage(await ctx.inventoryPath(), { name, ...o });
+      ctx.print(r, () => `added image ${name} (kernel ${r.image.kver}${r.kverDetected ? ', found in the image' : ''})`);
+    });
+
+  image
+    .command('list')
+    .description('list images')
+    .action(async () => {
+      const { loadInventory } = await import('../inventory/store.js');
+      const inv = await loadInventory(await ctx.inventoryPath());
+      const images = inv.data.images;
+      ctx.print(images, () =>
+        table([['NAME', 'KERNEL', 'SOURCE'], ...Object.entries(images).map(([n, i]) => [n, i.kver ?? '-', i.root ?? i.file ?? '-'])]),
+      );
+    });
+
+  image
+    .command('show <name>')
+    .description('show one image')
+    .action(async (name: string) => {
+      const { loadInventory } = await import('../inventory/store.js');
+      const { InventoryError } = await import('../errors.js');
+      const inv = await loadInventory(await ctx.inventoryPath());
+      const img = inv.data.images[name];
+      if (!img) throw new InventoryError(`no image named "${name}" in the inventory`, { hint: '`xenroot image list` shows the images' });
+      ctx.print({ name, ...img }, () => Object.entries(img).map(([k, v]) => `${k}: ${String(v)}`).join('\n'));
+    });
+
+  image
+    .command('remove <name>')
+    .description('remove an image from the inventory (its files are not touched)')
+    .action(async (name: string) => {
+      const { removeImage } = await import('../inventory/images.js');
+      const r = await removeImage(await ctx.inventoryPath(), name);
+      ctx.print(r, () => `removed image ${name}`);
+    });
+}

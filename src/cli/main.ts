@@ -1,0 +1,66 @@
+/**
+ * The xenroot CLI entry: builds the commander program from the command modules and is the one
+ * error boundary. A XenrootError prints one line (plus its hint) and exits with its code;
+ * commander's usage errors exit 2; anything else is a bug and exits 1.
+ */
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import { CliContext } from './context.js';
+import { commandModules } from './commands.js';
+import { ExitCode, isXenrootError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('xenroot');
+  program
+    .description('stateless Linux machines on Xen and libvirt from one NFS root image')
+    .version(version, '-V, --version')
+    .option('-i, --inventory <path>', 'inventory file (default: $XENROOT_INVENTORY or /etc/xenroot/inventory.yaml)')
+    .option('-c, --connect <uri>', 'hypervisor URI (default: $XENROOT_CONNECT, the guest\'s, or the site\'s)')
+    .option('--json', 'machine-readable results on stdout')
+    .option('-v, --verbose', 'debug logging on stderr')
+    .option('-q, --quiet', 'only warnings and errors on stderr')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureOutput({ outputError: (str, write) => write(str) });
+  program.hook('preAction', async (cmd) => {
+    const o = cmd.optsWithGlobals<{ verbose?: boolean; quiet?: boolean }>();
+    if (o.verbose || o.quiet) (await import('../log.js')).setLogLevel(o.verbose ? 'debug' : 'warn');
+  });
+  const ctx = new CliContext(program);
+  for (const m of commandModules) m.register(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+function report(err: unknown, json: boolean): number {
+  if (err instanceof CommanderError) {
+    // Help and version are "errors" to commander; its message was already printed.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  if (isXenrootError(err)) {
+    if (json) process.stderr.write(JSON.stringify({ error: err.name, message: err.message, hint: err.hint, exitCode: err.exitCode }) + '\n');
+    else process.stderr.write(`xenroot: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`xenroot: internal error: ${e?.message ?? String(err)}\n${process.env.XENROOT_DEBUG ? `${e?.stack}\n` : '  hint: set XENROOT_DEBUG=1 for the stack trace, and please report it\n'}`);
+  return ExitCode.internal;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (err) {
+    return report(err, argv.includes('--json'));
+  }
+}
+
+// Run when executed (bin/xenroot.js imports this module).
+const code = await main();
+process.exitCode = code;

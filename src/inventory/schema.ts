@@ -1,0 +1,207 @@
+/**
+ * The inventory's schema: one YAML file holding site settings, images, guests and clients.
+ * Every error names the path inside the file (`guests.Terminal.memory`) and what is accepted.
+ */
+import { z } from 'zod';
+import {
+  BRIDGE_RE,
+  BRIDGE_RULE,
+  KVER_RE,
+  KVER_RULE,
+  NAME_RULE,
+  checkAbsPath,
+  checkHost,
+  checkKernelArgs,
+  checkName,
+  checkNetwork,
+  macProblem,
+  parseMac,
+} from './validate.js';
+
+/** A string checked by one of the validate.ts functions (which return a problem or undefined). */
+function checked(check: (v: string) => string | undefined) {
+  return z.string({ error: 'must be a string' }).superRefine((v, ctx) => {
+    const problem = check(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+const Name = checked(checkName);
+const AbsPath = checked(checkAbsPath);
+const Host = checked(checkHost);
+const KernelArgs = checked(checkKernelArgs);
+const Network = checked(checkNetwork);
+const Mac = checked(macProblem).transform((v) => parseMac(v) as string);
+const Bridge = z.string().regex(BRIDGE_RE, { error: `must be ${BRIDGE_RULE}` });
+const Kver = z.string().regex(KVER_RE, { error: `must be ${KVER_RULE}` });
+const NfsVersion = z.union([z.literal(3), z.literal(4)], { error: 'must be 3 or 4' });
+const NfsOptions = z.string().regex(/^[A-Za-z0-9_=.,-]*$/, {
+  error: 'must be comma-separated NFS mount options such as "vers=4.2,proto=tcp"',
+});
+const Uri = z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/[^\s'"\\]*$/, {
+  error: 'must be a libvirt URI such as xen:///system, qemu:///system or xen+ssh://host/system',
+});
+const MacPrefix = z
+  .string()
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){1,4}$/, { error: 'must be 2 to 5 hex byte pairs such as 00:16:3e or 02:00' })
+  .refine((v) => (parseInt(v.slice(0, 2), 16) & 1) === 0, { error: 'must be a unicast prefix (first byte even)' })
+  .transform((v) => v.toLowerCase());
+const LifecycleAction = z.enum(['destroy', 'restart', 'preserve', 'rename-restart', 'coredump-destroy', 'coredump-restart'], {
+  error: 'must be one of destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart',
+});
+
+export const SiteSchema = z
+  .object({
+    nfsServer: Host,
+    exportRoot: AbsPath.default('/srv/xenroot'),
+    tftpRoot: AbsPath.default('/tftpboot/linux-install'),
+    bootDir: AbsPath.default('/var/lib/xenroot/boot'),
+    guestDir: z.string().optional(),
+    allow: z.array(Network).default([]),
+    bridge: Bridge.default('xenbr0'),
+    macPrefix: MacPrefix.default('00:16:3e'),
+    connect: Uri.default('xen:///system'),
+    nfsVersion: NfsVersion.default(4),
+    nfsOptions: NfsOptions.default(''),
+    selinux: z.boolean().default(false),
+    dhcp: z
+      .object({
+        server: z.enum(['dnsmasq', 'isc', 'none'], { error: 'must be dnsmasq, isc or none' }).default('dnsmasq'),
+        file: AbsPath.optional(),
+        proxy: z.boolean().default(false),
+        subnet: Network.optional(),
+      })
+      .strict()
+      .prefault({}),
+    exports: z
+      .object({
+        file: AbsPath.default('/etc/exports'),
+        dir: AbsPath.default('/etc/exports.d'),
+        options: z
+          .string()
+          .regex(/^[a-z_]+(=[A-Za-z0-9:._-]+)?(,[a-z_]+(=[A-Za-z0-9:._-]+)?)*$/, {
+            error: 'must be comma-separated export options such as ro,no_root_squash,no_subtree_check',
+          })
+          .default('ro,no_root_squash,no_subtree_check'),
+        insecure: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    pxe: z
+      .object({
+        httpBase: z
+          .string()
+          .regex(/^https?:\/\/[^\s'"\\]+$/, { error: 'must be an http:// or https:// URL' })
+          .optional(),
+        nicDrivers: z.array(z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be a kernel module name' })).optional(),
+        timeout: z.number().int().min(0).max(600).default(0),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const ImageSchema = z
+  .object({
+    root: AbsPath.optional(),
+    file: AbsPath.optional(),
+    export: AbsPath.optional(),
+    kver: Kver.optional(),
+    nfsVersion: NfsVersion.optional(),
+    nfsOptions: NfsOptions.optional(),
+    initrdBuilder: z.enum(['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'], {
+      error: 'must be builtin, dracut, initramfs-tools or mkinitrd',
+    }).optional(),
+    readyPattern: z.string().optional(),
+    append: KernelArgs.optional(),
+  })
+  .strict()
+  .superRefine((img, ctx) => {
+    if (!img.root && !img.file) ctx.addIssue({ code: 'custom', message: 'needs root (a directory) or file (a loop image)' });
+    if (img.root && img.file) ctx.addIssue({ code: 'custom', message: 'takes root or file, not both' });
+    if (img.readyPattern !== undefined) {
+      try {
+        new RegExp(img.readyPattern);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['readyPattern'], message: 'must be a valid regular expression' });
+      }
+    }
+  });
+
+export const GuestSchema = z
+  .object({
+    image: Name,
+    memory: z.number({ error: 'must be a whole number of MiB (32-1048576)' }).int().min(32).max(1048576).default(512),
+    maxmem: z.number({ error: 'must be a whole number of MiB' }).int().min(32).max(1048576).optional(),
+    vcpus: z.number({ error: 'must be a whole number of vCPUs (1-128)' }).int().min(1).max(128).default(1),
+    bridge: Bridge.optional(),
+    mac: Mac.optional(),
+    macSource: z.enum(['first-boot', 'given', 'allocated']).optional(),
+    connect: Uri.optional(),
+    append: KernelArgs.optional(),
+    onPoweroff: LifecycleAction.default('destroy'),
+    onReboot: LifecycleAction.default('restart'),
+    onCrash: LifecycleAction.default('destroy'),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    if (g.maxmem !== undefined && g.maxmem < g.memory)
+      ctx.addIssue({ code: 'custom', path: ['maxmem'], message: `must be at least memory (${g.memory})` });
+    if (g.macSource && !g.mac) ctx.addIssue({ code: 'custom', path: ['macSource'], message: 'is only valid with mac' });
+  });
+
+const RootOverride = z.string().superRefine((v, ctx) => {
+  const m = /^([^:]+):(\/.*)$/.exec(v);
+  const problem = !m ? 'must be SERVER:/PATH' : checkHost(m[1] as string) ?? checkAbsPath(m[2] as string);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (form SERVER:/PATH)` });
+});
+
+export const ClientSchema = z
+  .object({
+    mac: Mac,
+    image: Name,
+    append: KernelArgs.optional(),
+    root: RootOverride.optional(),
+  })
+  .strict();
+
+/** A section left empty in YAML (`guests:`) is null: read it as an empty map. */
+function emptyIsNone<T extends z.ZodType<Record<string, unknown>>>(schema: T) {
+  return z.preprocess((v) => (v === null || v === undefined ? {} : v), schema);
+}
+
+const NameKey = z.string().refine((k) => checkName(k) === undefined, { error: `name must be ${NAME_RULE}` });
+
+export const InventorySchema = z
+  .object({
+    site: SiteSchema,
+    images: emptyIsNone(z.record(NameKey, ImageSchema)),
+    guests: emptyIsNone(z.record(NameKey, GuestSchema)),
+    clients: emptyIsNone(z.record(NameKey, ClientSchema)),
+  })
+  .strict()
+  .superRefine((inv, ctx) => {
+    for (const [name, g] of Object.entries(inv.guests)) {
+      if (!inv.images[g.image])
+        ctx.addIssue({ code: 'custom', path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
+    }
+    for (const [name, c] of Object.entries(inv.clients)) {
+      if (!inv.images[c.image])
+        ctx.addIssue({ code: 'custom', path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
+    }
+    const owners = new Map<string, string>();
+    const claim = (mac: string, owner: string, path: (string | number)[]) => {
+      const prev = owners.get(mac);
+      if (prev) ctx.addIssue({ code: 'custom', path, message: `${mac} is already used by ${prev}` });
+      else owners.set(mac, owner);
+    };
+    for (const [name, g] of Object.entries(inv.guests)) if (g.mac) claim(g.mac, `guest ${name}`, ['guests', name, 'mac']);
+    for (const [name, c] of Object.entries(inv.clients)) claim(c.mac, `client ${name}`, ['clients', name, 'mac']);
+  });
+
+export type InventoryData = z.output<typeof InventorySchema>;
+export type Site = InventoryData['site'];
+export type Image = z.output<typeof ImageSchema>;
+export type Guest = z.output<typeof GuestSchema>;
+export type Client = z.output<typeof ClientSchema>;
+export type GuestInput = z.input<typeof GuestSchema>;

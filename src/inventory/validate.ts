@@ -1,0 +1,98 @@
+/**
+ * Validation of the small values every generated file is built from: names, MACs, paths, kernel
+ * arguments, network addresses. Each check returns the normalised value or a message saying what
+ * is accepted; the schemas turn those messages into errors that name the inventory path.
+ */
+
+/** Names of guests, images and clients: safe as file names, libvirt and xl domain names. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const NAME_RULE = '1-63 characters: letters, digits, "_", "-", "." (not first)';
+
+export function checkName(value: string): string | undefined {
+  if (!NAME_RE.test(value)) return `must be ${NAME_RULE}`;
+  return undefined;
+}
+
+const MAC_RE = /^([0-9a-f]{2})([:-]?)([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
+export const MAC_RULE = 'six hex byte pairs separated by ":" or "-" (e.g. 00:16:3e:12:34:56), unicast, not all zero';
+
+/** Normalises a MAC (any case, ":" or "-" or none) to lower case with colons, or returns undefined. */
+export function parseMac(value: string): string | undefined {
+  const m = MAC_RE.exec(value.trim());
+  if (!m) return undefined;
+  const bytes = [m[1], m[3], m[4], m[5], m[6], m[7]].map((b) => (b as string).toLowerCase());
+  const mac = bytes.join(':');
+  if (mac === '00:00:00:00:00:00') return undefined;
+  if (parseInt(bytes[0] as string, 16) & 1) return undefined; // multicast / broadcast
+  return mac;
+}
+
+export function macProblem(value: string): string | undefined {
+  return parseMac(value) === undefined ? `must be ${MAC_RULE}` : undefined;
+}
+
+/**
+ * Characters that cannot be carried safely through every target format: xl/xm cfg strings are
+ * single-quoted (no quotes or backslashes inside), XML 1.0 forbids most control characters,
+ * pxelinux and iPXE lines end at a newline, and the kernel splits arguments at spaces and quotes.
+ */
+const UNSAFE_RE = /['"\\\u0000-\u001f\u007f]/;
+
+export function unsafeChar(value: string): string | undefined {
+  const m = UNSAFE_RE.exec(value);
+  if (!m) return undefined;
+  const ch = m[0];
+  const code = ch.charCodeAt(0);
+  return code < 0x20 || code === 0x7f ? `control character U+${code.toString(16).padStart(4, '0')}` : `character ${ch}`;
+}
+
+export const PATH_RULE = 'an absolute path without "..", quotes, backslashes or control characters';
+
+export function checkAbsPath(value: string): string | undefined {
+  if (!value.startsWith('/')) return `must be ${PATH_RULE}`;
+  if (value.split('/').some((seg) => seg === '..')) return `must be ${PATH_RULE}`;
+  const bad = unsafeChar(value);
+  if (bad) return `contains a ${bad}; must be ${PATH_RULE}`;
+  if (/\s/.test(value)) return `contains white space; must be ${PATH_RULE}`;
+  return undefined;
+}
+
+/** Kernel command line max on x86 (COMMAND_LINE_SIZE) including the terminating NUL. */
+export const CMDLINE_MAX = 2047;
+export const KARGS_RULE = 'space-separated kernel arguments without quotes, backslashes or control characters';
+
+export function checkKernelArgs(value: string): string | undefined {
+  const bad = unsafeChar(value);
+  if (bad) return `contains a ${bad}; must be ${KARGS_RULE}`;
+  if (value.length > CMDLINE_MAX) return `is ${value.length} bytes; the kernel takes at most ${CMDLINE_MAX}`;
+  return undefined;
+}
+
+/** Host names (RFC 1123) or dotted IPv4 addresses: what NFS root and pxelinux accept. */
+const HOST_RE = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function checkHost(value: string): string | undefined {
+  if (IPV4_RE.test(value)) return undefined;
+  if (/^\d+(\.\d+)*$/.test(value)) return 'must be a dotted IPv4 address (0-255 each) or a host name';
+  if (HOST_RE.test(value)) return undefined;
+  return 'must be an IPv4 address or a host name (letters, digits, "-", ".")';
+}
+
+/** Client networks for exports: IPv4 CIDR, a host, a wildcard host pattern, or `*` (explicit). */
+export function checkNetwork(value: string): string | undefined {
+  const cidr = /^([\d.]+)\/(\d{1,2})$/.exec(value);
+  if (cidr) {
+    if (!IPV4_RE.test(cidr[1] as string) || Number(cidr[2]) > 32) return 'must be an IPv4 CIDR such as 192.168.1.0/24';
+    return undefined;
+  }
+  if (value === '*') return undefined;
+  if (/^[A-Za-z0-9*?.-]+$/.test(value) && !value.startsWith('-')) return undefined;
+  return 'must be an IPv4 CIDR (10.0.0.0/24), a host name, a wildcard such as *.lab.example, or *';
+}
+
+export const BRIDGE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+export const BRIDGE_RULE = '1-15 characters: letters, digits, "_", "-", "." (a Linux interface name)';
+
+export const KVER_RE = /^[0-9][A-Za-z0-9._+~-]{0,127}$/;
+export const KVER_RULE = 'a kernel release such as 6.1.0-28-amd64';
