@@ -1,0 +1,400 @@
+/**
+ * Image mount sessions: the HOWTO's "loop-mount the image, mount tmp/dev/var/lock/proc/sys, chroot"
+ * as one function that always unwinds.
+ *
+ *   withImageSession({ file: 'terminal.img' }, {}, async (s) => s.run('/sbin/dracut', [...]))
+ *
+ * Steps, in order (each one registers its undo before anything else can fail):
+ *   mkdtemp        private directory /tmp/xenroot-session-XXXXXX for the mount points
+ *   loop-attach    file images only: `losetup -r -f --show FILE` (a new device for every session)
+ *   mount-image    file: `mount -o ro LOOP`; dir: `mount --bind DIR` + remount ro; then make-private
+ *   overlay-tmpfs  with { overlay: true }: a tmpfs for the upper layer
+ *   overlay-mount  with { overlay: true }: overlayfs (image lower, tmpfs upper): writable, discarded
+ *   mount-tmp      tmpfs on tmp
+ *   mount-dev      tmpfs on dev
+ *   populate-dev   null zero full random urandom tty, fd/std* links, pts and shm dirs (no host /dev bind)
+ *   mount-var-lock tmpfs on var/lock (resolved inside the image; skipped if the image has none)
+ *   mount-proc     proc
+ *   mount-sys      sysfs, read-only
+ * Unwinding runs the undos in reverse order on success, on any error and on SIGINT/SIGTERM (the
+ * session installs handlers while it is open, kills its chroot commands, unwinds, then throws
+ * InterruptedError so the CLI exits 130). Directory images are never written to; writes go to
+ * the overlay's tmpfs, or, for a file image opened with { remountable: true }, happen inside
+ * `withWritable()` (a short rw remount).
+ */
+import { lstat, mkdir, mkdtemp, rmdir, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { ImageError, InterruptedError, isXenrootError } from '../errors.js';
+import { log } from '../log.js';
+import { attachLoop, detachLoop } from './loop.js';
+import { mount, resolveInRoot, unmountIfMounted } from './mounts.js';
+
+export type ImageSource = { dir: string } | { file: string };
+
+export const SESSION_STEPS = [
+  'mkdtemp',
+  'loop-attach',
+  'mount-image',
+  'overlay-tmpfs',
+  'overlay-mount',
+  'mount-tmp',
+  'mount-dev',
+  'populate-dev',
+  'mount-var-lock',
+  'mount-proc',
+  'mount-sys',
+] as const;
+export type SessionStep = (typeof SESSION_STEPS)[number];
+
+export interface SessionOptions {
+  /** Mount tmp, dev, var/lock, proc and sys for chroot use (default true). */
+  chroot?: boolean;
+  /** Put a tmpfs overlay over the image: the root is writable, every write is discarded at the end. */
+  overlay?: boolean;
+  /** File images only: attach the loop device read-write (still mounted ro) so withWritable() can remount rw. */
+  remountable?: boolean;
+  /** Install SIGINT/SIGTERM handlers while the session is open (default true). */
+  handleSignals?: boolean;
+  /** Where the private mount directory is made (default os.tmpdir()). */
+  tmpRoot?: string;
+  /**
+   * Test hook: called before every step and again after its work is done; a throw there is an
+   * injected failure of that step (before: nothing of it done yet; after: all of it done).
+   */
+  faultHook?: (step: SessionStep, phase: 'before' | 'after') => void | Promise<void>;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: Record<string, string>;
+  /** Resolve with the exit code instead of throwing when the command fails. */
+  reject?: boolean;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface ImageSession {
+  readonly source: ImageSource;
+  /** The host path of the image's root (the chroot directory). */
+  readonly root: string;
+  /** The loop device of a file image. */
+  readonly loopDevice: string | undefined;
+  /** True when writes to root are possible (overlay). */
+  readonly overlay: boolean;
+  /** Aborted when SIGINT/SIGTERM arrives or the session closes. */
+  readonly signal: AbortSignal;
+  /** Runs a command inside the image with chroot(8); killed if the session is interrupted. */
+  run(file: string, args?: string[], options?: RunOptions): Promise<RunResult>;
+  /** Runs fn while the image is writable: a short rw remount (file, remountable) or the overlay. */
+  withWritable<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+const CHROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+interface Undo {
+  step: string;
+  undo: () => Promise<void>;
+}
+
+function describe(source: ImageSource): string {
+  return 'file' in source ? source.file : source.dir;
+}
+
+async function checkSource(source: ImageSource): Promise<ImageSource> {
+  const isFile = 'file' in source;
+  const path = resolve(isFile ? source.file : source.dir);
+  let st;
+  try {
+    st = await lstat(path);
+  } catch {
+    throw new ImageError(`image ${isFile ? 'file' : 'directory'} ${path} does not exist`, {
+      hint: isFile ? 'give a loop image file such as terminal.img' : 'give the image root directory',
+    });
+  }
+  if (isFile && !st.isFile()) throw new ImageError(`image file ${path} is not a regular file`, { hint: 'use { dir } for a directory image' });
+  if (!isFile && !st.isDirectory()) throw new ImageError(`image directory ${path} is not a directory`, { hint: 'use { file } for a loop image file' });
+  return isFile ? { file: path } : { dir: path };
+}
+
+/**
+ * Opens a mount session on an image, runs fn with it, and always unwinds. Resolves with fn's
+ * result; rejects with fn's error, an ImageError naming the failed step and path, or
+ * InterruptedError after SIGINT/SIGTERM.
+ */
+export async function withImageSession<T>(
+  sourceIn: ImageSource,
+  options: SessionOptions,
+  fn: (session: ImageSession) => Promise<T>,
+): Promise<T> {
+  const source = await checkSource(sourceIn);
+  const what = describe(source);
+  const chroot = options.chroot ?? true;
+  const overlay = options.overlay ?? false;
+  const remountable = 'file' in source && (options.remountable ?? false);
+  const undos: Undo[] = [];
+  const children = new Set<ResultPromise>();
+  const ac = new AbortController();
+  let interruptedBy: NodeJS.Signals | undefined;
+  let closed = false;
+
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interruptedBy) return;
+    interruptedBy = sig;
+    log().warn({ image: what, signal: sig }, 'interrupted: unwinding image session');
+    ac.abort(new InterruptedError(`interrupted by ${sig} during the image session on ${what}`));
+  };
+  const handleSignals = options.handleSignals ?? true;
+  if (handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const aborted = new Promise<never>((_res, rej) => {
+    ac.signal.addEventListener('abort', () => rej(ac.signal.reason), { once: true });
+  });
+  aborted.catch(() => undefined);
+
+  const step = async (name: SessionStep, path: string, body: () => Promise<void>): Promise<void> => {
+    if (ac.signal.aborted) throw ac.signal.reason;
+    try {
+      await options.faultHook?.(name, 'before');
+      await body();
+      await options.faultHook?.(name, 'after');
+    } catch (err) {
+      if (isXenrootError(err)) throw err;
+      throw new ImageError(`${name} failed for ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  };
+  const pushUndo = (stepName: string, undo: () => Promise<void>): void => {
+    undos.push({ step: stepName, undo });
+  };
+  const mountStep = async (name: SessionStep, target: string, args: string[]): Promise<void> => {
+    await step(name, target, async () => {
+      pushUndo(name, () => unmountIfMounted(target));
+      await mount(name, args, target);
+    });
+  };
+  const mkdirOwned = async (stepName: string, dir: string): Promise<void> => {
+    await mkdir(dir);
+    pushUndo(stepName, async () => {
+      await rmdir(dir).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    });
+  };
+
+  let base = '';
+  let imageMount = '';
+  let root = '';
+  let loopDevice: string | undefined;
+  let result: T | undefined;
+  let failure: unknown;
+  let failed = false;
+
+  try {
+    await step('mkdtemp', options.tmpRoot ?? tmpdir(), async () => {
+      base = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'xenroot-session-'));
+      pushUndo('mkdtemp', () => rmdir(base));
+    });
+    imageMount = join(base, 'image');
+    root = imageMount;
+
+    if ('file' in source) {
+      await step('loop-attach', source.file, async () => {
+        const dev = await attachLoop(source.file, !remountable);
+        loopDevice = dev;
+        pushUndo('loop-attach', () => detachLoop(dev));
+      });
+    }
+
+    await step('mount-image', what, async () => {
+      await mkdirOwned('mount-image', imageMount);
+      pushUndo('mount-image', () => unmountIfMounted(imageMount));
+      if ('file' in source) {
+        await mount('mount-image', ['-o', 'ro', loopDevice as string], imageMount);
+      } else {
+        await mount('mount-image', ['--bind', source.dir], imageMount);
+        await mount('mount-image', ['-o', 'remount,bind,ro'], imageMount);
+      }
+      // Nothing mounted below the session's root may propagate back to the image or its peers.
+      await mount('mount-image', ['--make-private'], imageMount);
+    });
+
+    if (overlay) {
+      const rw = join(base, 'rw');
+      await step('overlay-tmpfs', rw, async () => {
+        await mkdirOwned('overlay-tmpfs', rw);
+        pushUndo('overlay-tmpfs', () => unmountIfMounted(rw));
+        await mount('overlay-tmpfs', ['-t', 'tmpfs', '-o', 'mode=755', 'xenroot-overlay'], rw);
+        await mkdir(join(rw, 'upper'));
+        await mkdir(join(rw, 'work'));
+      });
+      root = join(base, 'root');
+      const merged = root;
+      await step('overlay-mount', merged, async () => {
+        await mkdirOwned('overlay-mount', merged);
+        pushUndo('overlay-mount', () => unmountIfMounted(merged));
+        await mount(
+          'overlay-mount',
+          ['-t', 'overlay', '-o', `lowerdir=${imageMount},upperdir=${join(rw, 'upper')},workdir=${join(rw, 'work')}`, 'xenroot-overlay'],
+          merged,
+        );
+        await mount('overlay-mount', ['--make-private'], merged);
+      });
+    }
+
+    if (chroot) {
+      const mountPoint = async (name: SessionStep, rel: string, required: boolean): Promise<string | undefined> => {
+        const r = await resolveInRoot(root, rel);
+        if (r.exists) return r.path;
+        if (overlay) {
+          await mkdir(r.path, { recursive: true });
+          return r.path;
+        }
+        if (!required) {
+          log().debug({ image: what, path: `/${rel}` }, `${name}: skipped, not in the image`);
+          return undefined;
+        }
+        throw new ImageError(`${name}: mount point /${rel} does not exist in the read-only image ${what}`, {
+          hint: 'create the directory in the image, or open the session with { overlay: true }',
+        });
+      };
+      const tmp = await mountPoint('mount-tmp', 'tmp', true);
+      if (tmp) await mountStep('mount-tmp', tmp, ['-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'xenroot-tmp']);
+      const dev = await mountPoint('mount-dev', 'dev', true);
+      if (dev) {
+        await mountStep('mount-dev', dev, ['-t', 'tmpfs', '-o', 'mode=755,nosuid,size=1m', 'xenroot-dev']);
+        await step('populate-dev', dev, () => populateDev(dev));
+      }
+      const lock = await mountPoint('mount-var-lock', 'var/lock', false);
+      if (lock) await mountStep('mount-var-lock', lock, ['-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'xenroot-lock']);
+      const proc = await mountPoint('mount-proc', 'proc', true);
+      if (proc) await mountStep('mount-proc', proc, ['-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc']);
+      const sys = await mountPoint('mount-sys', 'sys', true);
+      if (sys) await mountStep('mount-sys', sys, ['-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs']);
+    }
+    log().debug({ image: what, root, loopDevice }, 'image session open');
+
+    const sessionRoot = root;
+    const session: ImageSession = {
+      source,
+      root: sessionRoot,
+      loopDevice,
+      overlay,
+      signal: ac.signal,
+      async run(file, args = [], runOptions = {}) {
+        if (closed) throw new ImageError(`chroot ${file}: the image session on ${what} is closed`);
+        if (ac.signal.aborted) throw ac.signal.reason;
+        const child = execa('chroot', [sessionRoot, file, ...args], {
+          cancelSignal: ac.signal,
+          forceKillAfterDelay: 3000,
+          reject: false,
+          extendEnv: false,
+          env: { PATH: CHROOT_PATH, HOME: '/root', LANG: 'C.UTF-8', ...runOptions.env },
+          cwd: '/',
+          ...(runOptions.input === undefined ? { stdin: 'ignore' as const } : { input: runOptions.input }),
+        });
+        children.add(child);
+        let r;
+        try {
+          r = await child;
+        } finally {
+          children.delete(child);
+        }
+        if (r.isCanceled || ac.signal.aborted) throw ac.signal.reason ?? new InterruptedError(`chroot ${file} was cancelled`);
+        const out = { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+        if (out.exitCode !== 0 && runOptions.reject !== false) {
+          const tail = out.stderr.trim().split('\n').slice(-3).join(' | ');
+          throw new ImageError(`chroot ${sessionRoot} ${[file, ...args].join(' ')} failed (exit ${out.exitCode}${r.signal ? `, ${r.signal}` : ''}): ${tail}`);
+        }
+        return out;
+      },
+      async withWritable<R>(body: () => Promise<R>): Promise<R> {
+        if (overlay) return body();
+        if ('dir' in source) {
+          throw new ImageError(`a directory image is never written to: ${what}`, { hint: 'open the session with { overlay: true } to write to a discarded layer' });
+        }
+        if (!remountable) {
+          throw new ImageError(`image ${what} was opened read-only`, { hint: 'open the session with { remountable: true } (or { overlay: true })' });
+        }
+        await mount('remount-rw', ['-o', 'remount,rw'], imageMount);
+        try {
+          return await body();
+        } finally {
+          await mount('remount-ro', ['-o', 'remount,ro'], imageMount);
+        }
+      },
+    };
+    result = await Promise.race([fn(session), aborted]);
+  } catch (err) {
+    failed = true;
+    failure = err;
+  } finally {
+    closed = true;
+    const unwindErrors = await unwind(undos, children);
+    if (handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (!ac.signal.aborted) ac.abort(new ImageError(`the image session on ${what} is closed`));
+    if (unwindErrors.length) {
+      const msg = unwindErrors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+      log().error({ image: what, errors: msg }, 'image session did not unwind cleanly');
+      if (!failed) {
+        failed = true;
+        failure = new ImageError(`unwinding the image session on ${what} failed: ${msg}`, {
+          hint: 'check /proc/self/mountinfo and losetup -a for what is left',
+        });
+      }
+    }
+  }
+  if (interruptedBy) {
+    throw failure instanceof InterruptedError
+      ? failure
+      : new InterruptedError(`interrupted by ${interruptedBy} during the image session on ${what}; unwound`, { cause: failure });
+  }
+  if (failed) throw failure;
+  return result as T;
+}
+
+async function unwind(undos: Undo[], children: Set<ResultPromise>): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  for (const child of children) {
+    child.kill('SIGKILL');
+    await Promise.resolve(child).catch(() => undefined);
+  }
+  for (const u of undos.reverse()) {
+    try {
+      await u.undo();
+    } catch (err) {
+      errors.push(err instanceof Error ? new Error(`${u.step}: ${err.message}`) : err);
+    }
+  }
+  return errors;
+}
+
+const DEV_NODES: [name: string, major: number, minor: number][] = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+];
+
+async function populateDev(dev: string): Promise<void> {
+  for (const [name, major, minor] of DEV_NODES) {
+    await execa('mknod', ['-m', '666', join(dev, name), 'c', String(major), String(minor)], { stdin: 'ignore' });
+  }
+  await symlink('/proc/self/fd', join(dev, 'fd'));
+  await symlink('/proc/self/fd/0', join(dev, 'stdin'));
+  await symlink('/proc/self/fd/1', join(dev, 'stdout'));
+  await symlink('/proc/self/fd/2', join(dev, 'stderr'));
+  await mkdir(join(dev, 'pts'));
+  await mkdir(join(dev, 'shm'), { mode: 0o1777 });
+}
