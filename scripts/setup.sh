@@ -18,6 +18,8 @@ DEBS=(
   busybox-static dracut dracut-network cpio gzip zstd xz-utils kmod e2fsprogs util-linux
   # misc used by scripts and tests
   iproute2 procps file ca-certificates
+  # nested-Xen test harness: builds the dom0 root filesystem (scripts/xen/build-dom0.sh)
+  mmdebstrap
 )
 
 missing=()
