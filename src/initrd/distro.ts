@@ -1,0 +1,185 @@
+/**
+ * The distributions' own initrd builders, with xen-netfront and NFS root support added through
+ * their command lines or a temporary config dir, never by editing the image's config:
+ *  - dracut (--no-hostonly, network + nfs modules, --add-drivers with the target's NIC drivers),
+ *    in the image's chroot, or on the host with --kmoddir when the image has no dracut;
+ *  - initramfs-tools (mkinitramfs -d TMPCONF: BOOT=nfs, MODULES=netboot, plus xen-netfront);
+ *  - legacy mkinitrd (--rootfs nfs, --with=xen-netfront).
+ * The chroot runs through a mount session (src/image/session.ts); writes go to its /tmp tmpfs.
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
+import { DependencyError, InitrdError } from '../errors.js';
+import { log } from '../log.js';
+import { nicModules, NFS_MODULES, type Target } from './targets.js';
+
+export const DISTRO_BUILDERS = ['dracut', 'initramfs-tools', 'mkinitrd'] as const;
+export type DistroBuilder = (typeof DISTRO_BUILDERS)[number];
+
+/** What a distro builder needs of a mount session (structurally an ImageSession). */
+export interface ChrootRunner {
+  readonly root: string;
+  run(file: string, args?: string[], options?: { env?: Record<string, string>; reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+}
+
+export interface DistroOptions {
+  builder: DistroBuilder;
+  /** The image root on the host (a directory image, or the session's root). */
+  root: string;
+  /** Present when the image is mounted for chroot use; needed to run the image's own tool. */
+  session?: ChrootRunner;
+  kver: string;
+  target: Target;
+  nics?: string[];
+  out: string;
+  /** dracut only: where to run (default: chroot when the image has dracut and a session, else host). */
+  dracutMode?: 'chroot' | 'host' | 'auto';
+  /** mkinitrd: the root device it records (SERVER:/PATH); default "nfs". */
+  nfsRoot?: string;
+  onStep?: (text: string) => void;
+}
+
+export interface DistroResult {
+  path: string;
+  size: number;
+  ms: number;
+  builder: DistroBuilder;
+  mode: 'chroot' | 'host';
+}
+
+const TOOL_PATHS: Record<DistroBuilder, string[]> = {
+  dracut: ['usr/bin/dracut', 'usr/sbin/dracut', 'sbin/dracut', 'bin/dracut'],
+  'initramfs-tools': ['usr/sbin/mkinitramfs', 'sbin/mkinitramfs', 'usr/bin/mkinitramfs'],
+  mkinitrd: ['sbin/mkinitrd', 'usr/sbin/mkinitrd', 'usr/bin/mkinitrd'],
+};
+
+/** The tool's path inside the image ('/usr/bin/dracut'), or undefined. */
+export function imageTool(root: string, builder: DistroBuilder): string | undefined {
+  for (const p of TOOL_PATHS[builder]) if (existsSync(join(root, p))) return `/${p}`;
+  return undefined;
+}
+
+/** Drivers a distro initrd must carry: the target's NICs, xen-netfront always for xen. */
+export function distroDrivers(target: Target, nics?: string[]): string[] {
+  const list = nicModules(target, nics).map((m) => m.replace(/_/g, '-'));
+  if (target === 'xen' && !list.includes('xen-netfront')) list.unshift('xen-netfront');
+  return list;
+}
+
+/** dracut's arguments (pure; exported for tests). */
+export function dracutArgs(o: { kver: string; target: Target; nics?: string[]; out: string; kmoddir?: string; tmpdir?: string }): string[] {
+  const args = [
+    '--force', '--no-hostonly', '--no-hostonly-cmdline', '--no-early-microcode', '--quiet',
+    '--kver', o.kver,
+    '-m', 'base network-legacy nfs',
+    '--add-drivers', [...distroDrivers(o.target, o.nics), 'nfsv3', 'nfsv4', 'overlay'].join(' '),
+  ];
+  if (o.kmoddir) args.push('--kmoddir', o.kmoddir);
+  if (o.tmpdir) args.push('--tmpdir', o.tmpdir);
+  args.push(o.out, o.kver);
+  return args;
+}
+
+/** initramfs-tools config for an NFS root (pure). */
+export function initramfsToolsConfig(target: Target, nics?: string[]): { conf: string; modules: string } {
+  return {
+    conf: ['# written by xenroot for one build; the image\'s /etc/initramfs-tools is untouched', 'MODULES=netboot', 'BUSYBOX=auto', 'COMPRESS=gzip', 'BOOT=nfs', 'DEVICE=', 'NFSROOT=auto', 'RUNSIZE=10%', ''].join('\n'),
+    modules: [...distroDrivers(target, nics), ...NFS_MODULES, 'overlay', ''].join('\n'),
+  };
+}
+
+/** legacy mkinitrd's arguments (pure). */
+export function mkinitrdArgs(o: { kver: string; target: Target; nics?: string[]; out: string; nfsRoot?: string }): string[] {
+  const withs = [...distroDrivers(o.target, o.nics), 'nfs', 'nfsv3', 'nfsv4'].map((m) => `--with=${m}`);
+  return ['-f', '--rootfs=nfs', `--rootdev=${o.nfsRoot ?? 'nfs'}`, ...withs, o.out, o.kver];
+}
+
+async function hostHas(tool: string): Promise<boolean> {
+  return (await execa('sh', ['-c', `command -v ${tool}`], { reject: false })).exitCode === 0;
+}
+
+function tail(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' | ');
+}
+
+export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult> {
+  const t0 = performance.now();
+  const step = o.onStep ?? (() => undefined);
+  const tool = imageTool(o.root, o.builder);
+  let mode: 'chroot' | 'host';
+  if (o.builder === 'dracut') {
+    const want = o.dracutMode ?? 'auto';
+    if (want === 'chroot' || (want === 'auto' && tool && o.session)) mode = 'chroot';
+    else mode = 'host';
+    if (mode === 'host' && !(await hostHas('dracut'))) {
+      throw new DependencyError(tool ? 'dracut on the host is needed without a chroot session' : 'the image has no dracut and the host has none either', {
+        hint: 'install the Debian packages dracut and dracut-network, or install dracut in the image',
+      });
+    }
+  } else {
+    mode = 'chroot';
+  }
+  if (mode === 'chroot') {
+    if (!tool) {
+      const names = { dracut: 'dracut', 'initramfs-tools': 'mkinitramfs (initramfs-tools)', mkinitrd: 'mkinitrd' } as const;
+      throw new InitrdError(`the image at ${o.root} has no ${names[o.builder]}`, {
+        hint: o.builder === 'dracut' ? 'install dracut on the host (it is used with --kmoddir) or in the image' : 'use --builder builtin or a builder the image has',
+      });
+    }
+    if (!o.session) throw new InitrdError(`the ${o.builder} builder needs a chroot mount session of the image`);
+  }
+  const modulesDir = join(o.root, 'lib/modules', o.kver);
+  if (!existsSync(modulesDir)) throw new InitrdError(`kernel ${o.kver} has no modules in ${modulesDir}`);
+  await mkdir(dirname(o.out), { recursive: true });
+
+  if (mode === 'host') {
+    step('dracut on the host');
+    const work = await mkdtemp(join(tmpdir(), 'xenroot-dracut-'));
+    try {
+      const tmpOut = join(work, 'initrd.img');
+      const r = await execa('dracut', dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: tmpOut, kmoddir: modulesDir, tmpdir: work }), { all: true, reject: false });
+      if (r.exitCode !== 0 || !existsSync(tmpOut)) throw new InitrdError(`dracut failed (exit ${r.exitCode}): ${tail(r.all ?? '')}`);
+      await copyFile(tmpOut, o.out);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  } else {
+    const session = o.session!;
+    const inside = `/tmp/xenroot-initrd-${process.pid}`;
+    const hostSide = join(o.root, inside);
+    await mkdir(hostSide, { recursive: true });
+    try {
+      const outInside = `${inside}/initrd.img`;
+      let r;
+      if (o.builder === 'dracut') {
+        step('dracut in the image');
+        r = await session.run(tool!, dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, tmpdir: inside }), { reject: false });
+      } else if (o.builder === 'initramfs-tools') {
+        step('mkinitramfs in the image');
+        const conf = initramfsToolsConfig(o.target, o.nics);
+        await mkdir(join(hostSide, 'conf/conf.d'), { recursive: true });
+        await mkdir(join(hostSide, 'conf/scripts'), { recursive: true });
+        await mkdir(join(hostSide, 'conf/hooks'), { recursive: true });
+        await writeFile(join(hostSide, 'conf/initramfs.conf'), conf.conf);
+        await writeFile(join(hostSide, 'conf/modules'), conf.modules);
+        r = await session.run(tool!, ['-d', `${inside}/conf`, '-o', outInside, o.kver], { env: { TMPDIR: inside }, reject: false });
+      } else {
+        step('mkinitrd in the image');
+        r = await session.run(tool!, mkinitrdArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, nfsRoot: o.nfsRoot }), { env: { TMPDIR: inside }, reject: false });
+      }
+      if (r.exitCode !== 0 || !existsSync(join(hostSide, 'initrd.img'))) {
+        throw new InitrdError(`${o.builder} failed in the image (exit ${r.exitCode}): ${tail(`${r.stdout}\n${r.stderr}`)}`);
+      }
+      await copyFile(join(hostSide, 'initrd.img'), o.out);
+    } finally {
+      await rm(hostSide, { recursive: true, force: true });
+    }
+  }
+  const size = (await stat(o.out)).size;
+  const ms = Math.round(performance.now() - t0);
+  log().debug({ builder: o.builder, mode, size, ms }, 'distro initrd written');
+  return { path: o.out, size, ms, builder: o.builder, mode };
+}
