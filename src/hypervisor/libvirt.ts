@@ -1,0 +1,229 @@
+/**
+ * The libvirt driver: a small typed facade over @unraid/libvirt (N-API binding of libvirt.so).
+ * The package is ESM-only and loaded lazily (commands that never touch libvirt do not load the
+ * native module); we declare the few calls we use ourselves rather than trust its `types` field.
+ * Every call runs under a timeout and every failure becomes a HypervisorCallError.
+ */
+import { HypervisorError, TimeoutError } from '../errors.js';
+import { log } from '../log.js';
+import { mapHypervisorError, withTimeout } from './errors.js';
+import { interfacesFromDomainXml, nameFromDomainXml } from './xml.js';
+import type { ConsoleCommand, DomainSource, DomainState, DomainSummary, Hypervisor, InterfaceInfo } from './types.js';
+
+/** The subset of @unraid/libvirt's Domain handle that we use (an opaque token). */
+interface NativeDomain {
+  readonly __nativeDomain?: never;
+}
+
+/** The subset of @unraid/libvirt's Hypervisor class that we use. */
+interface NativeConnection {
+  connectOpen(): Promise<void>;
+  connectClose(): Promise<void>;
+  connectListAllDomains(flags?: number): Promise<NativeDomain[]>;
+  domainCreateXML(xml: string): Promise<NativeDomain>;
+  domainDefineXML(xml: string): Promise<NativeDomain>;
+  domainLookupByName(name: string): Promise<NativeDomain>;
+  domainCreate(d: NativeDomain): Promise<void>;
+  domainShutdown(d: NativeDomain): Promise<void>;
+  domainDestroy(d: NativeDomain): Promise<void>;
+  domainUndefine(d: NativeDomain): Promise<void>;
+  domainGetInfo(d: NativeDomain): Promise<{ state: number }>;
+  domainGetID(d: NativeDomain): Promise<number | null | undefined>;
+  domainGetName(d: NativeDomain): Promise<string>;
+  domainGetXMLDesc(d: NativeDomain, flags?: number): Promise<string>;
+}
+
+interface NativeModule {
+  Hypervisor: new (options: { uri: string }) => NativeConnection;
+}
+
+let nativeModule: Promise<NativeModule> | undefined;
+
+async function loadNative(): Promise<NativeModule> {
+  nativeModule ??= (import('@unraid/libvirt') as Promise<unknown> as Promise<NativeModule>).catch((err: unknown) => {
+    nativeModule = undefined;
+    throw new HypervisorError(`cannot load the libvirt binding @unraid/libvirt: ${(err as Error).message}`, {
+      hint: 'run scripts/setup.sh (it installs libvirt-dev and builds the binding)',
+      cause: err,
+    });
+  });
+  return nativeModule;
+}
+
+/** libvirt's virDomainState numbers. */
+const STATES: DomainState[] = ['nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff', 'crashed', 'pmsuspended'];
+
+export function libvirtState(n: number): DomainState {
+  return STATES[n] ?? 'nostate';
+}
+
+const XML_INACTIVE = 2; // VIR_DOMAIN_XML_INACTIVE
+const LIST_PERSISTENT = 4; // VIR_CONNECT_LIST_DOMAINS_PERSISTENT
+
+export interface LibvirtOptions {
+  /** Timeout for opening the connection (default 5 s). */
+  connectTimeoutMs?: number;
+  /** Timeout for every other call (default 60 s: starting a domain may take a while). */
+  callTimeoutMs?: number;
+  /** The virsh binary for consoles. */
+  virsh?: string;
+}
+
+export class LibvirtHypervisor implements Hypervisor {
+  readonly driver = 'libvirt' as const;
+  readonly uri: string;
+  private conn: NativeConnection | undefined;
+  private readonly connectTimeoutMs: number;
+  private readonly callTimeoutMs: number;
+  private readonly virsh: string;
+
+  constructor(uri: string, options: LibvirtOptions = {}) {
+    this.uri = uri;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
+    this.virsh = options.virsh ?? 'virsh';
+  }
+
+  async connect(): Promise<void> {
+    if (this.conn) return;
+    const native = await loadNative();
+    const conn = new native.Hypervisor({ uri: this.uri });
+    const started = Date.now();
+    try {
+      await withTimeout(
+        conn.connectOpen(),
+        this.connectTimeoutMs,
+        `libvirt at ${this.uri}`,
+        `is libvirtd running and answering at ${this.uri}? Select another host with --connect URI or XENROOT_CONNECT`,
+      );
+    } catch (err) {
+      if (err instanceof TimeoutError) throw err;
+      throw mapHypervisorError(err, 'connecting to libvirt', this.uri);
+    }
+    log().debug({ uri: this.uri, ms: Date.now() - started }, 'libvirt connected');
+    this.conn = conn;
+  }
+
+  async close(): Promise<void> {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (!conn) return;
+    try {
+      await withTimeout(conn.connectClose(), this.connectTimeoutMs, `closing libvirt at ${this.uri}`);
+    } catch (err) {
+      log().debug({ err, uri: this.uri }, 'closing the libvirt connection failed (ignored)');
+    }
+  }
+
+  private async call<T>(op: string, domain: string | undefined, fn: (c: NativeConnection) => Promise<T>): Promise<T> {
+    if (!this.conn) await this.connect();
+    const conn = this.conn as NativeConnection;
+    try {
+      return await withTimeout(fn(conn), this.callTimeoutMs, `libvirt ${op}${domain ? ` '${domain}'` : ''} at ${this.uri}`);
+    } catch (err) {
+      if (err instanceof TimeoutError) throw err;
+      throw mapHypervisorError(err, op, this.uri, domain);
+    }
+  }
+
+  private lookup(name: string): Promise<NativeDomain> {
+    return this.call('lookup', name, (c) => c.domainLookupByName(name));
+  }
+
+  private xmlOf(source: DomainSource, op: string): string {
+    if (source.kind !== 'xml') {
+      throw new HypervisorError(`${op} through libvirt needs domain XML, got an xl cfg (${source.path})`, {
+        hint: 'use the xl driver (--connect xl://) for xl cfg files, or the rendered NAME.xml',
+      });
+    }
+    return source.xml;
+  }
+
+  async define(source: DomainSource): Promise<string> {
+    const xml = this.xmlOf(source, 'define');
+    const name = nameFromDomainXml(xml);
+    const d = await this.call('define', name, (c) => c.domainDefineXML(xml));
+    return this.call('get name', name, (c) => c.domainGetName(d));
+  }
+
+  async undefine(name: string): Promise<void> {
+    const d = await this.lookup(name);
+    await this.call('undefine', name, (c) => c.domainUndefine(d));
+  }
+
+  async create(source: DomainSource): Promise<string> {
+    const xml = this.xmlOf(source, 'create');
+    const name = nameFromDomainXml(xml);
+    const d = await this.call('create', name, (c) => c.domainCreateXML(xml));
+    return this.call('get name', name, (c) => c.domainGetName(d));
+  }
+
+  async start(name: string): Promise<void> {
+    const d = await this.lookup(name);
+    await this.call('start', name, (c) => c.domainCreate(d));
+  }
+
+  async shutdown(name: string): Promise<void> {
+    const d = await this.lookup(name);
+    await this.call('shutdown', name, (c) => c.domainShutdown(d));
+  }
+
+  async destroy(name: string): Promise<void> {
+    const d = await this.lookup(name);
+    await this.call('destroy', name, (c) => c.domainDestroy(d));
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return (await this.state(name)) !== 'undefined';
+  }
+
+  async state(name: string): Promise<DomainState> {
+    let d: NativeDomain;
+    try {
+      d = await this.lookup(name);
+    } catch (err) {
+      if ((err as { reason?: string }).reason === 'no-such-domain') return 'undefined';
+      throw err;
+    }
+    const info = await this.call('get state', name, (c) => c.domainGetInfo(d));
+    return libvirtState(info.state);
+  }
+
+  async list(): Promise<DomainSummary[]> {
+    const [all, persistent] = await Promise.all([
+      this.call('list domains', undefined, (c) => c.connectListAllDomains()),
+      this.call('list persistent domains', undefined, (c) => c.connectListAllDomains(LIST_PERSISTENT)),
+    ]);
+    const persistentNames = new Set(await Promise.all(persistent.map((d) => this.call('get name', undefined, (c) => c.domainGetName(d)))));
+    const rows = await Promise.all(
+      all.map(async (d): Promise<DomainSummary> => {
+        const [name, info, id] = await Promise.all([
+          this.call('get name', undefined, (c) => c.domainGetName(d)),
+          this.call('get state', undefined, (c) => c.domainGetInfo(d)),
+          this.call('get id', undefined, (c) => c.domainGetID(d)),
+        ]);
+        return { name, state: libvirtState(info.state), id: id ?? undefined, persistent: persistentNames.has(name) };
+      }),
+    );
+    return rows.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async liveDescription(name: string): Promise<string> {
+    const d = await this.lookup(name);
+    return this.call('get XML', name, (c) => c.domainGetXMLDesc(d));
+  }
+
+  /** The persistent (inactive) definition of a defined domain. */
+  async definedDescription(name: string): Promise<string> {
+    const d = await this.lookup(name);
+    return this.call('get XML', name, (c) => c.domainGetXMLDesc(d, XML_INACTIVE));
+  }
+
+  async interfaces(name: string): Promise<InterfaceInfo[]> {
+    return interfacesFromDomainXml(await this.liveDescription(name));
+  }
+
+  consoleCommand(name: string): ConsoleCommand {
+    return { file: this.virsh, args: ['-c', this.uri, 'console', name], escape: '\x1d' };
+  }
+}
