@@ -1,0 +1,325 @@
+/**
+ * A private userspace NFS server: nfs-ganesha (Debian nfs-ganesha + nfs-ganesha-vfs) in the
+ * foreground, NFSv4 only, bound to loopback, for machines without a kernel NFS server (tests,
+ * `xenroot test --serve-nfs`, `xenroot demo`). A QEMU guest on user networking reaches it as
+ * 10.0.2.2 and mounts with `port=N`.
+ *
+ *   const nfs = await startNfsServer({ exports: [{ path: '/srv/images/terminal' }] });
+ *   // guest: mount -t nfs4 -o port=${nfs.port},... 10.0.2.2:/export /newroot
+ *   await nfs.stop();
+ *
+ * The server runs under `setpriv --pdeathsig TERM`, so it dies with its parent even if the parent is
+ * killed outright; SIGINT/SIGTERM of the parent stop it by PID (then the signal is re-raised when
+ * nobody else handles it); stop() sends SIGTERM and SIGKILL after 10 s.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { DependencyError, DeployError, TimeoutError, UsageError } from '../errors.js';
+import { log } from '../log.js';
+import { renderGaneshaConfig, isLoopbackV4, type GaneshaExport } from './ganesha-config.js';
+
+export interface NfsExportSpec {
+  /** Directory to serve. */
+  path: string;
+  /** NFSv4 pseudo path (default /export for the first export, /export2, /export3, ... after it). */
+  pseudo?: string;
+  /** Read-write (default read-only). */
+  rw?: boolean;
+}
+
+export interface NfsServerOptions {
+  exports: NfsExportSpec[];
+  /** An exact port (fails if it is taken). Default: 2049 if free, else a free one. */
+  port?: number;
+  /** Loopback address to bind (default 127.0.0.1). */
+  bindAddr?: string;
+  /** Work dir for config, log, pid file and recovery state (default: a new temp dir, removed at stop). */
+  workDir?: string;
+  /** Keep a temp work dir after stop (for reading the log). */
+  keepWorkDir?: boolean;
+  /** How long to wait for the port to accept TCP (default 30 s). */
+  startTimeoutMs?: number;
+  /** Stop the server on SIGINT/SIGTERM of this process (default true). */
+  handleSignals?: boolean;
+}
+
+export interface NfsServer {
+  port: number;
+  bindAddr: string;
+  exports: GaneshaExport[];
+  pid: number;
+  workDir: string;
+  configFile: string;
+  logFile: string;
+  /** The last lines of ganesha's log, without its DBus/krb5 noise. */
+  logTail(lines?: number): Promise<string>;
+  /** SIGTERM, then SIGKILL after 10 s; idempotent. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_PORT = 2049;
+const STOP_GRACE_MS = 10_000;
+const NOISE = /:DBUS :|krb5|keytab|gssd_|Cannot register NFS V4 on UDP|__Register_program/;
+
+async function portIsFree(addr: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen({ host: addr, port, exclusive: true }, () => srv.close(() => res(true)));
+  });
+}
+
+async function freePort(addr: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen({ host: addr, port: 0, exclusive: true }, () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+async function acceptsTcp(addr: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createConnection({ host: addr, port });
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+}
+
+/** True when process `pid` itself holds a listening TCP socket on `port` (so not someone else's server). */
+export async function pidListensOn(pid: number, port: number): Promise<boolean> {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of await readdir(`/proc/${pid}/fd`)) {
+      const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m?.[1]) inodes.add(m[1]);
+    }
+  } catch {
+    return false;
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && f[1]?.endsWith(`:${hexPort}`) && f[9] && inodes.has(f[9])) return true;
+    }
+  }
+  return false;
+}
+
+async function tail(file: string, lines: number): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((l) => l && !NOISE.test(l))
+    .slice(-lines)
+    .map((l) => l.replace(/^.*?\] /, ''))
+    .join('\n');
+}
+
+async function resolveExports(specs: NfsExportSpec[]): Promise<GaneshaExport[]> {
+  if (specs.length === 0) throw new UsageError('the NFS server needs at least one export', { hint: 'give an image directory' });
+  const out: GaneshaExport[] = [];
+  for (const [i, e] of specs.entries()) {
+    const path = resolve(e.path);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      throw new DeployError(`NFS export ${path} is not an existing directory`, { hint: 'export the image root directory (loop-mount a file image first)' });
+    }
+    out.push({ id: i + 1, path, pseudo: e.pseudo ?? (i === 0 ? '/export' : `/export${i + 1}`), access: e.rw ? 'RW' : 'RO' });
+  }
+  return out;
+}
+
+async function findGanesha(): Promise<void> {
+  for (const bin of ['ganesha.nfsd', 'setpriv']) {
+    const r = await execa('sh', ['-c', `command -v ${bin}`], { reject: false });
+    if (r.exitCode !== 0) {
+      throw new DependencyError(`${bin} was not found on this host`, {
+        hint: bin === 'setpriv' ? 'apt-get install util-linux' : 'apt-get install nfs-ganesha nfs-ganesha-vfs',
+      });
+    }
+  }
+  const fsal = ['/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so', '/usr/lib/ganesha/libfsalvfs.so', '/usr/lib64/ganesha/libfsalvfs.so'];
+  if (!fsal.some((p) => existsSync(p))) {
+    throw new DependencyError('the VFS backend of nfs-ganesha (libfsalvfs.so) is missing', { hint: 'apt-get install nfs-ganesha-vfs' });
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
+
+/** Starts ganesha and resolves once its port accepts TCP; see the module comment. */
+export async function startNfsServer(options: NfsServerOptions): Promise<NfsServer> {
+  const bindAddr = options.bindAddr ?? '127.0.0.1';
+  if (!isLoopbackV4(bindAddr)) {
+    throw new UsageError(`NFS bind address ${bindAddr} is not a loopback address`, { hint: 'use 127.0.0.1 (any 127.0.0.0/8 address)' });
+  }
+  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) {
+    throw new UsageError(`NFS port ${options.port} is not a TCP port`, { hint: 'give 1..65535, or leave it out for 2049 or a free one' });
+  }
+  const exports = await resolveExports(options.exports);
+  await findGanesha();
+
+  const ownWorkDir = options.workDir === undefined;
+  const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'xenroot-nfs-'));
+  await mkdir(join(workDir, 'recov'), { recursive: true });
+  const configFile = join(workDir, 'ganesha.conf');
+  const logFile = join(workDir, 'ganesha.log');
+  const pidFile = join(workDir, 'ganesha.pid');
+  const timeout = options.startTimeoutMs ?? 30_000;
+
+  const removeWorkDir = async () => {
+    if (ownWorkDir && !options.keepWorkDir) await rm(workDir, { recursive: true, force: true });
+  };
+
+  for (let attempt = 1; ; attempt++) {
+    let port: number;
+    if (options.port !== undefined) {
+      port = options.port;
+      if (!(await portIsFree(bindAddr, port))) {
+        await removeWorkDir();
+        throw new DeployError(`NFS port ${bindAddr}:${port} is already in use`, { hint: 'leave the port out to get a free one' });
+      }
+    } else {
+      port = attempt === 1 && (await portIsFree(bindAddr, DEFAULT_PORT)) ? DEFAULT_PORT : await freePort(bindAddr);
+    }
+    await writeFile(configFile, renderGaneshaConfig({ bindAddr, port, recoveryDir: join(workDir, 'recov'), exports }));
+    await rm(logFile, { force: true });
+    try {
+      return await launch({ port, bindAddr, exports, workDir, configFile, logFile, pidFile, timeout, options, removeWorkDir });
+    } catch (err) {
+      // Someone took the port between the check and the bind: try another one.
+      const raced = err instanceof DeployError && /Address already in use/.test(err.message);
+      if (raced && options.port === undefined && attempt < 3) {
+        log().debug({ port }, 'NFS port taken meanwhile, trying another');
+        continue;
+      }
+      await removeWorkDir();
+      throw err;
+    }
+  }
+}
+
+interface LaunchInput {
+  port: number;
+  bindAddr: string;
+  exports: GaneshaExport[];
+  workDir: string;
+  configFile: string;
+  logFile: string;
+  pidFile: string;
+  timeout: number;
+  options: NfsServerOptions;
+  removeWorkDir: () => Promise<void>;
+}
+
+async function launch(input: LaunchInput): Promise<NfsServer> {
+  const { port, bindAddr, exports, workDir, configFile, logFile, pidFile, timeout, options } = input;
+  const args = ['--pdeathsig', 'TERM', 'ganesha.nfsd', '-F', '-f', configFile, '-L', logFile, '-p', pidFile, '-N', 'NIV_EVENT'];
+  const child: ResultPromise = execa('setpriv', args, { stdio: ['ignore', 'ignore', 'pipe'], reject: false, cleanup: true });
+  const pid = child.pid;
+  if (pid === undefined) throw new DeployError('ganesha.nfsd could not be started');
+  let exited = false;
+  let exitInfo = '';
+  const done = child.then((r) => {
+    exited = true;
+    exitInfo = `exit ${r.exitCode ?? r.signal}${String(r.stderr).trim() ? `: ${String(r.stderr).trim().split('\n').pop()}` : ''}`;
+  });
+  log().debug({ pid, port, workDir }, 'ganesha.nfsd started');
+
+  let stopping: Promise<void> | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log().warn({ pid, signal: sig }, 'stopping the NFS server');
+    void stop().then(() => {
+      // Nobody else handles the signal: die of it as the default action would.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  };
+  const onExit = (): void => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  const handleSignals = options.handleSignals ?? true;
+  if (handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  process.on('exit', onExit);
+
+  let halting: Promise<void> | undefined;
+  const halt = (): Promise<void> => {
+    halting ??= (async () => {
+      if (handleSignals) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (!exited) {
+        child.kill('SIGTERM');
+        const killed = await Promise.race([done.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+        if (!killed) {
+          log().warn({ pid }, 'ganesha.nfsd ignored SIGTERM for 10 s: SIGKILL');
+          child.kill('SIGKILL');
+          await done;
+        }
+      }
+      process.off('exit', onExit);
+    })();
+    return halting;
+  };
+  const stop = (): Promise<void> => {
+    stopping ??= halt().then(() => input.removeWorkDir());
+    return stopping;
+  };
+
+  const started = Date.now();
+  for (;;) {
+    if (exited) {
+      const t = await tail(logFile, 12);
+      await halt();
+      const inUse = /Address already in use/.test(t);
+      throw new DeployError(`ganesha.nfsd exited while starting on ${bindAddr}:${port} (${exitInfo})${inUse ? ': Address already in use' : ''}\n${t}`, {
+        hint: inUse ? 'another server holds the port' : `see ${logFile}`,
+      });
+    }
+    if ((await pidListensOn(pid, port)) && (await acceptsTcp(bindAddr, port))) break;
+    if (Date.now() - started > timeout) {
+      const t = await tail(logFile, 12);
+      await halt();
+      throw new TimeoutError(`ganesha.nfsd did not accept TCP on ${bindAddr}:${port} within ${Math.round(timeout / 1000)} s\n${t}`, {
+        hint: 'nfs-ganesha and nfs-ganesha-vfs must be installed; the log tail is above',
+      });
+    }
+    await sleep(100);
+  }
+  // An export ganesha could not create leaves the server up without it: that is a failure.
+  const full = await readFile(logFile, 'utf8').catch(() => '');
+  const bad = full.split('\n').filter((l) => /Could not create export|:CONFIG :CRIT/.test(l));
+  if (bad.length) {
+    const t = await tail(logFile, 12);
+    await halt();
+    throw new DeployError(`ganesha.nfsd rejected its configuration: ${bad[0]?.replace(/^.*?\] /, '')}\n${t}`, { hint: `see ${configFile}` });
+  }
+  log().info({ pid, port, exports: exports.map((e) => `${e.pseudo}=${e.path}`), ms: Date.now() - started }, 'NFS server ready');
+  return {
+    port,
+    bindAddr,
+    exports,
+    pid,
+    workDir,
+    configFile,
+    logFile,
+    logTail: (lines = 20) => tail(logFile, lines),
+    stop,
+  };
+}

@@ -1,0 +1,195 @@
+// The private NFS server: real nfs-ganesha on loopback, stopped by PID; a real guest mounts it.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeployError } from '../../src/errors.js';
+import { startNfsServer, type NfsServer } from '../../src/deploy/nfs-server.js';
+import { prepareKernel } from '../../src/image/debian.js';
+import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';
+import { listProcesses, ownDaemons } from '../support/leaks.js';
+import { bootQemu, stopAllQemu } from '../support/qemu.js';
+
+let scratch: string;
+let roDir: string;
+let rwDir: string;
+const started: NfsServer[] = [];
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'xenroot-nfstest-'));
+  roDir = join(scratch, 'image');
+  rwDir = join(scratch, 'proof');
+  await mkdir(roDir);
+  await mkdir(rwDir);
+  await writeFile(join(roDir, 'hello.txt'), 'hello from the ganesha export\n');
+});
+
+afterAll(async () => {
+  await stopAllQemu();
+  await Promise.all(started.map((s) => s.stop()));
+  expect(await ownDaemons()).toEqual([]);
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function start(...args: Parameters<typeof startNfsServer>): Promise<NfsServer> {
+  const s = await startNfsServer(...args);
+  started.push(s);
+  return s;
+}
+
+const alive = async (pid: number) => (await listProcesses()).some((p) => p.pid === pid);
+
+/** Listening TCP sockets in /proc/net/tcp{,6} for a port: local address (hex) per line. */
+async function listeners(port: number): Promise<string[]> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const out: string[] = [];
+  for (const t of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(t, 'utf8')).split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && f[1]?.endsWith(`:${hex}`)) out.push(f[1]);
+    }
+  }
+  return out;
+}
+
+describe('private NFS server (nfs-ganesha)', () => {
+  it('serves NFSv4 on 127.0.0.1 only, on a port that accepts TCP, and stops by PID', async () => {
+    const nfs = await start({ exports: [{ path: roDir }, { path: rwDir, rw: true }] });
+    expect(nfs.exports.map((e) => [e.pseudo, e.access])).toEqual([
+      ['/export', 'RO'],
+      ['/export2', 'RW'],
+    ]);
+    expect(await alive(nfs.pid)).toBe(true);
+    const socks = await listeners(nfs.port);
+    expect(socks.length).toBeGreaterThan(0);
+    // IPv4 127.0.0.1 is 0100007F; as an IPv4-mapped IPv6 address ...FFFF00000100007F.
+    for (const s of socks) expect(s).toMatch(/(^|FFFF0000)0100007F:/);
+    const conf = await readFile(nfs.configFile, 'utf8');
+    expect(conf).toContain('Graceless = true;');
+    expect(conf).toContain(`NFS_Port = ${nfs.port};`);
+    const workDir = nfs.workDir;
+    const t0 = Date.now();
+    await nfs.stop();
+    const stopMs = Date.now() - t0;
+    expect(await alive(nfs.pid)).toBe(false);
+    expect(existsSync(workDir)).toBe(false);
+    console.log(`ganesha stop took ${stopMs} ms`);
+  });
+
+  it('takes 2049 when it is free and another free port when it is not, so two servers run side by side', async () => {
+    const a = await start({ exports: [{ path: roDir }] });
+    const b = await start({ exports: [{ path: roDir }] });
+    expect(a.port).not.toBe(b.port);
+    expect([a.port, b.port]).not.toContain(0);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('fails with a DeployError when an explicitly asked port is taken', async () => {
+    const holder = createServer();
+    await new Promise<void>((res) => holder.listen({ host: '127.0.0.1', port: 0 }, () => res()));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      await expect(startNfsServer({ exports: [{ path: roDir }], port })).rejects.toThrow(DeployError);
+      await expect(startNfsServer({ exports: [{ path: roDir }], port })).rejects.toThrow(/already in use/);
+    } finally {
+      holder.close();
+    }
+    expect(await ownDaemons()).toEqual([]);
+  });
+
+  it('refuses a missing export directory and a non-loopback bind address before starting anything', async () => {
+    await expect(startNfsServer({ exports: [{ path: join(scratch, 'nope') }] })).rejects.toThrow(/not an existing directory/);
+    await expect(startNfsServer({ exports: [{ path: roDir }], bindAddr: '0.0.0.0' })).rejects.toThrow(/not a loopback/);
+    expect(await ownDaemons()).toEqual([]);
+  });
+
+  it('fails clearly, with the log tail, when ganesha cannot create an export, and leaves no process', async () => {
+    // /proc is a filesystem the VFS backend cannot export.
+    const err = await startNfsServer({ exports: [{ path: '/proc/sys' }], startTimeoutMs: 20_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeployError);
+    expect((err as Error).message).toMatch(/ganesha.nfsd rejected its configuration: .*\/proc\/sys/);
+    expect((err as Error).message.split('\n').length).toBeGreaterThan(1);
+    expect(await ownDaemons()).toEqual([]);
+  });
+
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
+    it(`stops ganesha when its parent process gets ${sig}`, async () => {
+      const mod = fileURLToPath(new URL('../../dist/deploy/nfs-server.js', import.meta.url));
+      const script = `
+        import { startNfsServer } from ${JSON.stringify(mod)};
+        const s = await startNfsServer({ exports: [{ path: ${JSON.stringify(roDir)} }] });
+        console.log('PID ' + s.pid);
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_c, s) => res(s)));
+      try {
+        const pid = await new Promise<number>((res, rej) => {
+          const t = setInterval(() => {
+            const m = /PID (\d+)/.exec(out);
+            if (m) {
+              clearInterval(t);
+              res(Number(m[1]));
+            } else if (child.exitCode !== null) {
+              clearInterval(t);
+              rej(new Error(`child exited: ${out}`));
+            }
+          }, 50);
+        });
+        expect(await alive(pid)).toBe(true);
+        child.kill(sig);
+        expect(await exited).toBe(sig);
+        for (let i = 0; i < 100 && (await alive(pid)); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(await alive(pid)).toBe(false);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    });
+  }
+
+  it('is mounted over NFSv4 by a real guest through 10.0.2.2 and port=N: reads the RO export, writes the RW one', async () => {
+    const kernel = await prepareKernel();
+    const initrd = join(scratch, 'probe.img');
+    await buildBuiltinInitrd({
+      imageRoot: kernel.root,
+      modulesDir: kernel.modulesDir,
+      kver: kernel.kver,
+      target: 'qemu',
+      out: initrd,
+      templatesDir: fileURLToPath(new URL('./probe-initrd/', import.meta.url)),
+    });
+    // A port other than 2049, so the guest's mount must really use port=N (2049 is not shown in /proc/mounts).
+    const port = await new Promise<number>((res) => {
+      const srv = createServer().listen({ host: '127.0.0.1', port: 0 }, () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => res(p));
+      });
+    });
+    const nfs = await start({ exports: [{ path: roDir }, { path: rwDir, rw: true }], port });
+    const vm = await bootQemu({
+      kernel: kernel.vmlinuz,
+      initrd,
+      append: `console=ttyS0 quiet panic=-1 nfsprobe.port=${nfs.port} nfsprobe.ro=/export nfsprobe.rw=/export2`,
+      mac: '52:54:00:12:34:56',
+    });
+    try {
+      const r = await vm.waitFor(/probe: done/, 120_000);
+      const text = vm.console();
+      expect(text).toMatch(new RegExp(`probe: mounted /export: 10\\.0\\.2\\.2:/export /ro nfs4 ro,.*port=${nfs.port}`));
+      expect(text).toContain('probe: file says: hello from the ganesha export');
+      expect(text).toContain('probe: ro export refused a write');
+      expect(text).toContain('probe: wrote proof to /export2');
+      expect(await readFile(join(rwDir, 'proof.txt'), 'utf8')).toBe('written by the guest as uid 0\n');
+      console.log(`guest mounted the export and finished in ${r.ms} ms`);
+      await vm.exited();
+    } finally {
+      await vm.stop();
+      await nfs.stop();
+    }
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * QEMU boot harness for tests (the product boots through libvirt): TCG, no graphics, no reboot,
+ * user networking (the guest is 10.0.2.15, the host's loopback is 10.0.2.2), the serial console
+ * captured in memory and to a log file. Direct kernel boot or PXE (`-boot n`, iPXE ROM, QEMU's
+ * built-in TFTP). Every VM is killed by PID at stop(), at process exit, and (through
+ * `setpriv --pdeathsig KILL`) when the test process dies.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface QemuOptions {
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  /** Memory in MiB (default 512). */
+  memory?: number;
+  mac?: string;
+  /** NIC model (default virtio-net-pci). */
+  nic?: 'virtio-net-pci' | 'e1000';
+  /** PXE: boot from the network with QEMU's TFTP server serving `tftp`, handing out `bootfile`. */
+  pxe?: { tftp: string; bootfile: string };
+  /** Extra `,key=value` items for `-netdev user` (e.g. hostfwd=tcp:127.0.0.1:2222-:22). */
+  netdevExtra?: string[];
+  /** Extra QEMU arguments. */
+  extraArgs?: string[];
+  /** Console log file (default: a new temp dir's console.log). */
+  logFile?: string;
+}
+
+export interface WaitResult {
+  /** Milliseconds from the QEMU start to the match. */
+  ms: number;
+  match: RegExpMatchArray;
+}
+
+export interface QemuVm {
+  pid: number;
+  logFile: string;
+  args: string[];
+  /** Everything the serial console printed so far. */
+  console(): string;
+  /** The last `lines` lines of the console. */
+  tail(lines?: number): string;
+  /** Resolves when the console matches; rejects with the console tail on timeout or QEMU exit. */
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<WaitResult>;
+  /** Resolves with the exit code once QEMU has exited (e.g. the guest powered off). */
+  exited(): Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+/** Kills every VM this process still runs (for afterAll hooks). */
+export async function stopAllQemu(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (c) =>
+        new Promise<void>((res) => {
+          if (c.exitCode !== null || c.signalCode !== null) return res();
+          c.once('exit', () => res());
+          c.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
+export function qemuArgs(o: QemuOptions): string[] {
+  const nic = o.nic ?? 'virtio-net-pci';
+  const netdev = ['user', 'id=n0', ...(o.pxe ? [`tftp=${o.pxe.tftp}`, `bootfile=${o.pxe.bootfile}`] : []), ...(o.netdevExtra ?? [])].join(',');
+  const args = ['-accel', 'tcg', '-nographic', '-no-reboot', '-m', String(o.memory ?? 512), '-netdev', netdev];
+  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : [])].join(','));
+  if (o.pxe) args.push('-boot', 'n');
+  if (o.kernel) args.push('-kernel', o.kernel);
+  if (o.initrd) args.push('-initrd', o.initrd);
+  if (o.append) args.push('-append', o.append);
+  args.push(...(o.extraArgs ?? []));
+  return args;
+}
+
+export async function bootQemu(o: QemuOptions): Promise<QemuVm> {
+  if (!o.pxe && !o.kernel) throw new Error('bootQemu: give a kernel (direct boot) or pxe');
+  const logFile = o.logFile ?? join(await mkdtemp(join(tmpdir(), 'xenroot-qemu-')), 'console.log');
+  const args = qemuArgs(o);
+  const started = Date.now();
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('bootQemu: qemu-system-x86_64 could not be started');
+  let text = '';
+  const stream: WriteStream = createWriteStream(logFile);
+  const waiters = new Set<() => void>();
+  const onData = (d: Buffer): void => {
+    text += d.toString('utf8').replace(/\r/g, '');
+    stream.write(d);
+    for (const w of waiters) w();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exit = new Promise<number | null>((res) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      stream.end();
+      for (const w of waiters) w();
+      res(code);
+    }),
+  );
+  const tail = (lines = 25) => text.split('\n').slice(-lines).join('\n');
+  const isDone = () => child.exitCode !== null || child.signalCode !== null;
+
+  return {
+    pid,
+    logFile,
+    args,
+    console: () => text,
+    tail,
+    exited: () => exit,
+    waitFor(pattern, timeoutMs) {
+      return new Promise<WaitResult>((res, rej) => {
+        const check = (): void => {
+          const m = text.match(pattern);
+          if (m) {
+            finish();
+            res({ ms: Date.now() - started, match: m });
+          } else if (isDone()) {
+            finish();
+            rej(new Error(`QEMU exited before the console showed ${pattern}; console tail:\n${tail()}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          finish();
+          rej(new Error(`console did not show ${pattern} within ${timeoutMs} ms; console tail:\n${tail()}`));
+        }, timeoutMs);
+        const finish = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (!isDone()) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exit;
+        clearTimeout(t);
+      }
+    },
+  };
+}
