@@ -9,5 +9,7 @@ import * as init from './init.js';
 import * as image from './image.js';
 import * as create from './create.js';
 import * as guests from './guests.js';
+import * as client from './client.js';
+import * as sync from './sync.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync];

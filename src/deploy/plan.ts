@@ -1,0 +1,178 @@
+/**
+ * The sync planner: every file xenroot wants on disk, rendered from the inventory. Pure: the few
+ * facts it needs from the system (which images are staged under which names, whether
+ * /etc/exports.d exists, whether a DHCP file is shared with the admin) come in as inputs, so a dry
+ * run is the same plan without the apply.
+ */
+import { join } from 'node:path';
+import type { InventoryData } from '../inventory/schema.js';
+import { exportPath, guestFiles } from '../inventory/paths.js';
+import { buildCmdline } from '../render/cmdline.js';
+import { renderGuest } from '../render/guest-files.js';
+import { pxelinuxMacName, renderPxelinux, type BootEntry } from '../render/pxelinux.js';
+import { IPXE_DIR, ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../render/ipxe.js';
+import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.js';
+import { renderIscDhcp } from '../render/isc-dhcp.js';
+import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
+
+export type FileGroup = 'tftp' | 'dhcp' | 'exports' | 'guest';
+
+/** A desired file; `path` is the system path (before any --root prefix). */
+export type DesiredFile =
+  /** A whole file xenroot owns. */
+  | { kind: 'text'; group: FileGroup; path: string; content: string }
+  /** A file copied from `source`; `versioned`: its name carries the content hash. */
+  | { kind: 'copy'; group: FileGroup; path: string; source: string; size: number; versioned: boolean }
+  /** The xenroot managed block inside a file the admin owns too. */
+  | { kind: 'block'; group: FileGroup; path: string; body: string };
+
+/** Kernel and initrd of an image as staged in the TFTP tree (relative paths). */
+export interface StagedImage {
+  kernelSource: string;
+  kernelSize: number;
+  initrdSource: string;
+  initrdSize: number;
+  /** images/IMAGE/vmlinuz-KVER-HASH */
+  kernel: string;
+  /** images/IMAGE/initrd-KVER-pxe-HASH.img */
+  initrd: string;
+}
+
+export interface PlanInput {
+  data: InventoryData;
+  /** Directory of the guests' NAME.cfg / NAME.xml. */
+  guestDir: string;
+  /** Images staged for PXE (only those with a kernel and a pxe initrd). */
+  staged: Map<string, StagedImage>;
+  /** pxelinux.0 and ldlinux.c32 on this host. */
+  syslinux: { pxelinux0: string; pxelinux0Size: number; ldlinux: string; ldlinuxSize: number };
+  /** Does site.exports.dir exist (then exports go to DIR/xenroot.exports)? */
+  exportsDirExists: boolean;
+  /** Is the DHCP file shared with the admin (then a managed block, else a whole file)? */
+  dhcpShared: boolean;
+}
+
+export interface Plan {
+  files: DesiredFile[];
+  warnings: string[];
+}
+
+export const EXPORTS_DROPIN = 'xenroot.exports';
+
+/** The DHCP file of the site: site.dhcp.file, else the server's usual place. */
+export function dhcpFile(site: InventoryData['site']): string | undefined {
+  if (site.dhcp.server === 'none') return undefined;
+  return site.dhcp.file ?? (site.dhcp.server === 'dnsmasq' ? '/etc/dnsmasq.d/xenroot.conf' : '/etc/dhcp/dhcpd.conf');
+}
+
+/** The boot entry of an image for one client (or the default entry with `client` undefined). */
+export function bootEntry(data: InventoryData, imageName: string, staged: StagedImage, client?: { append?: string; root?: string }): BootEntry {
+  const site = data.site;
+  const image = data.images[imageName]!;
+  let server = site.nfsServer;
+  let path = exportPath(site, imageName, image);
+  if (client?.root) {
+    const i = client.root.indexOf(':');
+    server = client.root.slice(0, i);
+    path = client.root.slice(i + 1);
+  }
+  const cmdline = buildCmdline({
+    server,
+    path,
+    nfsVersion: image.nfsVersion ?? site.nfsVersion,
+    nfsOptions: image.nfsOptions ?? site.nfsOptions,
+    console: 'pxe',
+    selinux: site.selinux,
+    extra: [image.append, client?.append],
+  });
+  return { label: imageName, kernel: staged.kernel, initrd: staged.initrd, cmdline };
+}
+
+export function planSync(input: PlanInput): Plan {
+  const { data } = input;
+  const site = data.site;
+  const files: DesiredFile[] = [];
+  const warnings: string[] = [];
+  const tftp = (rel: string) => join(site.tftpRoot, rel);
+
+  // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
+  for (const name of Object.keys(data.guests).sort()) {
+    const g = guestFiles(input.guestDir, name);
+    files.push({ kind: 'text', group: 'guest', path: g.cfg, content: renderGuest(data, name, 'xl') });
+    files.push({ kind: 'text', group: 'guest', path: g.xml, content: renderGuest(data, name, 'libvirt') });
+  }
+
+  // TFTP tree.
+  const clients = Object.entries(data.clients);
+  const hasPxe = clients.length > 0 || input.staged.size > 0;
+  if (hasPxe) {
+    const s = input.syslinux;
+    files.push({ kind: 'copy', group: 'tftp', path: tftp('pxelinux.0'), source: s.pxelinux0, size: s.pxelinux0Size, versioned: false });
+    files.push({ kind: 'copy', group: 'tftp', path: tftp('ldlinux.c32'), source: s.ldlinux, size: s.ldlinuxSize, versioned: false });
+    for (const [, st] of [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      files.push({ kind: 'copy', group: 'tftp', path: tftp(st.kernel), source: st.kernelSource, size: st.kernelSize, versioned: true });
+      files.push({ kind: 'copy', group: 'tftp', path: tftp(st.initrd), source: st.initrdSource, size: st.initrdSize, versioned: true });
+    }
+    const defaults = [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, st]) => bootEntry(data, name, st));
+    const httpBase = site.pxe.httpBase;
+    files.push({
+      kind: 'text',
+      group: 'tftp',
+      path: tftp('pxelinux.cfg/default'),
+      content: renderPxelinux({ entries: defaults, timeout: site.pxe.timeout, comment: 'machines without a file of their own' }),
+    });
+    files.push({ kind: 'text', group: 'tftp', path: tftp(`${IPXE_DIR}/boot.ipxe`), content: renderIpxeBoot(httpBase ? { httpBase } : {}) });
+    files.push({
+      kind: 'text',
+      group: 'tftp',
+      path: tftp(`${IPXE_DIR}/default.ipxe`),
+      content: renderIpxeEntry(defaults[0], { ...(httpBase ? { httpBase } : {}), comment: 'machines without a script of their own' }),
+    });
+    for (const [name, c] of clients) {
+      const st = input.staged.get(c.image);
+      if (!st) {
+        warnings.push(`client ${name}: image ${c.image} has no staged kernel and pxe initrd; it gets no boot files`);
+        continue;
+      }
+      const entry = bootEntry(data, c.image, st, c);
+      const comment = `client ${name} (${c.mac}), image ${c.image}`;
+      files.push({ kind: 'text', group: 'tftp', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [entry], comment }) });
+      files.push({
+        kind: 'text',
+        group: 'tftp',
+        path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`),
+        content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment }),
+      });
+    }
+  }
+
+  // DHCP reservations.
+  const dfile = dhcpFile(site);
+  if (dfile) {
+    const hosts: DhcpHost[] = [
+      ...clients.map(([name, c]) => ({ kind: 'client' as const, name, mac: c.mac })),
+      ...Object.entries(data.guests)
+        .filter(([, g]) => g.mac)
+        .map(([name, g]) => ({ kind: 'guest' as const, name, mac: g.mac as string })),
+    ];
+    const dhcp: DhcpInput = { hosts, proxy: site.dhcp.proxy, bootServer: site.nfsServer };
+    if (site.dhcp.subnet) dhcp.subnet = site.dhcp.subnet;
+    if (site.pxe.httpBase) dhcp.httpBase = site.pxe.httpBase;
+    const text = site.dhcp.server === 'dnsmasq' ? renderDnsmasq(dhcp) : renderIscDhcp(dhcp);
+    if (input.dhcpShared) files.push({ kind: 'block', group: 'dhcp', path: dfile, body: text.replace(/\n+$/, '') });
+    else files.push({ kind: 'text', group: 'dhcp', path: dfile, content: text });
+  }
+
+  // NFS exports.
+  const exportsInput: ExportsInput = {
+    exports: Object.entries(data.images).map(([name, img]) => ({ image: name, path: exportPath(site, name, img) })),
+    allow: site.allow,
+    options: site.exports.options,
+    insecure: site.exports.insecure,
+  };
+  if (site.allow.length === 0 && Object.keys(data.images).length > 0) warnings.push('site.allow is empty: no image is exported; list the client networks in site.allow');
+  if (input.exportsDirExists) files.push({ kind: 'text', group: 'exports', path: join(site.exports.dir, EXPORTS_DROPIN), content: renderExportsFile(exportsInput) });
+  else files.push({ kind: 'block', group: 'exports', path: site.exports.file, body: renderExportsBlock(exportsInput) });
+
+  return { files, warnings };
+}

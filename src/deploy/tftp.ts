@@ -1,0 +1,104 @@
+/**
+ * What the TFTP tree is made from: pxelinux.0 and ldlinux.c32 of the host's syslinux packages,
+ * and each image's kernel and pxe-target initrd, staged under versioned names
+ * (images/IMAGE/vmlinuz-KVER-HASH): replacing an image adds new files and never changes one a
+ * client may be downloading. Hashes are cached by (size, mtime, inode) so a re-sync reads nothing.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { DependencyError, DeployError } from '../errors.js';
+import type { InventoryData } from '../inventory/schema.js';
+import { bootFiles } from '../inventory/paths.js';
+import type { PlanInput, StagedImage } from './plan.js';
+
+export const SYSLINUX_PATHS = {
+  pxelinux0: ['/usr/lib/PXELINUX/pxelinux.0', '/usr/lib/syslinux/pxelinux.0', '/usr/share/syslinux/pxelinux.0'],
+  ldlinux: ['/usr/lib/syslinux/modules/bios/ldlinux.c32', '/usr/lib/syslinux/ldlinux.c32', '/usr/share/syslinux/ldlinux.c32'],
+};
+
+async function statOrUndefined(p: string): Promise<Stats | undefined> {
+  return stat(p).catch(() => undefined);
+}
+
+/** Finds pxelinux.0 and ldlinux.c32; a DependencyError names the Debian packages when missing. */
+export async function findSyslinux(paths: { pxelinux0: string[]; ldlinux: string[] } = SYSLINUX_PATHS): Promise<PlanInput['syslinux']> {
+  const find = async (list: string[]) => {
+    for (const p of list) {
+      const st = await statOrUndefined(p);
+      if (st?.isFile()) return { path: p, size: st.size };
+    }
+    return undefined;
+  };
+  const pxe = await find(paths.pxelinux0);
+  const ld = await find(paths.ldlinux);
+  if (!pxe || !ld) {
+    const missing = [!pxe ? `pxelinux.0 (looked at ${paths.pxelinux0.join(', ')})` : '', !ld ? `ldlinux.c32 (looked at ${paths.ldlinux.join(', ')})` : ''].filter(Boolean);
+    throw new DependencyError(`${missing.join(' and ')} not found on this host`, { hint: 'install the Debian packages pxelinux and syslinux-common (apt-get install pxelinux syslinux-common)' });
+  }
+  return { pxelinux0: pxe.path, pxelinux0Size: pxe.size, ldlinux: ld.path, ldlinuxSize: ld.size };
+}
+
+/** A cached content hash of a source file. */
+export interface SourceHash {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  sha256: string;
+}
+
+export type HashCache = Record<string, SourceHash>;
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** The sha256 of `path`, from `cache` when size, mtime and inode are unchanged; updates `cache`. */
+export async function hashSource(path: string, st: Stats, cache: HashCache): Promise<string> {
+  const c = cache[path];
+  if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ino === st.ino) return c.sha256;
+  const sha256 = await sha256File(path);
+  cache[path] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
+  return sha256;
+}
+
+/**
+ * Stages every image that has a kernel and a pxe initrd in its boot dir. An image a client boots
+ * must have both (DeployError naming the missing file); others are skipped with a warning.
+ */
+export async function stageImages(data: InventoryData, cache: HashCache): Promise<{ staged: Map<string, StagedImage>; warnings: string[] }> {
+  const staged = new Map<string, StagedImage>();
+  const warnings: string[] = [];
+  const used = new Set(Object.values(data.clients).map((c) => c.image));
+  for (const [name, image] of Object.entries(data.images).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!image.kver) {
+      if (used.has(name)) bootFiles(data.site, name, image, 'pxe'); // throws the InventoryError naming kver
+      warnings.push(`image ${name}: no kver, not staged for PXE`);
+      continue;
+    }
+    const files = bootFiles(data.site, name, image, 'pxe');
+    const [kst, ist] = await Promise.all([statOrUndefined(files.kernel), statOrUndefined(files.initrd)]);
+    const missing = !kst?.isFile() ? files.kernel : !ist?.isFile() ? files.initrd : undefined;
+    if (missing) {
+      if (used.has(name))
+        throw new DeployError(`image ${name}: ${missing} does not exist, so its PXE clients cannot boot`, {
+          hint: `stage the kernel as ${files.kernel} and build the pxe initrd as ${files.initrd} (xenroot initrd build ${name} --target pxe)`,
+        });
+      warnings.push(`image ${name}: ${missing} does not exist, not staged for PXE`);
+      continue;
+    }
+    const [kh, ih] = await Promise.all([hashSource(files.kernel, kst!, cache), hashSource(files.initrd, ist!, cache)]);
+    staged.set(name, {
+      kernelSource: files.kernel,
+      kernelSize: kst!.size,
+      initrdSource: files.initrd,
+      initrdSize: ist!.size,
+      kernel: `images/${name}/vmlinuz-${image.kver}-${kh.slice(0, 12)}`,
+      initrd: `images/${name}/initrd-${image.kver}-pxe-${ih.slice(0, 12)}.img`,
+    });
+  }
+  return { staged, warnings };
+}
