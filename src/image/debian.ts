@@ -13,6 +13,7 @@ import { mkdir, readdir, rename, rm, mkdtemp, writeFile } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import lockfile from 'proper-lockfile';
 import { DependencyError, ImageError } from '../errors.js';
 import { log } from '../log.js';
 
@@ -120,6 +121,26 @@ export async function resolveKernelPackage(meta = 'linux-image-amd64'): Promise<
  */
 export async function prepareKernel(opts: { pkg?: string; cache?: string } = {}): Promise<DebianKernel> {
   const cache = opts.cache ?? cacheDir();
+  return withCacheLock(cache, 'kernel', () => prepareKernelLocked(opts, cache));
+}
+
+/** Serialises downloads/extractions of one kind between processes (parallel test files). */
+export async function withCacheLock<T>(cache: string, name: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(cache, { recursive: true });
+  const release = await lockfile.lock(cache, {
+    lockfilePath: join(cache, `${name}.lock`),
+    realpath: false,
+    stale: 300_000,
+    retries: { retries: 1200, minTimeout: 200, maxTimeout: 1000 },
+  });
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+async function prepareKernelLocked(opts: { pkg?: string }, cache: string): Promise<DebianKernel> {
   const pkg = opts.pkg ?? (await cachedKernelPackage(cache)) ?? (await resolveKernelPackage());
   const root = await extractDeb(await fetchDeb(pkg, cache), cache);
   const kver = (await readdir(join(root, 'lib/modules')))[0];
@@ -142,7 +163,7 @@ async function cachedKernelPackage(cache: string): Promise<string | undefined> {
 
 /** Debian's busybox-static, extracted; returns the path of its static /bin/busybox. */
 export async function prepareBusyboxStatic(cache = cacheDir()): Promise<string> {
-  const root = await extractDeb(await fetchDeb('busybox-static', cache), cache);
+  const root = await withCacheLock(cache, 'busybox', async () => extractDeb(await fetchDeb('busybox-static', cache), cache));
   for (const p of ['bin/busybox', 'usr/bin/busybox']) if (existsSync(join(root, p))) return join(root, p);
   throw new ImageError('busybox-static holds no bin/busybox');
 }

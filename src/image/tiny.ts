@@ -6,9 +6,10 @@
  * when the shell exits. It writes nothing to its root, so it runs on a read-only root.
  */
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, rename, rm, symlink, writeFile, mkdtemp } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
+import lockfile from 'proper-lockfile';
 import { ImageError } from '../errors.js';
 import type { DebianKernel } from './debian.js';
 
@@ -26,6 +27,9 @@ export interface TinyImageOptions {
 
 export const DEFAULT_MARKER = 'XENROOT-READY';
 
+/** Bumped whenever the image's content changes, so that cached images are rebuilt. */
+const TINY_VERSION = 2;
+
 /** The /sbin/init of the tiny image (pure; exported for tests). */
 export function tinyInit(marker: string): string {
   return `#!/bin/busybox sh
@@ -36,7 +40,7 @@ export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 grep -q ' /tmp ' /proc/mounts || mount -t tmpfs tmpfs /tmp 2>/dev/null
 echo "xenroot-tiny: $(cat /etc/hostname) up on $(uname -r)"
-grep -E ' / |:/' /proc/mounts | sed 's/^/xenroot-root: /'
+grep -E ' / | /var | /tmp |:/' /proc/mounts | sed 's/^/xenroot-root: /'
 echo ${shellQuote(marker)}
 setsid cttyhack sh
 echo "xenroot-tiny: shell exited, powering off"
@@ -49,15 +53,43 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+function stampText(opts: TinyImageOptions): string {
+  return `v${TINY_VERSION} ${opts.kernel.kver} ${opts.marker ?? DEFAULT_MARKER}\n`;
+}
+
+async function readStamp(stamp: string): Promise<string | undefined> {
+  try {
+    return await readFile(stamp, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Builds (or reuses) the tiny image; returns its directory. */
 export async function buildTinyImage(opts: TinyImageOptions): Promise<string> {
   const dir = resolve(opts.dir);
   const stamp = join(dir, '.xenroot-tiny');
-  if (!opts.force && existsSync(stamp)) return dir;
+  if (!opts.force && (await readStamp(stamp)) === stampText(opts)) return dir;
+  await mkdir(dirname(dir), { recursive: true });
+  // Test files run in parallel processes: one builds, the others wait and reuse its image.
+  const release = await lockfile.lock(dirname(dir), {
+    lockfilePath: `${dir}.lock`,
+    realpath: false,
+    stale: 120_000,
+    retries: { retries: 600, minTimeout: 200, maxTimeout: 1000 },
+  });
+  try {
+    if (!opts.force && (await readStamp(stamp)) === stampText(opts)) return dir;
+    return await build(dir, opts);
+  } finally {
+    await release();
+  }
+}
+
+async function build(dir: string, opts: TinyImageOptions): Promise<string> {
   const busybox = opts.busybox ?? '/bin/busybox';
   if (!existsSync(busybox)) throw new ImageError(`busybox ${busybox} does not exist`, { hint: 'install busybox-static' });
   const { kver } = opts.kernel;
-  await mkdir(dirname(dir), { recursive: true });
   const tmp = await mkdtemp(join(dirname(dir), `.tiny.`));
   try {
     for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'var', 'run', 'root', 'boot', 'lib/modules', 'mnt']) {
@@ -86,12 +118,11 @@ export async function buildTinyImage(opts: TinyImageOptions): Promise<string> {
     await writeFile(join(tmp, 'etc/os-release'), 'NAME="xenroot tiny"\nID=xenroot-tiny\n');
     await writeFile(join(tmp, 'sbin/init'), tinyInit(opts.marker ?? DEFAULT_MARKER), { mode: 0o755 });
     await chmod(join(tmp, 'sbin/init'), 0o755);
-    await writeFile(join(tmp, '.xenroot-tiny'), `${kver}\n`);
+    await writeFile(join(tmp, '.xenroot-tiny'), stampText(opts));
     if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
-    if (existsSync(stamp)) return dir; // another process finished the same image first
     throw err instanceof ImageError ? err : new ImageError(`building the tiny image in ${dir} failed: ${(err as Error).message}`, { cause: err });
   }
   return dir;
