@@ -122,7 +122,7 @@ function lockOptions() {
     realpath: false,
     stale,
     update: Math.max(1000, Math.floor(stale / 2)),
-    retries: { retries: 600, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
+    retries: { retries: 1200, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
   };
 }
 

@@ -1,7 +1,7 @@
 // The private NFS server: real nfs-ganesha on loopback, stopped by PID; a real guest mounts it.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,25 @@ async function listeners(port: number): Promise<string[]> {
     }
   }
   return out;
+}
+
+/** The Debian kernel and the probe initrd (built once per file). */
+let probeBuilt: Promise<{ kernel: Awaited<ReturnType<typeof prepareKernel>>; initrd: string }> | undefined;
+function probe() {
+  probeBuilt ??= (async () => {
+    const kernel = await prepareKernel();
+    const initrd = join(scratch, 'probe.img');
+    await buildBuiltinInitrd({
+      imageRoot: kernel.root,
+      modulesDir: kernel.modulesDir,
+      kver: kernel.kver,
+      target: 'qemu',
+      out: initrd,
+      templatesDir: fileURLToPath(new URL('./probe-initrd/', import.meta.url)),
+    });
+    return { kernel, initrd };
+  })();
+  return probeBuilt;
 }
 
 describe('private NFS server (nfs-ganesha)', () => {
@@ -153,16 +172,7 @@ describe('private NFS server (nfs-ganesha)', () => {
   }
 
   it('is mounted over NFSv4 by a real guest through 10.0.2.2 and port=N: reads the RO export, writes the RW one', async () => {
-    const kernel = await prepareKernel();
-    const initrd = join(scratch, 'probe.img');
-    await buildBuiltinInitrd({
-      imageRoot: kernel.root,
-      modulesDir: kernel.modulesDir,
-      kver: kernel.kver,
-      target: 'qemu',
-      out: initrd,
-      templatesDir: fileURLToPath(new URL('./probe-initrd/', import.meta.url)),
-    });
+    const { kernel, initrd } = await probe();
     // A port other than 2049, so the guest's mount must really use port=N (2049 is not shown in /proc/mounts).
     const port = await new Promise<number>((res) => {
       const srv = createServer().listen({ host: '127.0.0.1', port: 0 }, () => {
@@ -187,6 +197,31 @@ describe('private NFS server (nfs-ganesha)', () => {
       expect(await readFile(join(rwDir, 'proof.txt'), 'utf8')).toBe('written by the guest as uid 0\n');
       console.log(`guest mounted the export and finished in ${r.ms} ms`);
       await vm.exited();
+    } finally {
+      await vm.stop();
+      await nfs.stop();
+    }
+  });
+
+  it('is mounted by a PXE client (iPXE ROM, QEMU TFTP, pxelinux picking the 01-<mac> file)', async () => {
+    const { kernel, initrd } = await probe();
+    const tftp = join(scratch, 'tftp');
+    await mkdir(join(tftp, 'pxelinux.cfg'), { recursive: true });
+    await copyFile('/usr/lib/PXELINUX/pxelinux.0', join(tftp, 'pxelinux.0'));
+    await copyFile('/usr/lib/syslinux/modules/bios/ldlinux.c32', join(tftp, 'ldlinux.c32'));
+    await copyFile(kernel.vmlinuz, join(tftp, 'vmlinuz'));
+    await copyFile(initrd, join(tftp, 'initrd.img'));
+    const nfs = await start({ exports: [{ path: roDir }] });
+    const entry = (via: string) =>
+      `DEFAULT probe\nPROMPT 0\nTIMEOUT 1\nLABEL probe\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img console=ttyS0 quiet panic=-1 nfsprobe.via=${via} nfsprobe.port=${nfs.port} nfsprobe.ro=/export\n`;
+    await writeFile(join(tftp, 'pxelinux.cfg', '01-52-54-00-12-34-57'), entry('mac'));
+    await writeFile(join(tftp, 'pxelinux.cfg', 'default'), entry('default'));
+    const vm = await bootQemu({ pxe: { tftp, bootfile: 'pxelinux.0' }, mac: '52:54:00:12:34:57' });
+    try {
+      const r = await vm.waitFor(/probe: done/, 180_000);
+      expect(vm.console()).toContain('nfsprobe.via=mac');
+      expect(vm.console()).toContain('probe: file says: hello from the ganesha export');
+      console.log(`PXE client mounted the export and finished in ${r.ms} ms`);
     } finally {
       await vm.stop();
       await nfs.stop();

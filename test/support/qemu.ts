@@ -74,7 +74,8 @@ export function qemuArgs(o: QemuOptions): string[] {
   const nic = o.nic ?? 'virtio-net-pci';
   const netdev = ['user', 'id=n0', ...(o.pxe ? [`tftp=${o.pxe.tftp}`, `bootfile=${o.pxe.bootfile}`] : []), ...(o.netdevExtra ?? [])].join(',');
   const args = ['-accel', 'tcg', '-nographic', '-no-reboot', '-m', String(o.memory ?? 512), '-netdev', netdev];
-  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : [])].join(','));
+  // Direct kernel boot needs no option ROM: an empty romfile skips iPXE and its Ctrl-B prompt.
+  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : []), ...(o.pxe ? [] : ['romfile='])].join(','));
   if (o.pxe) args.push('-boot', 'n');
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
