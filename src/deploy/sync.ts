@@ -38,9 +38,9 @@ export interface SyncResult {
   ms: { load: number; plan: number; apply: number; total: number };
 }
 
-/** Where the record of the files a sync owns lives (one per inventory file). */
+/** Where the record of the files a sync owns lives (one per inventory file; $XENROOT_STATE_DIR or /var/lib/xenroot). */
 export function manifestPath(inventoryFile: string): string {
-  return `/var/lib/xenroot/sync/${createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12)}.json`;
+  return `${process.env.XENROOT_STATE_DIR ?? '/var/lib/xenroot'}/sync/${createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12)}.json`;
 }
 
 async function readManifest(file: string, warnings: string[]): Promise<{ manifest: Manifest; text?: string }> {
