@@ -1,7 +1,7 @@
 // Mount sessions on a real loop image and a real directory (root, loop devices, mount(8)).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -228,6 +228,23 @@ describe('image mount session', () => {
     } finally {
       await rm(bare, { recursive: true, force: true });
     }
+  });
+
+  it('makeExt4Image sizes the file from the directory and the image holds the same tree', async () => {
+    const { size } = await stat(img.file);
+    const busybox = (await stat(join(img.dir, 'bin/busybox'))).size;
+    expect(size).toBeGreaterThan(busybox);
+    expect(size).toBeLessThanOrEqual(busybox * 1.25 + 24 * 1024 * 1024);
+    console.log(`ext4 image of a ${(busybox / 1048576).toFixed(1)} MiB tree: ${(size / 1048576).toFixed(0)} MiB`);
+    const inImage = await withImageSession({ file: img.file }, { tmpRoot: img.mnt, chroot: false }, async (s) => ({
+      tree: await readdir(s.root),
+      marker: await readFile(join(s.root, 'etc/marker'), 'utf8'),
+      lock: await readlink(join(s.root, 'var/lock')),
+    }));
+    expect(inImage.tree.filter((n) => n !== 'lost+found').sort()).toEqual((await readdir(img.dir)).sort());
+    expect(inImage.marker).toBe('xenroot test image\n');
+    expect(inImage.lock).toBe('../run/lock');
+    await expectNothingLeft();
   });
 
   it('names a missing image path in an ImageError before touching anything', async () => {
