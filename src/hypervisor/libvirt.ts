@@ -7,7 +7,7 @@
 import { HypervisorError, TimeoutError } from '../errors.js';
 import { log } from '../log.js';
 import { mapHypervisorError, withTimeout } from './errors.js';
-import { interfacesFromDomainXml, nameFromDomainXml } from './xml.js';
+import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml, withUuid } from './xml.js';
 import type { ConsoleCommand, DomainSource, DomainState, DomainSummary, Hypervisor, InterfaceInfo } from './types.js';
 
 /** The subset of @unraid/libvirt's Domain handle that we use (an opaque token). */
@@ -139,9 +139,14 @@ export class LibvirtHypervisor implements Hypervisor {
     return source.xml;
   }
 
+  /** Defines (or redefines, keeping the existing domain's UUID) a persistent domain. */
   async define(source: DomainSource): Promise<string> {
-    const xml = this.xmlOf(source, 'define');
+    let xml = this.xmlOf(source, 'define');
     const name = nameFromDomainXml(xml);
+    if (!uuidFromDomainXml(xml) && (await this.exists(name))) {
+      const uuid = uuidFromDomainXml(await this.definedDescription(name));
+      if (uuid) xml = withUuid(xml, uuid);
+    }
     const d = await this.call('define', name, (c) => c.domainDefineXML(xml));
     return this.call('get name', name, (c) => c.domainGetName(d));
   }

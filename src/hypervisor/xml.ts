@@ -59,3 +59,19 @@ export function interfacesFromDomainXml(xml: string): InterfaceInfo[] {
     };
   });
 }
+
+/** The <uuid> of a domain XML document, if any. */
+export function uuidFromDomainXml(xml: string): string | undefined {
+  const domain = asNode(parse(xml)['domain']);
+  return domain ? text(domain['uuid'])?.trim() || undefined : undefined;
+}
+
+/**
+ * Puts `uuid` into rendered domain XML that has none, right after <name>, so that redefining an
+ * existing domain updates it instead of clashing with it ("already exists with uuid ...").
+ */
+export function withUuid(xml: string, uuid: string): string {
+  if (!/^[0-9a-fA-F-]{32,36}$/.test(uuid)) throw new HypervisorError(`libvirt returned a malformed domain UUID: ${JSON.stringify(uuid)}`);
+  if (uuidFromDomainXml(xml)) return xml;
+  return xml.replace(/(<name>[^<]*<\/name>)(\s*)/, (_m, name: string, ws: string) => `${name}${ws}<uuid>${uuid}</uuid>${ws}`);
+}
