@@ -11,5 +11,6 @@ import * as create from './create.js';
 import * as guests from './guests.js';
 import * as client from './client.js';
 import * as sync from './sync.js';
+import * as initrd from './initrd.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd];

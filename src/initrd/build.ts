@@ -1,0 +1,113 @@
+/**
+ * One entry point for every initrd build: picks the builder, opens a mount session of the image
+ * only when one is needed (file images; distro tools run in the image's chroot), and always
+ * unwinds it (the session does, also on SIGINT/SIGTERM).
+ *
+ *   builtin + directory image        no session, no root needed
+ *   builtin + loop image file        read-only session without chroot mounts
+ *   dracut, image without dracut     host dracut with --kmoddir (directory, or a read-only session)
+ *   dracut/initramfs-tools/mkinitrd  the image's tool in its chroot (session with chroot mounts)
+ */
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InitrdError, UsageError } from '../errors.js';
+import { type ImageSource, withImageSession } from '../image/session.js';
+import { buildBuiltinInitrd, imageKver } from './builtin.js';
+import { buildDistroInitrd, DISTRO_BUILDERS, type DistroBuilder, imageTool } from './distro.js';
+import { listInitrd, type InitrdListing } from './ls.js';
+import { createProgress } from './progress.js';
+import type { Target } from './targets.js';
+
+export const BUILDERS = ['builtin', ...DISTRO_BUILDERS] as const;
+export type Builder = (typeof BUILDERS)[number];
+
+export function parseBuilder(value: string): Builder {
+  if (!(BUILDERS as readonly string[]).includes(value)) {
+    throw new UsageError(`unknown initrd builder ${JSON.stringify(value)}`, { hint: `use one of ${BUILDERS.join(', ')}` });
+  }
+  return value as Builder;
+}
+
+export interface BuildInitrdOptions {
+  source: ImageSource;
+  target: Target;
+  builder?: Builder;
+  kver?: string;
+  nics?: string[];
+  out: string;
+  /** Show a progress line on a TTY (default true). */
+  progress?: boolean;
+}
+
+export interface BuildInitrdResult {
+  path: string;
+  builder: Builder;
+  target: Target;
+  kver: string;
+  size: number;
+  ms: number;
+  sha256?: string;
+  /** What `initrd ls` says of the result. */
+  xennet: boolean;
+  nfs: boolean;
+  modules: number;
+}
+
+async function verify(path: string, target: Target): Promise<InitrdListing> {
+  const l = await listInitrd(path);
+  if (target === 'xen' && !l.xennet.present) {
+    throw new InitrdError(`the initrd ${path} has no xen-netfront (xennet): a Xen guest could not reach its NFS root`, {
+      hint: 'build with --builder builtin, or check the image kernel has xen-netfront.ko',
+    });
+  }
+  if (!l.nfs.present) throw new InitrdError(`the initrd ${path} has no NFS client support`, { hint: 'the image kernel needs nfs.ko / nfsv4.ko' });
+  return l;
+}
+
+export async function buildInitrd(o: BuildInitrdOptions): Promise<BuildInitrdResult> {
+  const builder = o.builder ?? 'builtin';
+  const progress = o.progress === false ? undefined : createProgress(`initrd ${builder} ${o.target}`);
+  const onStep = (t: string) => progress?.step(t);
+  try {
+    const run = async (root: string, session?: Parameters<typeof buildDistroInitrd>[0]['session']) => {
+      const kver = await imageKver(root, o.kver);
+      if (builder === 'builtin') {
+        const r = await buildBuiltinInitrd({ imageRoot: root, target: o.target, kver, nics: o.nics, out: o.out, onStep });
+        return { path: r.path, kver, size: r.size, ms: r.ms, sha256: r.sha256 };
+      }
+      const r = await buildDistroInitrd({ builder, root, session, kver, target: o.target, nics: o.nics, out: o.out, onStep });
+      return { path: r.path, kver, size: r.size, ms: r.ms };
+    };
+    if ('dir' in o.source && (builder === 'initramfs-tools' || builder === 'mkinitrd') && !imageTool(o.source.dir, builder)) {
+      throw new InitrdError(`the image ${o.source.dir} has no ${builder === 'mkinitrd' ? 'mkinitrd' : 'mkinitramfs (initramfs-tools)'}`, {
+        hint: 'use --builder builtin (or dracut, which can run on the host) or a builder the image has',
+      });
+    }
+    let r;
+    if ('dir' in o.source && (builder === 'builtin' || (builder === 'dracut' && !imageTool(o.source.dir, 'dracut')))) {
+      if (!existsSync(o.source.dir)) throw new InitrdError(`image directory ${o.source.dir} does not exist`);
+      r = await run(o.source.dir);
+    } else {
+      const needChroot = builder !== 'builtin';
+      onStep('mounting the image');
+      r = await withImageSession(o.source, { chroot: needChroot }, async (s) => {
+        const hasTool = builder !== 'builtin' && imageTool(s.root, builder as DistroBuilder);
+        return run(s.root, needChroot && hasTool ? s : undefined);
+      });
+    }
+    onStep('checking the result');
+    const l = await verify(r.path, o.target);
+    progress?.done(`${r.path} (${(r.size / 1e6).toFixed(1)} MB)`);
+    return { ...r, builder, target: o.target, xennet: l.xennet.present, nfs: l.nfs.present, modules: l.modules.length };
+  } catch (err) {
+    progress?.fail((err as Error).message);
+    throw err;
+  }
+}
+
+/** Kernel releases an image directory has modules for (for CLI messages). */
+export async function imageKvers(root: string): Promise<string[]> {
+  const dir = join(root, 'lib/modules');
+  return existsSync(dir) ? (await readdir(dir)).sort() : [];
+}
