@@ -12,5 +12,12 @@ import * as guests from './guests.js';
 import * as client from './client.js';
 import * as sync from './sync.js';
 import * as initrd from './initrd.js';
+import * as start from './start.js';
+import * as stop from './stop.js';
+import * as status from './status.js';
+import * as define from './define.js';
+import * as undefine from './undefine.js';
+import * as console_ from './console.js';
+import * as mac from './mac.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd, start, stop, status, console_, define, undefine, mac];

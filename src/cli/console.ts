@@ -1,0 +1,42 @@
+/** `xenroot console NAME [--expect REGEX --timeout S --log FILE]`. */
+import type { Command } from 'commander';
+import type { AttachResult } from '../hypervisor/console.js';
+import type { CliContext } from './context.js';
+import { hostOptions, regexOption, secondsOption } from './hvopts.js';
+
+/** Tells how an interactive console ended; a crash is an error (non-zero exit). */
+export function printAttachOutcome(name: string, a: AttachResult): void {
+  const msg: Record<AttachResult['outcome'], string> = {
+    detached: `detached from ${name}; it keeps running`,
+    shutdown: `${name} shut down${a.state ? ` (state ${a.state})` : ''}`,
+    crashed: `${name} crashed`,
+    closed: `the console of ${name} closed${a.exitCode ? ` (exit ${a.exitCode})` : ''}`,
+  };
+  process.stderr.write(`\nxenroot: ${msg[a.outcome]}\n`);
+  if (a.outcome === 'crashed') process.exitCode = 5;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('console <name>')
+    .description('attach to a guest\'s console (Ctrl-] detaches), or wait for a pattern with --expect')
+    .option('--expect <regex>', 'do not attach: exit 0 once the console shows REGEX, non-zero on timeout or when the guest stops', regexOption('--expect'))
+    .option('--timeout <s>', 'seconds to wait for --expect (default 60)', secondsOption('--timeout'))
+    .option('--log <file>', 'append everything the console prints to FILE (with --expect)')
+    .action(async (name: string, o: { expect?: RegExp; timeout?: number; log?: string }) => {
+      const { guestConsole } = await import('../hypervisor/lifecycle.js');
+      const file = await ctx.inventoryPath();
+      if (o.expect) {
+        const r = await guestConsole(file, name, {
+          ...hostOptions(ctx, {}),
+          expect: o.expect,
+          timeoutMs: o.timeout ?? 60_000,
+          ...(o.log ? { logFile: o.log } : {}),
+        });
+        ctx.print({ name, matched: true, match: r.match, ms: r.ms }, () => `${name}: console showed "${r.match}" after ${(r.ms / 1000).toFixed(1)} s`);
+        return;
+      }
+      const a = await guestConsole(file, name, { ...hostOptions(ctx, {}), onAttach: () => process.stderr.write(`xenroot: attached to ${name} (escape: Ctrl-])\n`) });
+      printAttachOutcome(name, a);
+    });
+}
