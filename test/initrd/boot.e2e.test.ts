@@ -80,8 +80,9 @@ describe('booting the tiny image over NFSv4 with the built-in initrd', () => {
     expect(b.output).toContain(fx.marker);
   });
 
-  it('reaches the marker on an overlay root whose lower layer is the NFSv4 export', async () => {
-    const b = await boot(`root=nfs4:10.0.2.2:/export:port=${nfs!.port} ip=dhcp ro`, new RegExp(fx.marker));
+  it('reaches the marker on an overlay root whose lower layer is the NFSv4 export, taking DHCP on the BOOTIF NIC', async () => {
+    const b = await boot(`root=nfs4:10.0.2.2:/export:port=${nfs!.port} ip=dhcp ro BOOTIF=01-52-54-00-12-34-56`, new RegExp(fx.marker));
+    expect(b.output).toContain('xenroot-initrd: interface eth0 (52:54:00:12:34:56)');
     expect(b.output).toContain('xenroot-initrd: root: overlay (tmpfs upper) over nfs4');
     expect(b.output).toMatch(/^xenroot-root: overlay \/ overlay /m);
     expect(b.output).toMatch(/^xenroot-root: 10\.0\.2\.2:\/export \/run\/xenroot\/lower nfs4 ro,/m);
