@@ -126,6 +126,8 @@ CONF
 install -m 755 "$here/dom0/init" "$root/usr/local/sbin/xenroot-dom0-init"
 install -m 755 "$here/dom0/agent" "$root/usr/local/sbin/xenroot-agent"
 install -m 755 "$here/dom0/udhcpc.script" "$root/usr/local/sbin/xenroot-udhcpc"
+mv "$root/etc/xen/scripts/vif-bridge" "$root/etc/xen/scripts/vif-bridge.xen"
+install -m 755 "$here/dom0/vif-bridge" "$root/etc/xen/scripts/vif-bridge"
 echo xenroot-dom0 >"$root/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 xenroot-dom0\n' >"$root/etc/hosts"
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/*
