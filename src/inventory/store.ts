@@ -8,6 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { isDeepStrictEqual } from 'node:util';
+import jsyaml from 'js-yaml';
+import { spliceEdits, type EditOp } from './yaml-splice.js';
 import { Document, isMap, parseDocument, type Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
 import { InventoryError } from '../errors.js';
@@ -21,11 +24,27 @@ export function inventoryPath(flag?: string): string {
 }
 
 export class Inventory {
+  private document: Document | undefined;
+
   constructor(
     readonly path: string,
-    readonly doc: Document,
+    private readonly text: string,
     public data: InventoryData,
+    private readonly raw?: unknown,
   ) {}
+
+  /**
+   * The comment-preserving YAML Document, parsed on first use: only writers need it, and it costs
+   * several times more than the fast read (js-yaml) that produced `data`.
+   */
+  get doc(): Document {
+    if (!this.document) {
+      // Duplicate keys were already refused by the read; skipping yaml's O(n^2) check halves the parse.
+      this.document = parseDocument(this.text, { uniqueKeys: false });
+      if (this.document.errors.length) throw yamlError(this.document.errors[0]!, this.path);
+    }
+    return this.document;
+  }
 
   /** Directory that holds generated guest files (NAME.cfg, NAME.xml). */
   get guestDir(): string {
@@ -33,28 +52,91 @@ export class Inventory {
     return resolve(dirname(this.path), configured ?? 'guests');
   }
 
-  /** Sets a value at a path in the document, keeping comments elsewhere. */
+  /** Sets a value at a path, keeping comments everywhere (applied on toString/revalidate). */
   set(path: (string | number)[], value: unknown): void {
-    if (value === undefined) {
-      this.doc.deleteIn(path);
-      return;
-    }
-    ensureMaps(this.doc, path.slice(0, -1));
-    this.doc.setIn(path, this.doc.createNode(value));
+    if (value === undefined) return this.delete(path);
+    this.ops.push({ kind: 'set', path: path.map(String), value });
+    setPath(this.expected(), path.map(String), value);
+    this.rendered = undefined;
   }
 
   delete(path: (string | number)[]): void {
-    this.doc.deleteIn(path);
+    this.ops.push({ kind: 'delete', path: path.map(String) });
+    deletePath(this.expected(), path.map(String));
+    this.rendered = undefined;
   }
 
-  /** Re-validates the document after changes; throws InventoryError naming the path. */
+  /** Re-validates the edited text; throws InventoryError naming the path. */
   revalidate(): void {
-    this.data = validate(this.doc.toJS(), this.path);
+    const r = this.render();
+    if (this.validated === r) return;
+    this.data = validate(r.raw, this.path);
+    this.validated = r;
   }
+
+  private validated: unknown;
 
   toString(): string {
-    return this.doc.toString({ lineWidth: 0 });
+    return this.render().text;
   }
+
+  private ops: EditOp[] = [];
+  private target: Record<string, unknown> | undefined;
+  private rendered: { text: string; raw: unknown } | undefined;
+
+  /** The data as it should read after the edits (the raw YAML data with the edits applied). */
+  private expected(): Record<string, unknown> {
+    this.target ??= structuredClone((this.raw ?? readYaml(this.text, this.path) ?? {}) as Record<string, unknown>);
+    return this.target;
+  }
+
+  /**
+   * Applies the edits: first the fast line splice (yaml-splice.ts), accepted only if the result
+   * reads back exactly as intended; otherwise the full comment-preserving Document.
+   */
+  private render(): { text: string; raw: unknown } {
+    if (this.rendered) return this.rendered;
+    if (this.ops.length === 0) return (this.rendered = { text: this.text, raw: readYaml(this.text, this.path) });
+    const fast = spliceEdits(this.text, this.ops);
+    if (fast !== undefined) {
+      try {
+        const raw = readYaml(fast, this.path);
+        if (isDeepStrictEqual(raw, this.expected())) return (this.rendered = { text: fast, raw });
+      } catch {
+        // fall through to the full path
+      }
+    }
+    const doc = this.doc;
+    for (const op of this.ops) {
+      if (op.kind === 'delete') doc.deleteIn(op.path);
+      else {
+        ensureMaps(doc, op.path.slice(0, -1));
+        doc.setIn(op.path, doc.createNode(op.value));
+      }
+    }
+    this.ops = [];
+    const text = doc.toString({ lineWidth: 0 });
+    this.rendered = { text, raw: readYaml(text, this.path) };
+    return this.rendered;
+  }
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const k of path.slice(0, -1)) {
+    if (cur[k] === null || typeof cur[k] !== 'object') cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = structuredClone(value);
+}
+
+function deletePath(obj: Record<string, unknown>, path: string[]): void {
+  let cur: unknown = obj;
+  for (const k of path.slice(0, -1)) {
+    if (cur === null || typeof cur !== 'object') return;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  if (cur !== null && typeof cur === 'object') delete (cur as Record<string, unknown>)[path[path.length - 1]!];
 }
 
 /** Creates missing parent maps so that setIn works on `guests.NAME.key` in a fresh file. */
@@ -87,14 +169,25 @@ export function validate(raw: unknown, file: string): InventoryData {
   return parsed.data;
 }
 
-export function parseInventoryText(text: string, file: string): Inventory {
-  const doc = parseDocument(text, { keepSourceTokens: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
-    throw new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`);
+function yamlError(e: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }, file: string): InventoryError {
+  const pos = e.linePos?.[0];
+  return new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`);
+}
+
+/** The fast read: js-yaml (YAML 1.2 core), which also refuses duplicate keys. */
+function readYaml(text: string, file: string): unknown {
+  try {
+    return jsyaml.load(text, { filename: file, schema: jsyaml.CORE_SCHEMA });
+  } catch (err) {
+    const e = err as { reason?: string; mark?: { line: number; column: number }; message: string };
+    const where = e.mark ? `:${e.mark.line + 1}:${e.mark.column + 1}` : '';
+    throw new InventoryError(`${file}${where}: YAML syntax error: ${e.reason ?? e.message.split('\n')[0]}`);
   }
-  return new Inventory(file, doc, validate(doc.toJS(), file));
+}
+
+export function parseInventoryText(text: string, file: string): Inventory {
+  const raw = readYaml(text, file);
+  return new Inventory(file, text, validate(raw, file), raw);
 }
 
 async function readText(file: string): Promise<string> {
