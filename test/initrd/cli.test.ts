@@ -38,7 +38,8 @@ describe('xenroot initrd', () => {
 
   it('build --target qemu --out PATH; ls --json lists virtio_net', async () => {
     const out = join(work, 'q.img');
-    expect((await xenroot(['initrd', 'build', 'tiny', '--target', 'qemu', '--out', out], { env })).code).toBe(0);
+    const b = await xenroot(['initrd', 'build', 'tiny', '--target', 'qemu', '--out', out], { env });
+    expect(b.code, b.stderr).toBe(0);
     const ls = await xenroot(['--json', 'initrd', 'ls', out], { env });
     const l = JSON.parse(ls.stdout) as { modules: string[]; virtioNet: { present: boolean } };
     expect(l.modules).toContain('virtio_net');
