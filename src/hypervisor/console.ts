@@ -35,6 +35,31 @@ function spawnPty(cmd: ConsoleCommand, cols = 120, rows = 40): IPty {
   }
 }
 
+/**
+ * Ends a console program: first its own escape (virsh and xl detach cleanly on Ctrl-]; virsh
+ * ignores SIGHUP, which is all pty.kill() sends by default), then SIGTERM, then SIGKILL.
+ * Resolves once it exited (or after the SIGKILL grace).
+ */
+export function endPty(term: IPty, escape: string, exited: Promise<void>): Promise<void> {
+  const timers: NodeJS.Timeout[] = [];
+  const signal = (sig: string): void => {
+    try {
+      term.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
+  try {
+    term.write(escape);
+  } catch {
+    // already gone
+  }
+  timers.push(setTimeout(() => signal('SIGTERM'), 1_000));
+  timers.push(setTimeout(() => signal('SIGKILL'), 2_000));
+  const cap = new Promise<void>((r) => timers.push(setTimeout(r, 3_000)));
+  return Promise.race([exited, cap]).finally(() => timers.forEach(clearTimeout));
+}
+
 /** Removes terminal escape sequences and carriage returns from console text. Pure. */
 export function cleanConsoleText(text: string): string {
   return text
@@ -95,6 +120,20 @@ export interface ExpectResult {
 
 const KEEP = 256 * 1024;
 
+/**
+ * The domain's state once a console closed: a guest that powered off may still read as running
+ * or shutting down for a moment, so ask again for up to `ms` until it is inactive.
+ */
+async function settledState(stateOf: () => Promise<DomainState>, ms = 5_000): Promise<DomainState | undefined> {
+  const end = Date.now() + ms;
+  let state: DomainState | undefined;
+  for (;;) {
+    state = await stateOf().catch(() => undefined);
+    if (state === undefined || !isActive(state) || state === 'crashed' || Date.now() >= end) return state;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 function describeEnd(state: DomainState | undefined): string {
   if (state === 'crashed') return 'the guest crashed';
   if (state === 'shutoff' || state === 'undefined' || state === 'shutdown') return 'the guest stopped';
@@ -106,6 +145,9 @@ export function expectConsole(cmd: ConsoleCommand, pattern: RegExp, opts: Expect
   const name = opts.name ?? cmd.args[cmd.args.length - 1] ?? 'guest';
   const started = Date.now();
   const term = spawnPty(cmd);
+  let markExited: () => void = () => undefined;
+  const exited = new Promise<void>((r) => (markExited = r));
+  term.onExit(() => markExited());
   let log_: WriteStream | undefined;
   if (opts.logFile) log_ = createWriteStream(opts.logFile, { flags: 'a' });
   let text = '';
@@ -121,14 +163,11 @@ export function expectConsole(cmd: ConsoleCommand, pattern: RegExp, opts: Expect
       settled = true;
       clearTimeout(timer);
       if (poll) clearInterval(poll);
-      try {
-        term.kill();
-      } catch {
-        // already gone
-      }
       const done = (): void => (result instanceof Error ? reject(result) : resolve(result));
-      if (log_) log_.end(done);
-      else done();
+      void endPty(term, cmd.escape, exited).then(() => {
+        if (log_) log_.end(done);
+        else done();
+      });
     }
 
     function check(): boolean {
@@ -142,7 +181,7 @@ export function expectConsole(cmd: ConsoleCommand, pattern: RegExp, opts: Expect
       // Let the last bytes arrive, then decide what happened.
       await new Promise((r) => setTimeout(r, 200));
       if (settled || check()) return;
-      const state = opts.stateOf ? await opts.stateOf().catch(() => undefined) : undefined;
+      const state = opts.stateOf ? await settledState(opts.stateOf) : undefined;
       const what = describeEnd(state);
       finish(
         new ConsoleEndedError(
@@ -201,6 +240,9 @@ export function attachConsole(cmd: ConsoleCommand, opts: AttachOptions = {}): Pr
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stdout;
   const term = spawnPty(cmd, output.columns || 80, output.rows || 24);
+  let markExited: () => void = () => undefined;
+  const exited = new Promise<void>((r) => (markExited = r));
+  term.onExit(() => markExited());
   const wasRaw = input.isTTY ? input.isRaw : false;
   if (input.isTTY) input.setRawMode(true);
   input.resume();
@@ -215,11 +257,7 @@ export function attachConsole(cmd: ConsoleCommand, opts: AttachOptions = {}): Pr
       if (at >= 0) {
         if (at > 0) term.write(s.slice(0, at));
         detached = true;
-        try {
-          term.kill();
-        } catch {
-          // gone already
-        }
+        void endPty(term, cmd.escape, exited);
         return;
       }
       term.write(s);
@@ -243,8 +281,7 @@ export function attachConsole(cmd: ConsoleCommand, opts: AttachOptions = {}): Pr
       input.pause();
       void (async () => {
         if (detached) return resolve({ outcome: 'detached', state: undefined, exitCode });
-        await new Promise((r) => setTimeout(r, 200));
-        const state = opts.stateOf ? await opts.stateOf().catch(() => undefined) : undefined;
+        const state = opts.stateOf ? await settledState(opts.stateOf) : undefined;
         const outcome: AttachOutcome = state === 'crashed' ? 'crashed' : state && !isActive(state) ? 'shutdown' : state === 'shutdown' ? 'shutdown' : 'closed';
         resolve({ outcome, state, exitCode });
       })();
