@@ -1,6 +1,7 @@
 /**
  * The nfs-ganesha configuration of xenroot's private userspace NFS server. Pure: input in, text out.
- * NFSv4 only over TCP, bound to one loopback address, no rpcbind (NLM, RQUOTA and UDP off),
+ * NFSv4 only over TCP by default (v3 on request, for a network namespace), bound to one loopback
+ * address, no NLM, RQUOTA or UDP,
  * Graceless (no 90 s grace period), a private recovery directory, exports with No_Root_Squash.
  */
 import { isAbsolute, posix } from 'node:path';
@@ -23,6 +24,16 @@ export interface GaneshaConfigInput {
   /** Directory for NFSv4 client recovery state. */
   recoveryDir: string;
   exports: GaneshaExport[];
+  /**
+   * NFS versions (default [4]). 3 needs rpcbind, which listens on every address: xenroot serves it
+   * only inside a network namespace of its own (see nfs-server.ts).
+   */
+  versions?: (3 | 4)[];
+  /**
+   * Leave Bind_addr out (bind every address). Only for a server inside a network namespace that
+   * xenroot made, where lo is the only interface.
+   */
+  bindAllInNetns?: boolean;
 }
 
 const LOOPBACK = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -61,6 +72,11 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
   if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) {
     throw new RenderError(`ganesha config: port ${input.port} is not a TCP port`, { hint: 'give 1..65535' });
   }
+  const versions = [...new Set(input.versions ?? [4])].sort();
+  if (versions.length === 0 || versions.some((v) => v !== 3 && v !== 4)) {
+    throw new RenderError(`ganesha config: NFS versions ${JSON.stringify(input.versions)} are not a subset of [3, 4]`);
+  }
+  const protocols = versions.join(',');
   if (input.exports.length === 0) throw new RenderError('ganesha config: no export given', { hint: 'give at least one directory to export' });
   const ids = new Set<number>();
   const pseudos = new Set<string>();
@@ -81,7 +97,7 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
       `  Pseudo = ${absPath('pseudo path', e.pseudo)};`,
       `  Access_Type = ${e.access};`,
       '  Squash = No_Root_Squash;',
-      '  Protocols = 4;',
+      `  Protocols = ${protocols};`,
       '  Transports = TCP;',
       '  SecType = sys;',
       '  FSAL { Name = VFS; }',
@@ -91,9 +107,9 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
   return [
     '# Written by xenroot: a private NFSv4-only server on loopback. Regenerated at every start.',
     'NFS_CORE_PARAM {',
-    `  Bind_addr = ${input.bindAddr};`,
+    ...(input.bindAllInNetns ? ['  # inside a private network namespace (lo only): every address'] : [`  Bind_addr = ${input.bindAddr};`]),
     `  NFS_Port = ${input.port};`,
-    '  Protocols = 4;',
+    `  Protocols = ${protocols};`,
     '  Enable_NLM = false;',
     '  Enable_RQUOTA = false;',
     '  Enable_UDP = false;',

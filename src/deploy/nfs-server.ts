@@ -11,7 +11,14 @@
  * The server runs under `setpriv --pdeathsig TERM`, so it dies with its parent even if the parent is
  * killed outright; SIGINT/SIGTERM of the parent stop it by PID (then the signal is re-raised when
  * nobody else handles it); stop() sends SIGTERM and SIGKILL after 10 s.
+ *
+ * NFSv3 (`versions: [3, 4]`) needs rpcbind, which listens on every address, so it is served only
+ * with `netns: true`: a network namespace made here (`ip netns add xenroot-nfs-PID-N`, loopback
+ * only) and a private mount namespace whose /run is a tmpfs (rpcbind's socket and lock files),
+ * holding rpcbind and ganesha. A guest reaches it when its QEMU runs in the same namespace
+ * (`ip netns exec NAME ...`); v3 clients mount the export's Path, v4 clients its Pseudo path.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
@@ -45,6 +52,10 @@ export interface NfsServerOptions {
   startTimeoutMs?: number;
   /** Stop the server on SIGINT/SIGTERM of this process (default true). */
   handleSignals?: boolean;
+  /** NFS versions (default [4]); 3 needs `netns: true`. */
+  versions?: (3 | 4)[];
+  /** Run rpcbind + ganesha in a network namespace made for this server (deleted at stop). */
+  netns?: boolean;
 }
 
 export interface NfsServer {
@@ -52,6 +63,11 @@ export interface NfsServer {
   bindAddr: string;
   exports: GaneshaExport[];
   pid: number;
+  /** The network namespace the server runs in (netns mode), else undefined. */
+  netns: string | undefined;
+  /** rpcbind's PID (netns mode). */
+  rpcbindPid: number | undefined;
+  versions: (3 | 4)[];
   workDir: string;
   configFile: string;
   logFile: string;
@@ -109,7 +125,8 @@ export async function pidListensOn(pid: number, port: number): Promise<boolean> 
     return false;
   }
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+  // /proc/PID/net is the process's own network namespace.
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
     const text = await readFile(table, 'utf8').catch(() => '');
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
@@ -160,6 +177,55 @@ async function findGanesha(): Promise<void> {
 
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
 
+let netnsCounter = 0;
+
+async function pidAlive(pid: number): Promise<boolean> {
+  const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return st !== '' && !/^\d+ \(.*\) Z /.test(st);
+}
+
+/** Direct children of `pid` named `comm`. */
+async function childrenNamed(pid: number, comm: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const close = st.lastIndexOf(')');
+    if (close < 0) continue;
+    const c = st.slice(st.indexOf('(') + 1, close);
+    const ppid = Number(st.slice(close + 2).split(' ')[1]);
+    if (ppid === pid && c === comm) out.push(Number(name));
+  }
+  return out;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+async function killPid(pid: number, graceMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const until = Date.now() + graceMs;
+  while (Date.now() < until) {
+    if (!(await pidAlive(pid))) return;
+    await sleep(50);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  while (await pidAlive(pid)) await sleep(50);
+}
+
+async function deleteNetns(name: string): Promise<void> {
+  const r = await execa('ip', ['netns', 'del', name], { reject: false });
+  if (r.exitCode !== 0 && !/No such file/.test(String(r.stderr))) {
+    throw new DeployError(`ip netns del ${name} failed: ${String(r.stderr).trim()}`);
+  }
+}
+
 /** Starts ganesha and resolves once its port accepts TCP; see the module comment. */
 export async function startNfsServer(options: NfsServerOptions): Promise<NfsServer> {
   const bindAddr = options.bindAddr ?? '127.0.0.1';
@@ -168,6 +234,15 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
   }
   if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) {
     throw new UsageError(`NFS port ${options.port} is not a TCP port`, { hint: 'give 1..65535, or leave it out for 2049 or a free one' });
+  }
+  const versions = [...new Set(options.versions ?? [4])].sort() as (3 | 4)[];
+  if (versions.length === 0 || versions.some((v) => v !== 3 && v !== 4)) {
+    throw new UsageError(`NFS versions ${JSON.stringify(options.versions)} are not a subset of [3, 4]`);
+  }
+  if (versions.includes(3) && !options.netns) {
+    throw new UsageError('NFSv3 needs rpcbind, which listens on every address: it is served only in a private network namespace', {
+      hint: 'pass netns: true (or serve NFSv4 only)',
+    });
   }
   const exports = await resolveExports(options.exports);
   await findGanesha();
@@ -186,7 +261,10 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
 
   for (let attempt = 1; ; attempt++) {
     let port: number;
-    if (options.port !== undefined) {
+    if (options.netns) {
+      // A namespace of its own: every port is free there.
+      port = options.port ?? DEFAULT_PORT;
+    } else if (options.port !== undefined) {
       port = options.port;
       if (!(await portIsFree(bindAddr, port))) {
         await removeWorkDir();
@@ -195,10 +273,13 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
     } else {
       port = attempt === 1 && (await portIsFree(bindAddr, DEFAULT_PORT)) ? DEFAULT_PORT : await freePort(bindAddr);
     }
-    await writeFile(configFile, renderGaneshaConfig({ bindAddr, port, recoveryDir: join(workDir, 'recov'), exports }));
+    // In a namespace of our own only lo exists; ganesha resolves Bind_addr with AI_ADDRCONFIG,
+    // which finds nothing there, so it binds the namespace's every (loopback-only) address.
+    const config = renderGaneshaConfig({ bindAddr, port, recoveryDir: join(workDir, 'recov'), exports, versions, bindAllInNetns: !!options.netns });
+    await writeFile(configFile, config);
     await rm(logFile, { force: true });
     try {
-      return await launch({ port, bindAddr, exports, workDir, configFile, logFile, pidFile, timeout, options, removeWorkDir });
+      return await launch({ port, bindAddr, exports, versions, workDir, configFile, logFile, pidFile, timeout, options, removeWorkDir });
     } catch (err) {
       // Someone took the port between the check and the bind: try another one.
       const raced = err instanceof DeployError && /Address already in use/.test(err.message);
@@ -213,6 +294,7 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
 }
 
 interface LaunchInput {
+  versions: (3 | 4)[];
   port: number;
   bindAddr: string;
   exports: GaneshaExport[];
@@ -226,11 +308,46 @@ interface LaunchInput {
 }
 
 async function launch(input: LaunchInput): Promise<NfsServer> {
-  const { port, bindAddr, exports, workDir, configFile, logFile, pidFile, timeout, options } = input;
-  const args = ['--pdeathsig', 'TERM', 'ganesha.nfsd', '-F', '-f', configFile, '-L', logFile, '-p', pidFile, '-N', 'NIV_EVENT'];
-  const child: ResultPromise = execa('setpriv', args, { stdio: ['ignore', 'ignore', 'pipe'], reject: false, cleanup: true });
+  const { port, bindAddr, exports, versions, workDir, configFile, logFile, pidFile, timeout, options } = input;
+  const ganesha = ['setpriv', '--pdeathsig', 'TERM', 'ganesha.nfsd', '-F', '-f', configFile, '-L', logFile, '-p', pidFile, '-N', 'NIV_EVENT'];
+  let netns: string | undefined;
+  let child: ResultPromise;
+  if (options.netns) {
+    netns = `xenroot-nfs-${process.pid}-${++netnsCounter}`;
+    const made = await execa('ip', ['netns', 'add', netns], { reject: false });
+    if (made.exitCode !== 0) throw new DeployError(`ip netns add ${netns} failed: ${String(made.stderr).trim()}`, { hint: 'network namespaces need root' });
+    const lo = await execa('ip', ['-n', netns, 'link', 'set', 'lo', 'up'], { reject: false });
+    if (lo.exitCode !== 0) {
+      await deleteNetns(netns);
+      throw new DeployError(`ip -n ${netns} link set lo up failed: ${String(lo.stderr).trim()}`);
+    }
+    // One private mount namespace for rpcbind and ganesha: /run is a tmpfs there, so rpcbind's
+    // socket and lock never meet the host's or another server's. The shell execs into ganesha, so
+    // the PID is ganesha's; rpcbind dies with it (pdeathsig) and is stopped by PID as well.
+    const script = [
+      'mount -t tmpfs -o mode=755 xenroot-run /run || exit 97',
+      'mkdir -p /run/rpcbind',
+      // rpcbind must not hold our stderr pipe, or ganesha's exit would go unnoticed.
+      'setpriv --pdeathsig TERM rpcbind -f -w </dev/null >/dev/null 2>&1 &',
+      'i=0; while [ ! -S /run/rpcbind.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done',
+      '[ -S /run/rpcbind.sock ] || { echo "rpcbind did not start" >&2; exit 98; }',
+      `exec ${ganesha.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`,
+    ].join('\n');
+    // nsenter execs (ip netns exec forks and waits), so the PID we hold ends up being ganesha's.
+    child = execa('nsenter', [`--net=/run/netns/${netns}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', script], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      reject: false,
+      cleanup: true,
+    });
+  } else {
+    child = execa(ganesha[0] as string, ganesha.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], reject: false, cleanup: true });
+  }
   const pid = child.pid;
-  if (pid === undefined) throw new DeployError('ganesha.nfsd could not be started');
+  if (pid === undefined) {
+    if (netns) await deleteNetns(netns);
+    throw new DeployError('ganesha.nfsd could not be started');
+  }
+  let rpcbindPid: number | undefined;
   let exited = false;
   let exitInfo = '';
   const done = child.then((r) => {
@@ -249,6 +366,14 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
   };
   const onExit = (): void => {
     if (!exited) child.kill('SIGKILL');
+    if (rpcbindPid !== undefined) {
+      try {
+        process.kill(rpcbindPid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    if (netns) spawnSync('ip', ['netns', 'del', netns]);
   };
   const handleSignals = options.handleSignals ?? true;
   if (handleSignals) {
@@ -265,6 +390,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
         process.off('SIGTERM', onSignal);
       }
       if (!exited) {
+        if (netns && rpcbindPid === undefined) rpcbindPid = (await childrenNamed(pid, 'rpcbind'))[0];
         child.kill('SIGTERM');
         const killed = await Promise.race([done.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
         if (!killed) {
@@ -273,6 +399,8 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
           await done;
         }
       }
+      if (rpcbindPid !== undefined) await killPid(rpcbindPid, STOP_GRACE_MS);
+      if (netns) await deleteNetns(netns);
       process.off('exit', onExit);
     })();
     return halting;
@@ -292,7 +420,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
         hint: inUse ? 'another server holds the port' : `see ${logFile}`,
       });
     }
-    if ((await pidListensOn(pid, port)) && (await acceptsTcp(bindAddr, port))) break;
+    if ((await pidListensOn(pid, port)) && (netns || (await acceptsTcp(bindAddr, port)))) break;
     if (Date.now() - started > timeout) {
       const t = await tail(logFile, 12);
       await halt();
@@ -310,12 +438,16 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
     await halt();
     throw new DeployError(`ganesha.nfsd rejected its configuration: ${bad[0]?.replace(/^.*?\] /, '')}\n${t}`, { hint: `see ${configFile}` });
   }
-  log().info({ pid, port, exports: exports.map((e) => `${e.pseudo}=${e.path}`), ms: Date.now() - started }, 'NFS server ready');
+  if (netns) rpcbindPid = (await childrenNamed(pid, 'rpcbind'))[0];
+  log().info({ pid, port, netns, versions, exports: exports.map((e) => `${e.pseudo}=${e.path}`), ms: Date.now() - started }, 'NFS server ready');
   return {
     port,
     bindAddr,
     exports,
     pid,
+    netns,
+    rpcbindPid,
+    versions,
     workDir,
     configFile,
     logFile,

@@ -61,4 +61,13 @@ describe('renderGaneshaConfig', () => {
     ];
     for (const [name, input] of bad) expect(() => renderGaneshaConfig(input), name).toThrow(RenderError);
   });
+
+  it('serves v3 only on request and leaves Bind_addr out only for a private network namespace', () => {
+    const v3 = renderGaneshaConfig({ ...base, versions: [4, 3], bindAllInNetns: true });
+    expect(v3).toMatch(/NFS_CORE_PARAM \{[^}]*Protocols = 3,4;/);
+    expect(v3).not.toContain('Bind_addr');
+    expect(v3.split('EXPORT {').slice(1).every((b) => b.includes('Protocols = 3,4;'))).toBe(true);
+    expect(() => renderGaneshaConfig({ ...base, versions: [] })).toThrow(RenderError);
+    expect(() => renderGaneshaConfig({ ...base, versions: [2 as 3] })).toThrow(RenderError);
+  });
 });

@@ -1,7 +1,7 @@
 // The private NFS server: real nfs-ganesha on loopback, stopped by PID; a real guest mounts it.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { DeployError } from '../../src/errors.js';
 import { startNfsServer, type NfsServer } from '../../src/deploy/nfs-server.js';
 import { prepareKernel } from '../../src/image/debian.js';
 import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';
-import { listProcesses, ownDaemons } from '../support/leaks.js';
+import { listNetns, listProcesses, ownDaemons } from '../support/leaks.js';
 import { bootQemu, stopAllQemu } from '../support/qemu.js';
 
 let scratch: string;
@@ -226,5 +226,47 @@ describe('private NFS server (nfs-ganesha)', () => {
       await vm.stop();
       await nfs.stop();
     }
+  });
+
+  it('refuses NFSv3 outside a private network namespace (rpcbind would listen on every address)', async () => {
+    await expect(startNfsServer({ exports: [{ path: roDir }], versions: [3, 4] })).rejects.toThrow(/NFSv3 needs rpcbind/);
+    expect(await ownDaemons()).toEqual([]);
+  });
+
+  it('serves NFSv3 and v4 with rpcbind inside a network namespace it makes, to a guest in that namespace, and removes it all', async () => {
+    const { kernel, initrd } = await probe();
+    const nfs = await start({ exports: [{ path: roDir }], versions: [3, 4], netns: true });
+    const ns = nfs.netns as string;
+    const rpcbind = nfs.rpcbindPid as number;
+    try {
+      expect(ns).toMatch(/^xenroot-nfs-/);
+      expect(await listNetns()).toContain(ns);
+      expect(rpcbind).toBeGreaterThan(0);
+      const hostNet = await readlink('/proc/self/ns/net');
+      expect(await readlink(`/proc/${rpcbind}/ns/net`)).not.toBe(hostNet);
+      expect(await readlink(`/proc/${nfs.pid}/ns/net`)).not.toBe(hostNet);
+      const vm = await bootQemu({
+        kernel: kernel.vmlinuz,
+        initrd,
+        netns: ns,
+        append: `console=ttyS0 quiet panic=-1 nfsprobe.port=${nfs.port} nfsprobe.ro=/export nfsprobe.v3=${roDir}`,
+      });
+      try {
+        const r = await vm.waitFor(/probe: done/, 120_000);
+        expect(vm.console()).toMatch(new RegExp(`probe: v3 mounted ${roDir}: 10\\.0\\.2\\.2:${roDir} /v3 nfs ro,.*vers=3`));
+        expect(vm.console()).toContain('probe: v3 file says: hello from the ganesha export');
+        expect(vm.console()).toContain('probe: file says: hello from the ganesha export');
+        console.log(`guest in the namespace mounted v3 and v4 in ${r.ms} ms`);
+      } finally {
+        await vm.stop();
+      }
+    } finally {
+      await nfs.stop();
+    }
+    expect(await alive(nfs.pid)).toBe(false);
+    // rpcbind was ganesha's child: once ganesha is gone, init reaps it (it may linger as a zombie briefly).
+    for (let i = 0; i < 100 && (await alive(rpcbind)); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await alive(rpcbind)).toBe(false);
+    expect(await listNetns()).not.toContain(ns);
   });
 });

@@ -26,6 +26,8 @@ export interface QemuOptions {
   netdevExtra?: string[];
   /** Extra QEMU arguments. */
   extraArgs?: string[];
+  /** Run QEMU inside this network namespace (`ip netns exec`), e.g. the NFS server's. */
+  netns?: string;
   /** Console log file (default: a new temp dir's console.log). */
   logFile?: string;
 }
@@ -89,7 +91,10 @@ export async function bootQemu(o: QemuOptions): Promise<QemuVm> {
   const logFile = o.logFile ?? join(await mkdtemp(join(tmpdir(), 'xenroot-qemu-')), 'console.log');
   const args = qemuArgs(o);
   const started = Date.now();
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cmd = ['setpriv', '--pdeathsig', 'KILL', 'qemu-system-x86_64', ...args];
+  // nsenter execs the command (ip netns exec would fork), so the PID stays QEMU's.
+  if (o.netns) cmd.unshift('nsenter', `--net=/run/netns/${o.netns}`);
+  const child = spawn(cmd[0] as string, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const pid = child.pid;
   if (pid === undefined) throw new Error('bootQemu: qemu-system-x86_64 could not be started');
