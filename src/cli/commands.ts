@@ -19,5 +19,7 @@ import * as define from './define.js';
 import * as undefine from './undefine.js';
 import * as console_ from './console.js';
 import * as mac from './mac.js';
+import * as test from './test.js';
+import * as demo from './demo.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd, start, stop, status, console_, define, undefine, mac];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo];

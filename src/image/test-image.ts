@@ -1,0 +1,145 @@
+/**
+ * `xenroot test IMAGE`: proves an image boots before any physical machine sees it. Stages the
+ * image's kernel and initrd, makes sure the image is exported (with --serve-nfs: a private
+ * nfs-ganesha on loopback for as long as the test runs), boots a throwaway guest of the image
+ * (the QEMU test domain through libvirt's qemu driver where Xen is absent, the Xen PV domain on
+ * a Xen host), waits on its console for the image's readiness pattern, and removes the guest.
+ *
+ * Where no libvirtd answers at qemu:///system, a private one is started for the test
+ * (src/hypervisor/local-libvirtd.ts) and stopped afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { TestFailedError, UsageError } from '../errors.js';
+import { stageBootFiles } from '../deploy/boot-files.js';
+import { startNfsServer, type NfsServer } from '../deploy/nfs-server.js';
+import type { Builder } from '../initrd/build.js';
+import { expectConsole, ConsoleTimeoutError, ConsoleEndedError } from '../hypervisor/console.js';
+import { resolveUri } from '../hypervisor/connect.js';
+import { connectOrStartPrivate } from '../hypervisor/ensure.js';
+import type { LocalLibvirtd } from '../hypervisor/local-libvirtd.js';
+import type { Hypervisor } from '../hypervisor/types.js';
+import type { InventoryData } from '../inventory/schema.js';
+import { loadInventory } from '../inventory/store.js';
+import { guestSpec } from '../render/guest-spec.js';
+import { renderQemuXml, renderXenXml } from '../render/libvirt-xml.js';
+import { log } from '../log.js';
+import { withImageSession } from './session.js';
+
+/** Readiness when the image names none: a login prompt or systemd's multi-user target. */
+export const DEFAULT_READY = /login: *$|Reached target .*Multi-User System/m;
+
+export interface TestImageOptions {
+  target?: 'qemu' | 'xen';
+  builder?: Builder;
+  /** Readiness pattern (default: the image's readyPattern, else DEFAULT_READY). */
+  expect?: RegExp;
+  timeoutMs?: number;
+  /** Leave the throwaway guest running. */
+  keep?: boolean;
+  /** Serve the image with a private NFS server on loopback for the test's lifetime. */
+  serveNfs?: boolean;
+  connect?: string;
+  memory?: number;
+  /** Console transcript file. */
+  logFile?: string;
+  progress?: boolean;
+}
+
+export interface TestImageResult {
+  image: string;
+  pass: boolean;
+  domain: string;
+  uri: string;
+  target: 'qemu' | 'xen';
+  builder: Builder;
+  /** From domain creation to the readiness line, ms. */
+  bootMs: number | undefined;
+  match: string | undefined;
+  /** Console tail (on failure). */
+  lastLines: string[];
+  reason: string | undefined;
+  kept: boolean;
+  nfs: { server: string; path: string; port: number | undefined; private: boolean };
+}
+
+/** A copy of the model with one throwaway guest and the NFS settings the test boots with. */
+export function testModel(data: InventoryData, imageName: string, domain: string, nfs: { server: string; path: string; port?: number }, memory: number): InventoryData {
+  const model = structuredClone(data);
+  const image = model.images[imageName]!;
+  image.export = nfs.path;
+  if (nfs.port !== undefined) image.nfsOptions = [image.nfsOptions ?? model.site.nfsOptions, `port=${nfs.port}`].filter(Boolean).join(',');
+  model.site.nfsServer = nfs.server;
+  model.guests = { [domain]: { image: imageName, memory, vcpus: 1, onPoweroff: 'destroy', onReboot: 'destroy', onCrash: 'destroy' } };
+  return model;
+}
+
+export async function testImage(inventoryFile: string, imageName: string, opts: TestImageOptions = {}): Promise<TestImageResult> {
+  const inv = await loadInventory(inventoryFile);
+  const image = inv.data.images[imageName];
+  if (!image) throw new UsageError(`no image named "${imageName}" in the inventory`, { hint: '`xenroot image list` shows the images' });
+  const target = opts.target ?? 'qemu';
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const ready = opts.expect ?? (image.readyPattern ? new RegExp(image.readyPattern, 'm') : DEFAULT_READY);
+  const staged = await stageBootFiles(inv.data.site, imageName, image, target, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress });
+  const domain = `xenroot-test-${imageName}-${randomBytes(3).toString('hex')}`.slice(0, 63);
+
+  const run = async (exportDir: string | undefined): Promise<TestImageResult> => {
+    let nfs: NfsServer | undefined;
+    let local: LocalLibvirtd | undefined;
+    let h: Hypervisor | undefined;
+    let created = false;
+    let kept = false;
+    try {
+      let nfsInfo: TestImageResult['nfs'];
+      if (opts.serveNfs) {
+        nfs = await startNfsServer({ exports: [{ path: exportDir as string }] });
+        // A QEMU guest on user networking reaches the host's loopback as 10.0.2.2.
+        nfsInfo = { server: '10.0.2.2', path: nfs.exports[0]!.pseudo, port: nfs.port, private: true };
+      } else {
+        nfsInfo = { server: inv.data.site.nfsServer, path: image.export ?? image.root ?? exportDir ?? '', port: undefined, private: false };
+      }
+      const model = testModel(inv.data, imageName, domain, { server: nfsInfo.server, path: nfsInfo.path, ...(nfsInfo.port ? { port: nfsInfo.port } : {}) }, opts.memory ?? 512);
+      const xml = target === 'xen' ? renderXenXml(guestSpec(model, domain, 'xen')) : renderQemuXml(guestSpec(model, domain, 'qemu'));
+      const uri = resolveUri({ flag: opts.connect, site: target === 'qemu' ? 'qemu:///system' : inv.data.site.connect });
+      ({ h, local } = await connectOrStartPrivate(uri, target === 'qemu' && !opts.connect && !process.env.XENROOT_CONNECT));
+      const hv = h;
+      const t0 = Date.now();
+      await hv.create({ kind: 'xml', xml });
+      created = true;
+      log().info({ domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
+      const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo };
+      try {
+        const r = await expectConsole(hv.consoleCommand(domain), ready, {
+          timeoutMs,
+          name: domain,
+          stateOf: () => hv.state(domain),
+          ...(opts.logFile ? { logFile: opts.logFile } : {}),
+        });
+        kept = !!opts.keep && !local;
+        if (opts.keep && local) log().warn('--keep: the private libvirtd ends with this command, so the guest cannot be kept; use --connect URI of a running libvirtd');
+        return { ...base, pass: true, bootMs: Date.now() - t0, match: r.match, lastLines: [], reason: undefined, kept };
+      } catch (err) {
+        if (err instanceof ConsoleTimeoutError || err instanceof ConsoleEndedError) {
+          const tail = err.lastLines;
+          return { ...base, pass: false, bootMs: undefined, match: undefined, lastLines: tail, reason: err.message, kept: false };
+        }
+        throw err;
+      }
+    } finally {
+      if (h && created && !kept) await h.destroy(domain).catch((e: unknown) => log().warn({ err: String(e) }, 'could not destroy the throwaway guest'));
+      if (h) await h.close().catch(() => undefined);
+      if (local && !kept) await local.stop();
+      if (nfs) await nfs.stop();
+    }
+  };
+
+  if (!opts.serveNfs) return run(undefined);
+  if (image.root) return run(image.root);
+  // A loop image file is served from a read-only mount of it for the test's lifetime.
+  return withImageSession({ file: image.file as string }, { chroot: false }, (s) => run(s.root));
+}
+
+/** Throws TestFailedError for a failed result (the CLI prints the details first). */
+export function assertPassed(r: TestImageResult): void {
+  if (!r.pass) throw new TestFailedError(`image ${r.image} did not come up: ${r.reason ?? 'no readiness line'}`);
+}
