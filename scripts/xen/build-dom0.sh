@@ -33,6 +33,9 @@ key=$( {
   cat "$here/build-dom0.sh" "$here"/dom0/*
 } | sha256sum | cut -c1-16)
 out="$xcache/dom0-$key"
+# one build at a time per cache (concurrent test runs wait, then find the result)
+exec 9>"$xcache/.lock"
+flock 9
 if [ -f "$out/manifest.json" ]; then
   log "cached: $out"
   echo "$out"; exit 0
@@ -63,6 +66,8 @@ dpkg -x "$xdeb" "$work/xen"
 gunzip -c "$work/xen/boot/xen-4.17-amd64.gz" >"$work/out/xen.elf"
 dpkg -x "$kdeb" "$work/kernel"
 cp "$work/kernel/boot/vmlinuz-$kver" "$work/out/vmlinuz"
+# the PV network frontend, for the harness's marker guests (no other dependencies)
+cp "$work/kernel/lib/modules/$kver/kernel/drivers/net/xen-netfront.ko" "$work/out/xen-netfront.ko"
 
 # --- dom0 root: this machine's Debian bookworm sources only (never a hard-coded mirror) ---
 srcs="$work/sources.list"
@@ -187,6 +192,8 @@ cat >"$work/out/manifest.json" <<JSON
 JSON
 rm -rf "$out"
 mv "$work/out" "$out"
+# keep only this build's output
+for old in "$xcache"/dom0-*; do [ "$old" = "$out" ] || rm -rf "$old"; done
 log "done in $((end - start)) s: $out"
 cat "$out/manifest.json" >&2
 echo "$out"

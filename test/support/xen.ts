@@ -30,6 +30,8 @@ export interface Dom0Build {
   vmlinuz: string;
   initrd: string;
   rootImage: string;
+  /** xen-netfront.ko of the same kernel, for marker guests. */
+  netfront: string;
   manifest: {
     key: string;
     xenVersion: string;
@@ -63,6 +65,7 @@ export function buildDom0(): Promise<Dom0Build> {
       vmlinuz: join(dir, 'vmlinuz'),
       initrd: join(dir, 'dom0-initrd.gz'),
       rootImage: join(dir, 'dom0.ext4'),
+      netfront: join(dir, 'xen-netfront.ko'),
       manifest,
       ms: Date.now() - t0,
     };
@@ -279,17 +282,20 @@ export async function removeWorkDir(x: NestedXen): Promise<void> {
  * Writes a tiny gzip'd newc initrd (static busybox) whose /init prints `MARKER <cmdline>` and the
  * NIC list on hvc0, then idles: enough to prove a PV guest booted and has its vif.
  */
-export async function writeMarkerInitrd(path: string, marker: string): Promise<void> {
+export async function writeMarkerInitrd(path: string, marker: string, netfront?: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'xenroot-marker-'));
   try {
     await mkdir(join(dir, 'bin'), { recursive: true });
     for (const d of ['dev', 'proc', 'sys']) await mkdir(join(dir, d));
     await execa('cp', ['/bin/busybox', join(dir, 'bin/busybox')]);
+    if (netfront) await execa('cp', [netfront, join(dir, 'xen-netfront.ko')]);
     const init = [
       '#!/bin/busybox sh',
       '/bin/busybox mount -t proc proc /proc',
       '/bin/busybox mount -t sysfs sysfs /sys',
       '/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null',
+      '[ -f /xen-netfront.ko ] && /bin/busybox insmod /xen-netfront.ko',
+      '/bin/busybox sleep 1',
       `echo "${marker} $(/bin/busybox cat /proc/cmdline)" >/dev/hvc0`,
       'for n in /sys/class/net/*; do echo "nic ${n##*/} $(/bin/busybox cat $n/address)" >/dev/hvc0; done',
       'while :; do /bin/busybox sleep 3600; done',
