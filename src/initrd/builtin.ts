@@ -67,7 +67,9 @@ export interface BuiltinResult {
 /** Picks the kernel release of an image: the requested one, else the only/newest one with modules. */
 export async function imageKver(imageRoot: string, kver?: string): Promise<string> {
   const dir = join(imageRoot, 'lib/modules');
-  const have = existsSync(dir) ? (await readdir(dir)).filter((k) => !k.startsWith('.')).sort(compareKver) : [];
+  const have = existsSync(dir)
+    ? (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(compareKver)
+    : [];
   if (kver) {
     if (!have.includes(kver)) {
       throw new InitrdError(`kernel ${kver} has no modules in ${dir}`, { hint: have.length ? `available: ${have.join(', ')}` : 'the image holds no kernel modules' });
