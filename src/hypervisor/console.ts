@@ -128,8 +128,11 @@ async function settledState(stateOf: () => Promise<DomainState>, ms = 5_000): Pr
   const end = Date.now() + ms;
   let state: DomainState | undefined;
   for (;;) {
-    state = await stateOf().catch(() => undefined);
-    if (state === undefined || !isActive(state) || state === 'crashed' || Date.now() >= end) return state;
+    state = await stateOf().catch((err: unknown) => {
+      log().debug({ err }, 'asking the domain state failed');
+      return undefined;
+    });
+    if (Date.now() >= end || (state !== undefined && (!isActive(state) || state === 'crashed'))) return state;
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -190,8 +190,14 @@ export class LibvirtHypervisor implements Hypervisor {
       if ((err as { reason?: string }).reason === 'no-such-domain') return 'undefined';
       throw err;
     }
-    const info = await this.call('get state', name, (c) => c.domainGetInfo(d));
-    return libvirtState(info.state);
+    try {
+      const info = await this.call('get state', name, (c) => c.domainGetInfo(d));
+      return libvirtState(info.state);
+    } catch (err) {
+      // A transient domain that ended between the lookup and this call is gone, not an error.
+      if ((err as { reason?: string }).reason === 'no-such-domain') return 'undefined';
+      throw err;
+    }
   }
 
   async list(): Promise<DomainSummary[]> {

@@ -128,7 +128,7 @@ export async function startGuest(inventoryFile: string, name: string, opts: Host
       }
     }
     const state = await h.state(name);
-    log().info({ name, uri: h.uri, mode, mac, pin }, 'guest started');
+    log().debug({ name, uri: h.uri, mode, mac, pin }, 'guest started');
     return { name, uri: h.uri, target: r.target, mode, state, mac, pin, pinnedMac, warnings };
   });
 }

@@ -1,0 +1,122 @@
+// A real libvirtd (private, started here, stopped by PID) with the qemu driver, running the QEMU
+// test-domain render of a guest: direct kernel boot of the real Debian kernel under TCG with a tiny
+// busybox initrd whose /init prints a marker. Proves: first start pins the MAC (inventory, .cfg,
+// .xml), `console --expect` sees the marker, stop ends the domain, a second start reuses the MAC,
+// a guest that powers itself off ends `console --expect` with a clear error, and a stopped
+// libvirtd gives the clear "unreachable" error fast.
+import { execa } from 'execa';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guestConsole, guestStatus, startGuest, stopGuest } from '../../src/hypervisor/lifecycle.js';
+import { ConsoleEndedError } from '../../src/hypervisor/console.js';
+import { HypervisorCallError } from '../../src/hypervisor/errors.js';
+import { startLocalLibvirtd, qemuPids, type LocalLibvirtd } from '../../src/hypervisor/local-libvirtd.js';
+import { loadInventory } from '../../src/inventory/store.js';
+import { testKernel } from '../support/kernel.js';
+import { xenroot } from '../support/cli.js';
+import { inventoryFixture, type InventoryFixture } from './fixture.js';
+
+const MARKER = 'XENROOT-HV-MARKER';
+
+/** A gzip'd newc initrd: static busybox and an /init that prints the marker, then idles or powers off. */
+async function markerInitrd(path: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'xenroot-hv-initrd-'));
+  try {
+    for (const d of ['bin', 'dev', 'proc', 'sys']) mkdirSync(join(dir, d));
+    copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+    writeFileSync(
+      join(dir, 'init'),
+      [
+        '#!/bin/busybox sh',
+        '/bin/busybox mount -t proc proc /proc',
+        `echo "${MARKER} up"`,
+        'if /bin/busybox grep -q xenroot.test=poweroff /proc/cmdline; then /bin/busybox sleep 1; echo powering off; /bin/busybox poweroff -f; fi',
+        'while :; do /bin/busybox sleep 3600; done',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    await execa('sh', ['-c', `cd "${dir}" && find . | cpio -o -H newc --quiet | gzip -1 > "${path}"`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('guests on a private libvirtd with the qemu driver (TCG)', () => {
+  let daemon: LocalLibvirtd | undefined;
+  let fx: InventoryFixture;
+
+  beforeAll(async () => {
+    const kernel = await testKernel();
+    daemon = await startLocalLibvirtd();
+    fx = inventoryFixture({ connect: daemon.uri, kver: kernel.kver });
+    // Staged where the renderer expects them: BOOTDIR/IMAGE/vmlinuz-KVER, initrd-KVER-qemu.img.
+    mkdirSync(join(fx.bootDir, 'tiny'), { recursive: true });
+    copyFileSync(kernel.vmlinuz, join(fx.bootDir, 'tiny', `vmlinuz-${kernel.kver}`));
+    await markerInitrd(join(fx.bootDir, 'tiny', `initrd-${kernel.kver}-qemu.img`));
+  });
+
+  afterAll(async () => {
+    const pid = daemon?.pid;
+    const dir = daemon?.dir;
+    await daemon?.stop();
+    fx?.cleanup();
+    if (pid) expect(() => process.kill(pid, 0)).toThrow();
+    if (dir) expect(qemuPids(dir)).toEqual([]);
+  });
+
+  it('first start pins the MAC, console --expect sees the marker, stop ends the domain, a second start reuses the MAC', async () => {
+    await fx.addGuest('hv-e2e');
+    const first = await startGuest(fx.file, 'hv-e2e');
+    expect(first).toMatchObject({ target: 'qemu', mode: 'transient', pin: 'pinned', state: 'running' });
+    expect(first.mac).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    const inv = await loadInventory(fx.file);
+    expect(inv.data.guests['hv-e2e']).toMatchObject({ mac: first.mac, macSource: 'first-boot' });
+    expect(readFileSync(join(fx.guestDir, 'hv-e2e.cfg'), 'utf8')).toContain(`mac=${first.mac}`);
+    expect(readFileSync(join(fx.guestDir, 'hv-e2e.xml'), 'utf8')).toContain(`<mac address="${first.mac}"/>`);
+
+    // The CLI, as a user runs it, in another process against the same daemon.
+    const logFile = join(fx.dir, 'console.log');
+    const seen = await xenroot(['--inventory', fx.file, '--json', 'console', 'hv-e2e', '--expect', `${MARKER} up`, '--timeout', '90', '--log', logFile]);
+    expect(seen.code, seen.stderr).toBe(0);
+    expect(JSON.parse(seen.stdout)).toMatchObject({ name: 'hv-e2e', matched: true, match: `${MARKER} up` });
+    expect(readFileSync(logFile, 'utf8')).toContain(MARKER);
+
+    const status = await xenroot(['--inventory', fx.file, '--json', 'status', 'hv-e2e']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'running', pinnedMac: first.mac, liveMacs: [first.mac] });
+
+    const stop = await xenroot(['--inventory', fx.file, '--json', 'stop', 'hv-e2e', '--force']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(JSON.parse(stop.stdout)).toMatchObject({ how: 'destroy', before: 'running', after: 'undefined' });
+    expect((await guestStatus(fx.file, 'hv-e2e'))[0]?.state).toBe('undefined');
+
+    const second = await startGuest(fx.file, 'hv-e2e');
+    expect(second).toMatchObject({ pin: 'already-pinned', mac: first.mac });
+    await stopGuest(fx.file, 'hv-e2e', { force: true });
+  });
+
+  it('a guest that powers off while console --expect waits ends it with "the guest stopped" and its last console lines', async () => {
+    await fx.addGuest('hv-off', { append: 'xenroot.test=poweroff' });
+    await startGuest(fx.file, 'hv-off');
+    const err = await guestConsole(fx.file, 'hv-off', { expect: /this never appears/, timeoutMs: 120_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConsoleEndedError);
+    expect((err as ConsoleEndedError).message).toMatch(/the guest stopped/);
+    expect((err as ConsoleEndedError).lastLines.join('\n')).toContain('powering off');
+    expect((await guestStatus(fx.file, 'hv-off'))[0]?.state).toBe('undefined');
+  });
+
+  it('once libvirtd is stopped, start fails with the clear unreachable error within 5 s', async () => {
+    const d = daemon as LocalLibvirtd;
+    await d.stop();
+    expect(existsSync(d.dir)).toBe(false);
+    const t0 = Date.now();
+    const err = await startGuest(fx.file, 'hv-e2e').catch((e: unknown) => e);
+    const ms = Date.now() - t0;
+    expect(err).toBeInstanceOf(HypervisorCallError);
+    expect((err as HypervisorCallError).reason).toBe('unreachable');
+    expect((err as HypervisorCallError).hint).toMatch(/libvirtd/);
+    expect(ms).toBeLessThan(5_000);
+  });
+});
