@@ -21,15 +21,19 @@
  * InterruptedError so the CLI exits 130). Directory images are never written to; writes go to
  * the overlay's tmpfs, or, for a file image opened with { remountable: true }, happen inside
  * `withWritable()` (a short rw remount).
+ * Chroot commands run in their own process group; before unmounting, the group and any process
+ * whose root is inside the image (a daemon a command left behind) are killed. A process killed
+ * with SIGKILL cannot unwind: `sweepStaleSessions()` later unwinds the sessions of dead owners
+ * (the session dir records owner PID + start time and the loop device).
  */
-import { lstat, mkdir, mkdtemp, rmdir, symlink } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { ImageError, InterruptedError, isXenrootError } from '../errors.js';
 import { log } from '../log.js';
-import { attachLoop, detachLoop } from './loop.js';
-import { mount, resolveInRoot, unmountIfMounted } from './mounts.js';
+import { attachLoop, detachLoop, listLoops } from './loop.js';
+import { mount, mountsUnder, resolveInRoot, unmountIfMounted } from './mounts.js';
 
 export type ImageSource = { dir: string } | { file: string };
 
@@ -93,6 +97,16 @@ export interface ImageSession {
   run(file: string, args?: string[], options?: RunOptions): Promise<RunResult>;
   /** Runs fn while the image is writable: a short rw remount (file, remountable) or the overlay. */
   withWritable<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+const OWNER_FILE = 'owner.json';
+const OWNER_LOOP_FILE = 'loop';
+
+/** Start time of a process (clock ticks since boot, /proc/PID/stat field 22), to tell PID reuse apart. */
+async function processStart(pid: number): Promise<string | undefined> {
+  const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!st) return undefined;
+  return st.slice(st.lastIndexOf(')') + 2).split(' ')[19];
 }
 
 const CHROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -200,6 +214,9 @@ export async function withImageSession<T>(
     await step('mkdtemp', options.tmpRoot ?? tmpdir(), async () => {
       base = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'xenroot-session-'));
       pushUndo('mkdtemp', () => rmdir(base));
+      const ownerFile = join(base, OWNER_FILE);
+      await writeFile(ownerFile, JSON.stringify({ pid: process.pid, start: await processStart(process.pid), source: what }));
+      pushUndo('mkdtemp', () => rm(ownerFile, { force: true }));
     });
     imageMount = join(base, 'image');
     root = imageMount;
@@ -208,6 +225,8 @@ export async function withImageSession<T>(
       await step('loop-attach', source.file, async () => {
         const dev = await attachLoop(source.file, !remountable);
         loopDevice = dev;
+        await writeFile(join(base, OWNER_LOOP_FILE), `${dev} ${source.file}\n`);
+        pushUndo('loop-attach', () => rm(join(base, OWNER_LOOP_FILE), { force: true }));
         pushUndo('loop-attach', () => detachLoop(dev));
       });
     }
@@ -290,9 +309,9 @@ export async function withImageSession<T>(
       async run(file, args = [], runOptions = {}) {
         if (closed) throw new ImageError(`chroot ${file}: the image session on ${what} is closed`);
         if (ac.signal.aborted) throw ac.signal.reason;
+        // Its own process group, so that an interrupt kills the command's children too.
         const child = execa('chroot', [sessionRoot, file, ...args], {
-          cancelSignal: ac.signal,
-          forceKillAfterDelay: 3000,
+          detached: true,
           reject: false,
           extendEnv: false,
           env: { PATH: CHROOT_PATH, HOME: '/root', LANG: 'C.UTF-8', ...runOptions.env },
@@ -300,10 +319,18 @@ export async function withImageSession<T>(
           ...(runOptions.input === undefined ? { stdin: 'ignore' as const } : { input: runOptions.input }),
         });
         children.add(child);
+        let escalate: NodeJS.Timeout | undefined;
+        const onAbort = (): void => {
+          killGroup(child.pid, 'SIGTERM');
+          escalate = setTimeout(() => killGroup(child.pid, 'SIGKILL'), 3000);
+        };
+        ac.signal.addEventListener('abort', onAbort, { once: true });
         let r;
         try {
           r = await child;
         } finally {
+          ac.signal.removeEventListener('abort', onAbort);
+          if (escalate) clearTimeout(escalate);
           children.delete(child);
         }
         if (r.isCanceled || ac.signal.aborted) throw ac.signal.reason ?? new InterruptedError(`chroot ${file} was cancelled`);
@@ -336,7 +363,7 @@ export async function withImageSession<T>(
     failure = err;
   } finally {
     closed = true;
-    const unwindErrors = await unwind(undos, children);
+    const unwindErrors = await unwind(undos, children, root);
     if (handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -362,12 +389,46 @@ export async function withImageSession<T>(
   return result as T;
 }
 
-async function unwind(undos: Undo[], children: Set<ResultPromise>): Promise<unknown[]> {
-  const errors: unknown[] = [];
-  for (const child of children) {
-    child.kill('SIGKILL');
-    await Promise.resolve(child).catch(() => undefined);
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // the group is gone
   }
+}
+
+/** PIDs of processes whose root directory is `root` or below it (still running in the chroot). */
+async function processesRootedIn(root: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const r = await readlink(`/proc/${name}/root`).catch(() => '');
+    if (r === root || r.startsWith(`${root}/`)) out.push(Number(name));
+  }
+  return out;
+}
+
+async function unwind(undos: Undo[], children: Set<ResultPromise>, root: string): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  for (const child of children) killGroup(child.pid, 'SIGKILL');
+  if (root) {
+    // Anything still running inside the image (a daemon a command started) would keep it busy.
+    for (let round = 0; round < 50; round++) {
+      const left = await processesRootedIn(root);
+      if (!left.length) break;
+      if (round === 0) log().warn({ root, pids: left }, 'killing processes still running in the image');
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+  for (const child of children) await Promise.resolve(child).catch(() => undefined);
   for (const u of undos.reverse()) {
     try {
       await u.undo();
@@ -397,4 +458,53 @@ async function populateDev(dev: string): Promise<void> {
   await symlink('/proc/self/fd/2', join(dev, 'stderr'));
   await mkdir(join(dev, 'pts'));
   await mkdir(join(dev, 'shm'), { mode: 0o1777 });
+}
+
+export interface SweepResult {
+  /** Session directories whose owner had died, now unwound and removed. */
+  swept: string[];
+  /** Directories that could not be unwound fully (still mounted or busy). */
+  failed: string[];
+}
+
+/**
+ * Unwinds the sessions of processes that died without unwinding (SIGKILL, power loss of the
+ * process, OOM kill): every `xenroot-session-*` directory under `tmpRoot` whose owner process is
+ * gone has its mounts unmounted deepest first, its loop device detached (only if it still backs
+ * the same file) and its directories removed. Sessions of live processes are left alone.
+ */
+export async function sweepStaleSessions(tmpRoot: string = tmpdir()): Promise<SweepResult> {
+  const result: SweepResult = { swept: [], failed: [] };
+  let names: string[];
+  try {
+    names = (await readdir(tmpRoot)).filter((n) => n.startsWith('xenroot-session-'));
+  } catch {
+    return result;
+  }
+  for (const name of names) {
+    const base = join(tmpRoot, name);
+    let owner: { pid?: number; start?: string };
+    try {
+      owner = JSON.parse(await readFile(join(base, OWNER_FILE), 'utf8')) as { pid?: number; start?: string };
+    } catch {
+      continue; // not ours, or a session still being set up
+    }
+    if (typeof owner.pid === 'number' && (await processStart(owner.pid)) === owner.start && owner.start !== undefined) continue;
+    try {
+      for (const m of await mountsUnder(base)) await unmountIfMounted(m.mountPoint);
+      const loop = await readFile(join(base, OWNER_LOOP_FILE), 'utf8').catch(() => '');
+      const [dev, ...file] = loop.trim().split(' ');
+      if (dev && (await listLoops()).some((l) => l.name === dev && l.backingFile === file.join(' '))) await detachLoop(dev);
+      for (const d of ['root', 'image', 'rw']) await rmdir(join(base, d)).catch(() => undefined);
+      await rm(join(base, OWNER_FILE), { force: true });
+      await rm(join(base, OWNER_LOOP_FILE), { force: true });
+      await rmdir(base);
+      log().info({ dir: base, owner: owner.pid }, 'unwound a stale image session');
+      result.swept.push(base);
+    } catch (err) {
+      log().warn({ dir: base, err: err instanceof Error ? err.message : String(err) }, 'could not unwind a stale image session');
+      result.failed.push(base);
+    }
+  }
+  return result;
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError, InterruptedError } from '../../src/errors.js';
 import { listMounts } from '../../src/image/mounts.js';
-import { SESSION_STEPS, withImageSession, type ImageSource, type SessionOptions, type SessionStep } from '../../src/image/session.js';
+import { SESSION_STEPS, sweepStaleSessions, withImageSession, type ImageSource, type SessionOptions, type SessionStep } from '../../src/image/session.js';
 import { resourcesUnder } from '../support/leaks.js';
 import { makeBusyboxDir, makeBusyboxImage, type BusyboxImage } from './fixture.js';
 
@@ -185,6 +185,18 @@ describe('image mount session', () => {
     expect(await treeHash(img.dir)).toBe(before);
   });
 
+  it('kills a daemon a chroot command left running in the image before unmounting', async () => {
+    await withImageSession({ file: img.file }, { tmpRoot: img.mnt }, async (s) => {
+      await s.run('/bin/sh', ['-c', 'busybox setsid busybox sleep 300 </dev/null >/dev/null 2>&1 &']);
+      const ps = await s.run('/bin/busybox', ['ps', '-o', 'args']);
+      expect(ps.stdout).toContain('sleep 300');
+    });
+    await expectNothingLeft();
+    for (const p of (await readdir('/proc')).filter((x) => /^\d+$/.test(x))) {
+      expect(await readlink(`/proc/${p}/root`).catch(() => '')).not.toContain(img.mnt);
+    }
+  });
+
   it('never writes to a directory image: withWritable without overlay is an ImageError', async () => {
     const err = await withImageSession({ dir: img.dir }, { tmpRoot: img.mnt }, (s) => s.withWritable(async () => 'x')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageError);
@@ -297,17 +309,64 @@ describe('image mount session', () => {
         expect(out).toContain('CAUGHT InterruptedError');
         expect(code).toBe(130);
         await expectNothingLeft();
-        // The chrooted sleep is gone too.
+        // The chrooted shell and its sleep (a grandchild) are gone too: nothing runs with a root in our mount dir.
         const ps = await readdir('/proc');
-        const sleepers: string[] = [];
+        const inChroot: string[] = [];
         for (const p of ps.filter((x) => /^\d+$/.test(x))) {
-          const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-          if (cmd.includes('sleep\u0000120')) sleepers.push(p);
+          const root = await readlink(`/proc/${p}/root`).catch(() => '');
+          if (root.startsWith(img.mnt)) inChroot.push(p);
         }
-        expect(sleepers).toEqual([]);
+        expect(inChroot).toEqual([]);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
     });
   }
+
+  it('sweepStaleSessions unwinds the session of a process killed with SIGKILL and leaves live sessions alone', async () => {
+    const sessionJs = fileURLToPath(new URL('../../dist/image/session.js', import.meta.url));
+    const script = `
+      import { withImageSession } from ${JSON.stringify(sessionJs)};
+      await withImageSession({ file: ${JSON.stringify(img.file)} }, { tmpRoot: ${JSON.stringify(img.mnt)}, overlay: true }, async (s) => {
+        console.log('OPEN ' + s.root);
+        await new Promise(() => {});
+      });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((res) => child.on('exit', () => res()));
+    try {
+      await new Promise<void>((res, rej) => {
+        const t = setInterval(() => {
+          if (out.includes('OPEN')) {
+            clearInterval(t);
+            res();
+          } else if (child.exitCode !== null) {
+            clearInterval(t);
+            rej(new Error(`child exited early: ${out}`));
+          }
+        }, 50);
+      });
+      await withImageSession({ dir: img.dir }, { tmpRoot: img.mnt }, async (live) => {
+        child.kill('SIGKILL');
+        await exited;
+        const left = await resourcesUnder([img.base]);
+        expect(left.loops).toHaveLength(1);
+        const stale = left.mounts.filter((m) => !m.startsWith(live.root));
+        expect(stale.length).toBeGreaterThanOrEqual(8);
+        const swept = await sweepStaleSessions(img.mnt);
+        expect(swept.failed).toEqual([]);
+        expect(swept.swept).toHaveLength(1);
+        const after = await resourcesUnder([img.base]);
+        expect(after.loops).toEqual([]);
+        // The live session keeps every mount and still works.
+        expect(after.mounts.every((m) => m.startsWith(live.root))).toBe(true);
+        expect(after.mounts).toHaveLength(6);
+        expect((await live.run('/bin/busybox', ['cat', '/etc/marker'])).stdout).toBe('xenroot test image');
+      });
+      await expectNothingLeft();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });
