@@ -4,11 +4,11 @@
  * xenroot wrote before (the manifest) but no longer wants are removed. `root` prefixes every path
  * (DESTDIR style); `dryRun` computes the same outcomes and touches nothing.
  */
-import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { unlinkSync } from 'node:fs';
+import * as crypto from 'node:crypto';
+import { chmodSync, closeSync, copyFileSync, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createTwoFilesPatch } from 'diff';
 import { DeployError, InterruptedError } from '../errors.js';
 import { mergeManagedBlock, hasManagedBlock } from '../render/exports.js';
@@ -32,6 +32,27 @@ export interface Manifest {
   version: 1;
   files: Record<string, ManifestEntry>;
   sources: HashCache;
+  /** What the last plan was made from (see sync.ts): when it matches, nothing needs rendering. */
+  inputs?: PlanInputs;
+}
+
+/** The inputs of a plan beyond the inventory text: stats of files read, facts probed. */
+export interface PlanInputs {
+  fingerprint: string;
+  stats: Record<string, { size: number; mtimeMs: number; ino: number } | null>;
+}
+
+/**
+ * True when every file of the manifest is still as xenroot left it (same inode, size and mtime;
+ * copies: present with their size). Costs one stat per file and reads nothing.
+ */
+export function manifestIntact(m: Manifest, root: string | undefined): boolean {
+  for (const [path, e] of Object.entries(m.files)) {
+    const st = statOrUndefined(under(root, path));
+    if (!st || st.size !== e.size) return false;
+    if (e.kind !== 'copy' && (st.mtimeMs !== e.mtimeMs || st.ino !== e.ino)) return false;
+  }
+  return true;
 }
 
 export function emptyManifest(): Manifest {
@@ -52,8 +73,8 @@ export interface ApplyOptions {
   root?: string;
   dryRun?: boolean;
   diff?: boolean;
-  /** Parallel file operations (default 32). */
-  concurrency?: number;
+  /** Files handled between two turns of the event loop (default 256). */
+  chunk?: number;
 }
 
 export interface ApplyResult {
@@ -66,62 +87,84 @@ export function under(root: string | undefined, path: string): string {
   return root ? join(root, path) : path;
 }
 
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+// crypto.hash (Node >= 20.12) is the one-shot form, several times cheaper per small string.
+const oneShot = (crypto as { hash?: (alg: string, data: string) => string }).hash;
+const sha1 = (s: string): string => (oneShot ? oneShot('sha1', s) : crypto.createHash('sha1').update(s).digest('hex'));
 
-async function readText(p: string): Promise<string | undefined> {
+// Synchronous file operations on purpose: a sync touches tens of thousands of small files, and
+// the promise API costs a thread-pool round trip per call (measured: 15 s against ~1 s for 20,000
+// files). The work runs in chunks with a turn of the event loop between them, so SIGINT is seen.
+function readText(p: string): string | undefined {
   try {
-    return await readFile(p, 'utf8');
+    return readFileSync(p, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new DeployError(`cannot read ${p}: ${(err as Error).message}`, { cause: err });
   }
 }
 
-async function statOrUndefined(p: string): Promise<Stats | undefined> {
-  return stat(p).catch(() => undefined);
+function statOrUndefined(p: string): Stats | undefined {
+  return statSync(p, { throwIfNoEntry: false });
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; stops at the first error. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, aborted: () => boolean): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
+/** Runs `fn` over `items` in order, yielding to the event loop every `chunk` items. */
+async function chunked<T>(items: T[], chunk: number, fn: (item: T) => void, aborted: () => boolean): Promise<void> {
+  for (let i = 0; i < items.length; i++) {
+    if (i % chunk === 0) {
+      await yieldToLoop();
       if (aborted()) throw new InterruptedError('sync interrupted; every file is either old or new, none half-written');
-      await fn(items[next++] as T);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    fn(items[i] as T);
+  }
 }
+
+// Documentation-only deprecated as a getter; read once.
+const UMASK = process.umask();
 
 class Writer {
   private dirs = new Set<string>();
   private seq = 0;
-  readonly inFlight = new Set<string>();
 
-  private async ensureDir(dir: string): Promise<void> {
+  private ensureDir(dir: string): void {
     if (this.dirs.has(dir)) return;
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     this.dirs.add(dir);
   }
 
-  /** Writes `data` (or a copy of `source`) to `target` through a temp file and a rename. */
-  async put(target: string, data: { text: string } | { source: string }, mode: number): Promise<void> {
+  /**
+   * Writes `data` (or a copy of `source`) to `target` through a temp file and a rename; returns
+   * the stat of the new file (a rename keeps inode and mtime).
+   */
+  put(target: string, data: { text: string } | { source: string }, mode: number): Stats | undefined {
     const dir = dirname(target);
-    await this.ensureDir(dir);
     const tmp = join(dir, `.${basename(target)}.xenroot-${process.pid}-${this.seq++}`);
-    this.inFlight.add(tmp);
     try {
-      if ('text' in data) await writeFile(tmp, data.text, { mode });
-      else {
-        await copyFile(data.source, tmp);
-        await chmod(tmp, mode);
+      this.ensureDir(dir);
+      let st: Stats | undefined;
+      if ('text' in data) {
+        const fd = openSync(tmp, 'w', mode);
+        try {
+          const buf = Buffer.from(data.text, 'utf8');
+          let off = 0;
+          while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+          if ((mode & ~UMASK) !== mode) fchmodSync(fd, mode); // open's mode is masked by the umask
+          st = fstatSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      } else {
+        copyFileSync(data.source, tmp);
+        chmodSync(tmp, mode);
       }
-      await rename(tmp, target);
+      renameSync(tmp, target);
+      return st;
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* not created */
+      }
       throw new DeployError(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
-    } finally {
-      this.inFlight.delete(tmp);
     }
   }
 }
@@ -132,142 +175,126 @@ function patch(path: string, before: string | undefined, after: string | undefin
 
 export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: HashCache, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const { root, dryRun = false, diff = false } = opts;
+  const chunk = opts.chunk ?? 256;
   const writer = new Writer();
   const next: Manifest = { version: 1, files: {}, sources };
-  const changes: FileChange[] = new Array(files.length);
+  const changes: FileChange[] = [];
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
-    for (const tmp of writer.inFlight) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* already renamed or gone */
-      }
-    }
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const record = async (f: DesiredFile, target: string, extra: Partial<ManifestEntry> = {}, st?: Stats) => {
+  const record = (f: DesiredFile, extra: Partial<ManifestEntry> = {}, st?: Stats) => {
     const entry: ManifestEntry = { kind: f.kind, group: f.group, ...extra };
     if (st) Object.assign(entry, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
     next.files[f.path] = entry;
-    void target;
   };
 
-  const one = async (f: DesiredFile, index: number) => {
+  const one = (f: DesiredFile) => {
     const target = under(root, f.path);
     const change: FileChange = { path: f.path, target, group: f.group, outcome: 'unchanged' };
-    changes[index] = change;
+    changes.push(change);
     if (f.kind === 'text') {
       const hash = sha1(f.content);
       const old = prev.files[f.path];
-      const st = await statOrUndefined(target);
+      const st = statOrUndefined(target);
+      // Unchanged since xenroot wrote it (same inode, size, mtime) and the same content wanted.
       if (st && old?.kind === 'text' && old.sha1 === hash && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino) {
-        await record(f, target, { sha1: hash }, st);
+        record(f, { sha1: hash }, st);
         return;
       }
-      const before = st ? await readText(target) : undefined;
+      const before = st ? readText(target) : undefined;
       if (before === f.content) {
-        await record(f, target, { sha1: hash }, st);
+        record(f, { sha1: hash }, st);
         return;
       }
       change.outcome = before === undefined ? 'created' : 'updated';
       if (diff) change.diff = patch(f.path, before, f.content);
       if (!dryRun) {
-        await writer.put(target, { text: f.content }, st ? st.mode & 0o7777 : 0o644);
-        await record(f, target, { sha1: hash }, await stat(target));
+        record(f, { sha1: hash }, writer.put(target, { text: f.content }, st ? st.mode & 0o7777 : 0o644));
       }
       return;
     }
     if (f.kind === 'copy') {
-      const st = await statOrUndefined(target);
-      let same = false;
-      if (st && st.size === f.size) {
-        // A versioned name carries the content hash: same name and size is the same file.
-        same = f.versioned || (await readFile(target)).equals(await readFile(f.source));
-      }
+      const st = statOrUndefined(target);
+      // A versioned name carries the content hash: same name and size is the same file.
+      const same = !!st && st.size === f.size && (f.versioned || readFileSync(target).equals(readFileSync(f.source)));
       if (same) {
-        await record(f, target);
+        record(f, { size: f.size });
         return;
       }
       change.outcome = st ? 'updated' : 'created';
       if (diff) change.diff = `Binary file ${f.path} ${change.outcome} from ${f.source}\n`;
       if (!dryRun) {
-        await writer.put(target, { source: f.source }, 0o644);
-        await record(f, target);
+        writer.put(target, { source: f.source }, 0o644);
+        record(f, { size: f.size });
       }
       return;
     }
     // A managed block inside a shared file.
-    const before = await readText(target);
+    const before = readText(target);
     const after = mergeManagedBlock(before, f.body);
     if (before === after) {
-      await record(f, target);
+      record(f, {}, statOrUndefined(target));
       return;
     }
     change.outcome = before !== undefined && hasManagedBlock(before) ? 'updated' : 'created';
     if (diff) change.diff = patch(f.path, before, after);
     if (!dryRun) {
-      const st = await statOrUndefined(target);
-      await writer.put(target, { text: after }, st ? st.mode & 0o7777 : 0o644);
-      await record(f, target);
+      const st = statOrUndefined(target);
+      record(f, {}, writer.put(target, { text: after }, st ? st.mode & 0o7777 : 0o644));
+    }
+  };
+
+  // Whatever xenroot wrote before and no longer wants.
+  const removeStale = (path: string, entry: ManifestEntry) => {
+    const target = under(root, path);
+    if (entry.kind === 'block') {
+      const before = readText(target);
+      if (before === undefined || !hasManagedBlock(before)) return;
+      const after = mergeManagedBlock(before, undefined);
+      const change: FileChange = { path, target, group: entry.group, outcome: 'removed' };
+      if (diff) change.diff = patch(path, before, after);
+      changes.push(change);
+      if (!dryRun) {
+        const st = statOrUndefined(target);
+        writer.put(target, { text: after }, st ? st.mode & 0o7777 : 0o644);
+      }
+      return;
+    }
+    if (!statOrUndefined(target)) return;
+    const change: FileChange = { path, target, group: entry.group, outcome: 'removed' };
+    if (diff) change.diff = entry.kind === 'copy' ? `Binary file ${path} removed\n` : patch(path, readText(target), undefined);
+    changes.push(change);
+    if (!dryRun) {
+      rmSync(target, { force: true });
+      // An image directory of the TFTP tree left empty goes too.
+      if (entry.group === 'tftp' && /\/images\/[^/]+\/[^/]+$/.test(path)) {
+        try {
+          rmdirSync(dirname(target));
+        } catch {
+          /* not empty */
+        }
+      }
     }
   };
 
   try {
-    await pool(
-      files.map((f, i) => [f, i] as const),
-      opts.concurrency ?? 32,
-      ([f, i]) => one(f, i),
-      () => interrupted,
-    );
-
-    // Whatever xenroot wrote before and no longer wants.
+    await chunked(files, chunk, one, () => interrupted);
     const wanted = new Set(files.map((f) => f.path));
-    const stale = Object.entries(prev.files).filter(([p]) => !wanted.has(p));
-    const removals: FileChange[] = [];
-    await pool(
-      stale,
-      opts.concurrency ?? 32,
-      async ([path, entry]) => {
-        const target = under(root, path);
-        if (entry.kind === 'block') {
-          const before = await readText(target);
-          if (before === undefined || !hasManagedBlock(before)) return;
-          const after = mergeManagedBlock(before, undefined);
-          const change: FileChange = { path, target, group: entry.group, outcome: 'removed' };
-          if (diff) change.diff = patch(path, before, after);
-          removals.push(change);
-          if (!dryRun) {
-            const st = await statOrUndefined(target);
-            await writer.put(target, { text: after }, st ? st.mode & 0o7777 : 0o644);
-          }
-          return;
-        }
-        const st = await statOrUndefined(target);
-        if (!st) return;
-        const change: FileChange = { path, target, group: entry.group, outcome: 'removed' };
-        if (diff) change.diff = entry.kind === 'copy' ? `Binary file ${path} removed\n` : patch(path, await readText(target), undefined);
-        removals.push(change);
-        if (!dryRun) {
-          await rm(target, { force: true });
-          // An image directory of the TFTP tree left empty goes too.
-          if (entry.group === 'tftp' && /\/images\/[^/]+\/[^/]+$/.test(path)) await rmdir(dirname(target)).catch(() => undefined);
-        }
-      },
-      () => interrupted,
-    );
-    removals.sort((a, b) => a.path.localeCompare(b.path));
-    const all = [...changes, ...removals];
-    // A stable order, so that an unchanged tree gives a byte-identical manifest.
+    const stale = Object.entries(prev.files)
+      .filter(([p]) => !wanted.has(p))
+      .sort(([a], [b]) => a.localeCompare(b));
+    await chunked(stale, chunk, ([path, entry]) => removeStale(path, entry), () => interrupted);
+    const counts: Record<Outcome, number> = { created: 0, updated: 0, removed: 0, unchanged: 0 };
+    for (const c of changes) counts[c.outcome]++;
+    // Plan order, so that an unchanged tree gives a byte-identical manifest.
     const ordered: Record<string, ManifestEntry> = {};
     for (const f of files) if (next.files[f.path]) ordered[f.path] = next.files[f.path]!;
     next.files = ordered;
-    const counts: Record<Outcome, number> = { created: 0, updated: 0, removed: 0, unchanged: 0 };
-    for (const c of all) counts[c.outcome]++;
-    return { changes: all, counts, manifest: next };
+    return { changes, counts, manifest: next };
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -184,19 +184,27 @@ async function pidAlive(pid: number): Promise<boolean> {
   return st !== '' && !/^\d+ \(.*\) Z /.test(st);
 }
 
-/** Direct children of `pid` named `comm`. */
+/** Descendants of `pid` named `comm`. */
 async function childrenNamed(pid: number, comm: string): Promise<number[]> {
-  const out: number[] = [];
+  const procs: { pid: number; ppid: number; comm: string }[] = [];
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const st = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
     const close = st.lastIndexOf(')');
     if (close < 0) continue;
-    const c = st.slice(st.indexOf('(') + 1, close);
-    const ppid = Number(st.slice(close + 2).split(' ')[1]);
-    if (ppid === pid && c === comm) out.push(Number(name));
+    procs.push({ pid: Number(name), comm: st.slice(st.indexOf('(') + 1, close), ppid: Number(st.slice(close + 2).split(' ')[1]) });
   }
-  return out;
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (!tree.has(p.pid) && tree.has(p.ppid)) {
+        tree.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return procs.filter((p) => p.pid !== pid && tree.has(p.pid) && p.comm === comm).map((p) => p.pid);
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
@@ -224,6 +232,29 @@ async function deleteNetns(name: string): Promise<void> {
   if (r.exitCode !== 0 && !/No such file/.test(String(r.stderr))) {
     throw new DeployError(`ip netns del ${name} failed: ${String(r.stderr).trim()}`);
   }
+}
+
+/**
+ * Deletes the network namespaces of NFS servers whose owner process died without stopping them
+ * (SIGKILL): `xenroot-nfs-PID-N` where PID is gone; what still runs inside it is stopped by PID.
+ * Returns the names deleted.
+ */
+export async function sweepStaleNetns(): Promise<string[]> {
+  const r = await execa('ip', ['netns', 'list'], { reject: false });
+  const swept: string[] = [];
+  for (const line of String(r.stdout).split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = /^xenroot-nfs-(\d+)-\d+$/.exec(name);
+    if (!m || (await pidAlive(Number(m[1])))) continue;
+    // Whatever still runs in it was started for that server (rpcbind, ganesha): stop it by PID.
+    const pids = await execa('ip', ['netns', 'pids', name], { reject: false });
+    if (pids.exitCode !== 0) continue;
+    for (const p of String(pids.stdout).split('\n').filter(Boolean)) await killPid(Number(p), 5000);
+    await deleteNetns(name);
+    log().info({ netns: name }, 'deleted the network namespace of a dead NFS server owner');
+    swept.push(name);
+  }
+  return swept;
 }
 
 /** Starts ganesha and resolves once its port accepts TCP; see the module comment. */
@@ -313,6 +344,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
   let netns: string | undefined;
   let child: ResultPromise;
   if (options.netns) {
+    await sweepStaleNetns();
     netns = `xenroot-nfs-${process.pid}-${++netnsCounter}`;
     const made = await execa('ip', ['netns', 'add', netns], { reject: false });
     if (made.exitCode !== 0) throw new DeployError(`ip netns add ${netns} failed: ${String(made.stderr).trim()}`, { hint: 'network namespaces need root' });
@@ -327,8 +359,10 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
     const script = [
       'mount -t tmpfs -o mode=755 xenroot-run /run || exit 97',
       'mkdir -p /run/rpcbind',
-      // rpcbind must not hold our stderr pipe, or ganesha's exit would go unnoticed.
-      'setpriv --pdeathsig TERM rpcbind -f -w </dev/null >/dev/null 2>&1 &',
+      // rpcbind drops to its own user, which clears a parent-death signal: a small root guard
+      // shell carries it instead and kills rpcbind when ganesha dies. Neither may hold our stderr
+      // pipe, or ganesha's exit would go unnoticed.
+      `setpriv --pdeathsig TERM sh -c 'rpcbind -f -w & r=$!; trap "kill $r; wait $r; exit 0" TERM INT; wait $r' </dev/null >/dev/null 2>&1 &`,
       'i=0; while [ ! -S /run/rpcbind.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done',
       '[ -S /run/rpcbind.sock ] || { echo "rpcbind did not start" >&2; exit 98; }',
       `exec ${ganesha.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`,

@@ -93,7 +93,8 @@ export function planSync(input: PlanInput): Plan {
   const site = data.site;
   const files: DesiredFile[] = [];
   const warnings: string[] = [];
-  const tftp = (rel: string) => join(site.tftpRoot, rel);
+  const tftpBase = site.tftpRoot.replace(/\/+$/, '');
+  const tftp = (rel: string) => `${tftpBase}/${rel}`;
 
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
   for (const name of Object.keys(data.guests).sort()) {
@@ -128,13 +129,17 @@ export function planSync(input: PlanInput): Plan {
       path: tftp(`${IPXE_DIR}/default.ipxe`),
       content: renderIpxeEntry(defaults[0], { ...(httpBase ? { httpBase } : {}), comment: 'machines without a script of their own' }),
     });
+    // Most clients share their image's entry: build each distinct command line once.
+    const entries = new Map<string, BootEntry>();
     for (const [name, c] of clients) {
       const st = input.staged.get(c.image);
       if (!st) {
         warnings.push(`client ${name}: image ${c.image} has no staged kernel and pxe initrd; it gets no boot files`);
         continue;
       }
-      const entry = bootEntry(data, c.image, st, c);
+      const key = `${c.image}\n${c.append ?? ''}\n${c.root ?? ''}`;
+      let entry = entries.get(key);
+      if (!entry) entries.set(key, (entry = bootEntry(data, c.image, st, c)));
       const comment = `client ${name} (${c.mac}), image ${c.image}`;
       files.push({ kind: 'text', group: 'tftp', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [entry], comment }) });
       files.push({

@@ -5,10 +5,15 @@
  * and skips the reload hooks.
  */
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { loadInventory } from '../inventory/store.js';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadInventory, parseInventoryText } from '../inventory/store.js';
+import { bootFiles } from '../inventory/paths.js';
+import type { InventoryData } from '../inventory/schema.js';
 import { log } from '../log.js';
-import { applyPlan, emptyManifest, under, type FileChange, type Manifest, type Outcome } from './apply.js';
+import { applyPlan, emptyManifest, manifestIntact, under, type FileChange, type Manifest, type Outcome, type PlanInputs } from './apply.js';
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from './plan.js';
 import { reloadServices, type ReloadResult } from './reload.js';
 import { findSyslinux, stageImages, SYSLINUX_PATHS } from './tftp.js';
@@ -23,7 +28,7 @@ export interface SyncOptions {
   reload?: boolean;
   /** Where to look for pxelinux.0 / ldlinux.c32 (tests). */
   syslinuxPaths?: typeof SYSLINUX_PATHS;
-  concurrency?: number;
+  chunk?: number;
 }
 
 export interface SyncResult {
@@ -60,16 +65,85 @@ async function readManifest(file: string, warnings: string[]): Promise<{ manifes
   return { manifest: emptyManifest() };
 }
 
+/** The code that renders: a change of any renderer or planner module invalidates the plan cache. */
+let codeStamp: string | undefined;
+export function rendererStamp(): string {
+  if (codeStamp) return codeStamp;
+  // The built modules (dist/) when they exist, so that the sources run by tests and the built CLI
+  // agree on one stamp; else the directory of this module.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const dist = join(here, '../../dist');
+  const base = existsSync(join(dist, 'deploy')) ? dist : join(here, '..');
+  // Content, not mtimes: every build rewrites dist/ with new mtimes and the same bytes.
+  const h = createHash('sha1');
+  for (const dir of [join(base, 'deploy'), join(base, 'render'), join(base, 'inventory')]) {
+    for (const f of readdirSync(dir).sort()) {
+      if (f.endsWith('.map')) continue;
+      h.update(`${f}\0`).update(readFileSync(join(dir, f))).update('\0');
+    }
+  }
+  return (codeStamp = h.digest('hex'));
+}
+
+type StatRecord = PlanInputs['stats'][string];
+
+function statRecord(path: string): StatRecord {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return null;
+  // Directories count by existence only (their mtime moves with every file inside).
+  return st.isDirectory() ? { size: -1, mtimeMs: 0, ino: 0 } : { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+/** Every path whose state the plan depends on besides the inventory text. */
+function probedPaths(data: InventoryData, root: string | undefined, syslinux: typeof SYSLINUX_PATHS): string[] {
+  const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
+  for (const [name, image] of Object.entries(data.images)) {
+    if (!image.kver) continue;
+    const b = bootFiles(data.site, name, image, 'pxe');
+    paths.push(b.kernel, b.initrd);
+  }
+  return paths;
+}
+
+function sameStats(a: PlanInputs['stats']): boolean {
+  for (const [path, rec] of Object.entries(a)) {
+    const now = statRecord(path);
+    if (JSON.stringify(now) !== JSON.stringify(rec)) return false;
+  }
+  return true;
+}
+
 export async function sync(inventoryFile: string, opts: SyncOptions = {}): Promise<SyncResult> {
   const t0 = performance.now();
-  const inv = await loadInventory(inventoryFile);
-  const data = inv.data;
-  const site = data.site;
   const root = opts.root;
   const warnings: string[] = [];
-  const mpath = manifestPath(inv.path);
+  const file = resolve(inventoryFile);
+  const mpath = manifestPath(file);
   const mtarget = under(root, mpath);
   const { manifest: prev, text: prevText } = await readManifest(mtarget, warnings);
+  // The plan is a pure function of the inventory text, the renderer code and the probed paths:
+  // when none of them changed and every file is as xenroot left it, there is nothing to do.
+  const invText = await readFile(file, 'utf8').catch(() => undefined);
+  const fingerprint =
+    invText === undefined ? '' : createHash('sha1').update(JSON.stringify([rendererStamp(), file, root ?? '', opts.syslinuxPaths ?? null, invText])).digest('hex');
+  if (invText !== undefined && prev.inputs?.fingerprint === fingerprint && sameStats(prev.inputs.stats) && manifestIntact(prev, root)) {
+    const n = Object.keys(prev.files).length;
+    const ms = Math.round(performance.now() - t0);
+    log().debug({ ms }, 'sync: inputs unchanged, tree intact');
+    return {
+      dryRun: !!opts.dryRun,
+      ...(root ? { root } : {}),
+      counts: { created: 0, updated: 0, removed: 0, unchanged: n },
+      changes: [],
+      warnings,
+      reloads: [],
+      manifest: mtarget,
+      ms: { load: ms, plan: 0, apply: 0, total: ms },
+    };
+  }
+  const inv = invText === undefined ? await loadInventory(file) : parseInventoryText(invText, file);
+  const data = inv.data;
+  const site = data.site;
   const t1 = performance.now();
 
   const sources = { ...prev.sources };
@@ -98,9 +172,12 @@ export async function sync(inventoryFile: string, opts: SyncOptions = {}): Promi
     ...(root ? { root } : {}),
     dryRun: !!opts.dryRun,
     diff: !!opts.diff,
-    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.chunk ? { chunk: opts.chunk } : {}),
   });
   if (!opts.dryRun) {
+    const stats: PlanInputs['stats'] = {};
+    for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
+    applied.manifest.inputs = { fingerprint, stats };
     const text = JSON.stringify(applied.manifest) + '\n';
     if (text !== prevText) await writeIfChanged(mtarget, text);
   }

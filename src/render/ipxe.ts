@@ -11,6 +11,7 @@ export const IPXE_DIR = 'ipxe';
 
 /** File name of a MAC's script, as iPXE's ${net0/mac:hexhyp} spells it: aa-bb-cc-dd-ee-ff.ipxe. */
 export function ipxeMacName(mac: string): string {
+  if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) return `${mac.replaceAll(':', '-')}.ipxe`;
   const normal = parseMac(mac);
   if (!normal) throw new RenderError(`MAC "${mac}" is not valid for an iPXE script name`);
   return `${normal.replace(/:/g, '-')}.ipxe`;
