@@ -88,7 +88,6 @@ export class LibvirtHypervisor implements Hypervisor {
     if (this.conn) return;
     const native = await loadNative();
     const conn = new native.Hypervisor({ uri: this.uri });
-    const started = Date.now();
     try {
       await withTimeout(
         conn.connectOpen(),
@@ -100,7 +99,6 @@ export class LibvirtHypervisor implements Hypervisor {
       if (err instanceof TimeoutError) throw err;
       throw mapHypervisorError(err, 'connecting to libvirt', this.uri);
     }
-    log().debug({ uri: this.uri, ms: Date.now() - started }, 'libvirt connected');
     this.conn = conn;
   }
 

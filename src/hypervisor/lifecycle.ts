@@ -5,19 +5,20 @@
  * Which host: --connect > $XENROOT_CONNECT > the guest's `connect:` > the site's `connect`.
  * Which domain flavour: --target, else from the URI (xen:// gets the Xen PV XML, qemu:// and
  * test:// the QEMU test-domain XML); the xl driver (xl://) runs NAME.cfg.
+ *
+ * Renderers, the guest-file writer, the pinning writer and the console load lazily: `status`
+ * over many guests needs none of them, and xmlbuilder2 alone costs a noticeable start-up.
  */
 import { existsSync } from 'node:fs';
 import { HypervisorError, InventoryError, TimeoutError } from '../errors.js';
-import { writeGuestFiles } from '../deploy/guest-files.js';
 import { guestFiles } from '../inventory/paths.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory, type Inventory } from '../inventory/store.js';
-import { renderGuest } from '../render/guest-files.js';
 import { log } from '../log.js';
-import { attachConsole, expectConsole, type AttachResult, type ExpectResult } from './console.js';
+import type { AttachResult, ExpectResult } from './console.js';
 import { hypervisorFor, resolveUri } from './connect.js';
 import { HypervisorCallError } from './errors.js';
-import { pinFirstBootMac, readLiveMac, type PinResult } from './pin.js';
+import { readLiveMac, type PinResult } from './pin.js';
 import { isActive, targetForUri, type DomainSource, type DomainState, type Hypervisor, type Target } from './types.js';
 
 export interface HostOptions {
@@ -69,9 +70,11 @@ function cfgIfExists(inv: Inventory, name: string): string | undefined {
 /** What the hypervisor is given for the guest: its XML for libvirt, NAME.cfg for xl. */
 async function domainSource(r: Resolved, name: string, h: Hypervisor): Promise<DomainSource> {
   if (h.driver === 'xl') {
+    const { writeGuestFiles } = await import('../deploy/guest-files.js');
     await writeGuestFiles(r.inv, name); // unchanged files are not rewritten
     return { kind: 'xl-cfg', path: guestFiles(r.inv.guestDir, name).cfg };
   }
+  const { renderGuest } = await import('../render/guest-files.js');
   return { kind: 'xml', xml: renderGuest(r.inv.data, name, r.target === 'xen' ? 'libvirt' : 'qemu') };
 }
 
@@ -120,6 +123,7 @@ export async function startGuest(inventoryFile: string, name: string, opts: Host
       pinnedMac = r.guest.mac;
       if (mac !== r.guest.mac) warnings.push(`guest '${name}' runs with MAC ${mac}, but ${r.guest.mac} is pinned`);
     } else {
+      const { pinFirstBootMac } = await import('./pin.js');
       const p = await pinFirstBootMac(inventoryFile, name, mac);
       pin = p.outcome;
       pinnedMac = p.mac;
@@ -283,6 +287,7 @@ export async function guestConsole(inventoryFile: string, name: string, opts: Co
         hint: `\`xenroot start ${name} --console\` starts it and attaches`,
       });
     }
+    const { attachConsole, expectConsole } = await import('./console.js');
     const cmd = h.consoleCommand(name);
     const stateOf = (): Promise<DomainState> => h.state(name);
     if (opts.expect) {

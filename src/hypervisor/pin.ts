@@ -9,7 +9,6 @@
  * regenerated); when another start pinned first, its MAC is kept and reported.
  */
 import { HypervisorError } from '../errors.js';
-import { setGuestMac } from '../inventory/guests.js';
 import { parseMac } from '../inventory/validate.js';
 import { log } from '../log.js';
 import type { Hypervisor } from './types.js';
@@ -65,6 +64,7 @@ export interface PinResult {
 
 /** Pins `observed` unless the guest got a MAC meanwhile (concurrent start): then keeps that one. */
 export async function pinFirstBootMac(inventoryFile: string, name: string, observed: string): Promise<PinResult> {
+  const { setGuestMac } = await import('../inventory/guests.js');
   const r = await setGuestMac(inventoryFile, name, observed, 'first-boot', { onlyIfUnpinned: true });
   const mac = r.mac ?? observed;
   if (r.changed || mac === observed) return { mac, observed, outcome: 'pinned' };

@@ -8,7 +8,6 @@
  * runs `xl create` on the cfg file that `cfgFor(NAME)` names.
  */
 import { readFile } from 'node:fs/promises';
-import { execa } from 'execa';
 import { DependencyError, HypervisorError, TimeoutError } from '../errors.js';
 import { HypervisorCallError, mapHypervisorError } from './errors.js';
 import type { ConsoleCommand, DomainSource, DomainState, DomainSummary, Hypervisor, InterfaceInfo } from './types.js';
@@ -156,6 +155,7 @@ export class XlHypervisor implements Hypervisor {
   }
 
   private async run(op: string, domain: string | undefined, args: string[]): Promise<string> {
+    const { execa } = await import('execa'); // lazy: only the xl driver needs it
     try {
       const r = await execa(this.xl, args, { timeout: this.timeoutMs, stdin: 'ignore' });
       return r.stdout;

@@ -9,7 +9,7 @@ import { HypervisorError, TimeoutError, UsageError } from '../../src/errors.js';
 import { hypervisorFor, resolveUri } from '../../src/hypervisor/connect.js';
 import { HypervisorCallError, classifyHypervisorMessage } from '../../src/hypervisor/errors.js';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt.js';
-import { interfacesFromDomainXml } from '../../src/hypervisor/xml.js';
+import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml, withUuid } from '../../src/hypervisor/xml.js';
 import { targetForUri } from '../../src/hypervisor/types.js';
 
 const domainXml = (name: string, mac?: string): string => `<domain type='test'>
@@ -150,5 +150,21 @@ describe('URIs and message classification', () => {
       { mac: '00:16:3e:aa:bb:cc', source: 'xenbr0', target: 'vif3.0' },
       { mac: '', source: 'xenbr1', target: undefined },
     ]);
+  });
+
+  it('reads self-closing interfaces, entities, comments and both quote styles out of domain XML', () => {
+    const xml = `<?xml version="1.0"?>\n<domain type="kvm"><name>a&amp;b</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid><devices>
+      <!-- <interface type='bridge'><mac address='00:00:00:00:00:01'/></interface> -->
+      <interface type='user'/>
+      <interface type="network"><mac address="52:54:00:AA:00:01"/><source network="default"/></interface></devices></domain>`;
+    expect(nameFromDomainXml(xml)).toBe('a&b');
+    expect(uuidFromDomainXml(xml)).toBe('6695eb01-f6a4-8304-79aa-97f2502e193f');
+    expect(interfacesFromDomainXml(xml)).toEqual([
+      { mac: '', source: undefined, target: undefined },
+      { mac: '52:54:00:aa:00:01', source: 'default', target: undefined },
+    ]);
+    expect(withUuid("<domain type='qemu'>\n  <name>x</name>\n  <memory>1</memory>\n</domain>", '6695eb01-f6a4-8304-79aa-97f2502e193f')).toContain(
+      '<name>x</name>\n  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>\n  <memory>',
+    );
   });
 });
