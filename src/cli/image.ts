@@ -12,9 +12,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--kver <ver>', 'kernel version to boot (default: the newest found in the image)')
     .option('--export <path>', 'NFS path clients mount (default: the directory)')
     .option('--nfs-version <v>', 'NFS version for the root: 3 or 4', (v: string) => Number(choiceOption('--nfs-version', ['3', '4'] as const)(v)) as 3 | 4)
+    .option('--nfs-options <opts>', 'NFS mount options for the root, comma-separated (e.g. port=2049,vers=4.2)')
+    .option('--initrd-builder <builder>', 'builtin, dracut, initramfs-tools or mkinitrd (default builtin)', choiceOption('--initrd-builder', ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'] as const))
     .option('--ready-pattern <regex>', 'console line that shows the image is up (for `xenroot test`)')
     .option('--append <args>', 'extra kernel arguments for every machine of this image')
-    .action(async (name: string, o: { root?: string; file?: string; kver?: string; export?: string; nfsVersion?: 3 | 4; readyPattern?: string; append?: string }) => {
+    .action(async (name: string, o: { root?: string; file?: string; kver?: string; export?: string; nfsVersion?: 3 | 4; nfsOptions?: string; initrdBuilder?: 'builtin' | 'dracut' | 'initramfs-tools' | 'mkinitrd'; readyPattern?: string; append?: string }) => {
       const { addImage } = await import('../inventory/images.js');
       const r = await addImage(await ctx.inventoryPath(), { name, ...o });
       ctx.print(r, () => `added image ${name} (kernel ${r.image.kver}${r.kverDetected ? ', found in the image' : ''})`);

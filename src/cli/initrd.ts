@@ -33,7 +33,11 @@ export function register(program: Command, ctx: CliContext): void {
         source, target: o.target, builder: o.builder ?? image.initrdBuilder ?? 'builtin', out,
         ...(kver ? { kver } : {}), ...(o.nic ? { nics: o.nic } : {}), progress: !ctx.json && !ctx.options.quiet,
       });
-      ctx.print(r, () =>
+      // Into the staged boot dir: the kernel goes beside the initrd, as guests and `sync` expect it.
+      let kernel: string | undefined;
+      if (!o.out && image.root && kver) kernel = await (await import('../deploy/boot-files.js')).stageKernel(inv.data.site, name, { ...image, kver });
+      ctx.print({ ...r, kernel }, () =>
+        (kernel ? `staged ${kernel}\n` : '') +
         `built ${r.path}: ${r.builder} initrd for ${r.target}, kernel ${r.kver}, ${(r.size / 1e6).toFixed(2)} MB in ${(r.ms / 1000).toFixed(1)} s, ` +
         `xennet ${r.xennet ? 'yes' : 'no'}, nfs ${r.nfs ? 'yes' : 'no'}${r.sha256 ? `\nsha256 ${r.sha256}` : ''}`,
       );

@@ -15,6 +15,8 @@ export interface AddImageOptions {
   kver?: string;
   export?: string;
   nfsVersion?: 3 | 4;
+  nfsOptions?: string;
+  initrdBuilder?: 'builtin' | 'dracut' | 'initramfs-tools' | 'mkinitrd';
   readyPattern?: string;
   append?: string;
 }
@@ -37,6 +39,8 @@ export async function addImage(inventoryFile: string, opts: AddImageOptions): Pr
     const entry: Record<string, unknown> = { ...source, kver };
     if (opts.export) entry.export = opts.export;
     if (opts.nfsVersion) entry.nfsVersion = opts.nfsVersion;
+    if (opts.nfsOptions) entry.nfsOptions = opts.nfsOptions;
+    if (opts.initrdBuilder) entry.initrdBuilder = opts.initrdBuilder;
     if (opts.readyPattern) entry.readyPattern = opts.readyPattern;
     if (opts.append) entry.append = opts.append;
     inv.set(['images', opts.name], entry);
