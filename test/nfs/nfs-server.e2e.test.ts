@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeployError } from '../../src/errors.js';
-import { startNfsServer, type NfsServer } from '../../src/deploy/nfs-server.js';
+import { startNfsServer, sweepStaleNetns, type NfsServer } from '../../src/deploy/nfs-server.js';
 import { prepareKernel } from '../../src/image/debian.js';
 import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';
 import { listNetns, listProcesses, ownDaemons } from '../support/leaks.js';
@@ -268,5 +268,42 @@ describe('private NFS server (nfs-ganesha)', () => {
     for (let i = 0; i < 100 && (await alive(rpcbind)); i++) await new Promise((r) => setTimeout(r, 100));
     expect(await alive(rpcbind)).toBe(false);
     expect(await listNetns()).not.toContain(ns);
+  });
+
+  it('a netns server whose parent is SIGKILLed dies with it, and sweepStaleNetns removes the namespace left behind', async () => {
+    const mod = fileURLToPath(new URL('../../dist/deploy/nfs-server.js', import.meta.url));
+    const script = `
+      import { startNfsServer } from ${JSON.stringify(mod)};
+      const s = await startNfsServer({ exports: [{ path: ${JSON.stringify(roDir)} }], versions: [3, 4], netns: true });
+      console.log('UP ' + s.pid + ' ' + s.rpcbindPid + ' ' + s.netns);
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((res) => child.on('exit', () => res()));
+    try {
+      const [pid, rpcbind, ns] = await new Promise<[number, number, string]>((res, rej) => {
+        const t = setInterval(() => {
+          const m = /UP (\d+) (\d+) (\S+)/.exec(out);
+          if (m) {
+            clearInterval(t);
+            res([Number(m[1]), Number(m[2]), m[3] as string]);
+          } else if (child.exitCode !== null) {
+            clearInterval(t);
+            rej(new Error(`child exited: ${out}`));
+          }
+        }, 50);
+      });
+      child.kill('SIGKILL');
+      await exited;
+      for (let i = 0; i < 100 && ((await alive(pid)) || (await alive(rpcbind))); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await alive(pid)).toBe(false);
+      expect(await alive(rpcbind)).toBe(false);
+      expect(await listNetns()).toContain(ns);
+      expect(await sweepStaleNetns()).toContain(ns);
+      expect(await listNetns()).not.toContain(ns);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
