@@ -67,9 +67,14 @@ export interface BuiltinResult {
 /** Picks the kernel release of an image: the requested one, else the only/newest one with modules. */
 export async function imageKver(imageRoot: string, kver?: string): Promise<string> {
   const dir = join(imageRoot, 'lib/modules');
-  const have = existsSync(dir)
-    ? (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(compareKver)
-    : [];
+  const have: string[] = [];
+  if (existsSync(dir)) {
+    // Directories only (lib/modules also holds files such as modules.symbols.bin); symlinks followed.
+    for (const name of await readdir(dir)) {
+      if (!name.startsWith('.') && (await stat(join(dir, name)).catch(() => undefined))?.isDirectory()) have.push(name);
+    }
+    have.sort(compareKver);
+  }
   if (kver) {
     if (!have.includes(kver)) {
       throw new InitrdError(`kernel ${kver} has no modules in ${dir}`, { hint: have.length ? `available: ${have.join(', ')}` : 'the image holds no kernel modules' });
