@@ -14,8 +14,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--kver <ver>', 'kernel version (default: the image\'s kver, else the newest in the image)')
     .option('--builder <builder>', `${BUILDERS.join(', ')} (default: the image's initrdBuilder, else builtin)`, choiceOption('--builder', BUILDERS))
     .option('--nic <driver>', 'pxe: NIC driver module to carry (repeatable or comma-separated; default: common physical NICs + virtio_net)', collect)
+    .option('--add-module <module>', 'builtin: another kernel module to carry and load (repeatable or comma-separated)', collect)
     .option('--out <path>', 'output file (default: the image\'s staged boot dir, initrd-KVER-TARGET.img)')
-    .action(async (name: string, o: { target: (typeof TARGETS)[number]; kver?: string; builder?: (typeof BUILDERS)[number]; nic?: string[]; out?: string }) => {
+    .action(async (name: string, o: { target: (typeof TARGETS)[number]; kver?: string; builder?: (typeof BUILDERS)[number]; nic?: string[]; addModule?: string[]; out?: string }) => {
       const { loadInventory } = await import('../inventory/store.js');
       const { bootFiles } = await import('../inventory/paths.js');
       const { InventoryError } = await import('../errors.js');
@@ -31,7 +32,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (!out) throw new InventoryError(`images.${name}.kver is not set`, { hint: 'pass --kver VER or --out PATH' });
       const r = await buildInitrd({
         source, target: o.target, builder: o.builder ?? image.initrdBuilder ?? 'builtin', out,
-        ...(kver ? { kver } : {}), ...(o.nic ? { nics: o.nic } : {}), progress: !ctx.json && !ctx.options.quiet,
+        ...(kver ? { kver } : {}), ...(o.nic ? { nics: o.nic } : {}), ...(o.addModule ? { extraModules: o.addModule } : {}), progress: !ctx.json && !ctx.options.quiet,
       });
       // Into the staged boot dir: the kernel goes beside the initrd, as guests and `sync` expect it.
       let kernel: string | undefined;

@@ -35,6 +35,8 @@ export interface BuildInitrdOptions {
   builder?: Builder;
   kver?: string;
   nics?: string[];
+  /** builtin: further modules to carry (loaded at boot, or on demand with xenroot.modules=). */
+  extraModules?: string[];
   out: string;
   /** Show a progress line on a TTY (default true). */
   progress?: boolean;
@@ -73,7 +75,7 @@ export async function buildInitrd(o: BuildInitrdOptions): Promise<BuildInitrdRes
     const run = async (root: string, session?: Parameters<typeof buildDistroInitrd>[0]['session']) => {
       const kver = await imageKver(root, o.kver);
       if (builder === 'builtin') {
-        const r = await buildBuiltinInitrd({ imageRoot: root, target: o.target, kver, nics: o.nics, out: o.out, onStep });
+        const r = await buildBuiltinInitrd({ imageRoot: root, target: o.target, kver, nics: o.nics, extraModules: o.extraModules, out: o.out, onStep });
         return { path: r.path, kver, size: r.size, ms: r.ms, sha256: r.sha256 };
       }
       const r = await buildDistroInitrd({ builder, root, session, kver, target: o.target, nics: o.nics, out: o.out, onStep });

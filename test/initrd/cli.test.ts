@@ -36,14 +36,15 @@ describe('xenroot initrd', () => {
     expect(ls.stdout).toMatch(/xen_netfront/);
   });
 
-  it('build --target qemu --out PATH; ls --json lists virtio_net', async () => {
+  it('build --target qemu --add-module e1000 --out PATH; ls --json lists virtio_net and e1000', async () => {
     const out = join(work, 'q.img');
-    const b = await xenroot(['initrd', 'build', 'tiny', '--target', 'qemu', '--out', out], { env });
+    const b = await xenroot(['initrd', 'build', 'tiny', '--target', 'qemu', '--add-module', 'e1000', '--out', out], { env });
     expect(b.code, b.stderr).toBe(0);
     const ls = await xenroot(['--json', 'initrd', 'ls', out], { env });
     const l = JSON.parse(ls.stdout) as { modules: string[]; virtioNet: { present: boolean } };
     expect(l.modules).toContain('virtio_net');
     expect(l.virtioNet.present).toBe(true);
+    expect(l.modules).toContain('e1000');
   });
 
   it('refuses a bad target (usage, exit 2), an unknown image (exit 3), a missing builder tool and a non-initrd (exit 7)', async () => {
