@@ -8,15 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError, InterruptedError } from '../../src/errors.js';
 import { listMounts } from '../../src/image/mounts.js';
 import { SESSION_STEPS, sweepStaleSessions, withImageSession, type ImageSource, type SessionOptions, type SessionStep } from '../../src/image/session.js';
-import { resourcesUnder } from '../support/leaks.js';
+import { assertNoLeaks, resourcesUnder, snapshot, type LeakSnapshot } from '../support/leaks.js';
 import { makeBusyboxDir, makeBusyboxImage, type BusyboxImage } from './fixture.js';
 
 let img: BusyboxImage;
+let before: LeakSnapshot;
 
 beforeAll(async () => {
+  before = await snapshot();
   img = await makeBusyboxImage();
 });
 afterAll(async () => {
+  // Nothing this file made is left: mounts and loop devices under its scratch dir, own daemons, netns.
+  await assertNoLeaks(before, { paths: [img.base] });
   await img?.cleanup();
 });
 

@@ -11,7 +11,7 @@ import { DeployError } from '../../src/errors.js';
 import { startNfsServer, sweepStaleNetns, type NfsServer } from '../../src/deploy/nfs-server.js';
 import { prepareKernel } from '../../src/image/debian.js';
 import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';
-import { listNetns, listProcesses, ownDaemons } from '../support/leaks.js';
+import { leaksSince, listNetns, listProcesses, ownDaemons, snapshot, type LeakSnapshot } from '../support/leaks.js';
 import { bootQemu, stopAllQemu } from '../support/qemu.js';
 
 let scratch: string;
@@ -19,7 +19,10 @@ let roDir: string;
 let rwDir: string;
 const started: NfsServer[] = [];
 
+let before: LeakSnapshot;
+
 beforeAll(async () => {
+  before = await snapshot();
   scratch = await mkdtemp(join(tmpdir(), 'xenroot-nfstest-'));
   roDir = join(scratch, 'image');
   rwDir = join(scratch, 'proof');
@@ -32,6 +35,10 @@ afterAll(async () => {
   await stopAllQemu();
   await Promise.all(started.map((s) => s.stop()));
   expect(await ownDaemons()).toEqual([]);
+  // Own daemons and any xenroot-nfs network namespace this file made are gone.
+  const leaks = await leaksSince(before, { paths: [scratch] });
+  expect(leaks.processes).toEqual([]);
+  expect(leaks.netns.filter((n) => n.startsWith(`xenroot-nfs-${process.pid}-`))).toEqual([]);
   await rm(scratch, { recursive: true, force: true });
 });
 
