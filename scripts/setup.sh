@@ -16,6 +16,8 @@ DEBS=(
   nfs-ganesha nfs-ganesha-vfs
   # initrd builders and image tools
   busybox-static dracut dracut-network cpio gzip zstd xz-utils kmod e2fsprogs util-linux
+  # dracut's nfs module needs mount.nfs (nfs-common is only a Recommends of dracut-network)
+  nfs-common
   # misc used by scripts and tests
   iproute2 procps file ca-certificates
   # nested-Xen test harness: builds the dom0 root filesystem (scripts/xen/build-dom0.sh)
