@@ -15,10 +15,35 @@ import { HypervisorCallError } from '../../src/hypervisor/errors.js';
 import { startLocalLibvirtd, qemuPids, type LocalLibvirtd } from '../../src/hypervisor/local-libvirtd.js';
 import { loadInventory } from '../../src/inventory/store.js';
 import { testKernel } from '../support/kernel.js';
-import { xenroot } from '../support/cli.js';
+import { XENROOT, xenroot } from '../support/cli.js';
+import { createRequire } from 'node:module';
 import { inventoryFixture, type InventoryFixture } from './fixture.js';
 
 const MARKER = 'XENROOT-HV-MARKER';
+
+/**
+ * Runs the CLI in a terminal (a pty), as a user at a shell would. `step` sees the screen text so
+ * far and may type into it. Resolves with the exit code and everything shown.
+ */
+function xenrootInTerminal(args: string[], step: (screen: string, type: (s: string) => void) => void, timeoutMs = 150_000): Promise<{ code: number; screen: string }> {
+  const pty = createRequire(import.meta.url)('node-pty') as typeof import('node-pty');
+  const term = pty.spawn(process.execPath, [XENROOT, ...args], { name: 'xterm', cols: 120, rows: 40, env: { ...process.env, XENROOT_LOG_JSON: '1' } });
+  let screen = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      term.kill('SIGKILL');
+      reject(new Error(`xenroot ${args.join(' ')} did not finish; screen:\n${screen.slice(-2000)}`));
+    }, timeoutMs);
+    term.onData((d) => {
+      screen += d;
+      step(screen, (s) => term.write(s));
+    });
+    term.onExit(({ exitCode }) => {
+      clearTimeout(timer);
+      resolve({ code: exitCode, screen });
+    });
+  });
+}
 
 /** A gzip'd newc initrd: static busybox and an /init that prints the marker, then idles or powers off. */
 async function markerInitrd(path: string): Promise<void> {
@@ -94,6 +119,19 @@ describe('guests on a private libvirtd with the qemu driver (TCG)', () => {
 
     const second = await startGuest(fx.file, 'hv-e2e');
     expect(second).toMatchObject({ pin: 'already-pinned', mac: first.mac });
+
+    // Interactive attach in a terminal; Ctrl-] detaches and the guest keeps running.
+    let typed = false;
+    const attached = await xenrootInTerminal(['--inventory', fx.file, 'console', 'hv-e2e'], (screen, type) => {
+      if (!typed && /Escape character is/.test(screen)) {
+        typed = true;
+        setTimeout(() => type('\x1d'), 300);
+      }
+    });
+    expect(attached.code, attached.screen).toBe(0);
+    expect(attached.screen).toContain('attached to hv-e2e (escape: Ctrl-])');
+    expect(attached.screen).toContain('detached from hv-e2e; it keeps running');
+    expect((await guestStatus(fx.file, 'hv-e2e'))[0]?.state).toBe('running');
     await stopGuest(fx.file, 'hv-e2e', { force: true });
   });
 
@@ -105,6 +143,16 @@ describe('guests on a private libvirtd with the qemu driver (TCG)', () => {
     expect((err as ConsoleEndedError).message).toMatch(/the guest stopped/);
     expect((err as ConsoleEndedError).lastLines.join('\n')).toContain('powering off');
     expect((await guestStatus(fx.file, 'hv-off'))[0]?.state).toBe('undefined');
+  });
+
+  it('start --console attaches at once, shows the boot, and ends cleanly with "shut down" when the guest powers off', async () => {
+    await fx.addGuest('hv-con', { append: 'xenroot.test=poweroff' });
+    const r = await xenrootInTerminal(['--inventory', fx.file, 'start', 'hv-con', '--console'], () => {});
+    expect(r.code, r.screen).toBe(0);
+    expect(r.screen).toMatch(/started hv-con .*first boot: now pinned/);
+    expect(r.screen).toContain(`${MARKER} up`);
+    expect(r.screen).toContain('powering off');
+    expect(r.screen).toMatch(/xenroot: hv-con shut down/);
   });
 
   it('once libvirtd is stopped, start fails with the clear unreachable error within 5 s', async () => {
