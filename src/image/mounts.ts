@@ -59,8 +59,13 @@ export async function mountsUnder(dir: string): Promise<MountEntry[]> {
     .sort((a, b) => b.mountPoint.length - a.mountPoint.length);
 }
 
+/** mount(8)'s own message: the first line that is not its "dmesg(1) may have more" hint. */
 function firstLine(text: unknown): string {
-  return String(text ?? '').trim().split('\n').filter(Boolean).pop() ?? '';
+  const lines = String(text ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/dmesg\(1\)/.test(l));
+  return lines[0] ?? '';
 }
 
 /** Runs mount(8); a failure is an ImageError naming the step, the path and mount's own message. */

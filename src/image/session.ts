@@ -235,7 +235,15 @@ export async function withImageSession<T>(
       await mkdirOwned('mount-image', imageMount);
       pushUndo('mount-image', () => unmountIfMounted(imageMount));
       if ('file' in source) {
-        await mount('mount-image', ['-o', 'ro', loopDevice as string], imageMount);
+        try {
+          await mount('mount-image', ['-o', 'ro', loopDevice as string], imageMount);
+        } catch (err) {
+          // An ext3/4 image whose journal needs recovery (it was not unmounted cleanly) cannot be
+          // mounted from a read-only device; without replaying the journal it can.
+          if (remountable || !/read-only/.test((err as Error).message)) throw err;
+          log().warn({ image: what }, 'the image journal needs recovery: mounting without replaying it (noload); unmount the image cleanly where it is written');
+          await mount('mount-image', ['-o', 'ro,noload', loopDevice as string], imageMount);
+        }
       } else {
         await mount('mount-image', ['--bind', source.dir], imageMount);
         await mount('mount-image', ['-o', 'remount,bind,ro'], imageMount);

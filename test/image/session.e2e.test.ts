@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError, InterruptedError } from '../../src/errors.js';
 import { listMounts } from '../../src/image/mounts.js';
@@ -261,6 +262,37 @@ describe('image mount session', () => {
     expect(inImage.marker).toBe('xenroot test image\n');
     expect(inImage.lock).toBe('../run/lock');
     await expectNothingLeft();
+  });
+
+  it('mounts a loop image whose journal needs recovery (copied while mounted rw) without replaying it', async () => {
+    const work = join(img.base, 'dirty-work.img');
+    const dirty = join(img.base, 'dirty.img');
+    const m = join(img.base, 'dirty-mnt');
+    await copyFile(img.file, work);
+    await mkdir(m);
+    const { stdout: dev } = await execa('losetup', ['-f', '--show', work]);
+    try {
+      await execa('mount', [dev, m]);
+      try {
+        await execa('sh', ['-c', `echo new > ${m}/etc/new`]);
+        await copyFile(work, dirty);
+      } finally {
+        await execa('umount', [m]);
+      }
+    } finally {
+      await execa('losetup', ['-d', dev]);
+    }
+    const features = (await execa('dumpe2fs', ['-h', dirty], { reject: false })).stdout;
+    expect(features).toMatch(/needs_recovery/);
+    try {
+      const marker = await withImageSession({ file: dirty }, { tmpRoot: img.mnt }, (s) => s.run('/bin/busybox', ['cat', '/etc/marker']));
+      expect(marker.stdout).toBe('xenroot test image');
+      await expectNothingLeft();
+    } finally {
+      await rm(work, { force: true });
+      await rm(dirty, { force: true });
+      await rm(m, { recursive: false, force: true }).catch(() => undefined);
+    }
   });
 
   it('names a missing image path in an ImageError before touching anything', async () => {
