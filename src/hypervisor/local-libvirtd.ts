@@ -14,7 +14,8 @@
  *
  * Clients reach it at `qemu:///system?socket=DIR/state/run/libvirt/libvirt-sock`.
  * stop() destroys its running domains, kills any QEMU it left by PID, then stops libvirtd by PID;
- * a process exit handler does the killing too if the caller never got to stop().
+ * a process exit handler (and SIGINT/SIGTERM) kills them by PID too if the caller never got to
+ * stop(). A parent killed with SIGKILL cannot clean up: its libvirtd outlives it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
@@ -213,7 +214,17 @@ export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Pr
     for (const q of qemuPids(dir)) if (alive(q)) process.kill(q, 'SIGKILL');
     if (alive(pid)) process.kill(pid, 'SIGKILL');
   };
+  // On SIGINT/SIGTERM: kill what we started, then let the signal do what it would have done
+  // (re-raise it) unless someone else handles it (their handler decides how the process ends).
+  const onSignal = (sig: NodeJS.Signals): void => {
+    onExit();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
   process.on('exit', onExit);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -237,6 +248,8 @@ export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Pr
       await killPid(pid, 'libvirtd');
     } finally {
       process.off('exit', onExit);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       if (!options.keepDir && !options.dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   };
