@@ -69,6 +69,12 @@ export interface LibvirtOptions {
   virsh?: string;
 }
 
+/** Seconds from an environment variable as ms, when set to a positive number (slow hosts: nested Xen under TCG). */
+function envTimeoutMs(name: string): number | undefined {
+  const s = Number(process.env[name]);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : undefined;
+}
+
 export class LibvirtHypervisor implements Hypervisor {
   readonly driver = 'libvirt' as const;
   readonly uri: string;
@@ -80,7 +86,7 @@ export class LibvirtHypervisor implements Hypervisor {
   constructor(uri: string, options: LibvirtOptions = {}) {
     this.uri = uri;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
+    this.callTimeoutMs = options.callTimeoutMs ?? envTimeoutMs('XENROOT_LIBVIRT_TIMEOUT') ?? 60_000;
     this.virsh = options.virsh ?? 'virsh';
   }
 
