@@ -178,7 +178,8 @@ describe('private NFS server (nfs-ganesha)', () => {
     });
   }
 
-  it('is mounted over NFSv4 by a real guest through 10.0.2.2 and port=N: reads the RO export, writes the RW one', async () => {
+  // QEMU under TCG on a shared 2-core machine: generous limits, no wall-clock claim.
+  it('is mounted over NFSv4 by a real guest through 10.0.2.2 and port=N: reads the RO export, writes the RW one', { timeout: 400_000 }, async () => {
     const { kernel, initrd } = await probe();
     // A port other than 2049, so the guest's mount must really use port=N (2049 is not shown in /proc/mounts).
     const port = await new Promise<number>((res) => {
@@ -195,7 +196,7 @@ describe('private NFS server (nfs-ganesha)', () => {
       mac: '52:54:00:12:34:56',
     });
     try {
-      const r = await vm.waitFor(/probe: done/, 120_000);
+      const r = await vm.waitFor(/probe: done/, 300_000);
       const text = vm.console();
       expect(text).toMatch(new RegExp(`probe: mounted /export: 10\\.0\\.2\\.2:/export /ro nfs4 ro,.*port=${nfs.port}`));
       expect(text).toContain('probe: file says: hello from the ganesha export');
@@ -210,7 +211,8 @@ describe('private NFS server (nfs-ganesha)', () => {
     }
   });
 
-  it('is mounted by a PXE client (iPXE ROM, QEMU TFTP, pxelinux picking the 01-<mac> file)', async () => {
+  // QEMU under TCG on a shared 2-core machine: generous limits, no wall-clock claim.
+  it('is mounted by a PXE client (iPXE ROM, QEMU TFTP, pxelinux picking the 01-<mac> file)', { timeout: 400_000 }, async () => {
     const { kernel, initrd } = await probe();
     const tftp = join(scratch, 'tftp');
     await mkdir(join(tftp, 'pxelinux.cfg'), { recursive: true });
@@ -225,7 +227,7 @@ describe('private NFS server (nfs-ganesha)', () => {
     await writeFile(join(tftp, 'pxelinux.cfg', 'default'), entry('default'));
     const vm = await bootQemu({ pxe: { tftp, bootfile: 'pxelinux.0' }, mac: '52:54:00:12:34:57' });
     try {
-      const r = await vm.waitFor(/probe: done/, 180_000);
+      const r = await vm.waitFor(/probe: done/, 300_000);
       expect(vm.console()).toContain('nfsprobe.via=mac');
       expect(vm.console()).toContain('probe: file says: hello from the ganesha export');
       console.log(`PXE client mounted the export and finished in ${r.ms} ms`);
@@ -240,7 +242,8 @@ describe('private NFS server (nfs-ganesha)', () => {
     expect(await ownDaemons()).toEqual([]);
   });
 
-  it('serves NFSv3 and v4 with rpcbind inside a network namespace it makes, to a guest in that namespace, and removes it all', async () => {
+  // QEMU under TCG on a shared 2-core machine: generous limits, no wall-clock claim.
+  it('serves NFSv3 and v4 with rpcbind inside a network namespace it makes, to a guest in that namespace, and removes it all', { timeout: 400_000 }, async () => {
     const { kernel, initrd } = await probe();
     const nfs = await start({ exports: [{ path: roDir }], versions: [3, 4], netns: true });
     const ns = nfs.netns as string;
@@ -259,7 +262,7 @@ describe('private NFS server (nfs-ganesha)', () => {
         append: `console=ttyS0 quiet panic=-1 nfsprobe.port=${nfs.port} nfsprobe.ro=/export nfsprobe.v3=${roDir}`,
       });
       try {
-        const r = await vm.waitFor(/probe: done/, 120_000);
+        const r = await vm.waitFor(/probe: done/, 300_000);
         expect(vm.console()).toMatch(new RegExp(`probe: v3 mounted ${roDir}: 10\\.0\\.2\\.2:${roDir} /v3 nfs ro,.*vers=3`));
         expect(vm.console()).toContain('probe: v3 file says: hello from the ganesha export');
         expect(vm.console()).toContain('probe: file says: hello from the ganesha export');
