@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node.js 20.17+ with npm is the one prerequisite (Debian 12's own nodejs is 18: too old).
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=17)?0:1)'; then
+  echo "setup: xenroot needs Node.js 20.17 or newer with npm (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
 DEBS=(
   # build of native npm modules (@unraid/libvirt, node-pty)
   build-essential python3 pkg-config libvirt-dev
