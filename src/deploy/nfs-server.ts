@@ -29,6 +29,9 @@ import { DependencyError, DeployError, TimeoutError, UsageError } from '../error
 import { log } from '../log.js';
 import { renderGaneshaConfig, isLoopbackV4, type GaneshaExport } from './ganesha-config.js';
 
+/** Signals that unwind/stop instead of killing the process outright (a closed terminal sends SIGHUP). */
+const HANDLED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export interface NfsExportSpec {
   /** Directory to serve. */
   path: string;
@@ -50,7 +53,7 @@ export interface NfsServerOptions {
   keepWorkDir?: boolean;
   /** How long to wait for the port to accept TCP (default 30 s). */
   startTimeoutMs?: number;
-  /** Stop the server on SIGINT/SIGTERM of this process (default true). */
+  /** Stop the server on SIGINT/SIGTERM/SIGHUP of this process (default true). */
   handleSignals?: boolean;
   /** NFS versions (default [4]); 3 needs `netns: true`. */
   versions?: (3 | 4)[];
@@ -411,8 +414,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
   };
   const handleSignals = options.handleSignals ?? true;
   if (handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const sig of HANDLED_SIGNALS) process.on(sig, onSignal);
   }
   process.on('exit', onExit);
 
@@ -420,8 +422,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
   const halt = (): Promise<void> => {
     halting ??= (async () => {
       if (handleSignals) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        for (const sig of HANDLED_SIGNALS) process.off(sig, onSignal);
       }
       if (!exited) {
         if (netns && rpcbindPid === undefined) rpcbindPid = (await childrenNamed(pid, 'rpcbind'))[0];

@@ -35,6 +35,9 @@ import { log } from '../log.js';
 import { attachLoop, detachLoop, listLoops } from './loop.js';
 import { mount, mountsUnder, resolveInRoot, unmountIfMounted } from './mounts.js';
 
+/** Signals that unwind/stop instead of killing the process outright (a closed terminal sends SIGHUP). */
+const HANDLED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export type ImageSource = { dir: string } | { file: string };
 
 export const SESSION_STEPS = [
@@ -59,7 +62,7 @@ export interface SessionOptions {
   overlay?: boolean;
   /** File images only: attach the loop device read-write (still mounted ro) so withWritable() can remount rw. */
   remountable?: boolean;
-  /** Install SIGINT/SIGTERM handlers while the session is open (default true). */
+  /** Install SIGINT/SIGTERM/SIGHUP handlers while the session is open (default true). */
   handleSignals?: boolean;
   /** Where the private mount directory is made (default os.tmpdir()). */
   tmpRoot?: string;
@@ -165,8 +168,7 @@ export async function withImageSession<T>(
   };
   const handleSignals = options.handleSignals ?? true;
   if (handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const sig of HANDLED_SIGNALS) process.on(sig, onSignal);
   }
   const aborted = new Promise<never>((_res, rej) => {
     ac.signal.addEventListener('abort', () => rej(ac.signal.reason), { once: true });
@@ -373,8 +375,7 @@ export async function withImageSession<T>(
     closed = true;
     const unwindErrors = await unwind(undos, children, root);
     if (handleSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of HANDLED_SIGNALS) process.off(sig, onSignal);
     }
     if (!ac.signal.aborted) ac.abort(new ImageError(`the image session on ${what} is closed`));
     if (unwindErrors.length) {

@@ -301,7 +301,7 @@ describe('image mount session', () => {
     await expectNothingLeft();
   });
 
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`unwinds everything when a real ${sig} reaches a process mid-build (a long chroot command)`, async () => {
       const sessionJs = fileURLToPath(new URL('../../dist/image/session.js', import.meta.url));
       const script = `

@@ -142,7 +142,7 @@ describe('private NFS server (nfs-ganesha)', () => {
     expect(await ownDaemons()).toEqual([]);
   });
 
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGKILL'] as const) {
     it(`stops ganesha when its parent process gets ${sig}`, async () => {
       const mod = fileURLToPath(new URL('../../dist/deploy/nfs-server.js', import.meta.url));
       const script = `
