@@ -39,8 +39,21 @@ interface NativeModule {
 
 let nativeModule: Promise<NativeModule> | undefined;
 
+/**
+ * The package's index also loads its XML helpers (xml2js); we only need the Hypervisor class, so
+ * import its module file beside the resolved index, and fall back to the index if that moves.
+ */
+async function importBinding(): Promise<NativeModule> {
+  try {
+    const index = import.meta.resolve('@unraid/libvirt');
+    return (await import(new URL('./hypervisor.js', index).href)) as NativeModule;
+  } catch {
+    return (await import('@unraid/libvirt')) as unknown as NativeModule;
+  }
+}
+
 async function loadNative(): Promise<NativeModule> {
-  nativeModule ??= (import('@unraid/libvirt') as Promise<unknown> as Promise<NativeModule>).catch((err: unknown) => {
+  nativeModule ??= importBinding().catch((err: unknown) => {
     nativeModule = undefined;
     throw new HypervisorError(`cannot load the libvirt binding @unraid/libvirt: ${(err as Error).message}`, {
       hint: 'run scripts/setup.sh (it installs libvirt-dev and builds the binding)',
