@@ -204,6 +204,7 @@ describe('sync failures', () => {
     expect(await readFile(sys('etc/exports'), 'utf8')).toContain('(ro,no_root_squash,no_subtree_check)');
     // --no-reload skips it; nothing changed so nothing would run anyway
     const again = await xenroot(['--json', 'sync', '--no-reload'], { env: { XENROOT_INVENTORY: s.inventory, XENROOT_STATE_DIR: join(s.dir, 'state'), PATH: `${bin}:${process.env.PATH}` } });
+    expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).reloads).toEqual([]);
   });
 });
