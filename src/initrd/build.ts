@@ -56,8 +56,13 @@ export interface BuildInitrdResult {
   modules: number;
 }
 
-async function verify(path: string, target: Target): Promise<InitrdListing> {
+async function verify(path: string, target: Target, builder: Builder): Promise<InitrdListing> {
   const l = await listInitrd(path);
+  if (builder === 'dracut' && !l.members.some((m) => m.path.endsWith('nfs-lib.sh'))) {
+    throw new InitrdError(`the dracut initrd ${path} has no NFS root support (dracut's nfs module was left out)`, {
+      hint: 'dracut needs mount.nfs where it runs: install nfs-common (in the image, or on the host for host mode)',
+    });
+  }
   if (target === 'xen' && !l.xennet.present) {
     throw new InitrdError(`the initrd ${path} has no xen-netfront (xennet): a Xen guest could not reach its NFS root`, {
       hint: 'build with --builder builtin, or check the image kernel has xen-netfront.ko',
@@ -99,7 +104,7 @@ export async function buildInitrd(o: BuildInitrdOptions): Promise<BuildInitrdRes
       });
     }
     onStep('checking the result');
-    const l = await verify(r.path, o.target);
+    const l = await verify(r.path, o.target, builder);
     progress?.done(`${r.path} (${(r.size / 1e6).toFixed(1)} MB)`);
     return { ...r, builder, target: o.target, xennet: l.xennet.present, nfs: l.nfs.present, modules: l.modules.length };
   } catch (err) {
