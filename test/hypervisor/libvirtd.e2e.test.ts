@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestConsole, guestStatus, startGuest, stopGuest } from '../../src/hypervisor/lifecycle.js';
-import { ConsoleEndedError } from '../../src/hypervisor/console.js';
+import { ConsoleEndedError, expectConsole } from '../../src/hypervisor/console.js';
+import { LibvirtHypervisor } from '../../src/hypervisor/libvirt.js';
 import { HypervisorCallError } from '../../src/hypervisor/errors.js';
 import { startLocalLibvirtd, qemuPids, type LocalLibvirtd } from '../../src/hypervisor/local-libvirtd.js';
 import { loadInventory } from '../../src/inventory/store.js';
@@ -45,12 +46,20 @@ function xenrootInTerminal(args: string[], step: (screen: string, type: (s: stri
   });
 }
 
-/** A gzip'd newc initrd: static busybox and an /init that prints the marker, then idles or powers off. */
-async function markerInitrd(path: string): Promise<void> {
+/**
+ * A gzip'd newc initrd: static busybox and an /init that prints the marker, then idles, powers off
+ * (xenroot.test=poweroff) or panics the kernel (xenroot.test=panic, after loading pvpanic so that
+ * QEMU and libvirt learn of it).
+ */
+async function markerInitrd(path: string, modulesDir?: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xenroot-hv-initrd-'));
   try {
     for (const d of ['bin', 'dev', 'proc', 'sys']) mkdirSync(join(dir, d));
     copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+    if (modulesDir) {
+      copyFileSync(join(modulesDir, 'kernel/drivers/misc/pvpanic/pvpanic.ko'), join(dir, 'pvpanic.ko'));
+      copyFileSync(join(modulesDir, 'kernel/drivers/misc/pvpanic/pvpanic-mmio.ko'), join(dir, 'pvpanic-mmio.ko'));
+    }
     writeFileSync(
       join(dir, 'init'),
       [
@@ -58,6 +67,7 @@ async function markerInitrd(path: string): Promise<void> {
         '/bin/busybox mount -t proc proc /proc',
         `echo "${MARKER} up"`,
         'if /bin/busybox grep -q xenroot.test=poweroff /proc/cmdline; then /bin/busybox sleep 1; echo powering off; /bin/busybox poweroff -f; fi',
+        'if /bin/busybox grep -q xenroot.test=panic /proc/cmdline; then /bin/busybox insmod /pvpanic.ko; /bin/busybox insmod /pvpanic-mmio.ko; /bin/busybox sleep 1; echo panicking; echo c > /proc/sysrq-trigger; fi',
         'while :; do /bin/busybox sleep 3600; done',
         '',
       ].join('\n'),
@@ -80,7 +90,7 @@ describe('guests on a private libvirtd with the qemu driver (TCG)', () => {
     // Staged where the renderer expects them: BOOTDIR/IMAGE/vmlinuz-KVER, initrd-KVER-qemu.img.
     mkdirSync(join(fx.bootDir, 'tiny'), { recursive: true });
     copyFileSync(kernel.vmlinuz, join(fx.bootDir, 'tiny', `vmlinuz-${kernel.kver}`));
-    await markerInitrd(join(fx.bootDir, 'tiny', `initrd-${kernel.kver}-qemu.img`));
+    await markerInitrd(join(fx.bootDir, 'tiny', `initrd-${kernel.kver}-qemu.img`), kernel.modulesDir);
   });
 
   afterAll(async () => {
@@ -153,6 +163,32 @@ describe('guests on a private libvirtd with the qemu driver (TCG)', () => {
     expect(r.screen).toContain(`${MARKER} up`);
     expect(r.screen).toContain('powering off');
     expect(r.screen).toMatch(/xenroot: hv-con shut down/);
+  });
+
+  it('a guest that crashes while console --expect waits ends it with "the guest crashed" (hand-written XML adds a pvpanic device)', async () => {
+    // The inventory's QEMU render has no panic device; this domain adds one (and on_crash
+    // preserve) so that a real kernel panic reaches libvirt as the state "crashed".
+    const kernel = await testKernel();
+    const boot = join(fx.bootDir, 'tiny');
+    const xml = `<domain type='qemu'><name>hv-crash</name><memory unit='KiB'>262144</memory>
+      <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${join(boot, `vmlinuz-${kernel.kver}`)}</kernel>
+      <initrd>${join(boot, `initrd-${kernel.kver}-qemu.img`)}</initrd><cmdline>console=ttyS0 xenroot.test=panic</cmdline></os>
+      <features><acpi/></features><on_poweroff>destroy</on_poweroff><on_crash>preserve</on_crash>
+      <devices><serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>
+      <panic model='isa'><address type='isa' iobase='0x505'/></panic></devices></domain>`;
+    const h = new LibvirtHypervisor((daemon as LocalLibvirtd).uri);
+    await h.connect();
+    try {
+      await h.create({ kind: 'xml', xml });
+      const err = await expectConsole(h.consoleCommand('hv-crash'), /this never appears/, { timeoutMs: 120_000, stateOf: () => h.state('hv-crash'), pollMs: 500 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConsoleEndedError);
+      expect((err as ConsoleEndedError).message).toMatch(/the guest crashed/);
+      expect((err as ConsoleEndedError).state).toBe('crashed');
+      expect((err as ConsoleEndedError).lastLines.join('\n')).toMatch(/panic/);
+    } finally {
+      await h.destroy('hv-crash').catch(() => undefined);
+      await h.close();
+    }
   });
 
   it('once libvirtd is stopped, start fails with the clear unreachable error within 5 s', async () => {
