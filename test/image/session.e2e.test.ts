@@ -1,7 +1,7 @@
 // Mount sessions on a real loop image and a real directory (root, loop devices, mount(8)).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, readlink, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -291,7 +291,7 @@ describe('image mount session', () => {
     } finally {
       await rm(work, { force: true });
       await rm(dirty, { force: true });
-      await rm(m, { recursive: false, force: true }).catch(() => undefined);
+      await rmdir(m).catch(() => undefined);
     }
   });
 
