@@ -254,6 +254,22 @@ export function attachConsole(cmd: ConsoleCommand, opts: AttachOptions = {}): Pr
   return new Promise<AttachResult>((resolve) => {
     let detached = false;
     let done = false;
+    // A crashed domain that libvirt preserves keeps its console open: watch the state as well.
+    let poll: NodeJS.Timeout | undefined;
+    if (opts.stateOf) {
+      const stateOf = opts.stateOf;
+      let busy = false;
+      poll = setInterval(() => {
+        if (busy || done || detached) return;
+        busy = true;
+        stateOf()
+          .then((st) => {
+            if (!done && !detached && (!isActive(st) || st === 'crashed')) void endPty(term, cmd.escape, exited);
+          })
+          .catch(() => undefined)
+          .finally(() => (busy = false));
+      }, 1_000);
+    }
     const onInput = (chunk: Buffer | string): void => {
       const s = typeof chunk === 'string' ? chunk : chunk.toString('binary');
       const at = s.indexOf(cmd.escape);
@@ -278,6 +294,7 @@ export function attachConsole(cmd: ConsoleCommand, opts: AttachOptions = {}): Pr
     term.onExit(({ exitCode }) => {
       if (done) return;
       done = true;
+      if (poll) clearInterval(poll);
       input.off('data', onInput);
       output.off('resize', onResize);
       if (input.isTTY) input.setRawMode(wasRaw);
