@@ -6,11 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { mkdir } from 'node:fs/promises';
 import { execa } from 'execa';
 import writeFileAtomic from 'write-file-atomic';
 import { DependencyError, InitrdError } from '../errors.js';
@@ -164,8 +163,9 @@ export async function builtinEntries(opts: BuiltinOptions): Promise<{ entries: C
     depLines.push(`${stored.get(m.name)}:${deps.length ? ' ' + deps.join(' ') : ''}`);
   }
   entries.push({ type: 'file', path: `${base}/modules.dep`, data: Buffer.from(depLines.join('\n') + '\n') });
-  for (const f of ['modules.builtin', 'modules.order']) {
-    if (f === 'modules.builtin' && existsSync(join(modulesDir, f))) entries.push({ type: 'file', path: `${base}/${f}`, data: await readFile(join(modulesDir, f)) });
+  // modules.builtin lets `initrd ls` (and busybox modprobe) tell built-in modules from missing ones.
+  if (existsSync(join(modulesDir, 'modules.builtin'))) {
+    entries.push({ type: 'file', path: `${base}/modules.builtin`, data: await readFile(join(modulesDir, 'modules.builtin')) });
   }
   entries.push({
     type: 'file',
