@@ -121,25 +121,54 @@ async function chunked<T>(items: T[], chunk: number, fn: (item: T) => void, abor
 // Documentation-only deprecated as a getter; read once.
 const UMASK = process.umask();
 
+/**
+ * Writes files so that a reader sees either the old or the new whole file. A file replaces its
+ * old version through a temp file and a rename. A directory that does not exist yet (the first
+ * sync: pxelinux.cfg/, ipxe/ with 10,000 files each) is filled under a hidden staging name and
+ * renamed into place once at the end (`finish`): one rename instead of one per file, and a reader
+ * sees no directory or the whole one. `abort` removes what was staged.
+ */
 class Writer {
-  private dirs = new Set<string>();
+  private dirs = new Map<string, string>();
+  private staged: { staging: string; dir: string }[] = [];
   private seq = 0;
 
-  private ensureDir(dir: string): void {
-    if (this.dirs.has(dir)) return;
-    mkdirSync(dir, { recursive: true });
-    this.dirs.add(dir);
+  /**
+   * Where files of `dir` go: `dir` itself when it exists; else the top-most missing directory
+   * is staged under a hidden sibling name and `dir` is made plainly inside that staging tree.
+   */
+  private ensureDir(dir: string): string {
+    const known = this.dirs.get(dir);
+    if (known) return known;
+    let where: string;
+    if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) where = dir;
+    else {
+      const parent = dirname(dir);
+      const parentWhere = parent === dir ? parent : this.ensureDir(parent);
+      if (parentWhere !== parent) {
+        where = join(parentWhere, basename(dir));
+        mkdirSync(where, { recursive: true });
+      } else {
+        where = join(parent, `.${basename(dir)}.xenroot-${process.pid}-${this.seq++}`);
+        mkdirSync(where);
+        this.staged.push({ staging: where, dir });
+      }
+    }
+    this.dirs.set(dir, where);
+    return where;
   }
 
   /**
-   * Writes `data` (or a copy of `source`) to `target` through a temp file and a rename; returns
-   * the stat of the new file (a rename keeps inode and mtime).
+   * Writes `data` (or a copy of `source`) to `target`; returns the stat of the new text file
+   * (a rename keeps inode and mtime).
    */
   put(target: string, data: { text: string } | { source: string }, mode: number): Stats | undefined {
     const dir = dirname(target);
-    const tmp = join(dir, `.${basename(target)}.xenroot-${process.pid}-${this.seq++}`);
+    let tmp = '';
     try {
-      this.ensureDir(dir);
+      const where = this.ensureDir(dir);
+      // In a staging directory the file is written under its own name: the directory's rename publishes it.
+      tmp = where === dir ? join(dir, `.${basename(target)}.xenroot-${process.pid}-${this.seq++}`) : join(where, basename(target));
       let st: Stats | undefined;
       if ('text' in data) {
         const fd = openSync(tmp, 'w', mode);
@@ -156,16 +185,40 @@ class Writer {
         copyFileSync(data.source, tmp);
         chmodSync(tmp, mode);
       }
-      renameSync(tmp, target);
+      if (where === dir) renameSync(tmp, target);
       return st;
     } catch (err) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* not created */
+      if (tmp && dirname(tmp) === dir) {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          /* not created */
+        }
       }
       throw new DeployError(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** Publishes the staged directories (never nested: only the top-most missing one is staged). */
+  finish(): void {
+    this.dirs.clear();
+    for (const { staging, dir } of this.staged) {
+      try {
+        renameSync(staging, dir);
+      } catch (err) {
+        throw new DeployError(`cannot move ${staging} to ${dir}: ${(err as Error).message}`, {
+          cause: err,
+          hint: 'another process created it meanwhile; run xenroot sync again',
+        });
+      }
+    }
+    this.staged = [];
+  }
+
+  /** Removes staged directories that were never published. */
+  abort(): void {
+    for (const { staging } of this.staged) rmSync(staging, { recursive: true, force: true });
+    this.staged = [];
   }
 }
 
@@ -283,6 +336,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
 
   try {
     await chunked(files, chunk, one, () => interrupted);
+    writer.finish();
     const wanted = new Set(files.map((f) => f.path));
     const stale = Object.entries(prev.files)
       .filter(([p]) => !wanted.has(p))
@@ -296,6 +350,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
     next.files = ordered;
     return { changes, counts, manifest: next };
   } finally {
+    writer.abort();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
