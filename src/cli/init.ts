@@ -15,7 +15,9 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (o: { nfsServer?: string; exportRoot?: string; tftpRoot?: string; bootDir?: string; allow?: string[]; bridge?: string; connect?: string }) => {
       const { initInventory } = await import('../inventory/init.js');
       const file = await ctx.inventoryPath();
-      const inv = await initInventory(file, o);
+      // The program's global --connect takes the flag before this command sees it: it is the site default here.
+      const connect = o.connect ?? ctx.options.connect;
+      const inv = await initInventory(file, { ...o, ...(connect ? { connect } : {}) });
       ctx.print({ inventory: file, site: inv.data.site }, () => `created ${file} (NFS server ${inv.data.site.nfsServer}, clients ${inv.data.site.allow.join(', ')})`);
     });
 }
