@@ -102,7 +102,7 @@ describe('end to end: one export, guests and a PXE client', () => {
   it('a PXE client with another MAC gets the default entry', async () => {
     const vm = await bootQemu({ mac: OTHER_MAC, memory: 384, pxe: { tftp: join(dir, 'root/tftpboot/linux-install'), bootfile: 'pxelinux.0' } });
     vms.push(vm);
-    await vm.waitFor(/Command line: /, 120_000);
+    await vm.waitFor(/Command line: .*\n/, 120_000); // the whole line, not just its start
     const text = vm.console();
     const fallback = await appendOf('default');
     expect(fallback).not.toBe(await appendOf('01-52-54-00-e2-e0-01'));

@@ -88,8 +88,23 @@ export async function leaksSince(before: LeakSnapshot, scope: LeakScope = {}): P
     mounts: now.mounts.filter((m) => !before.mounts.includes(m) && under(m.split(' ')[0] ?? '', scope.paths)),
     loops: now.loops.filter((l) => !before.loops.includes(l) && under(l.split(' ').slice(1).join(' '), scope.paths)),
     processes: now.processes.filter((p) => !pids.has(p.pid) && (!own || own.has(p.pid))),
-    netns: now.netns.filter((n) => !before.netns.includes(n)),
+    // Namespaces are machine-wide and test files run in parallel: count only this process's own
+    // (xenroot-nfs-PID-N) and those whose owner is gone (really leaked).
+    netns: now.netns.filter((n) => !before.netns.includes(n) && ownOrOrphaned(n)),
   };
+}
+
+function ownOrOrphaned(netns: string): boolean {
+  const m = /^xenroot-nfs-(\d+)-/.exec(netns);
+  if (!m) return true;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false; // a live process of another test file owns it
+  } catch {
+    return true;
+  }
 }
 
 /** Daemon processes that are children of this process (the ones a test here started). */
