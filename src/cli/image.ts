@@ -39,10 +39,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description('show one image')
     .action(async (name: string) => {
       const { loadInventory } = await import('../inventory/store.js');
-      const { InventoryError } = await import('../errors.js');
+      const { requireEntry } = await import('../inventory/lookup.js');
       const inv = await loadInventory(await ctx.inventoryPath());
-      const img = inv.data.images[name];
-      if (!img) throw new InventoryError(`no image named "${name}" in the inventory`, { hint: '`xenroot image list` shows the images' });
+      const img = requireEntry(inv.data, 'image', name);
       ctx.print({ name, ...img }, () => Object.entries(img).map(([k, v]) => `${k}: ${String(v)}`).join('\n'));
     });
 

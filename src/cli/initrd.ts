@@ -23,8 +23,7 @@ export function register(program: Command, ctx: CliContext): void {
       const { buildInitrd } = await import('../initrd/build.js');
       const { imageKver } = await import('../initrd/builtin.js');
       const inv = await loadInventory(await ctx.inventoryPath());
-      const image = inv.data.images[name];
-      if (!image) throw new InventoryError(`no image named "${name}" in the inventory`, { hint: '`xenroot image list` shows the images' });
+      const image = (await import('../inventory/lookup.js')).requireEntry(inv.data, 'image', name);
       const source: { dir: string } | { file: string } = image.root ? { dir: image.root } : { file: image.file! };
       let kver = o.kver ?? image.kver;
       if (!kver && 'dir' in source) kver = await imageKver(source.dir);

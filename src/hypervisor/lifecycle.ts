@@ -10,7 +10,7 @@
  * over many guests needs none of them, and xmlbuilder2 alone costs a noticeable start-up.
  */
 import { existsSync } from 'node:fs';
-import { HypervisorError, InventoryError, TimeoutError } from '../errors.js';
+import { HypervisorError, TimeoutError } from '../errors.js';
 import { guestFiles } from '../inventory/paths.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory, type Inventory } from '../inventory/store.js';
@@ -20,6 +20,7 @@ import { hypervisorFor, resolveUri } from './connect.js';
 import { HypervisorCallError } from './errors.js';
 import { readLiveMac, type PinResult } from './pin.js';
 import { isActive, targetForUri, type DomainSource, type DomainState, type Hypervisor, type Target } from './types.js';
+import { requireEntry } from '../inventory/lookup.js';
 
 export interface HostOptions {
   /** --connect URI. */
@@ -38,9 +39,7 @@ interface Resolved {
 }
 
 function requireGuest(inv: Inventory, name: string): Guest {
-  const guest = inv.data.guests[name];
-  if (!guest) throw new InventoryError(`no guest named "${name}" in the inventory`, { hint: '`xenroot list` shows the guests' });
-  return guest;
+  return requireEntry(inv.data, 'guest', name);
 }
 
 async function resolveGuest(inventoryFile: string, name: string, opts: HostOptions): Promise<Resolved> {

@@ -9,7 +9,7 @@
  * (src/hypervisor/local-libvirtd.ts) and stopped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { TestFailedError, UsageError } from '../errors.js';
+import { TestFailedError } from '../errors.js';
 import { stageBootFiles } from '../deploy/boot-files.js';
 import { startNfsServer, type NfsServer } from '../deploy/nfs-server.js';
 import type { Builder } from '../initrd/build.js';
@@ -24,6 +24,7 @@ import { guestSpec } from '../render/guest-spec.js';
 import { renderQemuXml, renderXenXml } from '../render/libvirt-xml.js';
 import { log } from '../log.js';
 import { withImageSession } from './session.js';
+import { requireEntry } from '../inventory/lookup.js';
 
 /** Readiness when the image names none: a login prompt or systemd's multi-user target. */
 export const DEFAULT_READY = /login: *$|Reached target .*Multi-User System/m;
@@ -75,8 +76,7 @@ export function testModel(data: InventoryData, imageName: string, domain: string
 
 export async function testImage(inventoryFile: string, imageName: string, opts: TestImageOptions = {}): Promise<TestImageResult> {
   const inv = await loadInventory(inventoryFile);
-  const image = inv.data.images[imageName];
-  if (!image) throw new UsageError(`no image named "${imageName}" in the inventory`, { hint: '`xenroot image list` shows the images' });
+  const image = requireEntry(inv.data, 'image', imageName);
   const target = opts.target ?? 'qemu';
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const ready = opts.expect ?? (image.readyPattern ? new RegExp(image.readyPattern, 'm') : DEFAULT_READY);

@@ -9,6 +9,7 @@ import type { Client, InventoryData } from './schema.js';
 import { loadInventory, updateInventory, type Inventory } from './store.js';
 import { assertName } from './guests.js';
 import { checkAbsPath, checkHost, checkKernelArgs } from './validate.js';
+import { requireEntry } from './lookup.js';
 
 export interface AddClientOptions {
   mac: string;
@@ -65,9 +66,7 @@ function pickImage(data: InventoryData, image: string | undefined): string {
 }
 
 function requireClient(inv: Inventory, name: string): Client {
-  const c = inv.data.clients[name];
-  if (!c) throw new InventoryError(`no client named "${name}" in the inventory`, { hint: '`xenroot client list` shows the clients' });
-  return c;
+  return requireEntry(inv.data, 'client', name);
 }
 
 export async function addClient(inventoryFile: string, opts: AddClientOptions): Promise<ClientResult> {

@@ -5,6 +5,7 @@ import { allocateMac, assertMacFree, normaliseMac } from './mac.js';
 import type { Guest } from './schema.js';
 import { updateInventory, loadInventory } from './store.js';
 import { NAME_RULE, checkName } from './validate.js';
+import { requireEntry } from './lookup.js';
 
 export interface CreateGuestOptions {
   name: string;
@@ -63,7 +64,7 @@ export async function createGuest(inventoryFile: string, opts: CreateGuestOption
 
 export async function removeGuest(inventoryFile: string, name: string): Promise<{ name: string; removedFiles: string[] }> {
   return updateInventory(inventoryFile, async (inv) => {
-    if (!inv.data.guests[name]) throw new InventoryError(`no guest named "${name}" in the inventory`, { hint: '`xenroot list` shows the guests' });
+    requireEntry(inv.data, 'guest', name);
     inv.delete(['guests', name]);
     const removedFiles = await removeGuestFiles(inv.guestDir, name);
     return { name, removedFiles };
@@ -72,9 +73,7 @@ export async function removeGuest(inventoryFile: string, name: string): Promise<
 
 export async function getGuest(inventoryFile: string, name: string): Promise<Guest> {
   const inv = await loadInventory(inventoryFile);
-  const g = inv.data.guests[name];
-  if (!g) throw new InventoryError(`no guest named "${name}" in the inventory`, { hint: '`xenroot list` shows the guests' });
-  return g;
+  return requireEntry(inv.data, 'guest', name);
 }
 
 /**
@@ -90,8 +89,7 @@ export async function setGuestMac(
   opts: { onlyIfUnpinned?: boolean } = {},
 ): Promise<{ mac: string | undefined; changed: boolean }> {
   return updateInventory(inventoryFile, async (inv) => {
-    const guest = inv.data.guests[name];
-    if (!guest) throw new InventoryError(`no guest named "${name}" in the inventory`, { hint: '`xenroot list` shows the guests' });
+    const guest = requireEntry(inv.data, 'guest', name);
     if (opts.onlyIfUnpinned && guest.mac) return { mac: guest.mac, changed: false };
     if (mac === undefined) {
       if (!guest.mac) return { mac: undefined, changed: false };

@@ -7,6 +7,7 @@ import type { Image } from './schema.js';
 import { updateInventory } from './store.js';
 import { assertName } from './guests.js';
 import { KVER_RE, KVER_RULE } from './validate.js';
+import { requireEntry } from './lookup.js';
 
 export interface AddImageOptions {
   name: string;
@@ -51,7 +52,7 @@ export async function addImage(inventoryFile: string, opts: AddImageOptions): Pr
 
 export async function removeImage(inventoryFile: string, name: string): Promise<{ name: string }> {
   return updateInventory(inventoryFile, (inv) => {
-    if (!inv.data.images[name]) throw new InventoryError(`no image named "${name}" in the inventory`, { hint: '`xenroot image list` shows the images' });
+    requireEntry(inv.data, 'image', name);
     const users = [
       ...Object.entries(inv.data.guests).filter(([, g]) => g.image === name).map(([n]) => `guest ${n}`),
       ...Object.entries(inv.data.clients).filter(([, c]) => c.image === name).map(([n]) => `client ${n}`),

@@ -6,6 +6,7 @@ import { InventoryError } from '../errors.js';
 import { bootFiles, exportPath, type BootTarget } from '../inventory/paths.js';
 import type { Guest, InventoryData } from '../inventory/schema.js';
 import { buildCmdline } from './cmdline.js';
+import { requireEntry } from '../inventory/lookup.js';
 
 export interface GuestSpec {
   name: string;
@@ -26,8 +27,7 @@ export interface GuestSpec {
 }
 
 export function guestSpec(inv: InventoryData, name: string, target: Exclude<BootTarget, 'pxe'> = 'xen'): GuestSpec {
-  const guest = inv.guests[name];
-  if (!guest) throw new InventoryError(`no guest named "${name}" in the inventory`, { hint: '`xenroot list` shows the guests' });
+  const guest = requireEntry(inv, 'guest', name);
   const image = inv.images[guest.image];
   if (!image) throw new InventoryError(`guests.${name}.image names image "${guest.image}", which is not in images`);
   const site = inv.site;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageError, InterruptedError } from '../../src/errors.js';
+import { ImageError } from '../../src/errors.js';
 import { listMounts } from '../../src/image/mounts.js';
 import { SESSION_STEPS, sweepStaleSessions, withImageSession, type ImageSource, type SessionOptions, type SessionStep } from '../../src/image/session.js';
 import { assertNoLeaks, resourcesUnder, snapshot, type LeakSnapshot } from '../support/leaks.js';
