@@ -181,23 +181,39 @@ export const InventorySchema = z
   })
   .strict()
   .superRefine((inv, ctx) => {
-    for (const [name, g] of Object.entries(inv.guests)) {
-      if (!inv.images[g.image])
-        ctx.addIssue({ code: 'custom', path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
-    }
-    for (const [name, c] of Object.entries(inv.clients)) {
-      if (!inv.images[c.image])
-        ctx.addIssue({ code: 'custom', path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
-    }
-    const owners = new Map<string, string>();
-    const claim = (mac: string, owner: string, path: (string | number)[]) => {
-      const prev = owners.get(mac);
-      if (prev) ctx.addIssue({ code: 'custom', path, message: `${mac} is already used by ${prev}` });
-      else owners.set(mac, owner);
-    };
-    for (const [name, g] of Object.entries(inv.guests)) if (g.mac) claim(g.mac, `guest ${name}`, ['guests', name, 'mac']);
-    for (const [name, c] of Object.entries(inv.clients)) claim(c.mac, `client ${name}`, ['clients', name, 'mac']);
+    for (const issue of crossIssues(inv)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
+
+export interface CrossIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * The rules between entries: every guest and client names an existing image, and no MAC is used
+ * twice across guests and clients. Part of the schema; also run on its own when only a few
+ * entries changed (store.ts validates just those, then these rules over the whole).
+ */
+export function crossIssues(inv: { images: Record<string, unknown>; guests: Record<string, { image: string; mac?: string | undefined }>; clients: Record<string, { image: string; mac: string }> }): CrossIssue[] {
+  const issues: CrossIssue[] = [];
+  for (const [name, g] of Object.entries(inv.guests))
+    if (!inv.images[g.image]) issues.push({ path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
+  for (const [name, c] of Object.entries(inv.clients))
+    if (!inv.images[c.image]) issues.push({ path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
+  const owners = new Map<string, string>();
+  const claim = (mac: string, owner: string, path: (string | number)[]) => {
+    const prev = owners.get(mac);
+    if (prev) issues.push({ path, message: `${mac} is already used by ${prev}` });
+    else owners.set(mac, owner);
+  };
+  for (const [name, g] of Object.entries(inv.guests)) if (g.mac) claim(g.mac, `guest ${name}`, ['guests', name, 'mac']);
+  for (const [name, c] of Object.entries(inv.clients)) claim(c.mac, `client ${name}`, ['clients', name, 'mac']);
+  return issues;
+}
+
+/** The schema of one entry of a section. */
+export const ENTRY_SCHEMAS = { images: ImageSchema, guests: GuestSchema, clients: ClientSchema } as const;
+export const ENTRY_NAME_CHECK = (name: string): string | undefined => (checkName(name) ? `name must be ${NAME_RULE}` : undefined);
 
 export type InventoryData = z.output<typeof InventorySchema>;
 export type Site = InventoryData['site'];

@@ -11,10 +11,10 @@ import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import jsyaml from 'js-yaml';
 import { spliceEdits, type EditOp } from './yaml-splice.js';
-import { Document, isMap, parseDocument, type Node as YamlNode } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
 import { InventoryError } from '../errors.js';
-import { InventorySchema, type InventoryData } from './schema.js';
+import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, type InventoryData } from './schema.js';
 
 export const DEFAULT_INVENTORY = '/etc/xenroot/inventory.yaml';
 
@@ -40,7 +40,7 @@ export class Inventory {
   get doc(): Document {
     if (!this.document) {
       // Duplicate keys were already refused by the read; skipping yaml's O(n^2) check halves the parse.
-      this.document = parseDocument(this.text, { uniqueKeys: false });
+      this.document = yaml().parseDocument(this.text, { uniqueKeys: false });
       if (this.document.errors.length) throw yamlError(this.document.errors[0]!, this.path);
     }
     return this.document;
@@ -56,12 +56,14 @@ export class Inventory {
   set(path: (string | number)[], value: unknown): void {
     if (value === undefined) return this.delete(path);
     this.ops.push({ kind: 'set', path: path.map(String), value });
+    this.pendingPaths.push(path.map(String));
     setPath(this.expected(), path.map(String), value);
     this.rendered = undefined;
   }
 
   delete(path: (string | number)[]): void {
     this.ops.push({ kind: 'delete', path: path.map(String) });
+    this.pendingPaths.push(path.map(String));
     deletePath(this.expected(), path.map(String));
     this.rendered = undefined;
   }
@@ -70,9 +72,51 @@ export class Inventory {
   revalidate(): void {
     const r = this.render();
     if (this.validated === r) return;
-    this.data = validate(r.raw, this.path);
+    this.data = this.validateEdited(r.raw) ?? validate(r.raw, this.path);
     this.validated = r;
   }
+
+  /**
+   * When every edit is inside named entries (guests.NAME..., clients.NAME..., images.NAME...),
+   * only those entries are validated, then the rules between entries over the whole: the rest
+   * of the file was valid and is unchanged. Undefined when the edits reach further (site, ...).
+   */
+  private validateEdited(raw: unknown): InventoryData | undefined {
+    const touched = new Map<string, Set<string>>();
+    for (const op of this.pendingPaths) {
+      const [section, name] = op;
+      if (!section || !name || !(section in ENTRY_SCHEMAS)) return undefined;
+      if (!touched.has(section)) touched.set(section, new Set());
+      touched.get(section)!.add(name);
+    }
+    if (touched.size === 0) return undefined;
+    const next = { ...this.data } as Record<string, Record<string, unknown>> & InventoryData;
+    for (const [section, names] of touched) {
+      const rawSection = ((raw as Record<string, unknown>)[section] ?? {}) as Record<string, unknown>;
+      const copy = { ...(next[section as keyof typeof ENTRY_SCHEMAS] as Record<string, unknown>) };
+      for (const name of names) {
+        const where = `${this.path}: ${section}.${name}`;
+        const nameProblem = ENTRY_NAME_CHECK(name);
+        if (nameProblem) throw new InventoryError(`${where}: ${nameProblem}`);
+        if (rawSection[name] === undefined) {
+          delete copy[name];
+          continue;
+        }
+        const parsed = ENTRY_SCHEMAS[section as keyof typeof ENTRY_SCHEMAS].safeParse(rawSection[name]);
+        if (!parsed.success) {
+          const i = parsed.error.issues[0]!;
+          throw new InventoryError(`${where}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
+        }
+        copy[name] = parsed.data;
+      }
+      (next as Record<string, unknown>)[section] = copy;
+    }
+    const issue = crossIssues(next)[0];
+    if (issue) throw new InventoryError(`${this.path}: ${issue.path.join('.')}: ${issue.message}`);
+    return next;
+  }
+
+  private pendingPaths: string[][] = [];
 
   private validated: unknown;
 
@@ -144,7 +188,7 @@ function ensureMaps(doc: Document, path: (string | number)[]): void {
   for (let i = 1; i <= path.length; i++) {
     const sub = path.slice(0, i);
     const node = doc.getIn(sub, true) as YamlNode | undefined;
-    if (node === undefined || node === null || (!isMap(node) && (node as { value?: unknown }).value === null)) {
+    if (node === undefined || node === null || (!yaml().isMap(node) && (node as { value?: unknown }).value === null)) {
       doc.setIn(sub, doc.createNode({}));
     }
   }
@@ -217,6 +261,11 @@ function lockOptions() {
     update: Math.max(1000, Math.floor(stale / 2)),
     retries: { retries: 1200, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
   };
+}
+
+/** yaml's Document API, loaded on first use: only edits the fast splice cannot do need it. */
+function yaml(): typeof import('yaml') {
+  return require('yaml') as typeof import('yaml');
 }
 
 type Lockfile = typeof import('proper-lockfile');

@@ -11,7 +11,13 @@
  * tabs, document markers), sends the edit to the full Document path instead. Returns undefined
  * when it cannot apply the edit.
  */
-import { parseDocument, stringify } from 'yaml';
+import { createRequire } from 'node:module';
+import jsyaml from 'js-yaml';
+
+// yaml (the comment-keeping Document) is loaded only when an existing entry is edited: appending
+// a new entry, the common case, needs only js-yaml, which the read has loaded anyway.
+const require = createRequire(import.meta.url);
+const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
 
 export type EditOp = { kind: 'set'; path: string[]; value: unknown } | { kind: 'delete'; path: string[] };
 
@@ -91,7 +97,7 @@ function applyOne(lines: string[], op: EditOp): string[] | undefined {
     if (rest.length) return undefined; // deep set into a missing entry: let the full path do it
     // Append a new entry at the end of the section.
     const indent = sectionIndent(lines, sec.body);
-    const block = reindent(stringify({ [key]: op.value }, { lineWidth: 0 }), indent);
+    const block = reindent(jsyaml.dump({ [key]: op.value }, { lineWidth: -1, schema: jsyaml.CORE_SCHEMA }), indent);
     const at = sec.body.end;
     return [...lines.slice(0, at), ...block, ...lines.slice(at)];
   }
@@ -100,7 +106,7 @@ function applyOne(lines: string[], op: EditOp): string[] | undefined {
   const blockLines = lines.slice(entry.block.start, entry.block.end);
   if (blockLines.some((l) => l.includes('\t'))) return undefined;
   const dedented = blockLines.map((l) => (l.trim() === '' ? '' : l.slice(entry.indent))).join('\n') + '\n';
-  const doc = parseDocument(dedented);
+  const doc = yaml().parseDocument(dedented);
   if (doc.errors.length) return undefined;
   if (op.kind === 'delete') doc.deleteIn([key, ...rest]);
   else doc.setIn([key, ...rest], doc.createNode(op.value));
