@@ -73,6 +73,15 @@ describe('inventory store', () => {
     expect(readFileSync(inv, 'utf8')).toBe(before);
   });
 
+  it('checks the rules between entries after an edit of one entry (image exists, MAC unique)', async () => {
+    await createGuest(inv, { name: 'a', image: 'terminal', mac: '00:16:3e:00:00:07' });
+    await expect(updateInventory(inv, (i) => i.set(['guests', 'x'], { image: 'nope' }))).rejects.toThrow('guests.x.image: names image "nope", which is not in images');
+    await expect(updateInventory(inv, (i) => i.set(['clients', 'pc'], { mac: '00:16:3e:00:00:07', image: 'terminal' }))).rejects.toThrow(
+      'clients.pc.mac: 00:16:3e:00:00:07 is already used by guest a',
+    );
+    await expect(updateInventory(inv, (i) => i.set(['site', 'nfsServer'], '300.1.1.1'))).rejects.toThrow('site.nfsServer: must be a dotted IPv4 address');
+  });
+
   it('writes nothing when a change is a no-op', async () => {
     const { mtimeMs } = await import('node:fs').then((fs) => fs.statSync(inv));
     await updateInventory(inv, () => undefined);
