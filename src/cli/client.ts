@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--append <args>', 'extra kernel arguments for this client')
     .option('--root <server:/path>', 'NFS root overriding the image\'s export')
     .action(async (mac: string, o: { name?: string; image?: string; append?: string; root?: string }) => {
-      const { addClient } = await import('../inventory/clients.js');
+      const { addClient } = await import('../ops/clients.js');
       const r = await addClient(await ctx.inventoryPath(), { mac, ...o });
       ctx.print(r, () => `added client ${r.name} (MAC ${r.client.mac}, image ${r.client.image}); run \`xenroot sync\` to write its boot files`);
     });
@@ -22,7 +22,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list clients')
     .action(async () => {
-      const { listClients } = await import('../inventory/clients.js');
+      const { listClients } = await import('../ops/clients.js');
       const clients = await listClients(await ctx.inventoryPath());
       ctx.print(clients, () =>
         table([['NAME', 'MAC', 'IMAGE', 'ROOT', 'APPEND'], ...Object.entries(clients).map(([n, c]) => [n, c.mac, c.image, c.root ?? '-', c.append ?? ''])]),
@@ -33,7 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('show <name>')
     .description('show one client')
     .action(async (name: string) => {
-      const { getClient } = await import('../inventory/clients.js');
+      const { getClient } = await import('../ops/clients.js');
       const r = await getClient(await ctx.inventoryPath(), name);
       ctx.print({ name, ...r.client }, () => [`name: ${name}`, ...Object.entries(r.client).map(([k, v]) => `${k}: ${String(v)}`)].join('\n'));
     });
@@ -46,7 +46,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--append <args>', 'extra kernel arguments ("" to remove)')
     .option('--root <server:/path>', 'NFS root override ("" to remove)')
     .action(async (name: string, o: { mac?: string; image?: string; append?: string; root?: string }) => {
-      const { setClient } = await import('../inventory/clients.js');
+      const { setClient } = await import('../ops/clients.js');
       const r = await setClient(await ctx.inventoryPath(), name, o);
       ctx.print(r, () => (r.changed ? `changed client ${name}; run \`xenroot sync\` to write its boot files` : `client ${name} unchanged`));
     });
@@ -55,7 +55,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('remove <name>')
     .description('remove a client from the inventory (its files go at the next `xenroot sync`)')
     .action(async (name: string) => {
-      const { removeClient } = await import('../inventory/clients.js');
+      const { removeClient } = await import('../ops/clients.js');
       const r = await removeClient(await ctx.inventoryPath(), name);
       ctx.print(r, () => `removed client ${name}; run \`xenroot sync\` to delete its boot files`);
     });

@@ -1,8 +1,9 @@
 /** `xenroot console NAME [--expect REGEX --timeout S --log FILE]`. */
 import type { Command } from 'commander';
-import type { AttachResult } from '../hypervisor/console.js';
+import type { AttachResult } from '../ops/guest-console.js';
 import type { CliContext } from './context.js';
-import { hostOptions, regexOption, secondsOption } from './hvopts.js';
+import { regexOption } from './context.js';
+import { hostOptions, secondsOption } from './hvopts.js';
 
 /** Tells how an interactive console ended; a crash is an error (non-zero exit). */
 export function printAttachOutcome(name: string, a: AttachResult): void {
@@ -24,7 +25,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--timeout <s>', 'seconds to wait for --expect (default 60)', secondsOption('--timeout'))
     .option('--log <file>', 'append everything the console prints to FILE (with --expect)')
     .action(async (name: string, o: { expect?: RegExp; timeout?: number; log?: string }) => {
-      const { guestConsole } = await import('../hypervisor/lifecycle.js');
+      const { guestConsole } = await import('../ops/guest-console.js');
       const file = await ctx.inventoryPath();
       if (o.expect) {
         const r = await guestConsole(file, name, {

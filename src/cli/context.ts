@@ -4,7 +4,7 @@
  * with a UsageError naming the value and what is accepted.
  */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../sys/errors.js';
 
 export interface GlobalOptions {
   inventory?: string;
@@ -53,6 +53,17 @@ export function choiceOption<T extends string>(flag: string, choices: readonly T
   return (value: string) => {
     if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" is not valid: must be one of ${choices.join(', ')}`);
     return value as T;
+  };
+}
+
+/** A regular expression flag; a bad one is a UsageError naming it and the parser's reason. */
+export function regexOption(flag: string, flags = ''): (value: string) => RegExp {
+  return (value: string) => {
+    try {
+      return new RegExp(value, flags);
+    } catch (err) {
+      throw new UsageError(`${flag} "${value}" is not a valid regular expression: ${(err as Error).message}`);
+    }
   };
 }
 

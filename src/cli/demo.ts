@@ -9,7 +9,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-interactive', 'do not attach interactively: wait for the image\'s marker, print the console, stop')
     .option('--timeout <s>', 'seconds to wait for the guest (non-interactive)', intOption('--timeout', 1, 3600), 120)
     .action(async (o: { dir: string; interactive: boolean; timeout: number }) => {
-      const { runDemo } = await import('../image/demo.js');
+      const { runDemo } = await import('../ops/demo.js');
       const r = await runDemo({
         dir: o.dir,
         interactive: o.interactive === false ? false : undefined,

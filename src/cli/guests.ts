@@ -8,10 +8,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description('print a generated file of a guest to stdout')
     .option('--format <fmt>', 'xl (the .cfg), libvirt (Xen PV XML) or qemu (QEMU test domain XML)', choiceOption('--format', ['xl', 'libvirt', 'qemu'] as const), 'libvirt')
     .action(async (name: string, o: { format: 'xl' | 'libvirt' | 'qemu' }) => {
-      const { loadInventory } = await import('../inventory/store.js');
-      const { renderGuest } = await import('../render/guest-files.js');
-      const inv = await loadInventory(await ctx.inventoryPath());
-      const text = renderGuest(inv.data, name, o.format);
+      const { renderGuestText } = await import('../ops/guests.js');
+      const text = await renderGuestText(await ctx.inventoryPath(), name, o.format);
       ctx.print({ name, format: o.format, text }, () => text);
     });
 
@@ -19,9 +17,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list guests')
     .action(async () => {
-      const { loadInventory } = await import('../inventory/store.js');
-      const inv = await loadInventory(await ctx.inventoryPath());
-      const guests = inv.data.guests;
+      const { listGuests } = await import('../ops/guests.js');
+      const guests = await listGuests(await ctx.inventoryPath());
       ctx.print(guests, () =>
         table([
           ['NAME', 'IMAGE', 'MEMORY', 'VCPUS', 'MAC'],
@@ -34,8 +31,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command('show <name>')
     .description('show one guest')
     .action(async (name: string) => {
-      const { getGuest } = await import('../inventory/guests.js');
-      const g = await getGuest(await ctx.inventoryPath(), name);
+      const { showGuest } = await import('../ops/guests.js');
+      const g = await showGuest(await ctx.inventoryPath(), name);
       ctx.print({ name, ...g }, () => [`name: ${name}`, ...Object.entries(g).map(([k, v]) => `${k}: ${String(v)}`)].join('\n'));
     });
 
@@ -43,7 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('remove <name>')
     .description('remove a guest from the inventory and delete its generated files')
     .action(async (name: string) => {
-      const { removeGuest } = await import('../inventory/guests.js');
+      const { removeGuest } = await import('../ops/remove-guest.js');
       const r = await removeGuest(await ctx.inventoryPath(), name);
       ctx.print(r, () => `removed guest ${name}${r.removedFiles.length ? ` and ${r.removedFiles.join(', ')}` : ''}`);
     });

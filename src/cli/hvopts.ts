@@ -1,12 +1,13 @@
 /** Options shared by the hypervisor commands (start, stop, status, define, undefine, console). */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../sys/errors.js';
+import { DOMAIN_TARGETS, type DomainTarget } from '../inventory/schema.js';
 import { choiceOption, type CliContext } from './context.js';
 
-export type TargetFlag = 'xen' | 'qemu';
+export type TargetFlag = DomainTarget;
 
 export function targetOption(cmd: Command): Command {
-  return cmd.option('--target <target>', 'domain flavour: xen (PV) or qemu (test domain); default: from the URI scheme', choiceOption('--target', ['xen', 'qemu'] as const));
+  return cmd.option('--target <target>', 'domain flavour: xen (PV) or qemu (test domain); default: from the URI scheme', choiceOption('--target', DOMAIN_TARGETS));
 }
 
 /** --connect (global, also accepted after the command) and --target as HostOptions. */
@@ -20,15 +21,5 @@ export function secondsOption(flag: string): (value: string) => number {
     if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0 || Number(value) > 86_400)
       throw new UsageError(`${flag} "${value}" is not valid: must be a number of seconds from 0.1 to 86400`);
     return Math.round(Number(value) * 1000);
-  };
-}
-
-export function regexOption(flag: string): (value: string) => RegExp {
-  return (value: string) => {
-    try {
-      return new RegExp(value);
-    } catch (err) {
-      throw new UsageError(`${flag} "${value}" is not a valid regular expression: ${(err as Error).message}`);
-    }
   };
 }

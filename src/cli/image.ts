@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { choiceOption, table, type CliContext } from './context.js';
+import { INITRD_BUILDERS } from '../inventory/schema.js';
+import { table, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('manage root filesystem images');
@@ -11,13 +12,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--file <img>', 'the image as a loop image file (ext4)')
     .option('--kver <ver>', 'kernel version to boot (default: the newest found in the image)')
     .option('--export <path>', 'NFS path clients mount (default: the directory)')
-    .option('--nfs-version <v>', 'NFS version for the root: 3 or 4', (v: string) => Number(choiceOption('--nfs-version', ['3', '4'] as const)(v)) as 3 | 4)
+    .option('--nfs-version <v>', 'NFS version for the root: 3 or 4')
     .option('--nfs-options <opts>', 'NFS mount options for the root, comma-separated (e.g. port=2049,vers=4.2)')
-    .option('--initrd-builder <builder>', 'builtin, dracut, initramfs-tools or mkinitrd (default builtin)', choiceOption('--initrd-builder', ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'] as const))
+    .option('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default builtin)`)
     .option('--ready-pattern <regex>', 'console line that shows the image is up (for `xenroot test`)')
     .option('--append <args>', 'extra kernel arguments for every machine of this image')
-    .action(async (name: string, o: { root?: string; file?: string; kver?: string; export?: string; nfsVersion?: 3 | 4; nfsOptions?: string; initrdBuilder?: 'builtin' | 'dracut' | 'initramfs-tools' | 'mkinitrd'; readyPattern?: string; append?: string }) => {
-      const { addImage } = await import('../inventory/images.js');
+    .action(async (name: string, o: { root?: string; file?: string; kver?: string; export?: string; nfsVersion?: string; nfsOptions?: string; initrdBuilder?: string; readyPattern?: string; append?: string }) => {
+      const { addImage } = await import('../ops/images.js');
       const r = await addImage(await ctx.inventoryPath(), { name, ...o });
       ctx.print(r, () => `added image ${name} (kernel ${r.image.kver}${r.kverDetected ? ', found in the image' : ''})`);
     });
@@ -26,9 +27,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list images')
     .action(async () => {
-      const { loadInventory } = await import('../inventory/store.js');
-      const inv = await loadInventory(await ctx.inventoryPath());
-      const images = inv.data.images;
+      const { listImages } = await import('../ops/images.js');
+      const images = await listImages(await ctx.inventoryPath());
       ctx.print(images, () =>
         table([['NAME', 'KERNEL', 'SOURCE'], ...Object.entries(images).map(([n, i]) => [n, i.kver ?? '-', i.root ?? i.file ?? '-'])]),
       );
@@ -38,10 +38,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command('show <name>')
     .description('show one image')
     .action(async (name: string) => {
-      const { loadInventory } = await import('../inventory/store.js');
-      const { requireEntry } = await import('../inventory/lookup.js');
-      const inv = await loadInventory(await ctx.inventoryPath());
-      const img = requireEntry(inv.data, 'image', name);
+      const { showImage } = await import('../ops/images.js');
+      const img = await showImage(await ctx.inventoryPath(), name);
       ctx.print({ name, ...img }, () => Object.entries(img).map(([k, v]) => `${k}: ${String(v)}`).join('\n'));
     });
 
@@ -49,7 +47,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('remove <name>')
     .description('remove an image from the inventory (its files are not touched)')
     .action(async (name: string) => {
-      const { removeImage } = await import('../inventory/images.js');
+      const { removeImage } = await import('../ops/images.js');
       const r = await removeImage(await ctx.inventoryPath(), name);
       ctx.print(r, () => `removed image ${name}`);
     });

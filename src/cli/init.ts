@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--bridge <br>', 'default bridge of guests (default xenbr0)')
     .option('--connect <uri>', 'default hypervisor URI (default xen:///system)')
     .action(async (o: { nfsServer?: string; exportRoot?: string; tftpRoot?: string; bootDir?: string; allow?: string[]; bridge?: string; connect?: string }) => {
-      const { initInventory } = await import('../inventory/init.js');
+      const { initInventory } = await import('../ops/init.js');
       const file = await ctx.inventoryPath();
       // The program's global --connect takes the flag before this command sees it: it is the site default here.
       const connect = o.connect ?? ctx.options.connect;

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/schema.js';
 import { choiceOption, collect, type CliContext } from './context.js';
+import type { InitrdListing, Presence } from '../ops/initrd-ls.js';
 
-const TARGETS = ['xen', 'qemu', 'pxe'] as const;
-const BUILDERS = ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'] as const;
 
 export function register(program: Command, ctx: CliContext): void {
   const initrd = program.command('initrd').description('build and inspect initrds that boot an image over NFS');
@@ -10,34 +10,25 @@ export function register(program: Command, ctx: CliContext): void {
   initrd
     .command('build <image>')
     .description('build the initrd of an inventory image for a machine kind')
-    .requiredOption('--target <target>', `machine kind: ${TARGETS.join(', ')}`, choiceOption('--target', TARGETS))
+    .requiredOption('--target <target>', `machine kind: ${BOOT_TARGETS.join(', ')}`, choiceOption('--target', BOOT_TARGETS))
     .option('--kver <ver>', 'kernel version (default: the image\'s kver, else the newest in the image)')
-    .option('--builder <builder>', `${BUILDERS.join(', ')} (default: the image's initrdBuilder, else builtin)`, choiceOption('--builder', BUILDERS))
+    .option('--builder <builder>', `${INITRD_BUILDERS.join(', ')} (default: the image's initrdBuilder, else builtin)`, choiceOption('--builder', INITRD_BUILDERS))
     .option('--nic <driver>', 'pxe: NIC driver module to carry (repeatable or comma-separated; default: common physical NICs + virtio_net)', collect)
     .option('--add-module <module>', 'builtin: another kernel module to carry and load (repeatable or comma-separated)', collect)
     .option('--out <path>', 'output file (default: the image\'s staged boot dir, initrd-KVER-TARGET.img)')
-    .action(async (name: string, o: { target: (typeof TARGETS)[number]; kver?: string; builder?: (typeof BUILDERS)[number]; nic?: string[]; addModule?: string[]; out?: string }) => {
-      const { loadInventory } = await import('../inventory/store.js');
-      const { bootFiles } = await import('../inventory/paths.js');
-      const { InventoryError } = await import('../errors.js');
-      const { buildInitrd } = await import('../initrd/build.js');
-      const { imageKver } = await import('../initrd/builtin.js');
-      const inv = await loadInventory(await ctx.inventoryPath());
-      const image = (await import('../inventory/lookup.js')).requireEntry(inv.data, 'image', name);
-      const source: { dir: string } | { file: string } = image.root ? { dir: image.root } : { file: image.file! };
-      let kver = o.kver ?? image.kver;
-      if (!kver && 'dir' in source) kver = await imageKver(source.dir);
-      const out = o.out ?? (kver ? bootFiles(inv.data.site, name, { ...image, kver }, o.target).initrd : undefined);
-      if (!out) throw new InventoryError(`images.${name}.kver is not set`, { hint: 'pass --kver VER or --out PATH' });
-      const r = await buildInitrd({
-        source, target: o.target, builder: o.builder ?? image.initrdBuilder ?? 'builtin', out,
-        ...(kver ? { kver } : {}), ...(o.nic ? { nics: o.nic } : {}), ...(o.addModule ? { extraModules: o.addModule } : {}), progress: !ctx.json && !ctx.options.quiet,
+    .action(async (name: string, o: { target: (typeof BOOT_TARGETS)[number]; kver?: string; builder?: (typeof INITRD_BUILDERS)[number]; nic?: string[]; addModule?: string[]; out?: string }) => {
+      const { buildImageInitrd } = await import('../ops/build-initrd.js');
+      const r = await buildImageInitrd(await ctx.inventoryPath(), name, {
+        target: o.target,
+        ...(o.kver ? { kver: o.kver } : {}),
+        ...(o.builder ? { builder: o.builder } : {}),
+        ...(o.nic ? { nics: o.nic } : {}),
+        ...(o.addModule ? { extraModules: o.addModule } : {}),
+        ...(o.out ? { out: o.out } : {}),
+        progress: !ctx.json && !ctx.options.quiet,
       });
-      // Into the staged boot dir: the kernel goes beside the initrd, as guests and `sync` expect it.
-      let kernel: string | undefined;
-      if (!o.out && image.root && kver) kernel = await (await import('../deploy/boot-files.js')).stageKernel(inv.data.site, name, { ...image, kver });
-      ctx.print({ ...r, kernel }, () =>
-        (kernel ? `staged ${kernel}\n` : '') +
+      ctx.print(r, () =>
+        (r.kernel ? `staged ${r.kernel}\n` : '') +
         `built ${r.path}: ${r.builder} initrd for ${r.target}, kernel ${r.kver}, ${(r.size / 1e6).toFixed(2)} MB in ${(r.ms / 1000).toFixed(1)} s, ` +
         `xennet ${r.xennet ? 'yes' : 'no'}, nfs ${r.nfs ? 'yes' : 'no'}${r.sha256 ? `\nsha256 ${r.sha256}` : ''}`,
       );
@@ -48,8 +39,24 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list an initrd (newc cpio: plain, gzip, xz, zstd, dracut\'s early+main) and say whether xennet and NFS are in it')
     .option('--all', 'list every entry, not just the summary')
     .action(async (path: string, o: { all?: boolean }) => {
-      const { listInitrd, formatListing } = await import('../initrd/ls.js');
+      const { listInitrd } = await import('../ops/initrd-ls.js');
       const l = await listInitrd(path);
       ctx.print(o.all ? l : { ...l, members: l.members.length }, () => formatListing(l, { all: !!o.all }));
     });
+}
+
+/** The human summary of `initrd ls`: segments, kernel, whether xennet/NFS/virtio_net are in it, modules. */
+export function formatListing(l: InitrdListing, opts: { all?: boolean } = {}): string {
+  const lines: string[] = [];
+  lines.push(`${l.path}: ${l.members.length} entries in ${l.segments.map((s) => (s.compression === 'none' ? 'cpio' : `${s.compression} cpio`)).join(' + ')}`);
+  if (l.kvers.length) lines.push(`kernel: ${l.kvers.join(', ')}`);
+  const how = (p: Presence) => (p.present ? `yes (${p.how})` : 'NO');
+  lines.push(`xennet (xen-netfront): ${how(l.xennet)}`);
+  lines.push(`nfs: ${how(l.nfs)}${l.nfs.versions.length ? `, versions ${l.nfs.versions.join(', ')}` : ''}`);
+  lines.push(`virtio_net: ${how(l.virtioNet)}`);
+  lines.push(`modules (${l.modules.length}): ${l.modules.join(' ')}`);
+  if (opts.all) {
+    for (const m of l.members) lines.push(`${m.type.padEnd(7)} ${String(m.size).padStart(9)} ${m.path}${m.target ? ` -> ${m.target}` : ''}`);
+  }
+  return lines.join('\n');
 }

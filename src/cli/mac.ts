@@ -1,6 +1,6 @@
 /** `xenroot mac NAME [--unpin | --set MAC]`: show or manage a guest's pinned MAC. */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../sys/errors.js';
 import type { CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -11,16 +11,16 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--unpin', 'remove the pinned MAC')
     .action(async (name: string, o: { set?: string; unpin?: boolean }) => {
       if (o.set !== undefined && o.unpin) throw new UsageError('give --set MAC or --unpin, not both');
-      const { getGuest, setGuestMac } = await import('../inventory/guests.js');
+      const { getGuestMac, setGuestMac } = await import('../ops/guest-mac.js');
       const file = await ctx.inventoryPath();
       if (o.set === undefined && !o.unpin) {
-        const g = await getGuest(file, name);
+        const g = await getGuestMac(file, name);
         ctx.print({ name, mac: g.mac ?? null, macSource: g.macSource ?? null, pinned: !!g.mac }, () =>
           g.mac ? `${name}: ${g.mac} (${g.macSource ?? 'pinned'})` : `${name}: no MAC pinned; the next start pins the one the hypervisor gives it`,
         );
         return;
       }
-      const r = o.unpin ? await setGuestMac(file, name, undefined, undefined) : await setGuestMac(file, name, o.set, 'given');
+      const r = await setGuestMac(file, name, o.unpin ? undefined : o.set);
       ctx.print({ name, mac: r.mac ?? null, changed: r.changed, pinned: !!r.mac }, () =>
         o.unpin ? (r.changed ? `${name}: MAC unpinned; the next start pins a new one` : `${name}: no MAC was pinned`) : `${name}: ${r.mac} pinned${r.changed ? '' : ' (unchanged)'}`,
       );

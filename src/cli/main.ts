@@ -1,13 +1,16 @@
 /**
  * The xenroot CLI entry: builds the commander program from the command modules and is the one
  * error boundary. A XenrootError prints one line (plus its hint) and exits with its code;
- * commander's usage errors exit 2; anything else is a bug and exits 1.
+ * commander's usage errors exit 2; anything else is a bug and exits 1. It installs the one signal
+ * policy (src/sys/lifetime.ts): SIGINT, SIGTERM and SIGHUP undo whatever was started and end
+ * the program with exit code 130, always; this is the only place the process is ended.
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { CliContext } from './context.js';
 import { commandModules } from './commands.js';
-import { ExitCode, isXenrootError } from '../errors.js';
+import { ExitCode, isXenrootError } from '../sys/errors.js';
+import { installSignalPolicy, interrupted, runCleanups } from '../sys/lifetime.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -27,7 +30,7 @@ export function buildProgram(): Command {
   program.configureOutput({ outputError: (str, write) => write(str) });
   program.hook('preAction', async (cmd) => {
     const o = cmd.optsWithGlobals<{ verbose?: boolean; quiet?: boolean }>();
-    if (o.verbose || o.quiet) (await import('../log.js')).setLogLevel(o.verbose ? 'debug' : 'warn');
+    if (o.verbose || o.quiet) (await import('../sys/log.js')).setLogLevel(o.verbose ? 'debug' : 'warn');
   });
   const ctx = new CliContext(program);
   for (const m of commandModules) m.register(program, ctx);
@@ -53,14 +56,19 @@ function report(err: unknown, json: boolean): number {
 
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
+  let code: number;
   try {
     await program.parseAsync(argv);
-    return ExitCode.ok;
+    code = ExitCode.ok;
   } catch (err) {
-    return report(err, argv.includes('--json'));
+    code = report(err, argv.includes('--json'));
   }
+  // Whatever a command left registered (it should have undone it) goes before the process ends.
+  await runCleanups();
+  return interrupted() ? ExitCode.interrupted : code;
 }
 
 // Run when executed (bin/xenroot.js imports this module).
+installSignalPolicy((code) => process.exit(code));
 const code = await main();
 process.exitCode = code;

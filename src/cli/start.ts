@@ -11,7 +11,8 @@ export function register(program: Command, ctx: CliContext): void {
       .description('start a guest (first start: pin the MAC the hypervisor gave it)')
       .option('--console', 'attach to its console once started (Ctrl-] detaches)'),
   ).action(async (name: string, o: { console?: boolean; target?: TargetFlag }) => {
-    const { startGuest, guestConsole } = await import('../hypervisor/lifecycle.js');
+    const { startGuest } = await import('../ops/start-guest.js');
+    const { guestConsole } = await import('../ops/guest-console.js');
     const file = await ctx.inventoryPath();
     const r = await startGuest(file, name, hostOptions(ctx, o));
     ctx.print(r, () =>

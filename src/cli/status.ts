@@ -8,7 +8,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('status [name]')
     .description('show the state, MAC and pinning of one or all guests')
     .action(async (name: string | undefined) => {
-      const { guestStatus } = await import('../hypervisor/lifecycle.js');
+      const { guestStatus } = await import('../ops/guest-status.js');
       const rows = await guestStatus(await ctx.inventoryPath(), name, hostOptions(ctx, {}));
       ctx.print(name === undefined ? rows : rows[0], () =>
         table([

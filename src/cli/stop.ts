@@ -10,7 +10,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--force', 'destroy it at once')
     .option('--timeout <s>', 'seconds to wait for a graceful shutdown (default 60)', secondsOption('--timeout'))
     .action(async (name: string, o: { force?: boolean; timeout?: number }) => {
-      const { stopGuest } = await import('../hypervisor/lifecycle.js');
+      const { stopGuest } = await import('../ops/stop-guest.js');
       const r = await stopGuest(await ctx.inventoryPath(), name, {
         ...hostOptions(ctx, {}),
         ...(o.force ? { force: true } : {}),

@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--root <dir>', 'write every system path under DIR (as DESTDIR does); no reloads')
     .option('--no-reload', 'do not run exportfs -r or restart the DHCP server')
     .action(async (o: { dryRun?: boolean; diff?: boolean; root?: string; reload: boolean }) => {
-      const { sync } = await import('../deploy/sync.js');
+      const { sync } = await import('../ops/sync.js');
       const { resolve } = await import('node:path');
       const r = await sync(await ctx.inventoryPath(), {
         ...(o.root ? { root: resolve(o.root) } : {}),

@@ -1,29 +1,22 @@
 import type { Command } from 'commander';
-import { choiceOption, intOption, type CliContext } from './context.js';
+import { DOMAIN_TARGETS, INITRD_BUILDERS, type DomainTarget, type InitrdBuilder } from '../inventory/schema.js';
+import { choiceOption, intOption, regexOption, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('test <image>')
     .description('boot an image in a throwaway VM and wait for it to come up: PASS/FAIL with the boot time')
-    .option('--target <target>', 'qemu (the QEMU test domain, where Xen is absent) or xen', choiceOption('--target', ['qemu', 'xen'] as const), 'qemu')
-    .option('--initrd-builder <builder>', 'builtin or dracut (default: the image\'s, else builtin)', choiceOption('--initrd-builder', ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'] as const))
-    .option('--expect <regex>', 'readiness pattern (default: the image\'s readyPattern, else a login prompt or the multi-user target)')
+    .option('--target <target>', 'qemu (the QEMU test domain, where Xen is absent) or xen', choiceOption('--target', DOMAIN_TARGETS), 'qemu')
+    .option('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, choiceOption('--initrd-builder', INITRD_BUILDERS))
+    .option('--expect <regex>', 'readiness pattern (default: the image\'s readyPattern, else a login prompt or the multi-user target)', regexOption('--expect', 'm'))
     .option('--timeout <s>', 'seconds to wait for it (default 120)', intOption('--timeout', 1, 3600), 120)
     .option('--keep', 'leave the throwaway guest running')
     .option('--serve-nfs', 'serve the image with a private NFS server on loopback while the test runs')
     .option('--memory <MiB>', 'memory of the throwaway guest (default 512)', intOption('--memory', 64, 65536))
     .option('--log <file>', 'write the console transcript to a file')
-    .action(async (image: string, o: { target: 'qemu' | 'xen'; initrdBuilder?: 'builtin' | 'dracut' | 'initramfs-tools' | 'mkinitrd'; expect?: string; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string }) => {
-      const { UsageError } = await import('../errors.js');
-      let expect: RegExp | undefined;
-      if (o.expect !== undefined) {
-        try {
-          expect = new RegExp(o.expect, 'm');
-        } catch {
-          throw new UsageError(`--expect "${o.expect}" is not a valid regular expression`);
-        }
-      }
-      const { testImage, assertPassed } = await import('../image/test-image.js');
+    .action(async (image: string, o: { target: DomainTarget; initrdBuilder?: InitrdBuilder; expect?: RegExp; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string }) => {
+      const expect = o.expect;
+      const { testImage, assertPassed } = await import('../ops/test-image.js');
       const r = await testImage(await ctx.inventoryPath(), image, {
         target: o.target,
         timeoutMs: o.timeout * 1000,

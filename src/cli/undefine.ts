@@ -8,7 +8,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('undefine <name>')
     .description('remove the persistent libvirt domain of a guest (the inventory entry stays)')
     .action(async (name: string) => {
-      const { undefineGuest } = await import('../hypervisor/lifecycle.js');
+      const { undefineGuest } = await import('../ops/define-guest.js');
       const r = await undefineGuest(await ctx.inventoryPath(), name, hostOptions(ctx, {}));
       ctx.print(r, () => (r.undefined ? `undefined ${name} at ${r.uri}` : `${name} is not defined at ${r.uri}`));
     });

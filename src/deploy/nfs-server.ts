@@ -9,8 +9,8 @@
  *   await nfs.stop();
  *
  * The server runs under `setpriv --pdeathsig TERM`, so it dies with its parent even if the parent is
- * killed outright; SIGINT/SIGTERM of the parent stop it by PID (then the signal is re-raised when
- * nobody else handles it); stop() sends SIGTERM and SIGKILL after 10 s.
+ * killed outright; it is registered with the cleanup registry (src/sys/lifetime.ts), so the
+ * signal policy stops it too; stop() sends SIGTERM and SIGKILL after 10 s.
  *
  * NFSv3 (`versions: [3, 4]`) needs rpcbind, which listens on every address, so it is served only
  * with `netns: true`: a network namespace made here (`ip netns add xenroot-nfs-PID-N`, loopback
@@ -20,17 +20,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { DependencyError, DeployError, TimeoutError, UsageError } from '../errors.js';
-import { log } from '../log.js';
-import { renderGaneshaConfig, isLoopbackV4, type GaneshaExport } from './ganesha-config.js';
-
-/** Signals that unwind/stop instead of killing the process outright (a closed terminal sends SIGHUP). */
-const HANDLED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+import { DependencyError, DeployError, TimeoutError, UsageError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
+import { onCleanup } from '../sys/lifetime.js';
+import { descendants, killPid, killPidNow, pidAlive, pidListensOn } from '../sys/proc.js';
+import { requireProgram } from '../sys/which.js';
+import { renderGaneshaConfig, isLoopbackV4, type GaneshaExport } from '../render/ganesha.js';
 
 export interface NfsExportSpec {
   /** Directory to serve. */
@@ -53,8 +53,6 @@ export interface NfsServerOptions {
   keepWorkDir?: boolean;
   /** How long to wait for the port to accept TCP (default 30 s). */
   startTimeoutMs?: number;
-  /** Stop the server on SIGINT/SIGTERM/SIGHUP of this process (default true). */
-  handleSignals?: boolean;
   /** NFS versions (default [4]); 3 needs `netns: true`. */
   versions?: (3 | 4)[];
   /** Run rpcbind + ganesha in a network namespace made for this server (deleted at stop). */
@@ -115,30 +113,6 @@ async function acceptsTcp(addr: string, port: number): Promise<boolean> {
   });
 }
 
-/** True when process `pid` itself holds a listening TCP socket on `port` (so not someone else's server). */
-export async function pidListensOn(pid: number, port: number): Promise<boolean> {
-  const inodes = new Set<string>();
-  try {
-    for (const fd of await readdir(`/proc/${pid}/fd`)) {
-      const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-      const m = /^socket:\[(\d+)\]$/.exec(link);
-      if (m?.[1]) inodes.add(m[1]);
-    }
-  } catch {
-    return false;
-  }
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  // /proc/PID/net is the process's own network namespace.
-  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
-    const text = await readFile(table, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === '0A' && f[1]?.endsWith(`:${hexPort}`) && f[9] && inodes.has(f[9])) return true;
-    }
-  }
-  return false;
-}
-
 async function tail(file: string, lines: number): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return text
@@ -163,15 +137,9 @@ async function resolveExports(specs: NfsExportSpec[]): Promise<GaneshaExport[]> 
   return out;
 }
 
-async function findGanesha(): Promise<void> {
-  for (const bin of ['ganesha.nfsd', 'setpriv']) {
-    const r = await execa('sh', ['-c', `command -v ${bin}`], { reject: false });
-    if (r.exitCode !== 0) {
-      throw new DependencyError(`${bin} was not found on this host`, {
-        hint: bin === 'setpriv' ? 'apt-get install util-linux' : 'apt-get install nfs-ganesha nfs-ganesha-vfs',
-      });
-    }
-  }
+function findGanesha(): void {
+  requireProgram('ganesha.nfsd', 'nfs-ganesha', 'to serve the image over NFS');
+  requireProgram('setpriv', 'util-linux', 'to serve the image over NFS');
   const fsal = ['/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so', '/usr/lib/ganesha/libfsalvfs.so', '/usr/lib64/ganesha/libfsalvfs.so'];
   if (!fsal.some((p) => existsSync(p))) {
     throw new DependencyError('the VFS backend of nfs-ganesha (libfsalvfs.so) is missing', { hint: 'apt-get install nfs-ganesha-vfs' });
@@ -181,54 +149,6 @@ async function findGanesha(): Promise<void> {
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
 
 let netnsCounter = 0;
-
-async function pidAlive(pid: number): Promise<boolean> {
-  const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return st !== '' && !/^\d+ \(.*\) Z /.test(st);
-}
-
-/** Descendants of `pid` named `comm`. */
-async function childrenNamed(pid: number, comm: string): Promise<number[]> {
-  const procs: { pid: number; ppid: number; comm: string }[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-    const close = st.lastIndexOf(')');
-    if (close < 0) continue;
-    procs.push({ pid: Number(name), comm: st.slice(st.indexOf('(') + 1, close), ppid: Number(st.slice(close + 2).split(' ')[1]) });
-  }
-  const tree = new Set([pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of procs) {
-      if (!tree.has(p.pid) && tree.has(p.ppid)) {
-        tree.add(p.pid);
-        grew = true;
-      }
-    }
-  }
-  return procs.filter((p) => p.pid !== pid && tree.has(p.pid) && p.comm === comm).map((p) => p.pid);
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-async function killPid(pid: number, graceMs: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const until = Date.now() + graceMs;
-  while (Date.now() < until) {
-    if (!(await pidAlive(pid))) return;
-    await sleep(50);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  while (await pidAlive(pid)) await sleep(50);
-}
 
 async function deleteNetns(name: string): Promise<void> {
   const r = await execa('ip', ['netns', 'del', name], { reject: false });
@@ -248,11 +168,11 @@ export async function sweepStaleNetns(): Promise<string[]> {
   for (const line of String(r.stdout).split('\n')) {
     const name = line.split(' ')[0] ?? '';
     const m = /^xenroot-nfs-(\d+)-\d+$/.exec(name);
-    if (!m || (await pidAlive(Number(m[1])))) continue;
+    if (!m || pidAlive(Number(m[1]))) continue;
     // Whatever still runs in it was started for that server (rpcbind, ganesha): stop it by PID.
     const pids = await execa('ip', ['netns', 'pids', name], { reject: false });
     if (pids.exitCode !== 0) continue;
-    for (const p of String(pids.stdout).split('\n').filter(Boolean)) await killPid(Number(p), 5000);
+    for (const p of String(pids.stdout).split('\n').filter(Boolean)) await killPid(Number(p));
     await deleteNetns(name);
     log().info({ netns: name }, 'deleted the network namespace of a dead NFS server owner');
     swept.push(name);
@@ -279,7 +199,7 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
     });
   }
   const exports = await resolveExports(options.exports);
-  await findGanesha();
+  findGanesha();
 
   const ownWorkDir = options.workDir === undefined;
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'xenroot-nfs-'));
@@ -393,39 +313,11 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
   });
   log().debug({ pid, port, workDir }, 'ganesha.nfsd started');
 
-  let stopping: Promise<void> | undefined;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    log().warn({ pid, signal: sig }, 'stopping the NFS server');
-    void stop().then(() => {
-      // Nobody else handles the signal: die of it as the default action would.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    });
-  };
-  const onExit = (): void => {
-    if (!exited) child.kill('SIGKILL');
-    if (rpcbindPid !== undefined) {
-      try {
-        process.kill(rpcbindPid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    if (netns) spawnSync('ip', ['netns', 'del', netns]);
-  };
-  const handleSignals = options.handleSignals ?? true;
-  if (handleSignals) {
-    for (const sig of HANDLED_SIGNALS) process.on(sig, onSignal);
-  }
-  process.on('exit', onExit);
-
   let halting: Promise<void> | undefined;
   const halt = (): Promise<void> => {
     halting ??= (async () => {
-      if (handleSignals) {
-        for (const sig of HANDLED_SIGNALS) process.off(sig, onSignal);
-      }
       if (!exited) {
-        if (netns && rpcbindPid === undefined) rpcbindPid = (await childrenNamed(pid, 'rpcbind'))[0];
+        if (netns && rpcbindPid === undefined) rpcbindPid = descendants(pid, 'rpcbind')[0];
         child.kill('SIGTERM');
         const killed = await Promise.race([done.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
         if (!killed) {
@@ -434,31 +326,37 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
           await done;
         }
       }
-      if (rpcbindPid !== undefined) await killPid(rpcbindPid, STOP_GRACE_MS);
+      if (rpcbindPid !== undefined) await killPid(rpcbindPid, { graceMs: STOP_GRACE_MS, what: 'rpcbind' });
       if (netns) await deleteNetns(netns);
-      process.off('exit', onExit);
     })();
     return halting;
   };
-  const stop = (): Promise<void> => {
-    stopping ??= halt().then(() => input.removeWorkDir());
-    return stopping;
-  };
+  // Stopped by the owner through stop(), or by the signal policy; at exit only what a handler can do.
+  const cleanup = onCleanup(`NFS server pid ${pid}`, () => halt().then(() => input.removeWorkDir()), {
+    sync: () => {
+      if (!exited) killPidNow(pid);
+      if (rpcbindPid !== undefined) killPidNow(rpcbindPid);
+      if (netns) spawnSync('ip', ['netns', 'del', netns]);
+    },
+  });
+  const stop = (): Promise<void> => cleanup.run();
 
   const started = Date.now();
   for (;;) {
     if (exited) {
       const t = await tail(logFile, 12);
       await halt();
+      cleanup.release();
       const inUse = /Address already in use/.test(t);
       throw new DeployError(`ganesha.nfsd exited while starting on ${bindAddr}:${port} (${exitInfo})${inUse ? ': Address already in use' : ''}\n${t}`, {
         hint: inUse ? 'another server holds the port' : `see ${logFile}`,
       });
     }
-    if ((await pidListensOn(pid, port)) && (netns || (await acceptsTcp(bindAddr, port)))) break;
+    if (pidListensOn(pid, port) && (netns || (await acceptsTcp(bindAddr, port)))) break;
     if (Date.now() - started > timeout) {
       const t = await tail(logFile, 12);
       await halt();
+      cleanup.release();
       throw new TimeoutError(`ganesha.nfsd did not accept TCP on ${bindAddr}:${port} within ${Math.round(timeout / 1000)} s\n${t}`, {
         hint: 'nfs-ganesha and nfs-ganesha-vfs must be installed; the log tail is above',
       });
@@ -471,9 +369,10 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
   if (bad.length) {
     const t = await tail(logFile, 12);
     await halt();
+    cleanup.release();
     throw new DeployError(`ganesha.nfsd rejected its configuration: ${bad[0]?.replace(/^.*?\] /, '')}\n${t}`, { hint: `see ${configFile}` });
   }
-  if (netns) rpcbindPid = (await childrenNamed(pid, 'rpcbind'))[0];
+  if (netns) rpcbindPid = descendants(pid, 'rpcbind')[0];
   log().info({ pid, port, netns, versions, exports: exports.map((e) => `${e.pseudo}=${e.path}`), ms: Date.now() - started }, 'NFS server ready');
   return {
     port,

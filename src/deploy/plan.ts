@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
 import { exportPath, guestFiles } from '../inventory/paths.js';
-import { buildCmdline } from '../render/cmdline.js';
+import { nodeCmdline } from '../render/cmdline.js';
 import { renderGuest } from '../render/guest-files.js';
 import { pxelinuxMacName, renderPxelinux, type BootEntry } from '../render/pxelinux.js';
 import { IPXE_DIR, ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../render/ipxe.js';
@@ -17,14 +17,27 @@ import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../ren
 
 export type FileGroup = 'tftp' | 'dhcp' | 'exports' | 'guest';
 
-/** A desired file; `path` is the system path (before any --root prefix). */
+/**
+ * Who a file is for: `guest:NAME`, `client:NAME`, `image:NAME`, or `site` (shared files). A
+ * command that regenerates the files of a few nodes applies only those owners' files.
+ */
+export type FileOwner = `guest:${string}` | `client:${string}` | `image:${string}` | 'site';
+
+interface FileBase {
+  group: FileGroup;
+  owner: FileOwner;
+  /** The system path (before any --root prefix). */
+  path: string;
+}
+
+/** A desired file. */
 export type DesiredFile =
   /** A whole file xenroot owns. */
-  | { kind: 'text'; group: FileGroup; path: string; content: string }
+  | (FileBase & { kind: 'text'; content: string })
   /** A file copied from `source`; `versioned`: its name carries the content hash. */
-  | { kind: 'copy'; group: FileGroup; path: string; source: string; size: number; versioned: boolean }
+  | (FileBase & { kind: 'copy'; source: string; size: number; versioned: boolean })
   /** The xenroot managed block inside a file the admin owns too. */
-  | { kind: 'block'; group: FileGroup; path: string; body: string };
+  | (FileBase & { kind: 'block'; body: string });
 
 /** Kernel and initrd of an image as staged in the TFTP tree (relative paths). */
 export interface StagedImage {
@@ -40,8 +53,8 @@ export interface StagedImage {
 
 export interface PlanInput {
   data: InventoryData;
-  /** Directory of the guests' NAME.cfg / NAME.xml. */
-  guestDir: string;
+  /** The inventory file (guest files without a configDir live beside it). */
+  inventoryFile: string;
   /** Images staged for PXE (only those with a kernel and a pxe initrd). */
   staged: Map<string, StagedImage>;
   /** pxelinux.0 and ldlinux.c32 on this host. */
@@ -67,25 +80,22 @@ export function dhcpFile(site: InventoryData['site']): string | undefined {
 
 /** The boot entry of an image for one client (or the default entry with `client` undefined). */
 export function bootEntry(data: InventoryData, imageName: string, staged: StagedImage, client?: { append?: string; root?: string }): BootEntry {
-  const site = data.site;
-  const image = data.images[imageName]!;
-  let server = site.nfsServer;
-  let path = exportPath(site, imageName, image);
-  if (client?.root) {
-    const i = client.root.indexOf(':');
-    server = client.root.slice(0, i);
-    path = client.root.slice(i + 1);
+  return { label: imageName, kernel: staged.kernel, initrd: staged.initrd, cmdline: nodeCmdline(data, imageName, client ?? {}, 'pxe') };
+}
+
+/**
+ * The generated files of some guests (NAME.cfg for xl, NAME.xml for libvirt), at each guest's
+ * one recorded home (see guestFiles). Pure; render errors are thrown before anything is written.
+ */
+export function planGuestFiles(data: InventoryData, inventoryFile: string, names: string[]): DesiredFile[] {
+  const files: DesiredFile[] = [];
+  for (const name of names) {
+    const g = guestFiles(data, inventoryFile, name);
+    const owner: FileOwner = `guest:${name}`;
+    files.push({ kind: 'text', group: 'guest', owner, path: g.cfg, content: renderGuest(data, name, 'xl') });
+    files.push({ kind: 'text', group: 'guest', owner, path: g.xml, content: renderGuest(data, name, 'libvirt') });
   }
-  const cmdline = buildCmdline({
-    server,
-    path,
-    nfsVersion: image.nfsVersion ?? site.nfsVersion,
-    nfsOptions: image.nfsOptions ?? site.nfsOptions,
-    console: 'pxe',
-    selinux: site.selinux,
-    extra: [image.append, client?.append],
-  });
-  return { label: imageName, kernel: staged.kernel, initrd: staged.initrd, cmdline };
+  return files;
 }
 
 export function planSync(input: PlanInput): Plan {
@@ -97,35 +107,33 @@ export function planSync(input: PlanInput): Plan {
   const tftp = (rel: string) => `${tftpBase}/${rel}`;
 
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
-  for (const name of Object.keys(data.guests).sort()) {
-    const g = guestFiles(input.guestDir, name);
-    files.push({ kind: 'text', group: 'guest', path: g.cfg, content: renderGuest(data, name, 'xl') });
-    files.push({ kind: 'text', group: 'guest', path: g.xml, content: renderGuest(data, name, 'libvirt') });
-  }
+  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort()));
 
   // TFTP tree.
   const clients = Object.entries(data.clients);
   const hasPxe = clients.length > 0 || input.staged.size > 0;
   if (hasPxe) {
     const s = input.syslinux;
-    files.push({ kind: 'copy', group: 'tftp', path: tftp('pxelinux.0'), source: s.pxelinux0, size: s.pxelinux0Size, versioned: false });
-    files.push({ kind: 'copy', group: 'tftp', path: tftp('ldlinux.c32'), source: s.ldlinux, size: s.ldlinuxSize, versioned: false });
-    for (const [, st] of [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      files.push({ kind: 'copy', group: 'tftp', path: tftp(st.kernel), source: st.kernelSource, size: st.kernelSize, versioned: true });
-      files.push({ kind: 'copy', group: 'tftp', path: tftp(st.initrd), source: st.initrdSource, size: st.initrdSize, versioned: true });
+    files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp('pxelinux.0'), source: s.pxelinux0, size: s.pxelinux0Size, versioned: false });
+    files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp('ldlinux.c32'), source: s.ldlinux, size: s.ldlinuxSize, versioned: false });
+    for (const [name, st] of [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.kernel), source: st.kernelSource, size: st.kernelSize, versioned: true });
+      files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.initrd), source: st.initrdSource, size: st.initrdSize, versioned: true });
     }
     const defaults = [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, st]) => bootEntry(data, name, st));
     const httpBase = site.pxe.httpBase;
     files.push({
       kind: 'text',
       group: 'tftp',
+      owner: 'site',
       path: tftp('pxelinux.cfg/default'),
       content: renderPxelinux({ entries: defaults, timeout: site.pxe.timeout, comment: 'machines without a file of their own' }),
     });
-    files.push({ kind: 'text', group: 'tftp', path: tftp(`${IPXE_DIR}/boot.ipxe`), content: renderIpxeBoot(httpBase ? { httpBase } : {}) });
+    files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${IPXE_DIR}/boot.ipxe`), content: renderIpxeBoot(httpBase ? { httpBase } : {}) });
     files.push({
       kind: 'text',
       group: 'tftp',
+      owner: 'site',
       path: tftp(`${IPXE_DIR}/default.ipxe`),
       content: renderIpxeEntry(defaults[0], { ...(httpBase ? { httpBase } : {}), comment: 'machines without a script of their own' }),
     });
@@ -141,10 +149,12 @@ export function planSync(input: PlanInput): Plan {
       let entry = entries.get(key);
       if (!entry) entries.set(key, (entry = bootEntry(data, c.image, st, c)));
       const comment = `client ${name} (${c.mac}), image ${c.image}`;
-      files.push({ kind: 'text', group: 'tftp', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [entry], comment }) });
+      const owner: FileOwner = `client:${name}`;
+      files.push({ kind: 'text', group: 'tftp', owner, path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [entry], comment }) });
       files.push({
         kind: 'text',
         group: 'tftp',
+        owner,
         path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`),
         content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment }),
       });
@@ -164,8 +174,8 @@ export function planSync(input: PlanInput): Plan {
     if (site.dhcp.subnet) dhcp.subnet = site.dhcp.subnet;
     if (site.pxe.httpBase) dhcp.httpBase = site.pxe.httpBase;
     const text = site.dhcp.server === 'dnsmasq' ? renderDnsmasq(dhcp) : renderIscDhcp(dhcp);
-    if (input.dhcpShared) files.push({ kind: 'block', group: 'dhcp', path: dfile, body: text.replace(/\n+$/, '') });
-    else files.push({ kind: 'text', group: 'dhcp', path: dfile, content: text });
+    if (input.dhcpShared) files.push({ kind: 'block', group: 'dhcp', owner: 'site', path: dfile, body: text.replace(/\n+$/, '') });
+    else files.push({ kind: 'text', group: 'dhcp', owner: 'site', path: dfile, content: text });
   }
 
   // NFS exports.
@@ -176,8 +186,8 @@ export function planSync(input: PlanInput): Plan {
     insecure: site.exports.insecure,
   };
   if (site.allow.length === 0 && Object.keys(data.images).length > 0) warnings.push('site.allow is empty: no image is exported; list the client networks in site.allow');
-  if (input.exportsDirExists) files.push({ kind: 'text', group: 'exports', path: join(site.exports.dir, EXPORTS_DROPIN), content: renderExportsFile(exportsInput) });
-  else files.push({ kind: 'block', group: 'exports', path: site.exports.file, body: renderExportsBlock(exportsInput) });
+  if (input.exportsDirExists) files.push({ kind: 'text', group: 'exports', owner: 'site', path: join(site.exports.dir, EXPORTS_DROPIN), content: renderExportsFile(exportsInput) });
+  else files.push({ kind: 'block', group: 'exports', owner: 'site', path: site.exports.file, body: renderExportsBlock(exportsInput) });
 
   return { files, warnings };
 }

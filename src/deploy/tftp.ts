@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { DependencyError, DeployError } from '../errors.js';
+import { DependencyError, DeployError } from '../sys/errors.js';
 import type { InventoryData } from '../inventory/schema.js';
 import { bootFiles } from '../inventory/paths.js';
+import type { HashCache } from './manifest.js';
 import type { PlanInput, StagedImage } from './plan.js';
 
 export const SYSLINUX_PATHS = {
@@ -39,16 +40,6 @@ export async function findSyslinux(paths: { pxelinux0: string[]; ldlinux: string
   }
   return { pxelinux0: pxe.path, pxelinux0Size: pxe.size, ldlinux: ld.path, ldlinuxSize: ld.size };
 }
-
-/** A cached content hash of a source file. */
-export interface SourceHash {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  sha256: string;
-}
-
-export type HashCache = Record<string, SourceHash>;
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');

@@ -4,7 +4,7 @@
  * `xl://` selects the xl toolstack driver; anything else is a libvirt URI
  * (test:///default, qemu:///system, qemu:///session, xen:///system, xen+tcp://, xen+ssh://, ...).
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../sys/errors.js';
 import { LibvirtHypervisor, type LibvirtOptions } from './libvirt.js';
 import type { Hypervisor } from './types.js';
 import { XlHypervisor, type XlOptions } from './xl.js';

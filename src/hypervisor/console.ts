@@ -12,8 +12,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { IPty } from 'node-pty';
-import { DependencyError, TestFailedError, TimeoutError } from '../errors.js';
-import { log } from '../log.js';
+import { DependencyError, TestFailedError, TimeoutError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 import { isActive, type ConsoleCommand, type DomainState } from './types.js';
 
 const require = createRequire(import.meta.url);

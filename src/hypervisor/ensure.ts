@@ -3,7 +3,7 @@
  * `xenroot demo`): the given URI, or, where nothing answers at qemu:///system and the caller
  * allows it, a private libvirtd started for this run (stopped by the caller).
  */
-import { log } from '../log.js';
+import { log } from '../sys/log.js';
 import { hypervisorFor } from './connect.js';
 import { HypervisorCallError } from './errors.js';
 import { startLocalLibvirtd, type LocalLibvirtd } from './local-libvirtd.js';

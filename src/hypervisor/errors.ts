@@ -2,7 +2,7 @@
  * libvirt and xl report failures as text only (@unraid/libvirt drops libvirt's error codes). This
  * module maps those messages to one typed error with a machine-readable reason and a hint.
  */
-import { HypervisorError, TimeoutError } from '../errors.js';
+import { HypervisorError, TimeoutError } from '../sys/errors.js';
 
 export type HypervisorFailure =
   | 'no-such-domain'

@@ -4,11 +4,12 @@
  * native module); we declare the few calls we use ourselves rather than trust its `types` field.
  * Every call runs under a timeout and every failure becomes a HypervisorCallError.
  */
-import { HypervisorError, TimeoutError } from '../errors.js';
-import { log } from '../log.js';
+import { HypervisorError, TimeoutError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 import { mapHypervisorError, withTimeout } from './errors.js';
-import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml, withUuid } from './xml.js';
-import type { ConsoleCommand, DomainSource, DomainState, DomainSummary, Hypervisor, InterfaceInfo } from './types.js';
+import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml } from './xml.js';
+import { renderDomainXml } from '../render/guest-files.js';
+import { targetForUri, type ConsoleCommand, type DomainGuest, type DomainState, type DomainSummary, type Hypervisor, type HypervisorCapabilities, type InterfaceInfo } from './types.js';
 
 /** The subset of @unraid/libvirt's Domain handle that we use (an opaque token). */
 interface NativeDomain {
@@ -89,8 +90,8 @@ function envTimeoutMs(name: string): number | undefined {
 }
 
 export class LibvirtHypervisor implements Hypervisor {
-  readonly driver = 'libvirt' as const;
   readonly uri: string;
+  readonly capabilities: HypervisorCapabilities;
   private conn: NativeConnection | undefined;
   private readonly connectTimeoutMs: number;
   private readonly callTimeoutMs: number;
@@ -98,6 +99,7 @@ export class LibvirtHypervisor implements Hypervisor {
 
   constructor(uri: string, options: LibvirtOptions = {}) {
     this.uri = uri;
+    this.capabilities = { persistentDefinitions: true, defaultTarget: targetForUri(uri) };
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.callTimeoutMs = options.callTimeoutMs ?? envTimeoutMs('XENROOT_LIBVIRT_TIMEOUT') ?? 60_000;
     this.virsh = options.virsh ?? 'virsh';
@@ -147,37 +149,35 @@ export class LibvirtHypervisor implements Hypervisor {
     return this.call('lookup', name, (c) => c.domainLookupByName(name));
   }
 
-  private xmlOf(source: DomainSource, op: string): string {
-    if (source.kind !== 'xml') {
-      throw new HypervisorError(`${op} through libvirt needs domain XML, got an xl cfg (${source.path})`, {
-        hint: 'use the xl driver (--connect xl://) for xl cfg files, or the rendered NAME.xml',
-      });
-    }
-    return source.xml;
+  /** Defines (or redefines) the guest from its domain XML, keeping an existing domain's UUID. */
+  async define(guest: DomainGuest): Promise<void> {
+    const name = guest.spec.name;
+    const uuid = (await this.exists(name)) ? uuidFromDomainXml(await this.definedDescription(name).catch(() => this.liveDescription(name))) : undefined;
+    await this.defineXml(renderDomainXml(guest.spec, guest.target, uuid ? { uuid } : {}));
   }
 
-  /** Defines (or redefines, keeping the existing domain's UUID) a persistent domain. */
-  async define(source: DomainSource): Promise<string> {
-    let xml = this.xmlOf(source, 'define');
+  /** Starts the guest as a transient domain from its domain XML. */
+  async create(guest: DomainGuest): Promise<void> {
+    await this.createXml(renderDomainXml(guest.spec, guest.target));
+  }
+
+  /** Defines a domain from XML written elsewhere (libvirt only; tests and hand-made domains). Returns its name. */
+  async defineXml(xml: string): Promise<string> {
     const name = nameFromDomainXml(xml);
-    if (!uuidFromDomainXml(xml) && (await this.exists(name))) {
-      const uuid = uuidFromDomainXml(await this.definedDescription(name));
-      if (uuid) xml = withUuid(xml, uuid);
-    }
     const d = await this.call('define', name, (c) => c.domainDefineXML(xml));
+    return this.call('get name', name, (c) => c.domainGetName(d));
+  }
+
+  /** Starts a transient domain from XML written elsewhere. Returns its name. */
+  async createXml(xml: string): Promise<string> {
+    const name = nameFromDomainXml(xml);
+    const d = await this.call('create', name, (c) => c.domainCreateXML(xml));
     return this.call('get name', name, (c) => c.domainGetName(d));
   }
 
   async undefine(name: string): Promise<void> {
     const d = await this.lookup(name);
     await this.call('undefine', name, (c) => c.domainUndefine(d));
-  }
-
-  async create(source: DomainSource): Promise<string> {
-    const xml = this.xmlOf(source, 'create');
-    const name = nameFromDomainXml(xml);
-    const d = await this.call('create', name, (c) => c.domainCreateXML(xml));
-    return this.call('get name', name, (c) => c.domainGetName(d));
   }
 
   async start(name: string): Promise<void> {

@@ -14,16 +14,20 @@
  *
  * Clients reach it at `qemu:///system?socket=DIR/state/run/libvirt/libvirt-sock`.
  * stop() destroys its running domains, kills any QEMU it left by PID, then stops libvirtd by PID;
- * a process exit handler (and SIGINT/SIGTERM) kills them by PID too if the caller never got to
- * stop(). A parent killed with SIGKILL cannot clean up: its libvirtd outlives it.
+ * it is registered with the cleanup registry (src/sys/lifetime.ts), so a signal stops it too, and
+ * an exit handler kills by PID what the caller never stopped. A parent killed with SIGKILL cannot
+ * clean up: its libvirtd outlives it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { onCleanup } from '../sys/lifetime.js';
+import { killPid, killPidNow, pidAlive } from '../sys/proc.js';
+import { requireProgram } from '../sys/which.js';
 import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DependencyError, HypervisorError, TimeoutError } from '../errors.js';
-import { log } from '../log.js';
+import { DependencyError, HypervisorError, TimeoutError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 import { LibvirtHypervisor } from './libvirt.js';
 
 export interface LocalLibvirtd {
@@ -96,23 +100,6 @@ mount --bind "$D/group" /etc/group
 exec libvirtd --pid-file /run/libvirt/xenroot-libvirtd.pid
 `;
 
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = join(dir, cmd);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** PIDs of the QEMU processes the private libvirtd started (from its pid files). */
 export function qemuPids(dir: string): number[] {
   const qdir = join(dir, 'state/run/libvirt/qemu');
@@ -124,32 +111,6 @@ export function qemuPids(dir: string): number[] {
     if (Number.isInteger(n) && n > 1) pids.push(n);
   }
   return pids;
-}
-
-async function waitExit(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !alive(pid);
-}
-
-async function killPid(pid: number, what: string, graceMs = 5_000): Promise<void> {
-  if (!alive(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  if (await waitExit(pid, graceMs)) return;
-  log().warn({ pid }, `${what} did not exit on SIGTERM; sending SIGKILL`);
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  await waitExit(pid, 2_000);
 }
 
 async function prepareDir(dir: string): Promise<void> {
@@ -175,13 +136,9 @@ function checkHost(): void {
       hint: 'run as root, or use a session daemon as an unprivileged user: --connect qemu:///session',
     });
   }
-  for (const [cmd, pkg] of [
-    ['libvirtd', 'libvirt-daemon'],
-    ['unshare', 'util-linux'],
-    ['qemu-system-x86_64', 'qemu-system-x86'],
-  ] as const) {
-    if (!which(cmd)) throw new DependencyError(`${cmd} is not installed`, { hint: `install the Debian package ${pkg} (scripts/setup.sh does)` });
-  }
+  requireProgram('libvirtd', 'libvirt-daemon', 'for a private libvirtd');
+  requireProgram('unshare', 'util-linux', 'for a private libvirtd');
+  requireProgram('qemu-system-x86_64', 'qemu-system-x86', 'for a private libvirtd');
   if (!existsSync('/etc/libvirt')) throw new DependencyError('/etc/libvirt does not exist (nothing to mount the private config over)', { hint: 'install libvirt-daemon' });
   if (!existsSync('/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so') && !existsSync('/usr/lib64/libvirt/connection-driver/libvirt_driver_qemu.so')) {
     throw new DependencyError("libvirt's qemu driver is not installed", { hint: 'install the Debian package libvirt-daemon-driver-qemu' });
@@ -210,28 +167,12 @@ export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Pr
   if (pid === undefined) throw new HypervisorError('could not start libvirtd (spawn failed)', { hint: `see ${logFile}` });
   let exited: number | null | undefined;
   child.on('exit', (code) => (exited = code));
-  const onExit = (): void => {
-    for (const q of qemuPids(dir)) if (alive(q)) process.kill(q, 'SIGKILL');
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
-  };
-  // On SIGINT/SIGTERM: kill what we started, then let the signal do what it would have done
-  // (re-raise it) unless someone else handles it (their handler decides how the process ends).
-  const onSignal = (sig: NodeJS.Signals): void => {
-    onExit();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  };
-  process.on('exit', onExit);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     try {
-      if (alive(pid) && existsSync(socket)) {
+      if (pidAlive(pid) && existsSync(socket)) {
         const h = new LibvirtHypervisor(uri, { connectTimeoutMs: 3_000, callTimeoutMs: 10_000 });
         try {
           await h.connect();
@@ -244,15 +185,19 @@ export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Pr
           await h.close();
         }
       }
-      for (const q of qemuPids(dir)) await killPid(q, 'qemu');
-      await killPid(pid, 'libvirtd');
+      for (const q of qemuPids(dir)) await killPid(q, { what: 'qemu' });
+      await killPid(pid, { what: 'libvirtd' });
     } finally {
-      process.off('exit', onExit);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       if (!options.keepDir && !options.dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   };
+  // Undone by the owner through stop(), or by the signal policy; an exit handler can only kill by PID.
+  const cleanup = onCleanup(`private libvirtd pid ${pid}`, stop, {
+    sync: () => {
+      for (const q of qemuPids(dir)) killPidNow(q);
+      killPidNow(pid);
+    },
+  });
 
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -275,10 +220,10 @@ export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Pr
       await new Promise((r) => setTimeout(r, 100));
     }
   } catch (err) {
-    await stop();
+    await cleanup.run();
     throw err;
   }
   const overlay = /overlay=1/.test(await readFile(logFile, 'utf8').catch(() => ''));
   log().debug({ pid, uri, ms: Date.now() - started, overlay }, 'private libvirtd up');
-  return { uri, pid, dir, socket, logFile, overlay, stop };
+  return { uri, pid, dir, socket, logFile, overlay, stop: () => cleanup.run() };
 }

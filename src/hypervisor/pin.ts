@@ -1,16 +1,15 @@
 /**
- * First-boot MAC pinning: read the MAC a running guest really has and pin it in the inventory.
+ * First-boot MAC pinning, the hypervisor's part: read the MAC a running guest really has.
  *
  * The MAC comes from the hypervisor's live view (libvirt: live domain XML; xl: network-list),
  * never from the definition. An all-zero, multicast or malformed MAC is never pinned: libvirt
  * reports 00:00:00:00:00:00 for a libxl vif whose MAC was left empty while libxl boots the guest
- * with a random one, so we re-read for a while and then refuse. The write goes through the
- * inventory's setGuestMac (lock, re-read under the lock, atomic write, NAME.cfg and NAME.xml
- * regenerated); when another start pinned first, its MAC is kept and reported.
+ * with a random one, so we re-read for a while and then refuse. Pinning it into the inventory
+ * is the start workflow's job (src/ops/start-guest.ts).
  */
-import { HypervisorError } from '../errors.js';
+import { HypervisorError } from '../sys/errors.js';
 import { parseMac } from '../inventory/validate.js';
-import { log } from '../log.js';
+import { log } from '../sys/log.js';
 import type { Hypervisor } from './types.js';
 
 /** Why a MAC read from a hypervisor cannot be pinned, or undefined when it can. Pure. */
@@ -51,23 +50,4 @@ export async function readLiveMac(h: Hypervisor, name: string, opts: ReadMacOpti
     log().debug({ name, mac: last, problem }, 'no usable MAC yet; reading again');
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
   }
-}
-
-export interface PinResult {
-  /** The MAC now pinned in the inventory. */
-  mac: string;
-  /** The MAC the running guest has. */
-  observed: string;
-  /** 'pinned': we wrote it; 'kept': another start had pinned `mac` first (differs from observed). */
-  outcome: 'pinned' | 'kept';
-}
-
-/** Pins `observed` unless the guest got a MAC meanwhile (concurrent start): then keeps that one. */
-export async function pinFirstBootMac(inventoryFile: string, name: string, observed: string): Promise<PinResult> {
-  const { setGuestMac } = await import('../inventory/guests.js');
-  const r = await setGuestMac(inventoryFile, name, observed, 'first-boot', { onlyIfUnpinned: true });
-  const mac = r.mac ?? observed;
-  if (r.changed || mac === observed) return { mac, observed, outcome: 'pinned' };
-  log().warn({ name, pinned: mac, observed }, 'another start pinned a different MAC first; keeping it');
-  return { mac, observed, outcome: 'kept' };
 }

@@ -1,7 +1,9 @@
 /**
  * The one interface every hypervisor driver implements (libvirt through @unraid/libvirt, xl through
- * the xl toolstack). The CLI and the MAC pinning code only see this.
+ * the xl toolstack). The workflows only see this and the declared capabilities.
  */
+import type { DomainTarget } from '../inventory/schema.js';
+import type { GuestSpec } from '../render/guest-spec.js';
 
 /** Domain states, normalised across libvirt and xl. */
 export type DomainState =
@@ -41,29 +43,43 @@ export interface ConsoleCommand {
   escape: string;
 }
 
-/** The source a transient or persistent domain is made from: libvirt XML or an xl cfg file. */
-export type DomainSource = { kind: 'xml'; xml: string } | { kind: 'xl-cfg'; path: string };
+/**
+ * A guest resolved from the inventory, as every driver takes it: the spec (what the .cfg and the
+ * XML both say), the domain flavour to run it as, and the home of its generated .cfg (the file an
+ * xl host runs, as the HOWTO's `xl create NAME.cfg`). Each driver produces its own domain source
+ * from it (libvirt: domain XML through src/render; xl: the .cfg).
+ */
+export interface DomainGuest {
+  spec: GuestSpec;
+  target: DomainTarget;
+  files: { cfg: string };
+}
+
+/** What a driver can do, declared: callers ask these, never which driver it is. */
+export interface HypervisorCapabilities {
+  /** It stores definitions (libvirt define/start); false: every start is a create from the source (xl). */
+  persistentDefinitions: boolean;
+  /** The domain flavour its URI runs by default (xen:// -> xen, qemu:// and test:// -> qemu). */
+  defaultTarget: DomainTarget;
+}
 
 export interface Hypervisor {
-  /** 'libvirt' or 'xl'. */
-  readonly driver: 'libvirt' | 'xl';
-  /** The URI the driver talks to (xl: 'xl://localhost'). */
+  /** The URI the driver talks to (xl: 'xl://'). */
   readonly uri: string;
+  readonly capabilities: HypervisorCapabilities;
   connect(): Promise<void>;
   close(): Promise<void>;
-  /** Persistent definition (libvirt define). Returns the domain name. */
-  define(source: DomainSource): Promise<string>;
+  /** Persistent definition (or redefinition, keeping the domain's UUID). Only with persistentDefinitions. */
+  define(guest: DomainGuest): Promise<void>;
   undefine(name: string): Promise<void>;
-  /** Transient start from XML/cfg (libvirt createXML, xl create). Returns the domain name. */
-  create(source: DomainSource): Promise<string>;
-  /** Start a defined domain. */
+  /** Transient start from the guest (libvirt createXML, xl create). */
+  create(guest: DomainGuest): Promise<void>;
+  /** Start a defined domain. Only with persistentDefinitions. */
   start(name: string): Promise<void>;
   /** Graceful shutdown request (ACPI / PV shutdown). Does not wait. */
   shutdown(name: string): Promise<void>;
   /** Hard stop. */
   destroy(name: string): Promise<void>;
-  /** Whether the hypervisor knows the name (defined or running). */
-  exists(name: string): Promise<boolean>;
   state(name: string): Promise<DomainState>;
   list(): Promise<DomainSummary[]>;
   /** The live description (libvirt: domain XML; xl: `xl list -l` JSON of the domain). */
@@ -74,10 +90,8 @@ export interface Hypervisor {
   consoleCommand(name: string): ConsoleCommand;
 }
 
-export type Target = 'xen' | 'qemu';
-
 /** Which domain flavour a URI wants: qemu:// and test:// run the QEMU test domain, xen:// the Xen PV one. */
-export function targetForUri(uri: string): Target {
+export function targetForUri(uri: string): DomainTarget {
   const scheme = uri.split(':', 1)[0]?.toLowerCase() ?? '';
   const base = scheme.split('+', 1)[0] ?? '';
   if (base === 'xen' || base === 'libxl' || base === 'xl') return 'xen';

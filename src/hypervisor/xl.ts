@@ -3,14 +3,14 @@
  * parsers of xl's output are pure functions (tested against recorded xl output), the rest is
  * `xl create/shutdown/destroy/list/network-list/console`.
  *
- * xl keeps no persistent definitions: the guest's .cfg file is its definition. `define` and
- * `undefine` therefore only check the file / are no-ops with a clear message, and `start NAME`
- * runs `xl create` on the cfg file that `cfgFor(NAME)` names.
+ * xl keeps no persistent definitions (declared: persistentDefinitions false): the guest's .cfg
+ * file is its definition, and every start is `xl create` on the guest's generated .cfg, the same
+ * file an admin would run by hand.
  */
 import { readFile } from 'node:fs/promises';
-import { DependencyError, HypervisorError, TimeoutError } from '../errors.js';
+import { DependencyError, HypervisorError, TimeoutError } from '../sys/errors.js';
 import { HypervisorCallError, mapHypervisorError } from './errors.js';
-import type { ConsoleCommand, DomainSource, DomainState, DomainSummary, Hypervisor, InterfaceInfo } from './types.js';
+import type { ConsoleCommand, DomainGuest, DomainState, DomainSummary, Hypervisor, HypervisorCapabilities, InterfaceInfo } from './types.js';
 
 export interface XlNic {
   idx: number;
@@ -136,21 +136,17 @@ export function nameFromXlCfg(text: string): string {
 
 export interface XlOptions {
   xl?: string;
-  /** The cfg file of a guest name, for `start NAME` (xl create on it). */
-  cfgFor?: (name: string) => string | undefined;
   timeoutMs?: number;
 }
 
 export class XlHypervisor implements Hypervisor {
-  readonly driver = 'xl' as const;
   readonly uri = 'xl://';
+  readonly capabilities: HypervisorCapabilities = { persistentDefinitions: false, defaultTarget: 'xen' };
   private readonly xl: string;
-  private readonly cfgFor: ((name: string) => string | undefined) | undefined;
   private readonly timeoutMs: number;
 
   constructor(options: XlOptions = {}) {
     this.xl = options.xl ?? 'xl';
-    this.cfgFor = options.cfgFor;
     this.timeoutMs = options.timeoutMs ?? 120_000;
   }
 
@@ -177,26 +173,25 @@ export class XlHypervisor implements Hypervisor {
 
   async close(): Promise<void> {}
 
-  async define(source: DomainSource): Promise<string> {
-    if (source.kind !== 'xl-cfg') throw new HypervisorError('the xl driver takes xl cfg files, not libvirt XML', { hint: 'use a libvirt URI for XML' });
-    return nameFromXlCfg(await readFile(source.path, 'utf8'));
+  async define(guest: DomainGuest): Promise<void> {
+    throw new HypervisorCallError(`xl keeps no domain definitions: ${guest.files.cfg} is the definition of '${guest.spec.name}'`, 'unsupported', this.uri, {
+      hint: `\`xenroot start ${guest.spec.name}\` runs \`xl create\` on it`,
+    });
   }
 
   async undefine(_name: string): Promise<void> {
     // xl has no stored definitions; the cfg file is owned by `xenroot remove`.
   }
 
-  async create(source: DomainSource): Promise<string> {
-    if (source.kind !== 'xl-cfg') throw new HypervisorError('the xl driver takes xl cfg files, not libvirt XML', { hint: 'use a libvirt URI for XML' });
-    const name = nameFromXlCfg(await readFile(source.path, 'utf8'));
-    await this.run('create', name, ['create', source.path]);
-    return name;
+  /** `xl create GUEST.cfg`: the guest's generated cfg, written by the caller from the same spec. */
+  async create(guest: DomainGuest): Promise<void> {
+    const name = nameFromXlCfg(await readFile(guest.files.cfg, 'utf8'));
+    if (name !== guest.spec.name) throw new HypervisorError(`${guest.files.cfg} names domain '${name}', not '${guest.spec.name}'`, { hint: 'run `xenroot sync` to regenerate it' });
+    await this.run('create', name, ['create', guest.files.cfg]);
   }
 
   async start(name: string): Promise<void> {
-    const cfg = this.cfgFor?.(name);
-    if (!cfg) throw new HypervisorCallError(`xl has no cfg file for '${name}'`, 'no-such-domain', this.uri, { hint: `render it with \`xenroot render ${name}\`` });
-    await this.create({ kind: 'xl-cfg', path: cfg });
+    throw new HypervisorCallError(`xl cannot start '${name}' without its cfg`, 'unsupported', this.uri, { hint: `\`xenroot start ${name}\` runs \`xl create\` on its cfg` });
   }
 
   async shutdown(name: string): Promise<void> {
@@ -207,16 +202,12 @@ export class XlHypervisor implements Hypervisor {
     await this.run('destroy', name, ['destroy', name]);
   }
 
-  async exists(name: string): Promise<boolean> {
-    return (await this.state(name)) !== 'undefined';
-  }
-
   async state(name: string): Promise<DomainState> {
     try {
       const rows = parseXlList(await this.run('list', name, ['list', name]));
       return rows[0]?.state ?? 'undefined';
     } catch (err) {
-      if (err instanceof HypervisorCallError && err.reason === 'no-such-domain') return this.cfgFor?.(name) ? 'shutoff' : 'undefined';
+      if (err instanceof HypervisorCallError && err.reason === 'no-such-domain') return 'undefined';
       throw err;
     }
   }

@@ -14,8 +14,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import lockfile from 'proper-lockfile';
-import { DependencyError, ImageError } from '../errors.js';
-import { log } from '../log.js';
+import { DependencyError, ImageError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 
 export interface DebianKernel {
   /** Kernel release, e.g. 6.1.0-56-amd64. */

@@ -5,8 +5,8 @@
 import { lstat, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { DependencyError, ImageError } from '../errors.js';
-import { log } from '../log.js';
+import { DependencyError, ImageError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 
 export interface DirUsage {
   /** 4 KiB blocks the files and directories need, rounded up per entry. */

@@ -6,7 +6,7 @@
 import { readdir, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { DependencyError, ImageError } from '../errors.js';
+import { DependencyError, ImageError } from '../sys/errors.js';
 
 /** Compares kernel releases numerically part by part ("6.1.0-28" > "6.1.0-9"). */
 export function compareKver(a: string, b: string): number {

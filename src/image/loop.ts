@@ -3,7 +3,7 @@
  * sessions on the same file never share one and detaching one leaves the other attached.
  */
 import { execa } from 'execa';
-import { ImageError } from '../errors.js';
+import { ImageError } from '../sys/errors.js';
 
 export interface LoopDevice {
   name: string;

@@ -6,7 +6,7 @@
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { execa } from 'execa';
-import { ImageError } from '../errors.js';
+import { ImageError } from '../sys/errors.js';
 
 export interface MountEntry {
   id: number;

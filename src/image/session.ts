@@ -16,9 +16,10 @@
  *   mount-var-lock tmpfs on var/lock (resolved inside the image; skipped if the image has none)
  *   mount-proc     proc
  *   mount-sys      sysfs, read-only
- * Unwinding runs the undos in reverse order on success, on any error and on SIGINT/SIGTERM (the
- * session installs handlers while it is open, kills its chroot commands, unwinds, then throws
- * InterruptedError so the CLI exits 130). Directory images are never written to; writes go to
+ * Unwinding runs the undos in reverse order on success, on any error and on an interrupt: the
+ * session is one entry of the cleanup registry (src/sys/lifetime.ts), so the signal policy
+ * unwinds it (killing its chroot commands first), and the session then throws InterruptedError
+ * (the CLI exits 130). Directory images are never written to; writes go to
  * the overlay's tmpfs, or, for a file image opened with { remountable: true }, happen inside
  * `withWritable()` (a short rw remount).
  * Chroot commands run in their own process group; before unmounting, the group and any process
@@ -26,17 +27,16 @@
  * with SIGKILL cannot unwind: `sweepStaleSessions()` later unwinds the sessions of dead owners
  * (the session dir records owner PID + start time and the loop device).
  */
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ImageError, InterruptedError, isXenrootError } from '../errors.js';
-import { log } from '../log.js';
+import { ImageError, InterruptedError, isXenrootError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
+import { interruptSignal, interrupted, onCleanup } from '../sys/lifetime.js';
+import { processStart, processesRootedIn } from '../sys/proc.js';
 import { attachLoop, detachLoop, listLoops } from './loop.js';
 import { mount, mountsUnder, resolveInRoot, unmountIfMounted } from './mounts.js';
-
-/** Signals that unwind/stop instead of killing the process outright (a closed terminal sends SIGHUP). */
-const HANDLED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export type ImageSource = { dir: string } | { file: string };
 
@@ -62,8 +62,6 @@ export interface SessionOptions {
   overlay?: boolean;
   /** File images only: attach the loop device read-write (still mounted ro) so withWritable() can remount rw. */
   remountable?: boolean;
-  /** Install SIGINT/SIGTERM/SIGHUP handlers while the session is open (default true). */
-  handleSignals?: boolean;
   /** Where the private mount directory is made (default os.tmpdir()). */
   tmpRoot?: string;
   /**
@@ -94,7 +92,7 @@ export interface ImageSession {
   readonly loopDevice: string | undefined;
   /** True when writes to root are possible (overlay). */
   readonly overlay: boolean;
-  /** Aborted when SIGINT/SIGTERM arrives or the session closes. */
+  /** Aborted when an interrupt arrives or the session closes. */
   readonly signal: AbortSignal;
   /** Runs a command inside the image with chroot(8); killed if the session is interrupted. */
   run(file: string, args?: string[], options?: RunOptions): Promise<RunResult>;
@@ -104,13 +102,6 @@ export interface ImageSession {
 
 const OWNER_FILE = 'owner.json';
 const OWNER_LOOP_FILE = 'loop';
-
-/** Start time of a process (clock ticks since boot, /proc/PID/stat field 22), to tell PID reuse apart. */
-async function processStart(pid: number): Promise<string | undefined> {
-  const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (!st) return undefined;
-  return st.slice(st.lastIndexOf(')') + 2).split(' ')[19];
-}
 
 const CHROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -157,19 +148,15 @@ export async function withImageSession<T>(
   const undos: Undo[] = [];
   const children = new Set<ResultPromise>();
   const ac = new AbortController();
-  let interruptedBy: NodeJS.Signals | undefined;
   let closed = false;
 
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interruptedBy) return;
-    interruptedBy = sig;
+  const onInterrupt = (): void => {
+    const sig = interrupted() ?? 'SIGINT';
     log().warn({ image: what, signal: sig }, 'interrupted: unwinding image session');
     ac.abort(new InterruptedError(`interrupted by ${sig} during the image session on ${what}`));
   };
-  const handleSignals = options.handleSignals ?? true;
-  if (handleSignals) {
-    for (const sig of HANDLED_SIGNALS) process.on(sig, onSignal);
-  }
+  if (interruptSignal().aborted) throw interruptSignal().reason;
+  interruptSignal().addEventListener('abort', onInterrupt, { once: true });
   const aborted = new Promise<never>((_res, rej) => {
     ac.signal.addEventListener('abort', () => rej(ac.signal.reason), { once: true });
   });
@@ -211,13 +198,18 @@ export async function withImageSession<T>(
   let result: T | undefined;
   let failure: unknown;
   let failed = false;
+  // One entry of the cleanup registry: the owner unwinds at the end; the signal policy, on an interrupt.
+  let unwindErrors: unknown[] = [];
+  const cleanup = onCleanup(`image session on ${what}`, async () => {
+    unwindErrors = await unwind(undos, children, root);
+  });
 
   try {
     await step('mkdtemp', options.tmpRoot ?? tmpdir(), async () => {
       base = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'xenroot-session-'));
       pushUndo('mkdtemp', () => rmdir(base));
       const ownerFile = join(base, OWNER_FILE);
-      await writeFile(ownerFile, JSON.stringify({ pid: process.pid, start: await processStart(process.pid), source: what }));
+      await writeFile(ownerFile, JSON.stringify({ pid: process.pid, start: processStart(process.pid), source: what }));
       pushUndo('mkdtemp', () => rm(ownerFile, { force: true }));
     });
     imageMount = join(base, 'image');
@@ -373,10 +365,8 @@ export async function withImageSession<T>(
     failure = err;
   } finally {
     closed = true;
-    const unwindErrors = await unwind(undos, children, root);
-    if (handleSignals) {
-      for (const sig of HANDLED_SIGNALS) process.off(sig, onSignal);
-    }
+    await cleanup.run();
+    interruptSignal().removeEventListener('abort', onInterrupt);
     if (!ac.signal.aborted) ac.abort(new ImageError(`the image session on ${what} is closed`));
     if (unwindErrors.length) {
       const msg = unwindErrors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
@@ -389,6 +379,7 @@ export async function withImageSession<T>(
       }
     }
   }
+  const interruptedBy = interrupted();
   if (interruptedBy) {
     throw failure instanceof InterruptedError
       ? failure
@@ -407,24 +398,13 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   }
 }
 
-/** PIDs of processes whose root directory is `root` or below it (still running in the chroot). */
-async function processesRootedIn(root: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const r = await readlink(`/proc/${name}/root`).catch(() => '');
-    if (r === root || r.startsWith(`${root}/`)) out.push(Number(name));
-  }
-  return out;
-}
-
 async function unwind(undos: Undo[], children: Set<ResultPromise>, root: string): Promise<unknown[]> {
   const errors: unknown[] = [];
   for (const child of children) killGroup(child.pid, 'SIGKILL');
   if (root) {
     // Anything still running inside the image (a daemon a command started) would keep it busy.
     for (let round = 0; round < 50; round++) {
-      const left = await processesRootedIn(root);
+      const left = processesRootedIn(root);
       if (!left.length) break;
       if (round === 0) log().warn({ root, pids: left }, 'killing processes still running in the image');
       for (const pid of left) {
@@ -498,7 +478,7 @@ export async function sweepStaleSessions(tmpRoot: string = tmpdir()): Promise<Sw
     } catch {
       continue; // not ours, or a session still being set up
     }
-    if (typeof owner.pid === 'number' && (await processStart(owner.pid)) === owner.start && owner.start !== undefined) continue;
+    if (typeof owner.pid === 'number' && processStart(owner.pid) === owner.start && owner.start !== undefined) continue;
     try {
       for (const m of await mountsUnder(base)) await unmountIfMounted(m.mountPoint);
       const loop = await readFile(join(base, OWNER_LOOP_FILE), 'utf8').catch(() => '');

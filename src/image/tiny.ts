@@ -10,7 +10,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFi
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import lockfile from 'proper-lockfile';
-import { ImageError } from '../errors.js';
+import { ImageError } from '../sys/errors.js';
 import type { DebianKernel } from './debian.js';
 
 export interface TinyImageOptions {

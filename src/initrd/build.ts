@@ -11,16 +11,17 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InitrdError, UsageError } from '../errors.js';
+import { InitrdError, UsageError } from '../sys/errors.js';
 import { type ImageSource, withImageSession } from '../image/session.js';
+import { INITRD_BUILDERS, type InitrdBuilder } from '../inventory/schema.js';
 import { buildBuiltinInitrd, imageKver } from './builtin.js';
-import { buildDistroInitrd, DISTRO_BUILDERS, type DistroBuilder, imageTool } from './distro.js';
+import { buildDistroInitrd, type DistroBuilder, imageTool } from './distro.js';
 import { listInitrd, type InitrdListing } from './ls.js';
 import { createProgress } from './progress.js';
 import type { Target } from './targets.js';
 
-export const BUILDERS = ['builtin', ...DISTRO_BUILDERS] as const;
-export type Builder = (typeof BUILDERS)[number];
+export const BUILDERS = INITRD_BUILDERS;
+export type Builder = InitrdBuilder;
 
 export function parseBuilder(value: string): Builder {
   if (!(BUILDERS as readonly string[]).includes(value)) {

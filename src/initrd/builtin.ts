@@ -6,14 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { execa } from 'execa';
-import writeFileAtomic from 'write-file-atomic';
-import { DependencyError, InitrdError } from '../errors.js';
-import { log } from '../log.js';
+import { DependencyError, InitrdError } from '../sys/errors.js';
+import { writeFileAtomic } from '../sys/atomic.js';
+import { compareKver } from '../image/kver.js';
+import { log } from '../sys/log.js';
 import { type CpioEntry, writeCpio } from './cpio.js';
 import { locateBusybox, HOST_BUSYBOX } from './busybox.js';
 import { loadModuleIndex, resolveModules, type ResolvedModule } from './modules.js';
@@ -83,10 +84,6 @@ export async function imageKver(imageRoot: string, kver?: string): Promise<strin
   const newest = have[have.length - 1];
   if (!newest) throw new InitrdError(`the image has no kernel modules under ${dir}`, { hint: 'install a kernel in the image, or pass --kver' });
   return newest;
-}
-
-function compareKver(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 async function decompressModule(full: string): Promise<Buffer> {
@@ -187,8 +184,7 @@ export async function buildBuiltinInitrd(opts: BuiltinOptions): Promise<BuiltinR
   const cpio = writeCpio(entries, mtime);
   // Level 6: level 9 costs ten times the time for 0.3% less size.
   const gz = gzipSync(cpio, { level: 6 });
-  await mkdir(dirname(opts.out), { recursive: true });
-  await writeFileAtomic(opts.out, gz, { mode: 0o644 });
+  await writeFileAtomic(opts.out, gz, { mode: 0o644, mkdirs: true });
   const sha256 = createHash('sha256').update(gz).digest('hex');
   const ms = Math.round(performance.now() - t0);
   log().debug({ out: opts.out, size: gz.length, modules: info.modules.length, ms }, 'built-in initrd written');

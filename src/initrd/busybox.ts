@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DependencyError } from '../errors.js';
+import { DependencyError } from '../sys/errors.js';
 
 /** Host paths where Debian's busybox-static installs its binary. */
 export const HOST_BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'];

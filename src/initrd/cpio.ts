@@ -3,7 +3,7 @@
  * reproducible: entries are sorted by path, inode numbers are assigned in that order, every
  * mtime is the same fixed value, uid/gid are 0, and nothing of the host leaks in.
  */
-import { InitrdError } from '../errors.js';
+import { InitrdError } from '../sys/errors.js';
 
 export type CpioEntry =
   | { type: 'dir'; path: string; mode?: number }

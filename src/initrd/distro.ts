@@ -8,16 +8,19 @@
  * The chroot runs through a mount session (src/image/session.ts); writes go to its /tmp tmpfs.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
-import { DependencyError, InitrdError } from '../errors.js';
-import { log } from '../log.js';
+import { DependencyError, InitrdError } from '../sys/errors.js';
+import { copyFileAtomic } from '../sys/atomic.js';
+import { interruptSignal, onCleanup } from '../sys/lifetime.js';
+import { log } from '../sys/log.js';
+import { which } from '../sys/which.js';
+import type { InitrdBuilder } from '../inventory/schema.js';
 import { nicModules, NFS_MODULES, type Target } from './targets.js';
 
-export const DISTRO_BUILDERS = ['dracut', 'initramfs-tools', 'mkinitrd'] as const;
-export type DistroBuilder = (typeof DISTRO_BUILDERS)[number];
+export type DistroBuilder = Exclude<InitrdBuilder, 'builtin'>;
 
 /** What a distro builder needs of a mount session (structurally an ImageSession). */
 export interface ChrootRunner {
@@ -100,10 +103,6 @@ export function mkinitrdArgs(o: { kver: string; target: Target; nics?: string[];
   return ['-f', '--rootfs=nfs', `--rootdev=${o.nfsRoot ?? 'nfs'}`, ...withs, o.out, o.kver];
 }
 
-async function hostHas(tool: string): Promise<boolean> {
-  return (await execa('sh', ['-c', `command -v ${tool}`], { reject: false })).exitCode === 0;
-}
-
 function tail(text: string): string {
   return text.trim().split('\n').slice(-3).join(' | ');
 }
@@ -117,7 +116,7 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
     const want = o.dracutMode ?? 'auto';
     if (want === 'chroot' || (want === 'auto' && tool && o.session)) mode = 'chroot';
     else mode = 'host';
-    if (mode === 'host' && !(await hostHas('dracut'))) {
+    if (mode === 'host' && !which('dracut')) {
       throw new DependencyError(tool ? 'dracut on the host is needed without a chroot session' : 'the image has no dracut and the host has none either', {
         hint: 'install the Debian packages dracut and dracut-network, or install dracut in the image',
       });
@@ -136,18 +135,24 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
   }
   const modulesDir = join(o.root, 'lib/modules', o.kver);
   if (!existsSync(modulesDir)) throw new InitrdError(`kernel ${o.kver} has no modules in ${modulesDir}`);
-  await mkdir(dirname(o.out), { recursive: true });
-
   if (mode === 'host') {
     step('dracut on the host');
     const work = await mkdtemp(join(tmpdir(), 'xenroot-dracut-'));
+    const cleanup = onCleanup(`dracut work dir ${work}`, () => rm(work, { recursive: true, force: true }));
     try {
       const tmpOut = join(work, 'initrd.img');
-      const r = await execa('dracut', dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: tmpOut, kmoddir: modulesDir, tmpdir: work, compress: o.compress }), { all: true, reject: false });
+      // Ends with this process's interrupt: SIGTERM, SIGKILL 3 s later (execa's escalation).
+      const r = await execa('dracut', dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: tmpOut, kmoddir: modulesDir, tmpdir: work, compress: o.compress }), {
+        all: true,
+        reject: false,
+        cancelSignal: interruptSignal(),
+        forceKillAfterDelay: 3_000,
+      });
+      if (r.isCanceled) throw interruptSignal().reason;
       if (r.exitCode !== 0 || !existsSync(tmpOut)) throw new InitrdError(`dracut failed (exit ${r.exitCode}): ${tail(r.all ?? '')}`);
-      await copyFile(tmpOut, o.out);
+      await copyFileAtomic(tmpOut, o.out, { mkdirs: true });
     } finally {
-      await rm(work, { recursive: true, force: true });
+      await cleanup.run();
     }
   } else {
     const session = o.session!;
@@ -176,7 +181,7 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
       if (r.exitCode !== 0 || !existsSync(join(hostSide, 'initrd.img'))) {
         throw new InitrdError(`${o.builder} failed in the image (exit ${r.exitCode}): ${tail(`${r.stdout}\n${r.stderr}`)}`);
       }
-      await copyFile(join(hostSide, 'initrd.img'), o.out);
+      await copyFileAtomic(join(hostSide, 'initrd.img'), o.out, { mkdirs: true });
     } finally {
       await rm(hostSide, { recursive: true, force: true });
     }

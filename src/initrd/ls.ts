@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
-import { DependencyError, InitrdError } from '../errors.js';
+import { DependencyError, InitrdError } from '../sys/errors.js';
 import { type CpioMember, readCpio } from './cpio.js';
 import { moduleName } from './modules.js';
 
@@ -162,17 +162,3 @@ export async function listInitrd(path: string): Promise<InitrdListing> {
 }
 
 /** Human summary lines of a listing (pure). */
-export function formatListing(l: InitrdListing, opts: { all?: boolean } = {}): string {
-  const lines: string[] = [];
-  lines.push(`${l.path}: ${l.members.length} entries in ${l.segments.map((s) => (s.compression === 'none' ? 'cpio' : `${s.compression} cpio`)).join(' + ')}`);
-  if (l.kvers.length) lines.push(`kernel: ${l.kvers.join(', ')}`);
-  const how = (p: Presence) => (p.present ? `yes (${p.how})` : 'NO');
-  lines.push(`xennet (xen-netfront): ${how(l.xennet)}`);
-  lines.push(`nfs: ${how(l.nfs)}${l.nfs.versions.length ? `, versions ${l.nfs.versions.join(', ')}` : ''}`);
-  lines.push(`virtio_net: ${how(l.virtioNet)}`);
-  lines.push(`modules (${l.modules.length}): ${l.modules.join(' ')}`);
-  if (opts.all) {
-    for (const m of l.members) lines.push(`${m.type.padEnd(7)} ${String(m.size).padStart(9)} ${m.path}${m.target ? ` -> ${m.target}` : ''}`);
-  }
-  return lines.join('\n');
-}

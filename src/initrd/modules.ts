@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InitrdError } from '../errors.js';
+import { InitrdError } from '../sys/errors.js';
 
 export interface ModuleIndex {
   modulesDir: string;

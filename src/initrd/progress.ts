@@ -2,7 +2,7 @@
  * Progress for builds that take more than a moment: on a TTY, one status line on stderr redrawn
  * in place with the elapsed time; otherwise plain log lines (one per step).
  */
-import { log } from '../log.js';
+import { log } from '../sys/log.js';
 
 export interface Progress {
   step(text: string): void;

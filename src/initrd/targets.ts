@@ -2,10 +2,11 @@
  * What each initrd target needs: the network drivers of the machine kind plus NFS client
  * support and overlayfs for the tmpfs-upper overlay root.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../sys/errors.js';
+import { BOOT_TARGETS, type BootTarget } from '../inventory/schema.js';
 
-export const TARGETS = ['xen', 'qemu', 'pxe'] as const;
-export type Target = (typeof TARGETS)[number];
+export const TARGETS = BOOT_TARGETS;
+export type Target = BootTarget;
 
 /** NFS client modules; whatever else they need comes from modules.dep. */
 export const NFS_MODULES = ['sunrpc', 'grace', 'lockd', 'nfs_acl', 'auth_rpcgss', 'dns_resolver', 'nfs', 'nfsv3', 'nfsv4'];

@@ -1,109 +1,92 @@
-/** Guests in the inventory: create, remove, and the MAC of a guest. */
-import { InventoryError, UsageError } from '../errors.js';
-import { writeGuestFiles, removeGuestFiles, type GuestFilesResult } from '../deploy/guest-files.js';
+/**
+ * Edits of the guests section of an open inventory (inside `updateInventory`): add, remove, pin
+ * or unpin a MAC. Data only: the files a guest has are planned and written by the workflows
+ * (src/ops), from the model these edits leave.
+ */
+import { InventoryError } from '../sys/errors.js';
 import { allocateMac, assertMacFree, normaliseMac } from './mac.js';
-import type { Guest } from './schema.js';
-import { updateInventory, loadInventory } from './store.js';
-import { NAME_RULE, checkName } from './validate.js';
-import { requireEntry } from './lookup.js';
+import { FIELDS, checkEntryName, flagValue, type Guest } from './schema.js';
+import type { Inventory } from './store.js';
+import { findEntry, requireEntry } from './lookup.js';
 
-export interface CreateGuestOptions {
+export interface GuestEntryOptions {
   name: string;
   image: string;
-  memory?: number;
-  vcpus?: number;
+  /** MiB; a string from a flag is checked by the schema's own field rule. */
+  memory?: number | string;
+  vcpus?: number | string;
   bridge?: string;
   /** A MAC to pin, or "auto" to allocate one now; absent: pinned at first start. */
   mac?: string;
   connect?: string;
   append?: string;
-  /** Directory for NAME.cfg and NAME.xml (default: guests/ beside the inventory). */
-  out?: string;
+  /** Directory of NAME.cfg and NAME.xml (absolute); absent: the site's guest directory. */
+  configDir?: string;
 }
 
-export interface CreateGuestResult {
-  name: string;
-  guest: Guest;
-  files: GuestFilesResult;
+/** Adds a guest entry; throws InventoryError for a duplicate name, an unknown image or a bad value. */
+export function addGuestEntry(inv: Inventory, opts: GuestEntryOptions): Guest {
+  const name = checkEntryName('guest', opts.name);
+  const data = inv.data;
+  if (findEntry(data, 'guest', name)) throw new InventoryError(`guest "${name}" exists already`, { hint: '`xenroot show NAME` prints it; `xenroot remove NAME` removes it' });
+  if (!findEntry(data, 'image', opts.image))
+    throw new InventoryError(`image "${opts.image}" is not in the inventory`, {
+      hint: `known images: ${Object.keys(data.images).join(', ') || 'none; add one with `xenroot image add`'}`,
+    });
+  const f = FIELDS.guests;
+  const entry: Record<string, unknown> = { image: opts.image };
+  if (opts.memory !== undefined) entry.memory = flagValue(f.memory, '--memory', opts.memory);
+  if (opts.vcpus !== undefined) entry.vcpus = flagValue(f.vcpus, '--vcpus', opts.vcpus);
+  if (opts.bridge !== undefined) entry.bridge = flagValue(f.bridge, '--bridge', opts.bridge);
+  if (opts.connect !== undefined) entry.connect = flagValue(f.connect, '--connect', opts.connect);
+  if (opts.append !== undefined) entry.append = flagValue(f.append, '--append', opts.append);
+  if (opts.configDir !== undefined) entry.configDir = flagValue(f.configDir, '--out', opts.configDir);
+  if (opts.mac === 'auto') {
+    entry.mac = allocateMac(data, data.site.macPrefix);
+    entry.macSource = 'allocated';
+  } else if (opts.mac !== undefined) {
+    const mac = normaliseMac(opts.mac, '--mac');
+    assertMacFree(data, mac);
+    entry.mac = mac;
+    entry.macSource = 'given';
+  }
+  inv.set(['guests', name], entry);
+  inv.revalidate();
+  return inv.data.guests[name] as Guest;
 }
 
-export function assertName(kind: string, name: string): void {
-  if (checkName(name)) throw new UsageError(`${kind} name "${name}" is not valid: must be ${NAME_RULE}`);
-}
-
-export async function createGuest(inventoryFile: string, opts: CreateGuestOptions): Promise<CreateGuestResult> {
-  assertName('guest', opts.name);
-  return updateInventory(inventoryFile, async (inv) => {
-    const data = inv.data;
-    if (data.guests[opts.name]) throw new InventoryError(`guest "${opts.name}" exists already`, { hint: '`xenroot show NAME` prints it; `xenroot remove NAME` removes it' });
-    if (!data.images[opts.image])
-      throw new InventoryError(`image "${opts.image}" is not in the inventory`, {
-        hint: `known images: ${Object.keys(data.images).join(', ') || 'none; add one with `xenroot image add`'}`,
-      });
-    const entry: Record<string, unknown> = { image: opts.image };
-    if (opts.memory !== undefined) entry.memory = opts.memory;
-    if (opts.vcpus !== undefined) entry.vcpus = opts.vcpus;
-    if (opts.bridge !== undefined) entry.bridge = opts.bridge;
-    if (opts.connect !== undefined) entry.connect = opts.connect;
-    if (opts.append !== undefined) entry.append = opts.append;
-    if (opts.mac === 'auto') {
-      entry.mac = allocateMac(data, data.site.macPrefix);
-      entry.macSource = 'allocated';
-    } else if (opts.mac !== undefined) {
-      const mac = normaliseMac(opts.mac, '--mac');
-      assertMacFree(data, mac);
-      entry.mac = mac;
-      entry.macSource = 'given';
-    }
-    inv.set(['guests', opts.name], entry);
-    inv.revalidate();
-    const files = await writeGuestFiles(inv, opts.name, opts.out);
-    return { name: opts.name, guest: inv.data.guests[opts.name] as Guest, files };
-  });
-}
-
-export async function removeGuest(inventoryFile: string, name: string): Promise<{ name: string; removedFiles: string[] }> {
-  return updateInventory(inventoryFile, async (inv) => {
-    requireEntry(inv.data, 'guest', name);
-    inv.delete(['guests', name]);
-    const removedFiles = await removeGuestFiles(inv.guestDir, name);
-    return { name, removedFiles };
-  });
-}
-
-export async function getGuest(inventoryFile: string, name: string): Promise<Guest> {
-  const inv = await loadInventory(inventoryFile);
-  return requireEntry(inv.data, 'guest', name);
+/** Removes a guest entry and returns what it was; InventoryError when there is none. */
+export function removeGuestEntry(inv: Inventory, name: string): Guest {
+  const guest = requireEntry(inv.data, 'guest', name);
+  inv.delete(['guests', name]);
+  return guest;
 }
 
 /**
- * Pins a MAC on a guest (or removes it with mac undefined) and regenerates its files.
- * `onlyIfUnpinned`: the first-boot path; if another process pinned meanwhile, its MAC is kept
- * and returned, so two concurrent first starts agree on one MAC.
+ * Pins a MAC on a guest (or removes the pin with mac undefined). `onlyIfUnpinned`: the first-boot
+ * path; if another process pinned meanwhile, its MAC is kept and returned, so two concurrent
+ * first starts agree on one MAC.
  */
-export async function setGuestMac(
-  inventoryFile: string,
+export function setGuestMacEntry(
+  inv: Inventory,
   name: string,
   mac: string | undefined,
   source: Guest['macSource'],
   opts: { onlyIfUnpinned?: boolean } = {},
-): Promise<{ mac: string | undefined; changed: boolean }> {
-  return updateInventory(inventoryFile, async (inv) => {
-    const guest = requireEntry(inv.data, 'guest', name);
-    if (opts.onlyIfUnpinned && guest.mac) return { mac: guest.mac, changed: false };
-    if (mac === undefined) {
-      if (!guest.mac) return { mac: undefined, changed: false };
-      inv.delete(['guests', name, 'mac']);
-      inv.delete(['guests', name, 'macSource']);
-    } else {
-      const normal = normaliseMac(mac);
-      if (guest.mac === normal) return { mac: normal, changed: false };
-      assertMacFree(inv.data, normal, `guest ${name}`);
-      inv.set(['guests', name, 'mac'], normal);
-      inv.set(['guests', name, 'macSource'], source);
-    }
-    inv.revalidate();
-    await writeGuestFiles(inv, name);
-    return { mac: inv.data.guests[name]?.mac, changed: true };
-  });
+): { mac: string | undefined; changed: boolean } {
+  const guest = requireEntry(inv.data, 'guest', name);
+  if (opts.onlyIfUnpinned && guest.mac) return { mac: guest.mac, changed: false };
+  if (mac === undefined) {
+    if (!guest.mac) return { mac: undefined, changed: false };
+    inv.delete(['guests', name, 'mac']);
+    inv.delete(['guests', name, 'macSource']);
+  } else {
+    const normal = normaliseMac(mac);
+    if (guest.mac === normal) return { mac: normal, changed: false };
+    assertMacFree(inv.data, normal, `guest ${name}`);
+    inv.set(['guests', name, 'mac'], normal);
+    inv.set(['guests', name, 'macSource'], source);
+  }
+  inv.revalidate();
+  return { mac: inv.data.guests[name]?.mac, changed: true };
 }

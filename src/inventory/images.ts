@@ -1,68 +1,54 @@
-/** Images in the inventory: add, remove. */
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { InventoryError, UsageError } from '../errors.js';
-import { detectKver } from '../image/kver.js';
-import type { Image } from './schema.js';
-import { updateInventory } from './store.js';
-import { assertName } from './guests.js';
-import { KVER_RE, KVER_RULE } from './validate.js';
-import { requireEntry } from './lookup.js';
+/** Edits of the images section of an open inventory (inside `updateInventory`): add, remove. */
+import { InventoryError } from '../sys/errors.js';
+import { FIELDS, checkEntryName, flagValue, type Image, type InitrdBuilder } from './schema.js';
+import type { Inventory } from './store.js';
+import { findEntry, requireEntry } from './lookup.js';
 
-export interface AddImageOptions {
+export interface ImageEntryOptions {
   name: string;
+  /** Exactly one of root (a directory image) and file (a loop image file), absolute. */
   root?: string;
   file?: string;
-  kver?: string;
+  kver: string;
   export?: string;
-  nfsVersion?: 3 | 4;
+  nfsVersion?: 3 | 4 | string;
   nfsOptions?: string;
-  initrdBuilder?: 'builtin' | 'dracut' | 'initramfs-tools' | 'mkinitrd';
+  initrdBuilder?: InitrdBuilder | string;
   readyPattern?: string;
   append?: string;
 }
 
-export async function addImage(inventoryFile: string, opts: AddImageOptions): Promise<{ name: string; image: Image; kverDetected: boolean }> {
-  assertName('image', opts.name);
-  if (!!opts.root === !!opts.file) throw new UsageError('give exactly one of --root DIR (a directory image) or --file IMG (a loop image file)');
-  const source = opts.root ? { root: resolve(opts.root) } : { file: resolve(opts.file as string) };
-  const path = source.root ?? source.file!;
-  const st = await stat(path).catch(() => undefined);
-  if (!st) throw new UsageError(`${opts.root ? '--root' : '--file'} ${path} does not exist`);
-  if (source.root && !st.isDirectory()) throw new UsageError(`--root ${path} is not a directory (use --file for an image file)`);
-  if (source.file && !st.isFile()) throw new UsageError(`--file ${path} is not a regular file (use --root for a directory)`);
-  if (opts.kver !== undefined && !KVER_RE.test(opts.kver)) throw new UsageError(`--kver "${opts.kver}" is not valid: must be ${KVER_RULE}`);
-  let kver = opts.kver;
-  const kverDetected = kver === undefined;
-  if (kver === undefined) kver = (await detectKver(source)).kver;
-  return updateInventory(inventoryFile, async (inv) => {
-    if (inv.data.images[opts.name]) throw new InventoryError(`image "${opts.name}" exists already`, { hint: '`xenroot image show NAME` prints it' });
-    const entry: Record<string, unknown> = { ...source, kver };
-    if (opts.export) entry.export = opts.export;
-    if (opts.nfsVersion) entry.nfsVersion = opts.nfsVersion;
-    if (opts.nfsOptions) entry.nfsOptions = opts.nfsOptions;
-    if (opts.initrdBuilder) entry.initrdBuilder = opts.initrdBuilder;
-    if (opts.readyPattern) entry.readyPattern = opts.readyPattern;
-    if (opts.append) entry.append = opts.append;
-    inv.set(['images', opts.name], entry);
-    inv.revalidate();
-    return { name: opts.name, image: inv.data.images[opts.name] as Image, kverDetected };
-  });
+/** Adds an image entry; InventoryError for a duplicate name or a bad value. */
+export function addImageEntry(inv: Inventory, opts: ImageEntryOptions): Image {
+  const name = checkEntryName('image', opts.name);
+  if (findEntry(inv.data, 'image', name)) throw new InventoryError(`image "${name}" exists already`, { hint: '`xenroot image show NAME` prints it' });
+  const f = FIELDS.images;
+  const entry: Record<string, unknown> = {};
+  if (opts.root !== undefined) entry.root = flagValue(f.root, '--root', opts.root);
+  if (opts.file !== undefined) entry.file = flagValue(f.file, '--file', opts.file);
+  entry.kver = flagValue(f.kver, '--kver', opts.kver);
+  if (opts.export !== undefined) entry.export = flagValue(f.export, '--export', opts.export);
+  if (opts.nfsVersion !== undefined) entry.nfsVersion = flagValue(f.nfsVersion, '--nfs-version', opts.nfsVersion);
+  if (opts.nfsOptions !== undefined) entry.nfsOptions = flagValue(f.nfsOptions, '--nfs-options', opts.nfsOptions);
+  if (opts.initrdBuilder !== undefined) entry.initrdBuilder = flagValue(f.initrdBuilder, '--initrd-builder', opts.initrdBuilder);
+  if (opts.readyPattern !== undefined) entry.readyPattern = flagValue(f.readyPattern, '--ready-pattern', opts.readyPattern);
+  if (opts.append !== undefined) entry.append = flagValue(f.append, '--append', opts.append);
+  inv.set(['images', name], entry);
+  inv.revalidate();
+  return inv.data.images[name] as Image;
 }
 
-export async function removeImage(inventoryFile: string, name: string): Promise<{ name: string }> {
-  return updateInventory(inventoryFile, (inv) => {
-    requireEntry(inv.data, 'image', name);
-    const users = [
-      ...Object.entries(inv.data.guests).filter(([, g]) => g.image === name).map(([n]) => `guest ${n}`),
-      ...Object.entries(inv.data.clients).filter(([, c]) => c.image === name).map(([n]) => `client ${n}`),
-    ];
-    if (users.length)
-      throw new InventoryError(`image "${name}" is still used by ${users.slice(0, 5).join(', ')}${users.length > 5 ? ` and ${users.length - 5} more` : ''}`, {
-        hint: 'remove or move those first',
-      });
-    inv.delete(['images', name]);
-    return { name };
-  });
+/** Removes an image entry; refuses while a guest or client still boots it. */
+export function removeImageEntry(inv: Inventory, name: string): Image {
+  const image = requireEntry(inv.data, 'image', name);
+  const users = [
+    ...Object.entries(inv.data.guests).filter(([, g]) => g.image === name).map(([n]) => `guest ${n}`),
+    ...Object.entries(inv.data.clients).filter(([, c]) => c.image === name).map(([n]) => `client ${n}`),
+  ];
+  if (users.length)
+    throw new InventoryError(`image "${name}" is still used by ${users.slice(0, 5).join(', ')}${users.length > 5 ? ` and ${users.length - 5} more` : ''}`, {
+      hint: 'remove or move those first',
+    });
+  inv.delete(['images', name]);
+  return image;
 }
-

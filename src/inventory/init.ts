@@ -1,8 +1,4 @@
-/** `xenroot init`: a new inventory with the site settings and explanatory comments. */
-import { networkInterfaces } from 'node:os';
-import { UsageError } from '../errors.js';
-import { createInventory, type Inventory } from './store.js';
-import { PATH_RULE, checkAbsPath, checkHost, checkNetwork } from './validate.js';
+/** The text of a new inventory: the site settings with explanatory comments. Pure. */
 
 export interface InitOptions {
   nfsServer?: string;
@@ -12,13 +8,6 @@ export interface InitOptions {
   allow?: string[];
   bridge?: string;
   connect?: string;
-}
-
-/** The first non-internal IPv4 address of this host: the usual NFS server of a small site. */
-export function defaultNfsServer(): string | undefined {
-  for (const addrs of Object.values(networkInterfaces()))
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  return undefined;
 }
 
 function yamlList(items: string[]): string {
@@ -46,24 +35,4 @@ export function initialInventoryText(o: Required<Pick<InitOptions, 'nfsServer' |
     `guests:\n` +
     `clients:\n`
   );
-}
-
-export async function initInventory(file: string, opts: InitOptions): Promise<Inventory> {
-  const nfsServer = opts.nfsServer ?? defaultNfsServer();
-  if (!nfsServer) throw new UsageError('cannot guess the NFS server address: this host has no IPv4 address', { hint: 'give it with --nfs-server ADDR' });
-  const hostProblem = checkHost(nfsServer);
-  if (hostProblem) throw new UsageError(`--nfs-server "${nfsServer}" ${hostProblem}`);
-  for (const [flag, v] of [['--export-root', opts.exportRoot], ['--tftp-root', opts.tftpRoot], ['--boot-dir', opts.bootDir]] as const)
-    if (v !== undefined && checkAbsPath(v)) throw new UsageError(`${flag} "${v}" is not valid: must be ${PATH_RULE}`);
-  let allow = opts.allow;
-  if (!allow || allow.length === 0) {
-    const m = /^(\d+)\.(\d+)\.(\d+)\.\d+$/.exec(nfsServer);
-    if (!m) throw new UsageError('cannot derive the client network from a host name', { hint: 'give it with --allow CIDR' });
-    allow = [`${m[1]}.${m[2]}.${m[3]}.0/24`];
-  }
-  for (const a of allow) {
-    const p = checkNetwork(a);
-    if (p) throw new UsageError(`--allow "${a}" ${p}`);
-  }
-  return createInventory(file, initialInventoryText({ ...opts, nfsServer, allow }));
 }

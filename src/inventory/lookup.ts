@@ -1,5 +1,9 @@
-/** Looking up a named entry of the inventory, with the one error every command gives when it is missing. */
-import { InventoryError } from '../errors.js';
+/**
+ * Looking up named entries of the inventory: own properties only (a name such as "constructor"
+ * or "toString" is an entry or nothing, never a built-in of JavaScript objects), with the one
+ * error every command gives when the entry is missing.
+ */
+import { InventoryError } from '../sys/errors.js';
 import type { Client, Guest, Image, InventoryData } from './schema.js';
 
 const SECTIONS = {
@@ -11,9 +15,15 @@ const SECTIONS = {
 type Kind = keyof typeof SECTIONS;
 type EntryOf<K extends Kind> = K extends 'guest' ? Guest : K extends 'image' ? Image : Client;
 
+/** The entry, or undefined: only an own property of the section counts. */
+export function findEntry<K extends Kind>(data: InventoryData, kind: K, name: string): EntryOf<K> | undefined {
+  const section = data[SECTIONS[kind].key] as Record<string, unknown>;
+  return Object.hasOwn(section, name) ? (section[name] as EntryOf<K>) : undefined;
+}
+
+/** The entry, or an InventoryError `no guest named "X" in the inventory` with a hint listing where to look. */
 export function requireEntry<K extends Kind>(data: InventoryData, kind: K, name: string): EntryOf<K> {
-  const s = SECTIONS[kind];
-  const entry = (data[s.key] as Record<string, unknown>)[name];
-  if (entry === undefined) throw new InventoryError(`no ${kind} named "${name}" in the inventory`, { hint: s.list });
-  return entry as EntryOf<K>;
+  const entry = findEntry(data, kind, name);
+  if (entry === undefined) throw new InventoryError(`no ${kind} named "${name}" in the inventory`, { hint: SECTIONS[kind].list });
+  return entry;
 }

@@ -3,22 +3,40 @@
  * inside the inventory lock (see guests.ts), so concurrent creates never pick the same MAC.
  */
 import { randomInt } from 'node:crypto';
-import { InventoryError, UsageError } from '../errors.js';
+import { InventoryError } from '../sys/errors.js';
 import type { InventoryData } from './schema.js';
 import { MAC_RULE, parseMac } from './validate.js';
 
-/** Every MAC in the inventory with its owner ("guest Terminal", "client pc-01"). */
-export function macOwners(inv: InventoryData): Map<string, string> {
+export interface MacClaim {
+  mac: string;
+  /** "guest Terminal", "client pc-01" */
+  owner: string;
+  /** Where the MAC is in the inventory: ['guests', 'Terminal', 'mac']. */
+  path: string[];
+}
+
+/**
+ * Every MAC the inventory holds, with its owner, guests first: the one definition of MAC
+ * ownership (the schema's uniqueness rule and the allocator both use it).
+ */
+export function macClaims(inv: { guests: Record<string, { mac?: string | undefined }>; clients: Record<string, { mac: string }> }): MacClaim[] {
+  const claims: MacClaim[] = [];
+  for (const [name, g] of Object.entries(inv.guests)) if (g.mac) claims.push({ mac: g.mac, owner: `guest ${name}`, path: ['guests', name, 'mac'] });
+  for (const [name, c] of Object.entries(inv.clients)) claims.push({ mac: c.mac, owner: `client ${name}`, path: ['clients', name, 'mac'] });
+  return claims;
+}
+
+/** Every MAC in the inventory with its (first) owner ("guest Terminal", "client pc-01"). */
+export function macOwners(inv: Parameters<typeof macClaims>[0]): Map<string, string> {
   const owners = new Map<string, string>();
-  for (const [name, g] of Object.entries(inv.guests)) if (g.mac) owners.set(g.mac, `guest ${name}`);
-  for (const [name, c] of Object.entries(inv.clients)) owners.set(c.mac, `client ${name}`);
+  for (const c of macClaims(inv)) if (!owners.has(c.mac)) owners.set(c.mac, c.owner);
   return owners;
 }
 
-/** Normalises a user-given MAC or throws a UsageError naming it. */
+/** Normalises a user-given MAC or throws an InventoryError naming it (as the file's rule would). */
 export function normaliseMac(value: string, what = 'MAC'): string {
   const mac = parseMac(value);
-  if (!mac) throw new UsageError(`${what} "${value}" is not valid: must be ${MAC_RULE}`);
+  if (!mac) throw new InventoryError(`${what} "${value}" is not valid: must be ${MAC_RULE}`);
   return mac;
 }
 

@@ -1,9 +1,9 @@
-/** Where generated and staged files live, derived from the model. Pure. */
-import { join } from 'node:path';
-import type { Image, Site } from './schema.js';
-import { InventoryError } from '../errors.js';
-
-export type BootTarget = 'xen' | 'qemu' | 'pxe';
+/** Where generated and staged files live, derived from the model. Pure (reads no file). */
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { BootTarget, Image, InventoryData, Site } from './schema.js';
+import { InventoryError } from '../sys/errors.js';
+import { findEntry } from './lookup.js';
 
 export function requireKver(imageName: string, image: Image): string {
   if (!image.kver)
@@ -25,6 +25,26 @@ export function exportPath(site: Site, imageName: string, image: Image): string 
   return image.export ?? image.root ?? join(site.exportRoot, imageName);
 }
 
-export function guestFiles(guestDir: string, name: string): { cfg: string; xml: string; qemuXml: string } {
-  return { cfg: join(guestDir, `${name}.cfg`), xml: join(guestDir, `${name}.xml`), qemuXml: join(guestDir, `${name}.qemu.xml`) };
+/** The site's directory of guest files: site.guestDir (relative to the inventory's directory), else guests/ beside it. */
+export function siteGuestDir(data: InventoryData, inventoryFile: string): string {
+  return resolve(dirname(inventoryFile), data.site.guestDir ?? 'guests');
+}
+
+/**
+ * The one recorded home of a guest's generated files: its `configDir` (from `create --out`), else
+ * the site's guest directory. Every write, regeneration (MAC pin, sync) and removal uses it.
+ */
+export function guestFiles(data: InventoryData, inventoryFile: string, name: string): { dir: string; cfg: string; xml: string } {
+  const dir = findEntry(data, 'guest', name)?.configDir ?? siteGuestDir(data, inventoryFile);
+  return { dir, cfg: join(dir, `${name}.cfg`), xml: join(dir, `${name}.xml`) };
+}
+
+/**
+ * Where xenroot keeps its own state (sync manifests, test records): $XENROOT_STATE_DIR, else
+ * /var/lib/xenroot for root, else $XDG_STATE_HOME/xenroot (~/.local/state/xenroot).
+ */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.XENROOT_STATE_DIR) return resolve(env.XENROOT_STATE_DIR);
+  if (process.getuid?.() === 0) return '/var/lib/xenroot';
+  return join(env.XDG_STATE_HOME ?? join(homedir(), '.local/state'), 'xenroot');
 }

@@ -3,6 +3,8 @@
  * Every error names the path inside the file (`guests.Terminal.memory`) and what is accepted.
  */
 import { z } from 'zod';
+import { InventoryError } from '../sys/errors.js';
+import { macClaims } from './mac.js';
 import {
   BRIDGE_RE,
   BRIDGE_RULE,
@@ -16,7 +18,20 @@ import {
   checkNetwork,
   macProblem,
   parseMac,
+  rootSpecProblem,
 } from './validate.js';
+
+/** The initrd builders xenroot knows: its own, and the distributions' own. */
+export const INITRD_BUILDERS = ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'] as const;
+export type InitrdBuilder = (typeof INITRD_BUILDERS)[number];
+
+/** Machine kinds a kernel command line and an initrd are made for: Xen PV, the QEMU test domain, physical PXE. */
+export const BOOT_TARGETS = ['xen', 'qemu', 'pxe'] as const;
+export type BootTarget = (typeof BOOT_TARGETS)[number];
+
+/** Domain flavours a hypervisor runs: the Xen PV domain, or the QEMU test domain. */
+export const DOMAIN_TARGETS = ['xen', 'qemu'] as const;
+export type DomainTarget = (typeof DOMAIN_TARGETS)[number];
 
 /** A string checked by one of the validate.ts functions (which return a problem or undefined). */
 function checked(check: (v: string) => string | undefined) {
@@ -109,9 +124,7 @@ export const ImageSchema = z
     kver: Kver.optional(),
     nfsVersion: NfsVersion.optional(),
     nfsOptions: NfsOptions.optional(),
-    initrdBuilder: z.enum(['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'], {
-      error: 'must be builtin, dracut, initramfs-tools or mkinitrd',
-    }).optional(),
+    initrdBuilder: z.enum(INITRD_BUILDERS, { error: `must be ${INITRD_BUILDERS.join(', ')}` }).optional(),
     readyPattern: z.string().optional(),
     append: KernelArgs.optional(),
   })
@@ -139,6 +152,8 @@ export const GuestSchema = z
     macSource: z.enum(['first-boot', 'given', 'allocated']).optional(),
     connect: Uri.optional(),
     append: KernelArgs.optional(),
+    /** Directory of NAME.cfg and NAME.xml (`create --out`); default: the site's guest directory. */
+    configDir: AbsPath.optional(),
     onPoweroff: LifecycleAction.default('destroy'),
     onReboot: LifecycleAction.default('restart'),
     onCrash: LifecycleAction.default('destroy'),
@@ -150,11 +165,7 @@ export const GuestSchema = z
     if (g.macSource && !g.mac) ctx.addIssue({ code: 'custom', path: ['macSource'], message: 'is only valid with mac' });
   });
 
-const RootOverride = z.string().superRefine((v, ctx) => {
-  const m = /^([^:]+):(\/.*)$/.exec(v);
-  const problem = !m ? 'must be SERVER:/PATH' : checkHost(m[1] as string) ?? checkAbsPath(m[2] as string);
-  if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (form SERVER:/PATH)` });
-});
+const RootOverride = checked(rootSpecProblem);
 
 export const ClientSchema = z
   .object({
@@ -201,13 +212,11 @@ export function crossIssues(inv: { images: Record<string, unknown>; guests: Reco
   for (const [name, c] of Object.entries(inv.clients))
     if (!inv.images[c.image]) issues.push({ path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
   const owners = new Map<string, string>();
-  const claim = (mac: string, owner: string, path: (string | number)[]) => {
-    const prev = owners.get(mac);
-    if (prev) issues.push({ path, message: `${mac} is already used by ${prev}` });
-    else owners.set(mac, owner);
-  };
-  for (const [name, g] of Object.entries(inv.guests)) if (g.mac) claim(g.mac, `guest ${name}`, ['guests', name, 'mac']);
-  for (const [name, c] of Object.entries(inv.clients)) claim(c.mac, `client ${name}`, ['clients', name, 'mac']);
+  for (const c of macClaims(inv)) {
+    const prev = owners.get(c.mac);
+    if (prev) issues.push({ path: c.path, message: `${c.mac} is already used by ${prev}` });
+    else owners.set(c.mac, c.owner);
+  }
   return issues;
 }
 
@@ -221,3 +230,29 @@ export type Image = z.output<typeof ImageSchema>;
 export type Guest = z.output<typeof GuestSchema>;
 export type Client = z.output<typeof ClientSchema>;
 export type GuestInput = z.input<typeof GuestSchema>;
+
+/** The schema of each field a command-line flag sets, by section (the same object the file is checked with). */
+export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape };
+
+/**
+ * Checks a value given on the command line with the inventory's own rule for the field it is
+ * stored in, so the same bad value gets the same message and exit code (3, InventoryError)
+ * whether it comes from a flag or from the file. Digits are read as a number where the field
+ * holds one. Throws `--memory "lots" is not valid: must be a whole number of MiB (32-1048576)`.
+ */
+export function flagValue<T>(schema: z.ZodType<T>, flag: string, raw: unknown): T {
+  if (typeof raw === 'string' && /^-?\d+$/.test(raw)) {
+    const asNumber = schema.safeParse(Number(raw));
+    if (asNumber.success) return asNumber.data;
+  }
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  throw new InventoryError(`${flag} ${JSON.stringify(raw)} is not valid: ${r.error.issues[0]?.message ?? 'refused'}`);
+}
+
+/** Refuses an entry name that the file would refuse, with the file's rule: `guest name "../x" is not valid: ...`. */
+export function checkEntryName(kind: 'guest' | 'client' | 'image', name: string): string {
+  const problem = checkName(name);
+  if (problem) throw new InventoryError(`${kind} name ${JSON.stringify(name)} is not valid: ${problem}`);
+  return name;
+}

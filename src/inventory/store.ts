@@ -3,8 +3,10 @@
  * validate it; writes happen only inside `updateInventory`, which holds an inter-process lock
  * (proper-lockfile: a lock directory beside the file, stale after a crash), re-reads the file
  * under the lock, applies the change to the Document, validates the result and replaces the file
- * atomically (write-file-atomic: temp file, fsync, rename).
+ * atomically (src/sys/atomic.ts: temp file, fsync, rename). A command that also writes generated
+ * files registers their undo with onSaveFailure: when saving fails, they are undone too.
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -13,7 +15,8 @@ import jsyaml from 'js-yaml';
 import { spliceEdits, type EditOp } from './yaml-splice.js';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
-import { InventoryError } from '../errors.js';
+import { InventoryError } from '../sys/errors.js';
+import { writeFileAtomic } from '../sys/atomic.js';
 import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, type InventoryData } from './schema.js';
 
 export const DEFAULT_INVENTORY = '/etc/xenroot/inventory.yaml';
@@ -46,10 +49,21 @@ export class Inventory {
     return this.document;
   }
 
-  /** Directory that holds generated guest files (NAME.cfg, NAME.xml). */
-  get guestDir(): string {
-    const configured = this.data.site.guestDir;
-    return resolve(dirname(this.path), configured ?? 'guests');
+  private effects: (() => Promise<void>)[] = [];
+
+  /**
+   * Registers the undo of something done on disk as part of this edit (a generated file written
+   * before the inventory is saved): run, newest first, when the inventory cannot be saved, so
+   * that a failed command leaves neither files nor inventory changed.
+   */
+  onSaveFailure(undo: () => Promise<void>): void {
+    this.effects.push(undo);
+  }
+
+  /** Runs the undos of onSaveFailure (updateInventory does, when saving fails). */
+  async undoEffects(): Promise<void> {
+    for (const undo of this.effects.reverse()) await undo().catch(() => undefined);
+    this.effects = [];
   }
 
   /** Sets a value at a path, keeping comments everywhere (applied on toString/revalidate). */
@@ -269,7 +283,6 @@ function yaml(): typeof import('yaml') {
 }
 
 type Lockfile = typeof import('proper-lockfile');
-type AtomicWrite = typeof import('write-file-atomic');
 const require = createRequire(import.meta.url);
 
 /** Holds the inventory's lock while `fn` runs; releases it on every path out. */
@@ -295,10 +308,9 @@ export async function withInventoryLock<T>(file: string, fn: () => Promise<T>): 
   }
 }
 
-/** Writes text to the file atomically (temp file + fsync + rename). */
-export async function atomicWrite(file: string, text: string, mode?: number): Promise<void> {
-  const writeFileAtomic = require('write-file-atomic') as AtomicWrite;
-  await writeFileAtomic(file, text, { fsync: true, ...(mode === undefined ? {} : { mode }) });
+/** The permission bits of an existing file (kept when it is replaced), else 0644. */
+function modeOf(file: string): number {
+  return (statSync(file, { throwIfNoEntry: false })?.mode ?? 0o644) & 0o7777;
 }
 
 /**
@@ -309,11 +321,22 @@ export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T
   return withInventoryLock(file, async () => {
     const before = await readText(file);
     const inv = parseInventoryText(before, file);
-    const result = await fn(inv);
+    let result: T;
+    try {
+      result = await fn(inv);
+    } catch (err) {
+      await inv.undoEffects();
+      throw err;
+    }
     const after = inv.toString();
     if (after !== before) {
-      inv.revalidate();
-      await atomicWrite(file, after);
+      try {
+        inv.revalidate();
+        await writeFileAtomic(file, after, { mode: modeOf(file) });
+      } catch (err) {
+        await inv.undoEffects();
+        throw err;
+      }
     }
     return result;
   });
@@ -330,7 +353,7 @@ export async function createInventory(file: string, text: string): Promise<Inven
       () => false,
     );
     if (exists) throw new InventoryError(`${file}: an inventory exists already`, { hint: 'edit it, or pick another path with --inventory' });
-    await atomicWrite(file, text);
+    await writeFileAtomic(file, text, { mode: 0o644 });
     return inv;
   });
 }

@@ -96,3 +96,17 @@ export const BRIDGE_RULE = '1-15 characters: letters, digits, "_", "-", "." (a L
 
 export const KVER_RE = /^[0-9][A-Za-z0-9._+~-]{0,127}$/;
 export const KVER_RULE = 'a kernel release such as 6.1.0-28-amd64';
+
+/** An NFS root given as SERVER:/PATH (a client's `root:` override, the HOWTO's `root=server:/path`). */
+export const ROOT_SPEC_RULE = 'SERVER:/PATH with an IPv4 address or host name and an absolute path, e.g. 10.0.0.1:/srv/xenroot/terminal';
+
+/** Splits SERVER:/PATH, or undefined when it is not one. Pure. */
+export function parseRootSpec(value: string): { server: string; path: string } | undefined {
+  const m = /^([^:/]+):(\/.*)$/.exec(value);
+  if (!m || checkHost(m[1] as string) || checkAbsPath(m[2] as string)) return undefined;
+  return { server: m[1] as string, path: m[2] as string };
+}
+
+export function rootSpecProblem(value: string): string | undefined {
+  return parseRootSpec(value) ? undefined : `must be ${ROOT_SPEC_RULE}`;
+}

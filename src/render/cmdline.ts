@@ -2,10 +2,14 @@
  * The one function that builds kernel command lines (docs/cmdline.md is the contract).
  * Pure: model values in, a string out; values that cannot be carried safely are refused.
  */
-import { RenderError } from '../errors.js';
-import { CMDLINE_MAX, checkKernelArgs } from '../inventory/validate.js';
+import { RenderError } from '../sys/errors.js';
+import type { BootTarget, InventoryData } from '../inventory/schema.js';
+import { exportPath } from '../inventory/paths.js';
+import { requireEntry } from '../inventory/lookup.js';
+import { CMDLINE_MAX, checkKernelArgs, parseRootSpec } from '../inventory/validate.js';
 
-export type ConsoleKind = 'xen' | 'qemu' | 'pxe';
+/** The console a command line names: the machine kind it boots on. */
+export type ConsoleKind = BootTarget;
 
 export interface CmdlineInput {
   /** NFS server address or host name. */
@@ -52,4 +56,24 @@ export function buildCmdline(input: CmdlineInput): string {
   if (problem) throw new RenderError(`kernel command line ${problem}`, { hint: 'shorten the append arguments of the image, guest or client' });
   if (line.length > CMDLINE_MAX) throw new RenderError(`kernel command line is too long`);
   return line;
+}
+
+/**
+ * The command line of one node (a guest, or a PXE client) booting `imageName`: the one place that
+ * gathers a command line's inputs from the model (site NFS server and options, the image's
+ * export, NFS version and append, the node's root override and append).
+ */
+export function nodeCmdline(data: InventoryData, imageName: string, node: { append?: string | undefined; root?: string | undefined }, console: ConsoleKind): string {
+  const site = data.site;
+  const image = requireEntry(data, 'image', imageName);
+  const override = node.root ? parseRootSpec(node.root) : undefined;
+  return buildCmdline({
+    server: override?.server ?? site.nfsServer,
+    path: override?.path ?? exportPath(site, imageName, image),
+    nfsVersion: image.nfsVersion ?? site.nfsVersion,
+    nfsOptions: image.nfsOptions ?? site.nfsOptions,
+    console,
+    selinux: site.selinux,
+    extra: [image.append, node.append],
+  });
 }

@@ -1,13 +1,19 @@
 /** The generated files of one guest, as text, from the inventory. Pure. */
-import type { InventoryData } from '../inventory/schema.js';
-import { guestSpec } from './guest-spec.js';
-import { renderQemuXml, renderXenXml } from './libvirt-xml.js';
+import type { DomainTarget, InventoryData } from '../inventory/schema.js';
+import { guestSpec, type GuestSpec } from './guest-spec.js';
+import { renderQemuXml, renderXenXml, type DomainXmlOptions } from './libvirt-xml.js';
 import { renderXlCfg } from './xlcfg.js';
 
 export type GuestFormat = 'xl' | 'libvirt' | 'qemu';
+export const GUEST_FORMATS = ['xl', 'libvirt', 'qemu'] as const satisfies readonly GuestFormat[];
 
 export function renderGuest(inv: InventoryData, name: string, format: GuestFormat): string {
   if (format === 'xl') return renderXlCfg(guestSpec(inv, name, 'xen'));
   if (format === 'libvirt') return renderXenXml(guestSpec(inv, name, 'xen'));
   return renderQemuXml(guestSpec(inv, name, 'qemu'));
+}
+
+/** The libvirt domain XML of a resolved guest for a domain flavour: Xen PV, or the QEMU test domain. */
+export function renderDomainXml(spec: GuestSpec, target: DomainTarget, options: DomainXmlOptions = {}): string {
+  return target === 'xen' ? renderXenXml(spec, options) : renderQemuXml(spec, options);
 }

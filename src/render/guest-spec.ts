@@ -2,11 +2,11 @@
  * Resolves a guest of the inventory into everything its configuration files say: one pure step
  * shared by the xl .cfg and libvirt XML renderers, so both always describe the same machine.
  */
-import { InventoryError } from '../errors.js';
-import { bootFiles, exportPath, type BootTarget } from '../inventory/paths.js';
-import type { Guest, InventoryData } from '../inventory/schema.js';
-import { buildCmdline } from './cmdline.js';
-import { requireEntry } from '../inventory/lookup.js';
+import { InventoryError } from '../sys/errors.js';
+import { bootFiles } from '../inventory/paths.js';
+import type { DomainTarget, Guest, InventoryData } from '../inventory/schema.js';
+import { nodeCmdline } from './cmdline.js';
+import { findEntry, requireEntry } from '../inventory/lookup.js';
 
 export interface GuestSpec {
   name: string;
@@ -26,21 +26,13 @@ export interface GuestSpec {
   onCrash: Guest['onCrash'];
 }
 
-export function guestSpec(inv: InventoryData, name: string, target: Exclude<BootTarget, 'pxe'> = 'xen'): GuestSpec {
+export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen'): GuestSpec {
   const guest = requireEntry(inv, 'guest', name);
-  const image = inv.images[guest.image];
+  const image = findEntry(inv, 'image', guest.image);
   if (!image) throw new InventoryError(`guests.${name}.image names image "${guest.image}", which is not in images`);
   const site = inv.site;
   const files = bootFiles(site, guest.image, image, target);
-  const cmdline = buildCmdline({
-    server: site.nfsServer,
-    path: exportPath(site, guest.image, image),
-    nfsVersion: image.nfsVersion ?? site.nfsVersion,
-    nfsOptions: image.nfsOptions ?? site.nfsOptions,
-    console: target,
-    selinux: site.selinux,
-    extra: [image.append, guest.append],
-  });
+  const cmdline = nodeCmdline(inv, guest.image, guest, target);
   return {
     name,
     memory: guest.memory,

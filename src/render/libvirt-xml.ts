@@ -8,7 +8,7 @@
  */
 import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
-import { RenderError } from '../errors.js';
+import { RenderError } from '../sys/errors.js';
 import { parseMac } from '../inventory/validate.js';
 import type { GuestSpec } from './guest-spec.js';
 
@@ -27,8 +27,15 @@ function macElement(parent: XMLBuilder, mac: string | undefined): void {
   parent.ele('mac', { address: normal });
 }
 
-function common(root: XMLBuilder, spec: GuestSpec): void {
+const UUID_RE = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
+
+function common(root: XMLBuilder, spec: GuestSpec, uuid: string | undefined): void {
   root.ele('name').txt(text('name', spec.name));
+  if (uuid !== undefined) {
+    // libvirt keys a domain by UUID: a redefinition must carry the existing one, or it clashes.
+    if (!UUID_RE.test(uuid)) throw new RenderError(`domain UUID ${JSON.stringify(uuid)} is not a UUID`);
+    root.ele('uuid').txt(uuid);
+  }
   root.ele('memory', { unit: 'KiB' }).txt(String(spec.maxmem * 1024));
   root.ele('currentMemory', { unit: 'KiB' }).txt(String(spec.memory * 1024));
   root.ele('vcpu', { placement: 'static' }).txt(String(spec.vcpus));
@@ -46,9 +53,14 @@ function lifecycle(root: XMLBuilder, spec: GuestSpec): void {
   root.ele('on_crash').txt(spec.onCrash);
 }
 
-export function renderXenXml(spec: GuestSpec): string {
+export interface DomainXmlOptions {
+  /** The UUID of the existing domain this XML redefines. */
+  uuid?: string;
+}
+
+export function renderXenXml(spec: GuestSpec, options: DomainXmlOptions = {}): string {
   const root = create().ele('domain', { type: 'xen' });
-  common(root, spec);
+  common(root, spec, options.uuid);
   const os = root.ele('os');
   os.ele('type', { arch: 'x86_64', machine: 'xenpv' }).txt('linux');
   osBoot(os, spec);
@@ -61,14 +73,14 @@ export function renderXenXml(spec: GuestSpec): string {
   return root.end({ prettyPrint: true, headless: true }) + '\n';
 }
 
-export interface QemuOptions {
+export interface QemuOptions extends DomainXmlOptions {
   /** Extra `-netdev user` settings for PXE tests (tftp=, bootfile=) through <qemu:commandline>. */
   pxe?: { tftpRoot: string; bootfile: string };
 }
 
 export function renderQemuXml(spec: GuestSpec, options: QemuOptions = {}): string {
   const root = create().ele('domain', options.pxe ? { type: 'qemu', 'xmlns:qemu': 'http://libvirt.org/schemas/domain/qemu/1.0' } : { type: 'qemu' });
-  common(root, spec);
+  common(root, spec, options.uuid);
   const os = root.ele('os');
   os.ele('type', { arch: 'x86_64', machine: 'pc' }).txt('hvm');
   if (options.pxe) os.ele('boot', { dev: 'network' });

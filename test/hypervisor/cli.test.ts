@@ -36,7 +36,7 @@ describe('xenroot start/stop/status/define/undefine/mac on test:///default', () 
     expect(JSON.parse(set.stdout)).toMatchObject({ mac: '00:16:3e:0a:0b:0c', changed: true });
     expect(readFileSync(join(fx.guestDir, 'cli-m.xml'), 'utf8')).toContain('<mac address="00:16:3e:0a:0b:0c"/>');
     const bad = await run('mac', 'cli-m', '--set', '01:00:5e:00:00:01');
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(3);
     expect(bad.stderr).toContain('01:00:5e:00:00:01');
     const both = await run('mac', 'cli-m', '--set', '00:16:3e:0a:0b:0d', '--unpin');
     expect(both.code).toBe(2);

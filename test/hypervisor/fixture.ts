@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGuest } from '../../src/inventory/guests.js';
+import { createGuest } from '../../src/ops/create-guest.js';
 
 export interface InventoryFixture {
   dir: string;

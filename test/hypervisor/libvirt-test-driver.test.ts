@@ -5,12 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HypervisorError, TimeoutError, UsageError } from '../../src/errors.js';
+import { HypervisorError, TimeoutError, UsageError } from '../../src/sys/errors.js';
 import { hypervisorFor, resolveUri } from '../../src/hypervisor/connect.js';
 import { HypervisorCallError, classifyHypervisorMessage } from '../../src/hypervisor/errors.js';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt.js';
-import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml, withUuid } from '../../src/hypervisor/xml.js';
+import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml } from '../../src/hypervisor/xml.js';
 import { targetForUri } from '../../src/hypervisor/types.js';
+import { guestSpec } from '../../src/render/guest-spec.js';
+import { inventory } from '../support/model.js';
 
 const domainXml = (name: string, mac?: string): string => `<domain type='test'>
   <name>${name}</name>
@@ -27,7 +29,7 @@ describe('libvirt driver on test:///default', () => {
   afterAll(() => h.close());
 
   it('defines, starts, reports state and the live MAC libvirt generated, then destroys and undefines', async () => {
-    expect(await h.define({ kind: 'xml', xml: domainXml('drv-a') })).toBe('drv-a');
+    expect(await h.defineXml(domainXml('drv-a'))).toBe('drv-a');
     expect(await h.state('drv-a')).toBe('shutoff');
     await h.start('drv-a');
     expect(await h.state('drv-a')).toBe('running');
@@ -44,7 +46,7 @@ describe('libvirt driver on test:///default', () => {
   });
 
   it('keeps a MAC given in the XML', async () => {
-    await h.create({ kind: 'xml', xml: domainXml('drv-b', '00:16:3e:01:02:03') });
+    await h.createXml(domainXml('drv-b', '00:16:3e:01:02:03'));
     expect((await h.interfaces('drv-b')).map((i) => i.mac)).toEqual(['00:16:3e:01:02:03']);
     expect((await h.list()).find((d) => d.name === 'drv-b')?.persistent).toBe(false);
     await h.destroy('drv-b');
@@ -60,12 +62,12 @@ describe('libvirt driver on test:///default', () => {
   });
 
   it('maps starting a running domain to already-running and a duplicate name to already-exists', async () => {
-    await h.define({ kind: 'xml', xml: domainXml('drv-c') });
+    await h.defineXml(domainXml('drv-c'));
     await h.start('drv-c');
     const again = await h.start('drv-c').catch((e: unknown) => e);
     expect((again as HypervisorCallError).reason).toBe('already-running');
     expect((again as HypervisorCallError).hint).toContain('xenroot stop drv-c');
-    const dup = await h.create({ kind: 'xml', xml: domainXml('drv-c') }).catch((e: unknown) => e);
+    const dup = await h.createXml(domainXml('drv-c')).catch((e: unknown) => e);
     expect((dup as HypervisorCallError).reason).toBe('already-exists');
     await h.destroy('drv-c');
     const stopped = await h.destroy('drv-c').catch((e: unknown) => e);
@@ -106,6 +108,23 @@ describe('libvirt connection failures', () => {
     expect((err as TimeoutError).message).toContain('did not answer within 1 s');
   });
 
+  it('redefines a defined domain under its existing UUID (the renderer writes it, the driver reads it back)', async () => {
+    const h = new LibvirtHypervisor('test:///default');
+    try {
+      const spec = guestSpec(inventory({ guests: { 'drv-uuid': { image: 'terminal' } } }), 'drv-uuid', 'qemu');
+      const guest = { spec, target: 'qemu' as const, files: { cfg: '/nonexistent/drv-uuid.cfg' } };
+      await h.define(guest);
+      const uuid = uuidFromDomainXml(await h.definedDescription('drv-uuid'));
+      expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+      await h.define({ ...guest, spec: { ...spec, memory: 128, maxmem: 128 } });
+      expect(uuidFromDomainXml(await h.definedDescription('drv-uuid'))).toBe(uuid);
+      expect(await h.definedDescription('drv-uuid')).toContain('<memory unit=\'KiB\'>131072</memory>');
+      await h.undefine('drv-uuid');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('reports an unknown URI scheme as unsupported', async () => {
     const err = await new LibvirtHypervisor('bogus:///x').connect().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HypervisorError);
@@ -128,8 +147,9 @@ describe('URIs and message classification', () => {
     expect(targetForUri('xen+tcp://127.0.0.1:16509/system')).toBe('xen');
     expect(targetForUri('qemu:///system')).toBe('qemu');
     expect(targetForUri('test:///default')).toBe('qemu');
-    expect(hypervisorFor('xl://').driver).toBe('xl');
-    expect(hypervisorFor('test:///default').driver).toBe('libvirt');
+    expect(hypervisorFor('xl://').capabilities).toEqual({ persistentDefinitions: false, defaultTarget: 'xen' });
+    expect(hypervisorFor('test:///default').capabilities).toEqual({ persistentDefinitions: true, defaultTarget: 'qemu' });
+    expect(hypervisorFor('xen+tcp://127.0.0.1:16509/system').capabilities).toEqual({ persistentDefinitions: true, defaultTarget: 'xen' });
   });
 
   it('classifies libvirt messages seen on this machine', () => {
@@ -163,8 +183,6 @@ describe('URIs and message classification', () => {
       { mac: '', source: undefined, target: undefined },
       { mac: '52:54:00:aa:00:01', source: 'default', target: undefined },
     ]);
-    expect(withUuid("<domain type='qemu'>\n  <name>x</name>\n  <memory>1</memory>\n</domain>", '6695eb01-f6a4-8304-79aa-97f2502e193f')).toContain(
-      '<name>x</name>\n  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>\n  <memory>',
-    );
+
   });
 });

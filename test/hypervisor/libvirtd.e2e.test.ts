@@ -9,7 +9,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestConsole, guestStatus, startGuest, stopGuest } from '../../src/hypervisor/lifecycle.js';
+import { guestConsole } from '../../src/ops/guest-console.js';
+import { guestStatus } from '../../src/ops/guest-status.js';
+import { startGuest } from '../../src/ops/start-guest.js';
+import { stopGuest } from '../../src/ops/stop-guest.js';
 import { PassThrough, Writable } from 'node:stream';
 import { ConsoleEndedError, attachConsole, expectConsole } from '../../src/hypervisor/console.js';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt.js';
@@ -180,7 +183,7 @@ describe('guests on a private libvirtd with the qemu driver (TCG)', () => {
     const h = new LibvirtHypervisor((daemon as LocalLibvirtd).uri);
     await h.connect();
     try {
-      await h.create({ kind: 'xml', xml });
+      await h.createXml(xml);
       const logFile = join(fx.dir, 'crash-console.log');
       const err = await expectConsole(h.consoleCommand('hv-crash'), /this never appears/, { timeoutMs: 120_000, stateOf: () => h.state('hv-crash'), pollMs: 500, logFile }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConsoleEndedError);

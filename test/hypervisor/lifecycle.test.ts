@@ -3,9 +3,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HypervisorError } from '../../src/errors.js';
+import { HypervisorError } from '../../src/sys/errors.js';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt.js';
-import { defineGuest, guestStatus, startGuest, stopGuest, undefineGuest } from '../../src/hypervisor/lifecycle.js';
+import { defineGuest, undefineGuest } from '../../src/ops/define-guest.js';
+import { guestStatus } from '../../src/ops/guest-status.js';
+import { startGuest } from '../../src/ops/start-guest.js';
+import { stopGuest } from '../../src/ops/stop-guest.js';
 import { readLiveMac, unpinnableReason } from '../../src/hypervisor/pin.js';
 import { loadInventory } from '../../src/inventory/store.js';
 import { inventoryFixture } from './fixture.js';
@@ -97,10 +100,9 @@ describe('first-boot MAC pinning on test:///default', () => {
 
   it('refuses to pin the 00:00:00:00:00:00 that libvirt reports for a vif without a MAC', async () => {
     const h = new LibvirtHypervisor('test:///default');
-    await h.create({
-      kind: 'xml',
-      xml: "<domain type='test'><name>pin-zero</name><memory>65536</memory><os><type>hvm</type></os><devices><interface type='bridge'><mac address='00:00:00:00:00:00'/><source bridge='xenbr0'/></interface></devices></domain>",
-    });
+    await h.createXml(
+      "<domain type='test'><name>pin-zero</name><memory>65536</memory><os><type>hvm</type></os><devices><interface type='bridge'><mac address='00:00:00:00:00:00'/><source bridge='xenbr0'/></interface></devices></domain>",
+    );
     try {
       const err = await readLiveMac(h, 'pin-zero', { waitMs: 300, intervalMs: 100 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(HypervisorError);

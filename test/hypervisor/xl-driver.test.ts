@@ -5,9 +5,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DependencyError } from '../../src/errors.js';
+import { DependencyError } from '../../src/sys/errors.js';
 import { HypervisorCallError } from '../../src/hypervisor/errors.js';
-import { startGuest } from '../../src/hypervisor/lifecycle.js';
+import { startGuest } from '../../src/ops/start-guest.js';
 import { XlHypervisor } from '../../src/hypervisor/xl.js';
 import { loadInventory } from '../../src/inventory/store.js';
 import { inventoryFixture } from './fixture.js';
@@ -53,7 +53,7 @@ describe('xl driver with a STUB xl replaying recorded output (xl cannot run here
       await fx.addGuest('terminal');
       const cfg = join(fx.guestDir, 'terminal.cfg');
       expect(readFileSync(cfg, 'utf8')).not.toContain('mac=');
-      const h = new XlHypervisor({ xl: stub.path, cfgFor: () => cfg });
+      const h = new XlHypervisor({ xl: stub.path });
       const r = await startGuest(fx.file, 'terminal', { hypervisor: h });
       expect(r).toMatchObject({ uri: 'xl://', target: 'xen', mode: 'transient', mac: '00:16:3e:5a:2b:7c', pin: 'pinned', state: 'blocked' });
       expect(stub.calls()).toContainEqual(['create', cfg]);
@@ -74,7 +74,6 @@ describe('xl driver with a STUB xl replaying recorded output (xl cannot run here
     const stub = stubXl();
     const h = new XlHypervisor({ xl: stub.path });
     expect(await h.state('ghost')).toBe('undefined');
-    expect(await h.exists('ghost')).toBe(false);
     const missing = new XlHypervisor({ xl: join(dir, 'no-such-xl') });
     await expect(missing.connect()).rejects.toBeInstanceOf(DependencyError);
     const failing = new XlHypervisor({ xl: '/bin/false' });

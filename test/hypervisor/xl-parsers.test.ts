@@ -2,7 +2,7 @@
 // real xl output whose layout comes from xl's source (xl_vif.c, xl_info.c) and its documentation.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HypervisorError } from '../../src/errors.js';
+import { HypervisorError } from '../../src/sys/errors.js';
 import { nameFromXlCfg, parseXlList, parseXlListLong, parseXlNetworkList, xlFlagsToState } from '../../src/hypervisor/xl.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');

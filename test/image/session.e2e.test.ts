@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageError } from '../../src/errors.js';
+import { ImageError } from '../../src/sys/errors.js';
 import { listMounts } from '../../src/image/mounts.js';
 import { SESSION_STEPS, sweepStaleSessions, withImageSession, type ImageSource, type SessionOptions, type SessionStep } from '../../src/image/session.js';
 import { assertNoLeaks, resourcesUnder, snapshot, type LeakSnapshot } from '../support/leaks.js';
@@ -304,8 +304,12 @@ describe('image mount session', () => {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`unwinds everything when a real ${sig} reaches a process mid-build (a long chroot command)`, async () => {
       const sessionJs = fileURLToPath(new URL('../../dist/image/session.js', import.meta.url));
+      const lifetimeJs = fileURLToPath(new URL('../../dist/sys/lifetime.js', import.meta.url));
+      // The CLI's signal policy, as every xenroot command has it.
       const script = `
         import { withImageSession } from ${JSON.stringify(sessionJs)};
+        import { installSignalPolicy } from ${JSON.stringify(lifetimeJs)};
+        installSignalPolicy((code) => process.exit(code));
         try {
           await withImageSession({ file: ${JSON.stringify(img.file)} }, { tmpRoot: ${JSON.stringify(img.mnt)} }, async (s) => {
             const long = s.run('/bin/sh', ['-c', 'echo $$ > /tmp/pid; busybox sleep 120']);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DependencyError, InitrdError } from '../../src/errors.js';
+import { DependencyError, InitrdError } from '../../src/sys/errors.js';
 import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';
 import { listInitrd, listInitrdBuffer } from '../../src/initrd/ls.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readCpio, writeCpio, type CpioEntry } from '../../src/initrd/cpio.js';
 import { moduleName, resolveModules, type ModuleIndex } from '../../src/initrd/modules.js';
-import { InitrdError } from '../../src/errors.js';
+import { InitrdError } from '../../src/sys/errors.js';
 
 describe('newc cpio writer', () => {
   it('round-trips files, directories, symlinks and device nodes through the reader', () => {

@@ -7,7 +7,7 @@ import { mkdtemp, rm, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InitrdError } from '../../src/errors.js';
+import { InitrdError } from '../../src/sys/errors.js';
 import { buildDistroInitrd, dracutArgs, initramfsToolsConfig, mkinitrdArgs } from '../../src/initrd/distro.js';
 import { listInitrd } from '../../src/initrd/ls.js';
 import { startNfsServer, type NfsServer } from '../../src/deploy/nfs-server.js';

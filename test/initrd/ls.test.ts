@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InitrdError } from '../../src/errors.js';
+import { InitrdError } from '../../src/sys/errors.js';
 import { writeCpio } from '../../src/initrd/cpio.js';
-import { formatListing, listInitrd, listInitrdBuffer } from '../../src/initrd/ls.js';
+import { listInitrd, listInitrdBuffer } from '../../src/initrd/ls.js';
+import { formatListing } from '../../src/cli/initrd.js';
 
 const K = '6.1.0-test-amd64';
 const early = writeCpio([{ type: 'file', path: 'kernel/x86/microcode/GenuineIntel.bin', data: Buffer.from('ucode') }, { type: 'file', path: 'early_cpio', data: Buffer.from('1\n') }]);

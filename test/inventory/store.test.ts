@@ -2,10 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { InventoryError, UsageError } from '../../src/errors.js';
-import { createGuest, removeGuest, setGuestMac } from '../../src/inventory/guests.js';
-import { initInventory } from '../../src/inventory/init.js';
-import { addImage } from '../../src/inventory/images.js';
+import { InventoryError } from '../../src/sys/errors.js';
+import { createGuest } from '../../src/ops/create-guest.js';
+import { removeGuest } from '../../src/ops/remove-guest.js';
+import { pinFirstBootMac } from '../../src/ops/start-guest.js';
+import { initInventory } from '../../src/ops/init.js';
+import { addImage } from '../../src/ops/images.js';
 import { loadInventory, updateInventory } from '../../src/inventory/store.js';
 
 let dir: string;
@@ -59,7 +61,7 @@ describe('inventory store', () => {
   });
 
   it('refuses an invalid MAC with what is accepted', async () => {
-    await expect(createGuest(inv, { name: 'a', image: 'terminal', mac: '00:00:00:00:00:00' })).rejects.toThrow(UsageError);
+    await expect(createGuest(inv, { name: 'a', image: 'terminal', mac: '00:00:00:00:00:00' })).rejects.toThrow(InventoryError);
     await expect(createGuest(inv, { name: 'a', image: 'terminal', mac: '01:00:5e:00:00:01' })).rejects.toThrow(/unicast, not all zero/);
   });
 
@@ -101,10 +103,10 @@ describe('inventory store', () => {
 
   it('pins a MAC once: a second first-boot pin keeps the first MAC', async () => {
     await createGuest(inv, { name: 'T', image: 'terminal' });
-    const first = await setGuestMac(inv, 'T', '00:16:3e:11:22:33', 'first-boot', { onlyIfUnpinned: true });
-    const second = await setGuestMac(inv, 'T', '00:16:3e:44:55:66', 'first-boot', { onlyIfUnpinned: true });
-    expect(first).toEqual({ mac: '00:16:3e:11:22:33', changed: true });
-    expect(second).toEqual({ mac: '00:16:3e:11:22:33', changed: false });
+    const first = await pinFirstBootMac(inv, 'T', '00:16:3e:11:22:33');
+    const second = await pinFirstBootMac(inv, 'T', '00:16:3e:44:55:66');
+    expect(first).toEqual({ mac: '00:16:3e:11:22:33', observed: '00:16:3e:11:22:33', outcome: 'pinned' });
+    expect(second).toEqual({ mac: '00:16:3e:11:22:33', observed: '00:16:3e:44:55:66', outcome: 'kept' });
     expect(readFileSync(join(dir, 'guests/T.cfg'), 'utf8')).toContain("vif = [ 'mac=00:16:3e:11:22:33,bridge=xenbr0' ]");
     expect(readFileSync(join(dir, 'guests/T.xml'), 'utf8')).toContain('<mac address="00:16:3e:11:22:33"/>');
   });

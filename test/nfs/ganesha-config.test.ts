@@ -1,7 +1,7 @@
 // The ganesha config renderer is pure: these pin its security-relevant lines.
 import { describe, expect, it } from 'vitest';
-import { RenderError } from '../../src/errors.js';
-import { renderGaneshaConfig, type GaneshaConfigInput } from '../../src/deploy/ganesha-config.js';
+import { RenderError } from '../../src/sys/errors.js';
+import { renderGaneshaConfig, type GaneshaConfigInput } from '../../src/render/ganesha.js';
 
 const base: GaneshaConfigInput = {
   bindAddr: '127.0.0.1',

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeployError } from '../../src/errors.js';
+import { DeployError } from '../../src/sys/errors.js';
 import { startNfsServer, sweepStaleNetns, type NfsServer } from '../../src/deploy/nfs-server.js';
 import { prepareKernel } from '../../src/image/debian.js';
 import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';

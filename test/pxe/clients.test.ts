@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import { addClient, getClient, listClients, removeClient, setClient } from '../../src/inventory/clients.js';
-import { InventoryError, UsageError } from '../../src/errors.js';
+import { addClient, getClient, listClients, removeClient, setClient } from '../../src/ops/clients.js';
+import { InventoryError } from '../../src/sys/errors.js';
 import { updateInventory } from '../../src/inventory/store.js';
 import { makeSite, type SyncSite } from '../sync/fixture.js';
 import { xenroot } from '../support/cli.js';
@@ -26,10 +26,10 @@ describe('clients in the inventory', () => {
     await expect(setClient(site.inventory, 'pc2', { mac: '00:16:3e:aa:bb:01' })).rejects.toThrow(InventoryError);
   });
 
-  it('refuses bad values before touching the inventory', async () => {
-    await expect(addClient(site.inventory, { mac: '01:00:5e:00:00:01' })).rejects.toThrow(UsageError);
+  it('refuses bad values before touching the inventory, with the same error (exit 3) the file gets for them', async () => {
+    await expect(addClient(site.inventory, { mac: '01:00:5e:00:00:01' })).rejects.toThrow(InventoryError);
     await expect(addClient(site.inventory, { mac: '00:16:3e:aa:bb:09', root: 'nocolon' })).rejects.toThrow(/SERVER:\/PATH/);
-    await expect(addClient(site.inventory, { mac: '00:16:3e:aa:bb:09', append: 'a"b' })).rejects.toThrow(UsageError);
+    await expect(addClient(site.inventory, { mac: '00:16:3e:aa:bb:09', append: 'a"b' })).rejects.toThrow(InventoryError);
     await expect(addClient(site.inventory, { mac: '00:16:3e:aa:bb:09', image: 'nope' })).rejects.toThrow(/image "nope" is not in the inventory/);
   });
 

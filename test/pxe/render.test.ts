@@ -6,7 +6,7 @@ import { renderIscDhcp } from '../../src/render/isc-dhcp.js';
 import { BLOCK_BEGIN, BLOCK_END, mergeManagedBlock, renderExportLines } from '../../src/render/exports.js';
 import { bootEntry, planSync } from '../../src/deploy/plan.js';
 import { inventory } from '../support/model.js';
-import { RenderError } from '../../src/errors.js';
+import { RenderError } from '../../src/sys/errors.js';
 
 const entry = { label: 'terminal', kernel: 'images/terminal/vmlinuz-X', initrd: 'images/terminal/initrd-X.img', cmdline: 'root=nfs4:10.0.2.2:/srv/t ro ip=dhcp' };
 
@@ -139,12 +139,12 @@ describe('planner', () => {
 
   it('plans per-client pxelinux and iPXE files, DHCP and exports from the model alone', () => {
     const data = inventory({ clients: { a: { mac: '00-16-3E-00-00-0A', image: 'terminal' } }, guests: { g: { image: 'terminal', mac: '00:16:3e:00:00:0b' } } });
-    const plan = planSync({ data, guestDir: '/g', staged, syslinux, exportsDirExists: false, dhcpShared: false });
+    const plan = planSync({ data, inventoryFile: '/g/inventory.yaml', staged, syslinux, exportsDirExists: false, dhcpShared: false });
     const paths = plan.files.map((f) => f.path);
     expect(paths).toEqual(
       expect.arrayContaining([
-        '/g/g.cfg',
-        '/g/g.xml',
+        '/g/guests/g.cfg',
+        '/g/guests/g.xml',
         '/tftpboot/linux-install/pxelinux.0',
         '/tftpboot/linux-install/ldlinux.c32',
         '/tftpboot/linux-install/images/terminal/vmlinuz-K-h',
@@ -158,7 +158,7 @@ describe('planner', () => {
     const dhcp = plan.files.find((f) => f.path === '/etc/dnsmasq.d/xenroot.conf');
     expect(dhcp?.kind === 'text' && dhcp.content).toContain('dhcp-host=00:16:3e:00:00:0b,g');
     expect(plan.files.find((f) => f.path === '/etc/exports')?.kind).toBe('block');
-    const withDir = planSync({ data, guestDir: '/g', staged, syslinux, exportsDirExists: true, dhcpShared: true });
+    const withDir = planSync({ data, inventoryFile: '/g/inventory.yaml', staged, syslinux, exportsDirExists: true, dhcpShared: true });
     expect(withDir.files.find((f) => f.path === '/etc/exports.d/xenroot.exports')?.kind).toBe('text');
     expect(withDir.files.find((f) => f.path === '/etc/dnsmasq.d/xenroot.conf')?.kind).toBe('block');
   });

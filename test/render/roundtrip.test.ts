@@ -6,7 +6,7 @@ import { parseMac } from '../../src/inventory/validate.js';
 import { guestSpec } from '../../src/render/guest-spec.js';
 import { renderQemuXml, renderXenXml } from '../../src/render/libvirt-xml.js';
 import { renderXlCfg } from '../../src/render/xlcfg.js';
-import { RenderError } from '../../src/errors.js';
+import { RenderError } from '../../src/sys/errors.js';
 import { parseVif, parseXlCfg } from '../support/xlcfg-parse.js';
 
 type Xml = Record<string, unknown>;

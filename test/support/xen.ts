@@ -19,7 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DependencyError, HypervisorError, TimeoutError } from '../../src/errors.js';
+import { DependencyError, HypervisorError, TimeoutError } from '../../src/sys/errors.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD_SCRIPT = join(REPO, 'scripts/xen/build-dom0.sh');

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sync } from '../../src/deploy/sync.js';
-import { addClient, removeClient, setClient } from '../../src/inventory/clients.js';
+import { sync } from '../../src/ops/sync.js';
+import { addClient, removeClient, setClient } from '../../src/ops/clients.js';
 import { updateInventory } from '../../src/inventory/store.js';
-import { DependencyError, DeployError } from '../../src/errors.js';
+import { DependencyError, DeployError } from '../../src/sys/errors.js';
 import { makeSite, snapshot, KVER, type SyncSite } from './fixture.js';
 import { xenroot } from '../support/cli.js';
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DependencyError, TimeoutError } from '../../src/errors.js';
+import { DependencyError, TimeoutError } from '../../src/sys/errors.js';
 import { qemuArgs, startNestedXen } from '../support/xen.js';
 
 /** PIDs of processes whose command line mentions `needle`. */

@@ -9,20 +9,21 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { stageBootFiles } from '../deploy/boot-files.js';
 import { startNfsServer, type NfsServer } from '../deploy/nfs-server.js';
 import { attachConsole, expectConsole } from '../hypervisor/console.js';
 import { connectOrStartPrivate } from '../hypervisor/ensure.js';
-import { startGuest, type StartResult } from '../hypervisor/lifecycle.js';
 import type { LocalLibvirtd } from '../hypervisor/local-libvirtd.js';
 import { isActive, type Hypervisor } from '../hypervisor/types.js';
-import { createGuest } from '../inventory/guests.js';
-import { addImage } from '../inventory/images.js';
-import { initInventory } from '../inventory/init.js';
+import { prepareBusyboxStatic, prepareKernel } from '../image/debian.js';
+import { buildTinyImage, DEFAULT_MARKER } from '../image/tiny.js';
+import { guestFiles } from '../inventory/paths.js';
 import { loadInventory, updateInventory } from '../inventory/store.js';
-import { log } from '../log.js';
-import { prepareBusyboxStatic, prepareKernel } from './debian.js';
-import { buildTinyImage, DEFAULT_MARKER } from './tiny.js';
+import { log } from '../sys/log.js';
+import { stageBootFiles } from './build-initrd.js';
+import { createGuest } from './create-guest.js';
+import { addImage } from './images.js';
+import { initInventory } from './init.js';
+import { startGuest, type StartResult } from './start-guest.js';
 
 export interface DemoOptions {
   /** Working directory (inventory, image, boot files). Default ./xenroot-demo. */
@@ -93,7 +94,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
     if (!inv.data.guests.Terminal) await createGuest(inventory, { name: 'Terminal', image: 'terminal', memory: 256 });
     inv = await loadInventory(inventory);
-    const files = { cfg: join(inv.guestDir, 'Terminal.cfg'), xml: join(inv.guestDir, 'Terminal.xml') };
+    const { cfg, xml } = guestFiles(inv.data, inv.path, 'Terminal');
+    const files = { cfg, xml };
 
     ({ h, local } = await connectOrStartPrivate(process.env.XENROOT_CONNECT ?? 'qemu:///system', !process.env.XENROOT_CONNECT));
     const hv = h;

@@ -5,7 +5,7 @@
  * Graceless (no 90 s grace period), a private recovery directory, exports with No_Root_Squash.
  */
 import { isAbsolute, posix } from 'node:path';
-import { RenderError } from '../errors.js';
+import { RenderError } from '../sys/errors.js';
 
 export interface GaneshaExport {
   /** Export_Id: 1..65535, unique (0 is the pseudo root's). */

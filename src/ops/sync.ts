@@ -12,12 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { loadInventory, parseInventoryText, withInventoryLock } from '../inventory/store.js';
 import { bootFiles } from '../inventory/paths.js';
 import type { InventoryData } from '../inventory/schema.js';
-import { log } from '../log.js';
-import { applyPlan, emptyManifest, manifestIntact, under, type FileChange, type Manifest, type Outcome, type PlanInputs } from './apply.js';
-import { dhcpFile, planSync, type FileGroup, type PlanInput } from './plan.js';
-import { reloadServices, type ReloadResult } from './reload.js';
-import { findSyslinux, stageImages, SYSLINUX_PATHS } from './tftp.js';
-import { writeIfChanged } from './write.js';
+import { isGenerated } from '../render/header.js';
+import { log } from '../sys/log.js';
+import { sweepTempFiles } from '../sys/atomic.js';
+import { applyPlan, type FileChange, type Outcome } from '../deploy/apply.js';
+import { manifestIntact, manifestPath, readManifest, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
+import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
+import { reloadServices, type ReloadResult } from '../deploy/reload.js';
+import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
 
 export interface SyncOptions {
   /** Write every system path under this directory; no reload hooks. */
@@ -43,64 +45,6 @@ export interface SyncResult {
   ms: { load: number; plan: number; apply: number; total: number };
 }
 
-/** Where the record of the files a sync owns lives (one per inventory file; $XENROOT_STATE_DIR or /var/lib/xenroot). */
-export function manifestPath(inventoryFile: string): string {
-  return `${process.env.XENROOT_STATE_DIR ?? '/var/lib/xenroot'}/sync/${createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12)}.json`;
-}
-
-const KINDS = ['text', 'copy', 'block'] as const;
-const GROUPS = ['tftp', 'dhcp', 'exports', 'guest'] as const;
-type Row = [string, number, number, string | 0, number | 0, number | 0, number | 0];
-
-/**
- * The manifest on disk: one array per file ([path, kind, group, sha1, size, mtimeMs, ino]), which
- * parses three times faster than objects for a tree of 20,000 files.
- */
-export function serializeManifest(m: Manifest): string {
-  const rows: Row[] = Object.entries(m.files).map(([path, e]) => [
-    path,
-    KINDS.indexOf(e.kind),
-    GROUPS.indexOf(e.group),
-    e.sha1 ?? 0,
-    e.size ?? 0,
-    e.mtimeMs ?? 0,
-    e.ino ?? 0,
-  ]);
-  return JSON.stringify({ version: 2, sources: m.sources, inputs: m.inputs ?? null, files: rows }) + '\n';
-}
-
-export function parseManifest(text: string): Manifest | undefined {
-  const raw = JSON.parse(text) as { version?: number; sources?: Manifest['sources']; inputs?: Manifest['inputs'] | null; files?: Row[] };
-  if (raw.version !== 2 || !Array.isArray(raw.files) || !raw.sources) return undefined;
-  const files: Manifest['files'] = {};
-  for (const [path, kind, group, sha1, size, mtimeMs, ino] of raw.files) {
-    const e: Manifest['files'][string] = { kind: KINDS[kind] ?? 'text', group: GROUPS[group] ?? 'tftp' };
-    if (sha1) e.sha1 = sha1;
-    if (kind !== 1 || size) e.size = size;
-    if (mtimeMs) e.mtimeMs = mtimeMs;
-    if (ino) e.ino = ino;
-    files[path] = e;
-  }
-  return { version: 1, files, sources: raw.sources, ...(raw.inputs ? { inputs: raw.inputs } : {}) };
-}
-
-async function readManifest(file: string, warnings: string[]): Promise<{ manifest: Manifest; text?: string }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return { manifest: emptyManifest() };
-  }
-  try {
-    const m = parseManifest(text);
-    if (m) return { manifest: m, text };
-  } catch {
-    /* fall through */
-  }
-  warnings.push(`${file} is not a valid sync manifest: ignored (files of removed clients from before may remain)`);
-  return { manifest: emptyManifest() };
-}
-
 /** The code that renders: a change of any renderer or planner module invalidates the plan cache. */
 let codeStamp: string | undefined;
 export function rendererStamp(): string {
@@ -112,7 +56,7 @@ export function rendererStamp(): string {
   const base = existsSync(join(dist, 'deploy')) ? dist : join(here, '..');
   // Content, not mtimes: every build rewrites dist/ with new mtimes and the same bytes.
   const h = createHash('sha1');
-  for (const dir of [join(base, 'deploy'), join(base, 'render'), join(base, 'inventory')]) {
+  for (const dir of [join(base, 'deploy'), join(base, 'render'), join(base, 'inventory'), join(base, 'ops')]) {
     for (const f of readdirSync(dir).sort()) {
       if (f.endsWith('.map')) continue;
       h.update(`${f}\0`).update(readFileSync(join(dir, f))).update('\0');
@@ -164,9 +108,10 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   const root = opts.root;
   const warnings: string[] = [];
   const file = resolve(inventoryFile);
-  const mpath = manifestPath(file);
-  const mtarget = under(root, mpath);
-  const { manifest: prev, text: prevText } = await readManifest(mtarget, warnings);
+  const mtarget = manifestPath(file, root);
+  const loaded = readManifest(mtarget);
+  const { manifest: prev, text: prevText } = loaded;
+  if (loaded.warning) warnings.push(loaded.warning);
   // The plan is a pure function of the inventory text, the renderer code and the probed paths:
   // when none of them changed and every file is as xenroot left it, there is nothing to do.
   const invText = await readFile(file, 'utf8').catch(() => undefined);
@@ -204,13 +149,15 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   let dhcpShared = false;
   if (dfile) {
     const text = await readFile(under(root, dfile), 'utf8').catch(() => undefined);
-    dhcpShared = text !== undefined && text !== '' && !text.startsWith('# Generated by xenroot');
+    dhcpShared = text !== undefined && text !== '' && !isGenerated(text);
   }
   // Keep only the hashes of sources still in use.
   const used = new Set([...stage.staged.values()].flatMap((s) => [s.kernelSource, s.initrdSource]));
   for (const k of Object.keys(sources)) if (!used.has(k)) delete sources[k];
 
-  const plan = planSync({ data, guestDir: inv.guestDir, staged: stage.staged, syslinux, exportsDirExists, dhcpShared });
+  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared });
+  // Temp files of a run killed with SIGKILL are recognised by name and removed.
+  if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
   warnings.push(...plan.warnings);
   const t2 = performance.now();
 
@@ -224,8 +171,7 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
     const stats: PlanInputs['stats'] = {};
     for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
     applied.manifest.inputs = { fingerprint, stats };
-    const text = serializeManifest(applied.manifest);
-    if (text !== prevText) await writeIfChanged(mtarget, text);
+    await writeManifest(mtarget, applied.manifest, prevText);
   }
   const t3 = performance.now();
 

@@ -9,29 +9,33 @@
  * (src/hypervisor/local-libvirtd.ts) and stopped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { TestFailedError } from '../errors.js';
-import { stageBootFiles } from '../deploy/boot-files.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../sys/atomic.js';
+import { renderXlCfg } from '../render/xlcfg.js';
+import { TestFailedError } from '../sys/errors.js';
+import { onCleanup } from '../sys/lifetime.js';
 import { startNfsServer, type NfsServer } from '../deploy/nfs-server.js';
-import type { Builder } from '../initrd/build.js';
 import { expectConsole, ConsoleTimeoutError, ConsoleEndedError } from '../hypervisor/console.js';
 import { resolveUri } from '../hypervisor/connect.js';
 import { connectOrStartPrivate } from '../hypervisor/ensure.js';
 import type { LocalLibvirtd } from '../hypervisor/local-libvirtd.js';
 import type { Hypervisor } from '../hypervisor/types.js';
-import type { InventoryData } from '../inventory/schema.js';
+import { withImageSession } from '../image/session.js';
+import type { DomainTarget, InitrdBuilder, InventoryData } from '../inventory/schema.js';
 import { loadInventory } from '../inventory/store.js';
 import { guestSpec } from '../render/guest-spec.js';
-import { renderQemuXml, renderXenXml } from '../render/libvirt-xml.js';
-import { log } from '../log.js';
-import { withImageSession } from './session.js';
+import { log } from '../sys/log.js';
 import { requireEntry } from '../inventory/lookup.js';
+import { stageBootFiles } from './build-initrd.js';
 
 /** Readiness when the image names none: a login prompt or systemd's multi-user target. */
 export const DEFAULT_READY = /login: *$|Reached target .*Multi-User System/m;
 
 export interface TestImageOptions {
-  target?: 'qemu' | 'xen';
-  builder?: Builder;
+  target?: DomainTarget;
+  builder?: InitrdBuilder;
   /** Readiness pattern (default: the image's readyPattern, else DEFAULT_READY). */
   expect?: RegExp;
   timeoutMs?: number;
@@ -51,8 +55,8 @@ export interface TestImageResult {
   pass: boolean;
   domain: string;
   uri: string;
-  target: 'qemu' | 'xen';
-  builder: Builder;
+  target: DomainTarget;
+  builder: InitrdBuilder;
   /** From domain creation to the readiness line, ms. */
   bootMs: number | undefined;
   match: string | undefined;
@@ -87,8 +91,11 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
     let nfs: NfsServer | undefined;
     let local: LocalLibvirtd | undefined;
     let h: Hypervisor | undefined;
-    let created = false;
     let kept = false;
+    let destroyGuest: (() => Promise<void>) | undefined;
+    let keepGuest: (() => void) | undefined;
+    let cfgDir: string | undefined;
+    let removeCfg: (() => Promise<void>) | undefined;
     try {
       let nfsInfo: TestImageResult['nfs'];
       if (opts.serveNfs) {
@@ -99,13 +106,22 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
         nfsInfo = { server: inv.data.site.nfsServer, path: image.export ?? image.root ?? exportDir ?? '', port: undefined, private: false };
       }
       const model = testModel(inv.data, imageName, domain, { server: nfsInfo.server, path: nfsInfo.path, ...(nfsInfo.port ? { port: nfsInfo.port } : {}) }, opts.memory ?? 512);
-      const xml = target === 'xen' ? renderXenXml(guestSpec(model, domain, 'xen')) : renderQemuXml(guestSpec(model, domain, 'qemu'));
       const uri = resolveUri({ flag: opts.connect, site: target === 'qemu' ? 'qemu:///system' : inv.data.site.connect });
       ({ h, local } = await connectOrStartPrivate(uri, target === 'qemu' && !opts.connect && !process.env.XENROOT_CONNECT));
       const hv = h;
       const t0 = Date.now();
-      await hv.create({ kind: 'xml', xml });
-      created = true;
+      // The throwaway guest goes on every way out, an interrupt included.
+      const undoGuest = onCleanup(`throwaway guest ${domain}`, () => hv.destroy(domain).catch((e: unknown) => log().warn({ err: String(e) }, 'could not destroy the throwaway guest')));
+      destroyGuest = () => undoGuest.run();
+      keepGuest = () => undoGuest.release();
+      const spec = guestSpec(model, domain, target);
+      // A driver that boots a .cfg (xl) gets the throwaway guest's own, in a private temp dir.
+      cfgDir = await mkdtemp(join(tmpdir(), 'xenroot-test-'));
+      const cfgCleanup = onCleanup(`temp dir ${cfgDir}`, () => rm(cfgDir as string, { recursive: true, force: true }));
+      removeCfg = () => cfgCleanup.run();
+      const cfg = join(cfgDir, `${domain}.cfg`);
+      await writeFileAtomic(cfg, renderXlCfg(spec));
+      await hv.create({ spec, target, files: { cfg } });
       log().info({ domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
       const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo };
       try {
@@ -126,7 +142,9 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
         throw err;
       }
     } finally {
-      if (h && created && !kept) await h.destroy(domain).catch((e: unknown) => log().warn({ err: String(e) }, 'could not destroy the throwaway guest'));
+      if (kept) keepGuest?.();
+      else if (destroyGuest) await destroyGuest();
+      await removeCfg?.();
       if (h) await h.close().catch(() => undefined);
       if (local && !kept) await local.stop();
       if (nfs) await nfs.stop();

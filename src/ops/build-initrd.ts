@@ -1,0 +1,107 @@
+/**
+ * `xenroot initrd build IMAGE --target T`, and the staging every boot needs: an image's boot files
+ * where guests boot them from, BOOTDIR/IMAGE/vmlinuz-KVER (copied from the image's /boot) and
+ * BOOTDIR/IMAGE/initrd-KVER-TARGET.img (built). The kernel is copied only when it changed; the
+ * built-in initrd is reproducible, so rebuilding it costs about a second and changes nothing when
+ * its inputs did not change; a distro-built initrd is reused unless asked to rebuild.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ImageError, InventoryError } from '../sys/errors.js';
+import { copyFileAtomic } from '../sys/atomic.js';
+import { buildInitrd, type BuildInitrdResult } from '../initrd/build.js';
+import { imageKver } from '../initrd/builtin.js';
+import { bootFiles, requireKver } from '../inventory/paths.js';
+import { requireEntry } from '../inventory/lookup.js';
+import type { BootTarget, Image, InitrdBuilder, Site } from '../inventory/schema.js';
+import { loadInventory } from '../inventory/store.js';
+import { log } from '../sys/log.js';
+
+export interface StagedBootFiles {
+  kernel: string;
+  initrd: string;
+  kver: string;
+  builder: InitrdBuilder;
+  /** Whether the initrd was built now (false: an existing distro initrd was reused). */
+  built: boolean;
+}
+
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a), stat(b).catch(() => undefined)]);
+  if (!sb || sa.size !== sb.size) return false;
+  const [ca, cb] = await Promise.all([readFile(a), readFile(b)]);
+  return ca.equals(cb);
+}
+
+/** Copies the image's kernel into the boot dir (atomically, only when it changed). */
+export async function stageKernel(site: Site, imageName: string, image: Image): Promise<string> {
+  if (!image.root) throw new ImageError(`image "${imageName}" is a loop image file; stage its kernel with \`xenroot initrd build\` after mounting, or use a directory image`);
+  const kver = requireKver(imageName, image);
+  const src = join(image.root, 'boot', `vmlinuz-${kver}`);
+  const dest = bootFiles(site, imageName, image, 'xen').kernel;
+  await stat(src).catch(() => {
+    throw new ImageError(`${src} does not exist: image "${imageName}" has no kernel ${kver}`, { hint: 'fix images.' + imageName + '.kver or install that kernel into the image' });
+  });
+  if (await sameContent(src, dest)) return dest;
+  await copyFileAtomic(src, dest, { mkdirs: true });
+  return dest;
+}
+
+export async function stageBootFiles(
+  site: Site,
+  imageName: string,
+  image: Image,
+  target: BootTarget,
+  opts: { builder?: InitrdBuilder; rebuild?: boolean; progress?: boolean } = {},
+): Promise<StagedBootFiles> {
+  const kver = requireKver(imageName, image);
+  const kernel = await stageKernel(site, imageName, image);
+  const initrd = bootFiles(site, imageName, image, target).initrd;
+  const builder = opts.builder ?? image.initrdBuilder ?? 'builtin';
+  const exists = await stat(initrd).then(() => true, () => false);
+  if (builder !== 'builtin' && exists && !opts.rebuild) {
+    log().info({ initrd }, 'reusing the staged initrd (--rebuild builds it again)');
+    return { kernel, initrd, kver, builder, built: false };
+  }
+  const source = image.root ? { dir: image.root } : { file: image.file as string };
+  await buildInitrd({ source, target, builder, kver, out: initrd, progress: !!opts.progress });
+  return { kernel, initrd, kver, builder, built: true };
+}
+
+export interface BuildImageInitrdOptions {
+  target: BootTarget;
+  kver?: string;
+  builder?: InitrdBuilder;
+  /** pxe: NIC driver modules to carry instead of the default list. */
+  nics?: string[];
+  /** builtin: further modules to carry. */
+  extraModules?: string[];
+  /** Output file (default: the image's staged boot dir, initrd-KVER-TARGET.img; the kernel is staged beside it). */
+  out?: string;
+  progress?: boolean;
+}
+
+/** Builds the initrd of an inventory image; into the staged boot dir (with the kernel) unless --out is given. */
+export async function buildImageInitrd(inventoryFile: string, name: string, o: BuildImageInitrdOptions): Promise<BuildInitrdResult & { kernel: string | undefined }> {
+  const inv = await loadInventory(inventoryFile);
+  const image = requireEntry(inv.data, 'image', name);
+  const source: { dir: string } | { file: string } = image.root ? { dir: image.root } : { file: image.file! };
+  let kver = o.kver ?? image.kver;
+  if (!kver && 'dir' in source) kver = await imageKver(source.dir);
+  const out = o.out ?? (kver ? bootFiles(inv.data.site, name, { ...image, kver }, o.target).initrd : undefined);
+  if (!out) throw new InventoryError(`images.${name}.kver is not set`, { hint: 'pass --kver VER or --out PATH' });
+  const r = await buildInitrd({
+    source,
+    target: o.target,
+    builder: o.builder ?? image.initrdBuilder ?? 'builtin',
+    out,
+    ...(kver ? { kver } : {}),
+    ...(o.nics ? { nics: o.nics } : {}),
+    ...(o.extraModules ? { extraModules: o.extraModules } : {}),
+    progress: !!o.progress,
+  });
+  // Into the staged boot dir: the kernel goes beside the initrd, as guests and `sync` expect it.
+  let kernel: string | undefined;
+  if (!o.out && image.root && kver) kernel = await stageKernel(inv.data.site, name, { ...image, kver });
+  return { ...r, kernel };
+}

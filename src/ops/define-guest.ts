@@ -1,0 +1,41 @@
+/** `xenroot define NAME` / `xenroot undefine NAME`: persistent domain definitions, where the driver keeps them. */
+import type { DomainTarget } from '../inventory/schema.js';
+import { guestFiles } from '../inventory/paths.js';
+import { updateInventory } from '../inventory/store.js';
+import { domainGuest, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { writeGuestFiles } from './guest-files.js';
+
+export interface DefineResult {
+  name: string;
+  uri: string;
+  target: DomainTarget;
+  /** false: the driver keeps no definitions (xl); `cfg` is the definition. */
+  defined: boolean;
+  cfg?: string;
+}
+
+/** Defines (or redefines) a persistent domain from the inventory; with xl, writes NAME.cfg, which is the definition. */
+export async function defineGuest(inventoryFile: string, name: string, opts: HostOptions = {}): Promise<DefineResult> {
+  const r = await resolveGuest(inventoryFile, name, opts);
+  return usingHypervisor(r.uri, opts, async (h) => {
+    const guest = domainGuest(r.inv, name, h, opts);
+    if (!h.capabilities.persistentDefinitions) {
+      await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
+      return { name, uri: h.uri, target: guest.target, defined: false, cfg: guestFiles(r.inv.data, r.inv.path, name).cfg };
+    }
+    await h.define(guest);
+    return { name, uri: h.uri, target: guest.target, defined: true };
+  });
+}
+
+/** Removes the persistent definition (a running guest keeps running as a transient domain). */
+export async function undefineGuest(inventoryFile: string, name: string, opts: HostOptions = {}): Promise<{ name: string; uri: string; undefined: boolean }> {
+  const r = await resolveGuest(inventoryFile, name, opts);
+  return usingHypervisor(r.uri, opts, async (h) => {
+    if (!h.capabilities.persistentDefinitions) return { name, uri: h.uri, undefined: false };
+    const state = await h.state(name);
+    if (state === 'undefined') return { name, uri: h.uri, undefined: false };
+    await h.undefine(name);
+    return { name, uri: h.uri, undefined: true };
+  });
+}

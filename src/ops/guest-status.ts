@@ -1,0 +1,57 @@
+/** `xenroot status [NAME]`: state and MACs of guests, asked from their hypervisors (one connection per host). */
+import { HypervisorError, TimeoutError } from '../sys/errors.js';
+import { isActive, type DomainState } from '../hypervisor/types.js';
+import { requireEntry } from '../inventory/lookup.js';
+import type { Guest } from '../inventory/schema.js';
+import { loadInventory } from '../inventory/store.js';
+import { guestUri, usingHypervisor, type HostOptions } from './guest-host.js';
+
+export interface StatusRow {
+  name: string;
+  uri: string;
+  state: DomainState | 'unreachable';
+  id: number | undefined;
+  persistent: boolean | undefined;
+  /** MAC pinned in the inventory. */
+  pinnedMac: string | undefined;
+  macSource: Guest['macSource'] | undefined;
+  /** MACs of the running domain. */
+  liveMacs: string[] | undefined;
+  error?: string;
+}
+
+/** State and MACs of one guest or all guests; a host that cannot be reached marks its guests `unreachable`. */
+export async function guestStatus(inventoryFile: string, name?: string, opts: HostOptions = {}): Promise<StatusRow[]> {
+  const inv = await loadInventory(inventoryFile);
+  const names = name === undefined ? Object.keys(inv.data.guests).sort() : [name];
+  if (name !== undefined) requireEntry(inv.data, 'guest', name);
+  const byUri = new Map<string, string[]>();
+  for (const n of names) {
+    const uri = guestUri(inv, inv.data.guests[n] as Guest, opts);
+    byUri.set(uri, [...(byUri.get(uri) ?? []), n]);
+  }
+  const rows: StatusRow[] = [];
+  for (const [uri, group] of byUri) {
+    const base = (n: string): Omit<StatusRow, 'state' | 'id' | 'persistent' | 'liveMacs'> => {
+      const g = inv.data.guests[n] as Guest;
+      return { name: n, uri, pinnedMac: g.mac, macSource: g.macSource };
+    };
+    try {
+      await usingHypervisor(uri, opts, async (h) => {
+        const domains = new Map((await h.list()).map((d) => [d.name, d]));
+        await Promise.all(
+          group.map(async (n) => {
+            const d = domains.get(n);
+            const state: DomainState = d ? d.state : 'undefined';
+            const liveMacs = d && isActive(d.state) ? (await h.interfaces(n).catch(() => [])).map((i) => i.mac) : undefined;
+            rows.push({ ...base(n), state, id: d?.id, persistent: d?.persistent, liveMacs });
+          }),
+        );
+      });
+    } catch (err) {
+      if (name !== undefined || !(err instanceof HypervisorError || err instanceof TimeoutError)) throw err;
+      for (const n of group) rows.push({ ...base(n), state: 'unreachable', id: undefined, persistent: undefined, liveMacs: undefined, error: (err as Error).message });
+    }
+  }
+  return rows.sort((a, b) => a.name.localeCompare(b.name));
+}

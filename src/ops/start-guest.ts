@@ -1,0 +1,100 @@
+/**
+ * `xenroot start NAME`: boots a guest; on its first boot pins the MAC the hypervisor gave it (the
+ * HOWTO's "pin the MAC after the first boot", automated). The guest's .cfg/.xml are brought up to
+ * date first (the xl toolstack boots the .cfg itself), then a driver that keeps definitions
+ * (libvirt) redefines and starts a defined domain, and any driver creates a transient one.
+ */
+import { log } from '../sys/log.js';
+import { HypervisorCallError } from '../hypervisor/errors.js';
+import { readLiveMac } from '../hypervisor/pin.js';
+import { isActive, type DomainState } from '../hypervisor/types.js';
+import { setGuestMacEntry } from '../inventory/guests.js';
+import type { DomainTarget } from '../inventory/schema.js';
+import { updateInventory } from '../inventory/store.js';
+import { domainGuest, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { writeGuestFiles } from './guest-files.js';
+
+export interface PinResult {
+  /** The MAC now pinned in the inventory. */
+  mac: string;
+  /** The MAC the running guest has. */
+  observed: string;
+  /** 'pinned': we wrote it; 'kept': another start had pinned `mac` first (differs from observed). */
+  outcome: 'pinned' | 'kept';
+}
+
+/**
+ * Pins `observed` unless the guest got a MAC meanwhile (a concurrent first start): then keeps that
+ * one. The inventory and the guest's files change together, under the lock.
+ */
+export async function pinFirstBootMac(inventoryFile: string, name: string, observed: string): Promise<PinResult> {
+  const r = await updateInventory(inventoryFile, async (inv) => {
+    const pinned = setGuestMacEntry(inv, name, observed, 'first-boot', { onlyIfUnpinned: true });
+    if (pinned.changed) await writeGuestFiles(inv, [name]);
+    return pinned;
+  });
+  const mac = r.mac ?? observed;
+  if (r.changed || mac === observed) return { mac, observed, outcome: 'pinned' };
+  log().warn({ name, pinned: mac, observed }, 'another start pinned a different MAC first; keeping it');
+  return { mac, observed, outcome: 'kept' };
+}
+
+export interface StartResult {
+  name: string;
+  uri: string;
+  target: DomainTarget;
+  /** 'defined': a persistent domain was (re)defined and started; 'transient': created from its source. */
+  mode: 'defined' | 'transient';
+  state: DomainState;
+  /** The MAC the running guest has. */
+  mac: string;
+  /** How the MAC got into the inventory on this start. */
+  pin: 'already-pinned' | PinResult['outcome'];
+  /** The pinned MAC (differs from `mac` only when another start pinned first). */
+  pinnedMac: string;
+  warnings: string[];
+}
+
+/** Starts a guest; on its first boot pins the MAC the hypervisor gave it. */
+export async function startGuest(inventoryFile: string, name: string, opts: HostOptions = {}): Promise<StartResult> {
+  const r = await resolveGuest(inventoryFile, name, opts);
+  return usingHypervisor(r.uri, opts, async (h) => {
+    const before = await h.state(name);
+    if (isActive(before)) {
+      throw new HypervisorCallError(`guest '${name}' is already running at ${h.uri} (state ${before})`, 'already-running', h.uri, {
+        hint: `\`xenroot console ${name}\` attaches to it; \`xenroot stop ${name}\` stops it`,
+      });
+    }
+    // The files the admin sees are what boots: bring them up to date (nothing is written when they are).
+    await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
+    const guest = domainGuest(r.inv, name, h, opts);
+    let mode: StartResult['mode'];
+    if (before === 'shutoff' && h.capabilities.persistentDefinitions) {
+      await h.define(guest); // refresh the definition from the inventory, then boot it
+      await h.start(name);
+      mode = 'defined';
+    } else {
+      await h.create(guest);
+      mode = 'transient';
+    }
+    const warnings: string[] = [];
+    const mac = await readLiveMac(h, name);
+    let pin: StartResult['pin'];
+    let pinnedMac: string;
+    if (r.guest.mac) {
+      pin = 'already-pinned';
+      pinnedMac = r.guest.mac;
+      if (mac !== r.guest.mac) warnings.push(`guest '${name}' runs with MAC ${mac}, but ${r.guest.mac} is pinned`);
+    } else {
+      const p = await pinFirstBootMac(inventoryFile, name, mac);
+      pin = p.outcome;
+      pinnedMac = p.mac;
+      if (p.outcome === 'kept') {
+        warnings.push(`another start pinned ${p.mac} for '${name}' first; this instance runs with ${mac}: restart it to use the pinned MAC`);
+      }
+    }
+    const state = await h.state(name);
+    log().debug({ name, uri: h.uri, mode, mac, pin }, 'guest started');
+    return { name, uri: h.uri, target: guest.target, mode, state, mac, pin, pinnedMac, warnings };
+  });
+}
