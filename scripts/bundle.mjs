@@ -22,8 +22,8 @@ await build({
   target: 'node20',
   chunkNames: '[name]-[hash]',
   // Native modules, and CommonJS packages that use __filename/__dirname or process-wide signal
-  // handlers (write-file-atomic, proper-lockfile, signal-exit): loaded from node_modules as they are.
-  external: ['@unraid/libvirt', 'node-pty', 'pino', 'pino-pretty', 'write-file-atomic', 'proper-lockfile', 'signal-exit', 'execa'],
+  // handlers (proper-lockfile, signal-exit): loaded from node_modules as they are.
+  external: ['@unraid/libvirt', 'node-pty', 'pino', 'pino-pretty', 'proper-lockfile', 'signal-exit', 'execa'],
   // CommonJS dependencies (commander, ...) call require(): give the ESM bundle one.
   banner: { js: "import { createRequire as __xenrootRequire } from 'node:module'; const require = __xenrootRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -27,7 +27,7 @@ export class CliContext {
 
   /** --inventory PATH, else $XENROOT_INVENTORY, else /etc/xenroot/inventory.yaml. */
   async inventoryPath(): Promise<string> {
-    const { inventoryPath } = await import('../inventory/store.js');
+    const { inventoryPath } = await import('../inventory/paths.js');
     return inventoryPath(this.options.inventory);
   }
 

@@ -20,9 +20,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { DependencyError, DeployError, TimeoutError, UsageError } from '../sys/errors.js';
@@ -30,6 +29,7 @@ import { log } from '../sys/log.js';
 import { onCleanup } from '../sys/lifetime.js';
 import { descendants, killPid, killPidNow, pidAlive, pidListensOn } from '../sys/proc.js';
 import { requireProgram } from '../sys/which.js';
+import { makeTempDir } from '../sys/tmp.js';
 import { renderGaneshaConfig, isLoopbackV4, type GaneshaExport } from '../render/ganesha.js';
 
 export interface NfsExportSpec {
@@ -201,16 +201,18 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
   const exports = await resolveExports(options.exports);
   findGanesha();
 
-  const ownWorkDir = options.workDir === undefined;
-  const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'xenroot-nfs-'));
+  const own = options.workDir === undefined ? await makeTempDir('xenroot-nfs-') : undefined;
+  const workDir = own ? own.path : resolve(options.workDir as string);
   await mkdir(join(workDir, 'recov'), { recursive: true });
   const configFile = join(workDir, 'ganesha.conf');
   const logFile = join(workDir, 'ganesha.log');
   const pidFile = join(workDir, 'ganesha.pid');
   const timeout = options.startTimeoutMs ?? 30_000;
 
-  const removeWorkDir = async () => {
-    if (ownWorkDir && !options.keepWorkDir) await rm(workDir, { recursive: true, force: true });
+  const removeWorkDir = async (): Promise<void> => {
+    if (!own) return;
+    if (options.keepWorkDir) own.keep();
+    else await own.remove();
   };
 
   for (let attempt = 1; ; attempt++) {
@@ -295,9 +297,10 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
       stdio: ['ignore', 'ignore', 'pipe'],
       reject: false,
       cleanup: true,
+      forceKillAfterDelay: STOP_GRACE_MS,
     });
   } else {
-    child = execa(ganesha[0] as string, ganesha.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], reject: false, cleanup: true });
+    child = execa(ganesha[0] as string, ganesha.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], reject: false, cleanup: true, forceKillAfterDelay: STOP_GRACE_MS });
   }
   const pid = child.pid;
   if (pid === undefined) {
@@ -318,13 +321,9 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
     halting ??= (async () => {
       if (!exited) {
         if (netns && rpcbindPid === undefined) rpcbindPid = descendants(pid, 'rpcbind')[0];
+        // SIGTERM; execa sends SIGKILL if it is still there after STOP_GRACE_MS (forceKillAfterDelay).
         child.kill('SIGTERM');
-        const killed = await Promise.race([done.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-        if (!killed) {
-          log().warn({ pid }, 'ganesha.nfsd ignored SIGTERM for 10 s: SIGKILL');
-          child.kill('SIGKILL');
-          await done;
-        }
+        await done;
       }
       if (rpcbindPid !== undefined) await killPid(rpcbindPid, { graceMs: STOP_GRACE_MS, what: 'rpcbind' });
       if (netns) await deleteNetns(netns);

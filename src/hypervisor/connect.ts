@@ -49,19 +49,4 @@ export function hypervisorFor(uri: string, options: OpenOptions = {}): Hyperviso
   return isXlUri(uri) ? new XlHypervisor(options.xl) : new LibvirtHypervisor(uri, options.libvirt);
 }
 
-/** Creates and connects; the caller closes. */
-export async function openHypervisor(uri: string, options: OpenOptions = {}): Promise<Hypervisor> {
-  const h = hypervisorFor(uri, options);
-  await h.connect();
-  return h;
-}
 
-/** Runs fn with a connected hypervisor and always closes it. */
-export async function withHypervisor<T>(uri: string, fn: (h: Hypervisor) => Promise<T>, options: OpenOptions = {}): Promise<T> {
-  const h = await openHypervisor(uri, options);
-  try {
-    return await fn(h);
-  } finally {
-    await h.close();
-  }
-}

@@ -11,6 +11,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
+import { stripVTControlCharacters } from 'node:util';
 import type { IPty } from 'node-pty';
 import { DependencyError, TestFailedError, TimeoutError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
@@ -60,14 +61,10 @@ export function endPty(term: IPty, escape: string, exited: Promise<void>): Promi
   return Promise.race([exited, cap]).finally(() => timers.forEach(clearTimeout));
 }
 
-/** Removes terminal escape sequences and carriage returns from console text. Pure. */
+/** Removes terminal escape sequences (node's util.stripVTControlCharacters) and carriage returns from console text. Pure. */
 export function cleanConsoleText(text: string): string {
-  return text
-    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
-    .replace(/\x1b[()][0-9A-Za-z]/g, '')
-    .replace(/\x1b[=>78cDEHMNOZ]/g, '')
-    .replace(/\r+\n/g, '\n')
-    .replace(/\r/g, '\n');
+  // DECSC/DECRC (ESC 7, ESC 8) first: stripVTControlCharacters would take the text after them along.
+  return stripVTControlCharacters(text.replace(/\x1b[78]/g, '')).replace(/\r+\n/g, '\n').replace(/\r/g, '\n');
 }
 
 /** The last n non-empty lines of console text. Pure. */

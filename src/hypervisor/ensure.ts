@@ -22,7 +22,7 @@ export async function connectOrStartPrivate(uri: string, allowPrivate: boolean):
     return { h, local: undefined };
   } catch (err) {
     if (!(allowPrivate && err instanceof HypervisorCallError && err.reason === 'unreachable')) throw err;
-    log().info({ uri }, 'no libvirtd answers there: starting a private one for this run');
+    log().info({ step: 'start-libvirtd', uri }, 'no libvirtd answers there: starting a private one for this run');
     const local = await startLocalLibvirtd();
     const h2 = hypervisorFor(local.uri);
     try {

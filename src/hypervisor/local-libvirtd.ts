@@ -20,11 +20,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
-import { onCleanup } from '../sys/lifetime.js';
+import { onCleanup, throwIfInterrupted } from '../sys/lifetime.js';
 import { killPid, killPidNow, pidAlive } from '../sys/proc.js';
 import { requireProgram } from '../sys/which.js';
-import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { makeTempDir } from '../sys/tmp.js';
+import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DependencyError, HypervisorError, TimeoutError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
@@ -148,8 +148,10 @@ function checkHost(): void {
 /** Starts a private libvirtd and waits until its socket answers. */
 export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Promise<LocalLibvirtd> {
   checkHost();
-  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'xenroot-libvirtd-')));
+  const own = options.dir === undefined ? await makeTempDir('xenroot-libvirtd-') : undefined;
+  const dir = own ? own.path : (options.dir as string);
   await prepareDir(dir);
+  throwIfInterrupted();
   const logFile = join(dir, 'libvirtd.log');
   const socket = join(dir, 'state/run/libvirt/libvirt-sock');
   const uri = `qemu:///system?socket=${socket}`;
@@ -188,7 +190,8 @@ export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Pr
       for (const q of qemuPids(dir)) await killPid(q, { what: 'qemu' });
       await killPid(pid, { what: 'libvirtd' });
     } finally {
-      if (!options.keepDir && !options.dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      if (options.keepDir) own?.keep();
+      else await own?.remove();
     }
   };
   // Undone by the owner through stop(), or by the signal policy; an exit handler can only kill by PID.

@@ -366,6 +366,8 @@ export async function withImageSession<T>(
   } finally {
     closed = true;
     await cleanup.run();
+    // What a step still in flight when an interrupt unwound the session added afterwards.
+    if (undos.length) unwindErrors.push(...(await unwind(undos, children, root)));
     interruptSignal().removeEventListener('abort', onInterrupt);
     if (!ac.signal.aborted) ac.abort(new ImageError(`the image session on ${what} is closed`));
     if (unwindErrors.length) {
@@ -418,7 +420,9 @@ async function unwind(undos: Undo[], children: Set<ResultPromise>, root: string)
     }
   }
   for (const child of children) await Promise.resolve(child).catch(() => undefined);
-  for (const u of undos.reverse()) {
+  // Drains the list newest first, so a later call undoes only what was added since (a step that
+  // finished after an interrupt had already unwound the session).
+  for (let u = undos.pop(); u; u = undos.pop()) {
     try {
       await u.undo();
     } catch (err) {

@@ -9,26 +9,18 @@
  *   dracut/initramfs-tools/mkinitrd  the image's tool in its chroot (session with chroot mounts)
  */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { InitrdError, UsageError } from '../sys/errors.js';
+import { InitrdError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 import { type ImageSource, withImageSession } from '../image/session.js';
-import { INITRD_BUILDERS, type InitrdBuilder } from '../inventory/schema.js';
+import type { InitrdBuilder } from '../inventory/schema.js';
 import { buildBuiltinInitrd, imageKver } from './builtin.js';
 import { buildDistroInitrd, type DistroBuilder, imageTool } from './distro.js';
 import { listInitrd, type InitrdListing } from './ls.js';
 import { createProgress } from './progress.js';
 import type { Target } from './targets.js';
 
-export const BUILDERS = INITRD_BUILDERS;
 export type Builder = InitrdBuilder;
 
-export function parseBuilder(value: string): Builder {
-  if (!(BUILDERS as readonly string[]).includes(value)) {
-    throw new UsageError(`unknown initrd builder ${JSON.stringify(value)}`, { hint: `use one of ${BUILDERS.join(', ')}` });
-  }
-  return value as Builder;
-}
 
 export interface BuildInitrdOptions {
   source: ImageSource;
@@ -76,7 +68,10 @@ async function verify(path: string, target: Target, builder: Builder): Promise<I
 export async function buildInitrd(o: BuildInitrdOptions): Promise<BuildInitrdResult> {
   const builder = o.builder ?? 'builtin';
   const progress = o.progress === false ? undefined : createProgress(`initrd ${builder} ${o.target}`);
-  const onStep = (t: string) => progress?.step(t);
+  const onStep = (t: string): void => {
+    log().debug({ step: t }, t);
+    progress?.step(t);
+  };
   try {
     const run = async (root: string, session?: Parameters<typeof buildDistroInitrd>[0]['session']) => {
       const kver = await imageKver(root, o.kver);
@@ -114,8 +109,3 @@ export async function buildInitrd(o: BuildInitrdOptions): Promise<BuildInitrdRes
   }
 }
 
-/** Kernel releases an image directory has modules for (for CLI messages). */
-export async function imageKvers(root: string): Promise<string[]> {
-  const dir = join(root, 'lib/modules');
-  return existsSync(dir) ? (await readdir(dir)).sort() : [];
-}

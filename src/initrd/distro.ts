@@ -8,13 +8,13 @@
  * The chroot runs through a mount session (src/image/session.ts); writes go to its /tmp tmpfs.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { DependencyError, InitrdError } from '../sys/errors.js';
 import { copyFileAtomic } from '../sys/atomic.js';
-import { interruptSignal, onCleanup } from '../sys/lifetime.js';
+import { interruptSignal } from '../sys/lifetime.js';
+import { makeTempDir } from '../sys/tmp.js';
 import { log } from '../sys/log.js';
 import { which } from '../sys/which.js';
 import type { InitrdBuilder } from '../inventory/schema.js';
@@ -137,8 +137,8 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
   if (!existsSync(modulesDir)) throw new InitrdError(`kernel ${o.kver} has no modules in ${modulesDir}`);
   if (mode === 'host') {
     step('dracut on the host');
-    const work = await mkdtemp(join(tmpdir(), 'xenroot-dracut-'));
-    const cleanup = onCleanup(`dracut work dir ${work}`, () => rm(work, { recursive: true, force: true }));
+    const workDir = await makeTempDir('xenroot-dracut-');
+    const work = workDir.path;
     try {
       const tmpOut = join(work, 'initrd.img');
       // Ends with this process's interrupt: SIGTERM, SIGKILL 3 s later (execa's escalation).
@@ -152,7 +152,7 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
       if (r.exitCode !== 0 || !existsSync(tmpOut)) throw new InitrdError(`dracut failed (exit ${r.exitCode}): ${tail(r.all ?? '')}`);
       await copyFileAtomic(tmpOut, o.out, { mkdirs: true });
     } finally {
-      await cleanup.run();
+      await workDir.remove();
     }
   } else {
     const session = o.session!;

@@ -2,10 +2,8 @@
  * What each initrd target needs: the network drivers of the machine kind plus NFS client
  * support and overlayfs for the tmpfs-upper overlay root.
  */
-import { UsageError } from '../sys/errors.js';
-import { BOOT_TARGETS, type BootTarget } from '../inventory/schema.js';
+import type { BootTarget } from '../inventory/schema.js';
 
-export const TARGETS = BOOT_TARGETS;
 export type Target = BootTarget;
 
 /** NFS client modules; whatever else they need comes from modules.dep. */
@@ -14,15 +12,6 @@ export const NFS_MODULES = ['sunrpc', 'grace', 'lockd', 'nfs_acl', 'auth_rpcgss'
 export const OVERLAY_MODULES = ['overlay'];
 /** Physical NIC drivers for PXE clients by default; virtio_net so that QEMU PXE tests work. */
 export const DEFAULT_PXE_NICS = ['e1000', 'e1000e', 'igb', 'r8169', 'tg3', 'bnx2', 'virtio_net', 'virtio_pci'];
-
-export function isTarget(value: string): value is Target {
-  return (TARGETS as readonly string[]).includes(value);
-}
-
-export function parseTarget(value: string): Target {
-  if (!isTarget(value)) throw new UsageError(`unknown initrd target ${JSON.stringify(value)}`, { hint: `use one of ${TARGETS.join(', ')}` });
-  return value;
-}
 
 /** NIC driver modules of a target (pxe: `nics` overrides the default list). */
 export function nicModules(target: Target, nics?: string[]): string[] {

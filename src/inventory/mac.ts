@@ -4,7 +4,6 @@
  */
 import { randomInt } from 'node:crypto';
 import { InventoryError } from '../sys/errors.js';
-import type { InventoryData } from './schema.js';
 import { MAC_RULE, parseMac } from './validate.js';
 
 export interface MacClaim {
@@ -19,7 +18,13 @@ export interface MacClaim {
  * Every MAC the inventory holds, with its owner, guests first: the one definition of MAC
  * ownership (the schema's uniqueness rule and the allocator both use it).
  */
-export function macClaims(inv: { guests: Record<string, { mac?: string | undefined }>; clients: Record<string, { mac: string }> }): MacClaim[] {
+/** What holds MACs: the guests and clients sections (of the model, or of raw data being validated). */
+export interface MacHolders {
+  guests: Record<string, { mac?: string | undefined }>;
+  clients: Record<string, { mac: string }>;
+}
+
+export function macClaims(inv: MacHolders): MacClaim[] {
   const claims: MacClaim[] = [];
   for (const [name, g] of Object.entries(inv.guests)) if (g.mac) claims.push({ mac: g.mac, owner: `guest ${name}`, path: ['guests', name, 'mac'] });
   for (const [name, c] of Object.entries(inv.clients)) claims.push({ mac: c.mac, owner: `client ${name}`, path: ['clients', name, 'mac'] });
@@ -27,7 +32,7 @@ export function macClaims(inv: { guests: Record<string, { mac?: string | undefin
 }
 
 /** Every MAC in the inventory with its (first) owner ("guest Terminal", "client pc-01"). */
-export function macOwners(inv: Parameters<typeof macClaims>[0]): Map<string, string> {
+export function macOwners(inv: MacHolders): Map<string, string> {
   const owners = new Map<string, string>();
   for (const c of macClaims(inv)) if (!owners.has(c.mac)) owners.set(c.mac, c.owner);
   return owners;
@@ -41,7 +46,7 @@ export function normaliseMac(value: string, what = 'MAC'): string {
 }
 
 /** Throws when the MAC belongs to someone other than `self`. */
-export function assertMacFree(inv: InventoryData, mac: string, self?: string): void {
+export function assertMacFree(inv: MacHolders, mac: string, self?: string): void {
   const owner = macOwners(inv).get(mac);
   if (owner && owner !== self) throw new InventoryError(`MAC ${mac} is already used by ${owner}`, { hint: 'every MAC must be unique across guests and clients' });
 }
@@ -50,7 +55,7 @@ export function assertMacFree(inv: InventoryData, mac: string, self?: string): v
  * A random unicast MAC under `prefix`, unique in the inventory. Under the Xen OUI 00:16:3e the
  * next byte stays below 0x80, as xl's own generator does.
  */
-export function allocateMac(inv: InventoryData, prefix: string, random: (max: number) => number = randomInt): string {
+export function allocateMac(inv: MacHolders, prefix: string, random: (max: number) => number = randomInt): string {
   const head = prefix.toLowerCase().split(':');
   const taken = macOwners(inv);
   const free = 2 ** (8 * (6 - head.length)) / (head.join(':') === '00:16:3e' ? 2 : 1);

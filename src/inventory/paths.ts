@@ -25,6 +25,13 @@ export function exportPath(site: Site, imageName: string, image: Image): string 
   return image.export ?? image.root ?? join(site.exportRoot, imageName);
 }
 
+export const DEFAULT_INVENTORY = '/etc/xenroot/inventory.yaml';
+
+/** The inventory file: `--inventory PATH`, else $XENROOT_INVENTORY, else /etc/xenroot/inventory.yaml. */
+export function inventoryPath(flag?: string): string {
+  return resolve(flag ?? process.env.XENROOT_INVENTORY ?? DEFAULT_INVENTORY);
+}
+
 /** The site's directory of guest files: site.guestDir (relative to the inventory's directory), else guests/ beside it. */
 export function siteGuestDir(data: InventoryData, inventoryFile: string): string {
   return resolve(dirname(inventoryFile), data.site.guestDir ?? 'guests');

@@ -229,7 +229,6 @@ export type Site = InventoryData['site'];
 export type Image = z.output<typeof ImageSchema>;
 export type Guest = z.output<typeof GuestSchema>;
 export type Client = z.output<typeof ClientSchema>;
-export type GuestInput = z.input<typeof GuestSchema>;
 
 /** The schema of each field a command-line flag sets, by section (the same object the file is checked with). */
 export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape };

@@ -8,7 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import jsyaml from 'js-yaml';
@@ -18,13 +18,6 @@ import type { ZodError } from 'zod';
 import { InventoryError } from '../sys/errors.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, type InventoryData } from './schema.js';
-
-export const DEFAULT_INVENTORY = '/etc/xenroot/inventory.yaml';
-
-/** `--inventory PATH`, else $XENROOT_INVENTORY, else /etc/xenroot/inventory.yaml. */
-export function inventoryPath(flag?: string): string {
-  return resolve(flag ?? process.env.XENROOT_INVENTORY ?? DEFAULT_INVENTORY);
-}
 
 export class Inventory {
   private document: Document | undefined;

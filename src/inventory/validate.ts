@@ -3,6 +3,7 @@
  * arguments, network addresses. Each check returns the normalised value or a message saying what
  * is accepted; the schemas turn those messages into errors that name the inventory path.
  */
+import { isIPv4 } from 'node:net';
 
 /** Names of guests, images and clients: safe as file names, libvirt and xl domain names. */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -70,10 +71,8 @@ export function checkKernelArgs(value: string): string | undefined {
 
 /** Host names (RFC 1123) or dotted IPv4 addresses: what NFS root and pxelinux accept. */
 const HOST_RE = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 export function checkHost(value: string): string | undefined {
-  if (IPV4_RE.test(value)) return undefined;
+  if (isIPv4(value)) return undefined;
   if (/^\d+(\.\d+)*$/.test(value)) return 'must be a dotted IPv4 address (0-255 each) or a host name';
   if (HOST_RE.test(value)) return undefined;
   return 'must be an IPv4 address or a host name (letters, digits, "-", ".")';
@@ -83,7 +82,7 @@ export function checkHost(value: string): string | undefined {
 export function checkNetwork(value: string): string | undefined {
   const cidr = /^([\d.]+)\/(\d{1,2})$/.exec(value);
   if (cidr) {
-    if (!IPV4_RE.test(cidr[1] as string) || Number(cidr[2]) > 32) return 'must be an IPv4 CIDR such as 192.168.1.0/24';
+    if (!isIPv4(cidr[1] as string) || Number(cidr[2]) > 32) return 'must be an IPv4 CIDR such as 192.168.1.0/24';
     return undefined;
   }
   if (value === '*') return undefined;

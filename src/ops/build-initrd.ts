@@ -15,6 +15,7 @@ import { bootFiles, requireKver } from '../inventory/paths.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { BootTarget, Image, InitrdBuilder, Site } from '../inventory/schema.js';
 import { loadInventory } from '../inventory/store.js';
+import { withImageSession } from '../image/session.js';
 import { log } from '../sys/log.js';
 
 export interface StagedBootFiles {
@@ -33,11 +34,14 @@ async function sameContent(a: string, b: string): Promise<boolean> {
   return ca.equals(cb);
 }
 
-/** Copies the image's kernel into the boot dir (atomically, only when it changed). */
-export async function stageKernel(site: Site, imageName: string, image: Image): Promise<string> {
-  if (!image.root) throw new ImageError(`image "${imageName}" is a loop image file; stage its kernel with \`xenroot initrd build\` after mounting, or use a directory image`);
+/**
+ * Copies the image's kernel into the boot dir (atomically, only when it changed). `root` is where
+ * the image's tree is: its directory, or the mount of a loop image file (an open session).
+ */
+export async function stageKernel(site: Site, imageName: string, image: Image, root: string | undefined = image.root): Promise<string> {
+  if (!root) throw new ImageError(`image "${imageName}" is a loop image file: its kernel can only be staged from a mount of it`, { hint: 'xenroot test and xenroot initrd build mount it themselves' });
   const kver = requireKver(imageName, image);
-  const src = join(image.root, 'boot', `vmlinuz-${kver}`);
+  const src = join(root, 'boot', `vmlinuz-${kver}`);
   const dest = bootFiles(site, imageName, image, 'xen').kernel;
   await stat(src).catch(() => {
     throw new ImageError(`${src} does not exist: image "${imageName}" has no kernel ${kver}`, { hint: 'fix images.' + imageName + '.kver or install that kernel into the image' });
@@ -52,10 +56,16 @@ export async function stageBootFiles(
   imageName: string,
   image: Image,
   target: BootTarget,
-  opts: { builder?: InitrdBuilder; rebuild?: boolean; progress?: boolean } = {},
+  opts: { builder?: InitrdBuilder; rebuild?: boolean; progress?: boolean; root?: string } = {},
 ): Promise<StagedBootFiles> {
   const kver = requireKver(imageName, image);
-  const kernel = await stageKernel(site, imageName, image);
+  const root = opts.root ?? image.root;
+  if (!root) {
+    // A loop image file: one read-only mount for both the kernel and the initrd.
+    return withImageSession({ file: image.file as string }, { chroot: false }, (s) => stageBootFiles(site, imageName, image, target, { ...opts, root: s.root }));
+  }
+  log().info({ step: 'stage-kernel', image: imageName }, `staging the kernel ${kver} of ${imageName}`);
+  const kernel = await stageKernel(site, imageName, image, root);
   const initrd = bootFiles(site, imageName, image, target).initrd;
   const builder = opts.builder ?? image.initrdBuilder ?? 'builtin';
   const exists = await stat(initrd).then(() => true, () => false);
@@ -63,7 +73,9 @@ export async function stageBootFiles(
     log().info({ initrd }, 'reusing the staged initrd (--rebuild builds it again)');
     return { kernel, initrd, kver, builder, built: false };
   }
-  const source = image.root ? { dir: image.root } : { file: image.file as string };
+  // The built-in builder reads the tree it is given; a distro builder of a loop image opens its own chroot session.
+  const source = image.root || builder === 'builtin' ? { dir: root } : { file: image.file as string };
+  log().info({ step: 'build-initrd', image: imageName, builder, target }, `building the ${builder} initrd of ${imageName} for ${target}`);
   await buildInitrd({ source, target, builder, kver, out: initrd, progress: !!opts.progress });
   return { kernel, initrd, kver, builder, built: true };
 }
@@ -102,6 +114,11 @@ export async function buildImageInitrd(inventoryFile: string, name: string, o: B
   });
   // Into the staged boot dir: the kernel goes beside the initrd, as guests and `sync` expect it.
   let kernel: string | undefined;
-  if (!o.out && image.root && kver) kernel = await stageKernel(inv.data.site, name, { ...image, kver });
+  if (!o.out && kver) {
+    const withKver = { ...image, kver };
+    kernel = image.root
+      ? await stageKernel(inv.data.site, name, withKver)
+      : await withImageSession({ file: image.file as string }, { chroot: false }, (s) => stageKernel(inv.data.site, name, withKver, s.root));
+  }
   return { ...r, kernel };
 }

@@ -9,9 +9,8 @@
  * (src/hypervisor/local-libvirtd.ts) and stopped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTempDir } from '../sys/tmp.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { renderXlCfg } from '../render/xlcfg.js';
 import { TestFailedError } from '../sys/errors.js';
@@ -28,6 +27,7 @@ import { loadInventory } from '../inventory/store.js';
 import { guestSpec } from '../render/guest-spec.js';
 import { log } from '../sys/log.js';
 import { requireEntry } from '../inventory/lookup.js';
+import { exportPath } from '../inventory/paths.js';
 import { stageBootFiles } from './build-initrd.js';
 
 /** Readiness when the image names none: a login prompt or systemd's multi-user target. */
@@ -84,31 +84,35 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
   const target = opts.target ?? 'qemu';
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const ready = opts.expect ?? (image.readyPattern ? new RegExp(image.readyPattern, 'm') : DEFAULT_READY);
-  const staged = await stageBootFiles(inv.data.site, imageName, image, target, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress });
   const domain = `xenroot-test-${imageName}-${randomBytes(3).toString('hex')}`.slice(0, 63);
 
-  const run = async (exportDir: string | undefined): Promise<TestImageResult> => {
+  /** root: where the image's tree is (its directory, or the mount of its loop image file). */
+  const run = async (root: string | undefined): Promise<TestImageResult> => {
+    const staged = await stageBootFiles(inv.data.site, imageName, image, target, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress, ...(root ? { root } : {}) });
+    const exportDir = root;
     let nfs: NfsServer | undefined;
     let local: LocalLibvirtd | undefined;
     let h: Hypervisor | undefined;
     let kept = false;
     let destroyGuest: (() => Promise<void>) | undefined;
     let keepGuest: (() => void) | undefined;
-    let cfgDir: string | undefined;
     let removeCfg: (() => Promise<void>) | undefined;
     try {
       let nfsInfo: TestImageResult['nfs'];
       if (opts.serveNfs) {
+        log().info({ step: 'serve-nfs', path: exportDir }, `serving ${exportDir} over NFS on loopback`);
         nfs = await startNfsServer({ exports: [{ path: exportDir as string }] });
         // A QEMU guest on user networking reaches the host's loopback as 10.0.2.2.
         nfsInfo = { server: '10.0.2.2', path: nfs.exports[0]!.pseudo, port: nfs.port, private: true };
       } else {
-        nfsInfo = { server: inv.data.site.nfsServer, path: image.export ?? image.root ?? exportDir ?? '', port: undefined, private: false };
+        nfsInfo = { server: inv.data.site.nfsServer, path: exportPath(inv.data.site, imageName, image), port: undefined, private: false };
       }
       const model = testModel(inv.data, imageName, domain, { server: nfsInfo.server, path: nfsInfo.path, ...(nfsInfo.port ? { port: nfsInfo.port } : {}) }, opts.memory ?? 512);
       const uri = resolveUri({ flag: opts.connect, site: target === 'qemu' ? 'qemu:///system' : inv.data.site.connect });
+      log().info({ step: 'connect', uri }, `connecting to ${uri}`);
       ({ h, local } = await connectOrStartPrivate(uri, target === 'qemu' && !opts.connect && !process.env.XENROOT_CONNECT));
       const hv = h;
+      log().info({ step: 'boot', domain }, `booting the throwaway guest ${domain}`);
       const t0 = Date.now();
       // The throwaway guest goes on every way out, an interrupt included.
       const undoGuest = onCleanup(`throwaway guest ${domain}`, () => hv.destroy(domain).catch((e: unknown) => log().warn({ err: String(e) }, 'could not destroy the throwaway guest')));
@@ -116,13 +120,12 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       keepGuest = () => undoGuest.release();
       const spec = guestSpec(model, domain, target);
       // A driver that boots a .cfg (xl) gets the throwaway guest's own, in a private temp dir.
-      cfgDir = await mkdtemp(join(tmpdir(), 'xenroot-test-'));
-      const cfgCleanup = onCleanup(`temp dir ${cfgDir}`, () => rm(cfgDir as string, { recursive: true, force: true }));
-      removeCfg = () => cfgCleanup.run();
-      const cfg = join(cfgDir, `${domain}.cfg`);
+      const cfgDir = await makeTempDir('xenroot-test-');
+      removeCfg = cfgDir.remove;
+      const cfg = join(cfgDir.path, `${domain}.cfg`);
       await writeFileAtomic(cfg, renderXlCfg(spec));
       await hv.create({ spec, target, files: { cfg } });
-      log().info({ domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
+      log().info({ step: 'wait', domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
       const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo };
       try {
         const r = await expectConsole(hv.consoleCommand(domain), ready, {
@@ -151,9 +154,9 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
     }
   };
 
-  if (!opts.serveNfs) return run(undefined);
   if (image.root) return run(image.root);
-  // A loop image file is served from a read-only mount of it for the test's lifetime.
+  // A loop image file: one read-only mount of it for the test's lifetime (kernel, initrd, NFS export).
+  log().info({ step: 'mount-image', file: image.file }, `mounting ${image.file} read-only`);
   return withImageSession({ file: image.file as string }, { chroot: false }, (s) => run(s.root));
 }
 

@@ -5,7 +5,6 @@ import { renderQemuXml, renderXenXml, type DomainXmlOptions } from './libvirt-xm
 import { renderXlCfg } from './xlcfg.js';
 
 export type GuestFormat = 'xl' | 'libvirt' | 'qemu';
-export const GUEST_FORMATS = ['xl', 'libvirt', 'qemu'] as const satisfies readonly GuestFormat[];
 
 export function renderGuest(inv: InventoryData, name: string, format: GuestFormat): string {
   if (format === 'xl') return renderXlCfg(guestSpec(inv, name, 'xen'));

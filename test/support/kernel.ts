@@ -3,11 +3,13 @@
  * cache (.cache/ or $XENROOT_CACHE) and reused by every test file and run.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { cacheDir, prepareKernel, withCacheLock, type DebianKernel } from '../../src/image/debian.js';
 import { buildTinyImage, DEFAULT_MARKER } from '../../src/image/tiny.js';
+import { loadModuleIndex, resolveModules } from '../../src/initrd/modules.js';
+import { targetModules } from '../../src/initrd/targets.js';
 
 let kernel: Promise<DebianKernel> | undefined;
 
@@ -67,4 +69,30 @@ export function initramfsToolsImage(): Promise<string> {
     });
   })();
   return itools;
+}
+
+/**
+ * A small copy of the tiny image (busybox, init, the kernel in /boot, only the modules the given
+ * initrd targets need, depmod'ed) in `dir`: small enough to become an ext4 loop image file in a
+ * second (the full module tree is 400 MB).
+ */
+export async function smallTinyTree(dir: string, targets: ('xen' | 'qemu' | 'pxe')[]): Promise<{ kver: string }> {
+  const fx = await tinyImage();
+  const kver = fx.kernel.kver;
+  await mkdir(dir, { recursive: true });
+  for (const entry of await readdir(fx.imageDir)) {
+    if (entry === 'lib') continue;
+    await cp(join(fx.imageDir, entry), join(dir, entry), { recursive: true, verbatimSymlinks: true });
+  }
+  const src = join(fx.imageDir, 'lib/modules', kver);
+  const dst = join(dir, 'lib/modules', kver);
+  const index = await loadModuleIndex(src);
+  const wanted = new Set(targets.flatMap((t) => resolveModules(index, targetModules(t)).modules.map((m) => m.path)));
+  for (const path of wanted) {
+    await mkdir(dirname(join(dst, path)), { recursive: true });
+    await cp(join(src, path), join(dst, path));
+  }
+  await cp(join(src, 'modules.builtin'), join(dst, 'modules.builtin'));
+  await execa('depmod', ['-b', dir, kver]);
+  return { kver };
 }

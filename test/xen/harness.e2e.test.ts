@@ -46,7 +46,7 @@ describe.skipIf(!process.env.XENROOT_TEST_XEN)('nested-Xen harness', () => {
     const parent = await mkdtemp(join(tmpdir(), 'xenroot-xen-timeout-'));
     try {
       const err = await startNestedXen({ workParent: parent, readyTimeoutMs: 3_000 }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(TimeoutError);
+      expect(err, `${String(err)} ${JSON.stringify(err)}`.slice(0, 2000)).toBeInstanceOf(TimeoutError);
       expect(pidsMentioning(parent)).toEqual([]);
     } finally {
       await rm(parent, { recursive: true, force: true });
