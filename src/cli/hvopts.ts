@@ -1,7 +1,7 @@
 /** Options shared by the hypervisor commands (start, stop, status, define, undefine, console). */
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
-import { DOMAIN_TARGETS, type DomainTarget } from '../inventory/schema.js';
+import { DOMAIN_TARGETS, type DomainTarget } from '../inventory/constants.js';
 import { choiceOption, type CliContext } from './context.js';
 
 export type TargetFlag = DomainTarget;

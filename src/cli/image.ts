@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { INITRD_BUILDERS } from '../inventory/schema.js';
+import { INITRD_BUILDERS } from '../inventory/constants.js';
 import { table, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {

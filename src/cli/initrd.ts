@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/schema.js';
+import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/constants.js';
 import { choiceOption, collect, type CliContext } from './context.js';
 import type { InitrdListing, Presence } from '../ops/initrd-ls.js';
 

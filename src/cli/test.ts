@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DOMAIN_TARGETS, INITRD_BUILDERS, type DomainTarget, type InitrdBuilder } from '../inventory/schema.js';
+import { DOMAIN_TARGETS, INITRD_BUILDERS, type DomainTarget, type InitrdBuilder } from '../inventory/constants.js';
 import { choiceOption, intOption, regexOption, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {

@@ -5,6 +5,9 @@
 import { z } from 'zod';
 import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
+import { INITRD_BUILDERS } from './constants.js';
+
+export { BOOT_TARGETS, DOMAIN_TARGETS, INITRD_BUILDERS, type BootTarget, type DomainTarget, type InitrdBuilder } from './constants.js';
 import {
   BRIDGE_RE,
   BRIDGE_RULE,
@@ -20,18 +23,6 @@ import {
   parseMac,
   rootSpecProblem,
 } from './validate.js';
-
-/** The initrd builders xenroot knows: its own, and the distributions' own. */
-export const INITRD_BUILDERS = ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'] as const;
-export type InitrdBuilder = (typeof INITRD_BUILDERS)[number];
-
-/** Machine kinds a kernel command line and an initrd are made for: Xen PV, the QEMU test domain, physical PXE. */
-export const BOOT_TARGETS = ['xen', 'qemu', 'pxe'] as const;
-export type BootTarget = (typeof BOOT_TARGETS)[number];
-
-/** Domain flavours a hypervisor runs: the Xen PV domain, or the QEMU test domain. */
-export const DOMAIN_TARGETS = ['xen', 'qemu'] as const;
-export type DomainTarget = (typeof DOMAIN_TARGETS)[number];
 
 /** A string checked by one of the validate.ts functions (which return a problem or undefined). */
 function checked(check: (v: string) => string | undefined) {

@@ -1,0 +1,16 @@
+/**
+ * Enumerations of the model, without the schema library: the CLI lists them in its help and
+ * choice checks at start-up, where loading zod would cost more than the command itself.
+ */
+
+/** The initrd builders xenroot knows: its own, and the distributions' own. */
+export const INITRD_BUILDERS = ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'] as const;
+export type InitrdBuilder = (typeof INITRD_BUILDERS)[number];
+
+/** Machine kinds a kernel command line and an initrd are made for: Xen PV, the QEMU test domain, physical PXE. */
+export const BOOT_TARGETS = ['xen', 'qemu', 'pxe'] as const;
+export type BootTarget = (typeof BOOT_TARGETS)[number];
+
+/** Domain flavours a hypervisor runs: the Xen PV domain, or the QEMU test domain. */
+export const DOMAIN_TARGETS = ['xen', 'qemu'] as const;
+export type DomainTarget = (typeof DOMAIN_TARGETS)[number];
