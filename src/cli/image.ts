@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { INITRD_BUILDERS } from '../inventory/constants.js';
-import { table, type CliContext } from './context.js';
+import { BOOT_TARGETS, INITRD_BUILDERS, type InitrdBuilder } from '../inventory/constants.js';
+import { choiceOption, collect, intOption, table, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('manage root filesystem images');
@@ -36,11 +36,15 @@ export function register(program: Command, ctx: CliContext): void {
 
   image
     .command('show <name>')
-    .description('show one image')
-    .action(async (name: string) => {
+    .description('show one image, its published revisions with their tests, and which nodes boot each')
+    .option('--all', 'also the pruned revisions')
+    .action(async (name: string, o: { all?: boolean }) => {
       const { showImage } = await import('../ops/images.js');
-      const img = await showImage(await ctx.inventoryPath(), name);
-      ctx.print({ name, ...img }, () => Object.entries(img).map(([k, v]) => `${k}: ${String(v)}`).join('\n'));
+      const { imageRevisions } = await import('../ops/revisions.js');
+      const file = await ctx.inventoryPath();
+      const img = await showImage(file, name);
+      const revs = await imageRevisions(file, name, { all: !!o.all });
+      ctx.print({ name, ...img, revisions: revs }, () => [Object.entries(img).map(([k, v]) => `${k}: ${String(v)}`).join('\n'), revisionsText(revs)].join('\n'));
     });
 
   image
@@ -51,4 +55,104 @@ export function register(program: Command, ctx: CliContext): void {
       const r = await removeImage(await ctx.inventoryPath(), name);
       ctx.print(r, () => `removed image ${name}`);
     });
+
+  image
+    .command('publish <name>')
+    .description('freeze the image as a new read-only revision NAME@REV, exported at its own path, its kernel and initrds staged')
+    .option('--root <dir>', 'publish from this directory (default: the image\'s)')
+    .option('--file <img>', 'publish from this loop image file (default: the image\'s)')
+    .option('--target <target>', `also stage the initrd for this target (${BOOT_TARGETS.join(', ')}; repeatable)`, collect)
+    .option('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, choiceOption('--initrd-builder', INITRD_BUILDERS))
+    .option('-n, --dry-run', 'count what would be copied and show the file changes; publish nothing')
+    .option('--diff', 'print a unified diff of every generated file change')
+    .option('--no-sync', 'do not write the generated files (exports, TFTP tree) now')
+    .option('--sync-root <dir>', 'write the generated files under DIR (as `sync --root` does)')
+    .action(async (name: string, o: { root?: string; file?: string; target?: string[]; initrdBuilder?: InitrdBuilder; dryRun?: boolean; diff?: boolean; sync: boolean; syncRoot?: string }) => {
+      const { publishImage } = await import('../ops/revisions.js');
+      const { resolve } = await import('node:path');
+      const targets = (o.target ?? []).map((t) => choiceOption('--target', BOOT_TARGETS)(t));
+      const r = await publishImage(await ctx.inventoryPath(), name, {
+        ...(o.root ? { root: resolve(o.root) } : {}),
+        ...(o.file ? { file: resolve(o.file) } : {}),
+        ...(o.initrdBuilder ? { builder: o.initrdBuilder } : {}),
+        ...(o.syncRoot ? { syncRoot: resolve(o.syncRoot) } : {}),
+        targets,
+        dryRun: !!o.dryRun,
+        diff: !!o.diff,
+        sync: o.sync,
+        progress: !ctx.json,
+      });
+      ctx.print(r, () => {
+        const lines = r.dryRun
+          ? [`dry run: would publish ${r.ref} from ${r.source.root ?? r.source.file}: ${r.copiedFiles} files to copy${r.linkedTo ? `, the rest hard-linked to ${name}@${r.linkedTo}` : ''}`]
+          : [
+              `published ${r.ref} from ${r.source.root ?? r.source.file} in ${(r.ms.total / 1000).toFixed(1)} s: ${r.files} entries, ${mib(r.bytes)}, ${mib(r.addedBytes)} added on disk${r.linkedTo ? ` (unchanged files linked to ${name}@${r.linkedTo})` : ''}`,
+              `  tree ${r.path} (read-only), exported as ${r.export}`,
+              `  manifest sha256 ${r.manifestSha256}`,
+              ...Object.entries(r.staged).map(([t, st]) => `  staged ${t} initrd (${st.builder}) sha256 ${st.initrdSha256.slice(0, 16)}...`),
+              `next: \`xenroot test ${r.ref}\`, then \`xenroot rollout ${r.ref} --all\``,
+            ];
+        if (r.sync) lines.push(`files: ${r.sync.counts.created} created, ${r.sync.counts.updated} updated, ${r.sync.counts.removed} removed`, ...r.sync.warnings.map((w) => `warning: ${w}`), ...(o.diff ? r.sync.changes.map((c) => (c.diff ?? '').trimEnd()) : []));
+        return lines.join('\n');
+      });
+    });
+
+  image
+    .command('verify <image@rev>')
+    .description('re-read a published revision and compare it with the manifest recorded when it was published')
+    .action(async (ref: string) => {
+      const { verifyRevision } = await import('../ops/revisions.js');
+      const r = await verifyRevision(await ctx.inventoryPath(), ref);
+      ctx.print(r, () => (r.intact ? `${ref}: intact (manifest sha256 ${r.actual})` : `${ref}: CHANGED since it was published\n  ${r.differences.join('\n  ')}`));
+      if (!r.intact) {
+        const { ImageError } = await import('../sys/errors.js');
+        throw new ImageError(`${ref} is not what was published (manifest sha256 ${r.actual}, recorded ${r.recorded})`, { hint: 'publish a new revision and roll it out; never edit a revision in place' });
+      }
+    });
+
+  image
+    .command('prune <name>')
+    .description('remove the revisions no node boots or may roll back to, except the newest ones')
+    .option('--keep <k>', 'keep the K newest revisions as well (default 1)', intOption('--keep', 0, 1_000_000))
+    .option('-n, --dry-run', 'show what would be removed; touch nothing')
+    .option('--diff', 'print a unified diff of every generated file change')
+    .option('--sync-root <dir>', 'write the generated files under DIR (as `sync --root` does)')
+    .action(async (name: string, o: { keep?: number; dryRun?: boolean; diff?: boolean; syncRoot?: string }) => {
+      const { pruneImage } = await import('../ops/revisions.js');
+      const { resolve } = await import('node:path');
+      const r = await pruneImage(await ctx.inventoryPath(), name, {
+        ...(o.keep !== undefined ? { keep: o.keep } : {}),
+        ...(o.syncRoot ? { syncRoot: resolve(o.syncRoot) } : {}),
+        dryRun: !!o.dryRun,
+        diff: !!o.diff,
+      });
+      ctx.print(r, () =>
+        [
+          `${r.dryRun ? 'dry run: would remove' : 'removed'} ${r.removed.length ? r.removed.join(', ') : 'nothing'}`,
+          ...r.kept.map((k) => `  kept ${k.ref}: ${k.why}`),
+          ...(o.diff ? r.sync.changes.map((c) => (c.diff ?? '').trimEnd()) : []),
+        ].join('\n'),
+      );
+    });
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+type Revs = Awaited<ReturnType<typeof import('../ops/revisions.js').imageRevisions>>;
+
+/** The revisions part of `image show`. */
+function revisionsText(r: Revs): string {
+  if (r.revisions.length === 0) return `revisions: none (\`xenroot image publish ${r.image}\` makes one)`;
+  const rows = [['REV', 'PUBLISHED', 'SIZE', 'ADDED', 'LAST TEST', 'BOOTS IT (next boot)', 'MAY ROLL BACK TO IT']];
+  for (const v of r.revisions) {
+    const t = v.tests.at(-1);
+    const test = t ? `${t.pass ? 'PASS' : 'FAIL'} ${t.target}/${t.builder}${t.bootMs !== undefined ? ` ${(t.bootMs / 1000).toFixed(1)}s` : ''} ${t.date.slice(0, 16)}` : 'never tested';
+    const list = (l: string[]) => (l.length === 0 ? '-' : l.length <= 3 ? l.join(', ') : `${l.slice(0, 2).join(', ')} +${l.length - 2}`);
+    rows.push([`${v.revision}${v.prunedAt ? ' (pruned)' : ''}`, v.publishedAt.slice(0, 16), mib(v.bytes), mib(v.addedBytes), test, list(v.boots), list(v.rollback)]);
+  }
+  const lines = ['revisions:', ...table(rows).split('\n').map((l) => `  ${l}`)];
+  if (r.workingDir.length) lines.push(`working directory (no revision): ${r.workingDir.slice(0, 5).join(', ')}${r.workingDir.length > 5 ? ` +${r.workingDir.length - 5}` : ''}`);
+  return lines.join('\n');
 }

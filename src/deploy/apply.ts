@@ -9,7 +9,7 @@
  * still holds the inventory lock: a command whose inventory save fails takes its files back.
  */
 import * as crypto from 'node:crypto';
-import { readFileSync, rmdirSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -93,6 +93,8 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   const changes: FileChange[] = [];
   /** For undo: the text each changed file had before (undefined: it did not exist). */
   const before = new Map<string, string | undefined>();
+  /** For undo: the target each changed link had before (undefined: it did not exist). */
+  const beforeLinks = new Map<string, string | undefined>();
 
   const record = (f: DesiredFile, extra: Partial<ManifestEntry> = {}, st?: Stats) => {
     const entry: ManifestEntry = { kind: f.kind, group: f.group, owner: f.owner, ...extra };
@@ -123,6 +125,22 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
       if (batch) {
         before.set(target, was);
         record(f, { sha1: hash }, batch.put(target, { text: f.content }, st ? st.mode & 0o7777 : 0o644));
+      }
+      return;
+    }
+    if (f.kind === 'link') {
+      const st = lstatSync(target, { throwIfNoEntry: false });
+      const was = st?.isSymbolicLink() ? readlinkSync(target) : undefined;
+      if (was === f.target) {
+        record(f, { sha1: sha1(f.target) }, st);
+        return;
+      }
+      change.outcome = st ? 'updated' : 'created';
+      if (diff) change.diff = patch(f.path, was === undefined ? (st ? readText(target) : undefined) : `-> ${was}\n`, `-> ${f.target}\n`);
+      if (batch) {
+        if (st && !st.isSymbolicLink()) before.set(target, readText(target));
+        else beforeLinks.set(target, was);
+        record(f, { sha1: sha1(f.target) }, batch.put(target, { link: f.target }, 0o777));
       }
       return;
     }
@@ -174,6 +192,19 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
       }
       return;
     }
+    if (entry.kind === 'link') {
+      const st = lstatSync(target, { throwIfNoEntry: false });
+      if (!st) return;
+      const was = st.isSymbolicLink() ? readlinkSync(target) : undefined;
+      const change: FileChange = { path, target, group: entry.group, owner: entry.owner, outcome: 'removed' };
+      if (diff) change.diff = patch(path, `-> ${was ?? '?'}\n`, undefined);
+      changes.push(change);
+      if (!dryRun) {
+        if (was !== undefined) beforeLinks.set(target, was);
+        removeFile(target);
+      }
+      return;
+    }
     if (!statOf(target)) return;
     const change: FileChange = { path, target, group: entry.group, owner: entry.owner, outcome: 'removed' };
     const was = entry.kind === 'copy' ? undefined : readText(target);
@@ -182,6 +213,14 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
     if (!dryRun) {
       if (entry.kind !== 'copy') before.set(target, was);
       removeFile(target);
+      // A node's file set (see nodeSwitch in plan.ts) left empty goes too.
+      if (/\/(nodes\/entries|\.xenroot)\/[^/]+\/[^/]+$/.test(path)) {
+        try {
+          rmdirSync(dirname(target));
+        } catch {
+          /* not empty */
+        }
+      }
       // An image directory of the TFTP tree left empty goes too.
       if (entry.group === 'tftp' && /\/images\/[^/]+\/[^/]+$/.test(path)) {
         try {
@@ -215,6 +254,15 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   if (owners) next.inputs = undefined;
   else if (prev.inputs) next.inputs = prev.inputs;
   const undo = (): void => {
+    for (const [target, was] of [...beforeLinks.entries()].reverse()) {
+      if (was === undefined) removeFile(target);
+      else {
+        const tmp = `${target}.xenroot-undo-${process.pid}`;
+        removeFile(tmp);
+        symlinkSync(was, tmp);
+        renameSync(tmp, target);
+      }
+    }
     for (const [target, text] of [...before.entries()].reverse()) {
       if (text === undefined) removeFile(target);
       else writeFileAtomicSync(target, text, { mode: (statOf(target)?.mode ?? 0o644) & 0o7777 });

@@ -6,7 +6,7 @@
  * only under the inventory's lock.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stateDir } from '../inventory/paths.js';
 import { writeFileAtomic } from '../sys/atomic.js';
@@ -61,7 +61,7 @@ export function manifestPath(inventoryFile: string, root?: string): string {
   return under(root, `${stateDir()}/sync/${createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12)}.json`);
 }
 
-const KINDS = ['text', 'copy', 'block'] as const;
+const KINDS = ['text', 'copy', 'block', 'link'] as const;
 const GROUPS = ['tftp', 'dhcp', 'exports', 'guest'] as const;
 type Row = [string, number, number, string | 0, number | 0, number | 0, number | 0, string?];
 
@@ -126,7 +126,7 @@ export async function writeManifest(file: string, m: Manifest, previousText: str
  */
 export function manifestIntact(m: Manifest, root: string | undefined): boolean {
   for (const [path, e] of Object.entries(m.files)) {
-    const st = statSync(under(root, path), { throwIfNoEntry: false });
+    const st = (e.kind === 'link' ? lstatSync : statSync)(under(root, path), { throwIfNoEntry: false });
     if (!st || st.size !== e.size) return false;
     if (e.kind !== 'copy' && (st.mtimeMs !== e.mtimeMs || st.ino !== e.ino)) return false;
   }

@@ -4,7 +4,8 @@
  * /etc/exports.d exists, whether a DHCP file is shared with the admin) come in as inputs, so a dry
  * run is the same plan without the apply.
  */
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, join, relative } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
 import { exportPath, guestFiles } from '../inventory/paths.js';
 import { nodeCmdline } from '../render/cmdline.js';
@@ -14,6 +15,7 @@ import { IPXE_DIR, ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../rende
 import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.js';
 import { renderIscDhcp } from '../render/isc-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
+import { isRevisionEntry } from '../inventory/revisions.js';
 
 export type FileGroup = 'tftp' | 'dhcp' | 'exports' | 'guest';
 
@@ -37,7 +39,9 @@ export type DesiredFile =
   /** A file copied from `source`; `versioned`: its name carries the content hash. */
   | (FileBase & { kind: 'copy'; source: string; size: number; versioned: boolean })
   /** The xenroot managed block inside a file the admin owns too. */
-  | (FileBase & { kind: 'block'; body: string });
+  | (FileBase & { kind: 'block'; body: string })
+  /** A symbolic link to `target` (relative): the per-node switch layout, see nodeSwitch. */
+  | (FileBase & { kind: 'link'; target: string });
 
 /** Kernel and initrd of an image as staged in the TFTP tree (relative paths). */
 export interface StagedImage {
@@ -80,7 +84,8 @@ export function dhcpFile(site: InventoryData['site']): string | undefined {
 
 /** The boot entry of an image for one client (or the default entry with `client` undefined). */
 export function bootEntry(data: InventoryData, imageName: string, staged: StagedImage, client?: { append?: string; root?: string }): BootEntry {
-  return { label: imageName, kernel: staged.kernel, initrd: staged.initrd, cmdline: nodeCmdline(data, imageName, client ?? {}, 'pxe') };
+  // A revision entry (IMAGE@REV) is labelled IMAGE-rREV: pxelinux labels are kept to [A-Za-z0-9_.-].
+  return { label: imageName.replace('@', '-r'), kernel: staged.kernel, initrd: staged.initrd, cmdline: nodeCmdline(data, imageName, client ?? {}, 'pxe') };
 }
 
 /**
@@ -92,8 +97,9 @@ export function planGuestFiles(data: InventoryData, inventoryFile: string, names
   for (const name of names) {
     const g = guestFiles(data, inventoryFile, name);
     const owner: FileOwner = `guest:${name}`;
-    files.push({ kind: 'text', group: 'guest', owner, path: g.cfg, content: renderGuest(data, name, 'xl') });
-    files.push({ kind: 'text', group: 'guest', owner, path: g.xml, content: renderGuest(data, name, 'libvirt') });
+    const cfg = { name: `${name}.cfg`, content: renderGuest(data, name, 'xl') };
+    const xml = { name: `${name}.xml`, content: renderGuest(data, name, 'libvirt') };
+    files.push(...nodeSwitch({ base: g.dir, switchDir: GUEST_SWITCH_DIR, key: name, entryDir: GUEST_SWITCH_DIR, entryName: `${name}.`, group: 'guest', owner, entryOwner: owner, files: [{ ...cfg, path: g.cfg }, { ...xml, path: g.xml }] }));
   }
   return files;
 }
@@ -120,7 +126,11 @@ export function planSync(input: PlanInput): Plan {
       files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.kernel), source: st.kernelSource, size: st.kernelSize, versioned: true });
       files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.initrd), source: st.initrdSource, size: st.initrdSize, versioned: true });
     }
-    const defaults = [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, st]) => bootEntry(data, name, st));
+    // Machines without a file of their own get the images, never a revision (IMAGE@REV): those boot only the nodes rolled out to them.
+    const defaults = [...input.staged.entries()]
+      .filter(([name]) => !isRevisionEntry(name))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, st]) => bootEntry(data, name, st));
     const httpBase = site.pxe.httpBase;
     files.push({
       kind: 'text',
@@ -139,6 +149,8 @@ export function planSync(input: PlanInput): Plan {
     });
     // Most clients share their image's entry: build each distinct command line once.
     const entries = new Map<string, BootEntry>();
+    const entryTexts = new Map<BootEntry, { pxe: string; ipxe: string }>();
+    const plannedSets = new Set<string>();
     for (const [name, c] of clients) {
       const st = input.staged.get(c.image);
       if (!st) {
@@ -148,16 +160,31 @@ export function planSync(input: PlanInput): Plan {
       const key = `${c.image}\n${c.append ?? ''}\n${c.root ?? ''}`;
       let entry = entries.get(key);
       if (!entry) entries.set(key, (entry = bootEntry(data, c.image, st, c)));
-      const comment = `client ${name} (${c.mac}), image ${c.image}`;
+      // One boot entry shared by every client with the same command line (see nodeSwitch).
+      let texts = entryTexts.get(entry);
+      if (!texts) {
+        const comment = `image ${c.image}: the entry of every client booting it with this command line`;
+        texts = { pxe: renderPxelinux({ entries: [entry], comment }), ipxe: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment }) };
+        entryTexts.set(entry, texts);
+      }
       const owner: FileOwner = `client:${name}`;
-      files.push({ kind: 'text', group: 'tftp', owner, path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [entry], comment }) });
-      files.push({
-        kind: 'text',
-        group: 'tftp',
-        owner,
-        path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`),
-        content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment }),
-      });
+      files.push(
+        ...nodeSwitch({
+          base: tftpBase,
+          switchDir: CLIENT_SWITCH_DIR,
+          key: c.mac.replaceAll(':', '-'),
+          entryDir: `${CLIENT_SWITCH_DIR}/entries`,
+          entryName: '',
+          group: 'tftp',
+          owner,
+          entryOwner: `image:${c.image}`,
+          planned: plannedSets,
+          files: [
+            { name: 'pxelinux', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: texts.pxe },
+            { name: 'ipxe', path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`), content: texts.ipxe },
+          ],
+        }),
+      );
     }
   }
 
@@ -190,4 +217,48 @@ export function planSync(input: PlanInput): Plan {
   else files.push({ kind: 'block', group: 'exports', owner: 'site', path: site.exports.file, body: renderExportsBlock(exportsInput) });
 
   return { files, warnings };
+}
+
+/** Where a client's switch link and the shared client boot entries live, in the TFTP tree. */
+export const CLIENT_SWITCH_DIR = 'nodes';
+/** Where a guest's switch link and its file sets live, in the guest's directory. */
+export const GUEST_SWITCH_DIR = '.xenroot';
+
+/**
+ * The per-node switch (issue 12): every file of a node that names what it boots (a client's
+ * pxelinux.cfg/01-MAC and ipxe/MAC.ipxe, a guest's NAME.cfg and NAME.xml) is a fixed symbolic link
+ * into BASE/SWITCHDIR/KEY, and BASE/SWITCHDIR/KEY is itself a link to a directory holding the whole
+ * set, named by its content (ENTRYDIR/ENTRYNAME+HASH, never changed once written). Moving the node
+ * to another revision writes (or reuses) another set and replaces the one link KEY: a single
+ * rename(2), so a crash at any moment leaves each node on its old set or its new one, never a mix
+ * of the two. Sets are shared by nodes with the same content. Files of a node: its fixed links,
+ * one switch link; sets are shared (clients) or one per guest.
+ *
+ * TFTP servers follow these relative links inside their root (QEMU's built-in one, dnsmasq's and
+ * tftpd-hpa's were checked: test/revisions/tftp-links.e2e.test.ts, test/revisions/revisions.e2e.test.ts).
+ */
+export function nodeSwitch(o: {
+  base: string;
+  switchDir: string;
+  key: string;
+  entryDir: string;
+  entryName: string;
+  group: FileGroup;
+  owner: FileOwner;
+  entryOwner: FileOwner;
+  files: { name: string; path: string; content: string }[];
+  /** Sets already planned (shared by several nodes): planned once. */
+  planned?: Set<string>;
+}): DesiredFile[] {
+  const h = createHash('sha1');
+  for (const f of o.files) h.update(f.name).update('\0').update(f.content).update('\0');
+  const set = `${o.entryName}${h.digest('hex').slice(0, 16)}`;
+  const out: DesiredFile[] = [];
+  const setDir = `${o.base}/${o.entryDir}/${set}`;
+  if (!o.planned?.has(setDir)) for (const f of o.files) out.push({ kind: 'text', group: o.group, owner: o.entryOwner, path: `${setDir}/${f.name}`, content: f.content });
+  o.planned?.add(setDir);
+  const toEntry = relative(`${o.base}/${o.switchDir}`, `${o.base}/${o.entryDir}/${set}`);
+  out.push({ kind: 'link', group: o.group, owner: o.owner, path: `${o.base}/${o.switchDir}/${o.key}`, target: toEntry });
+  for (const f of o.files) out.push({ kind: 'link', group: o.group, owner: o.owner, path: f.path, target: relative(dirname(f.path), `${o.base}/${o.switchDir}/${o.key}/${f.name}`) });
+  return out;
 }

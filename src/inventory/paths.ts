@@ -55,3 +55,33 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (process.getuid?.() === 0) return '/var/lib/xenroot';
   return join(env.XDG_STATE_HOME ?? join(homedir(), '.local/state'), 'xenroot');
 }
+
+/**
+ * A node's image as the renderers see it: `IMAGE` (its working directory), or `IMAGE@REV` when it
+ * boots a published revision (issue 12). The `@` keeps the two apart: image names cannot hold it.
+ */
+export function imageRef(image: string, revision?: number): string {
+  return revision === undefined ? image : `${image}@${revision}`;
+}
+
+/** `IMAGE@REV` into its parts; undefined for a plain image name. */
+export function parseImageRef(ref: string): { image: string; revision: number } | undefined {
+  const m = /^([^@]+)@([1-9]\d{0,8})$/.exec(ref);
+  return m ? { image: m[1]!, revision: Number(m[2]) } : undefined;
+}
+
+/** Where the revisions of an image are kept: SITE.revisions.dir (default EXPORTROOT/revisions), then IMAGE. */
+export function revisionStore(site: Site, imageName: string): string {
+  return join(site.revisions.dir ?? join(site.exportRoot, 'revisions'), imageName);
+}
+
+/** The tree of one revision (read-only once published): STORE/REV. */
+export function revisionRoot(site: Site, imageName: string, revision: number): string {
+  return join(revisionStore(site, imageName), String(revision));
+}
+
+/** The NFS path the nodes of a revision mount: SITE.revisions.export (default: the store's base) /IMAGE/REV. */
+export function revisionExport(site: Site, imageName: string, revision: number): string {
+  const base = site.revisions.export ?? site.revisions.dir ?? join(site.exportRoot, 'revisions');
+  return join(base, imageName, String(revision));
+}

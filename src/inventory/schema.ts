@@ -52,6 +52,8 @@ const MacPrefix = z
   .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){1,4}$/, { error: 'must be 2 to 5 hex byte pairs such as 00:16:3e or 02:00' })
   .refine((v) => (parseInt(v.slice(0, 2), 16) & 1) === 0, { error: 'must be a unicast prefix (first byte even)' })
   .transform((v) => v.toLowerCase());
+/** A published revision number of an image: 1, 2, ... */
+const Revision = z.number({ error: 'must be a revision number (1, 2, ...)' }).int({ error: 'must be a revision number (1, 2, ...)' }).min(1, { error: 'must be a revision number (1, 2, ...)' });
 const LifecycleAction = z.enum(['destroy', 'restart', 'preserve', 'rename-restart', 'coredump-destroy', 'coredump-restart'], {
   error: 'must be one of destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart',
 });
@@ -104,6 +106,18 @@ export const SiteSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Published revisions of images (issue 12): each at DIR/IMAGE/REV (default
+     * EXPORTROOT/revisions/IMAGE/REV), mounted by the nodes at EXPORT/IMAGE/REV (default: the same
+     * path; set it when the NFS server shows DIR under another path, e.g. an NFSv4 pseudo path).
+     */
+    revisions: z
+      .object({
+        dir: AbsPath.optional(),
+        export: AbsPath.optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -148,6 +162,10 @@ export const GuestSchema = z
     onPoweroff: LifecycleAction.default('destroy'),
     onReboot: LifecycleAction.default('restart'),
     onCrash: LifecycleAction.default('destroy'),
+    /** The published revision of its image it boots (issue 12: set by `xenroot rollout`); none: the image's working directory. */
+    revision: Revision.optional(),
+    /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */
+    previousRevision: Revision.optional(),
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -164,6 +182,10 @@ export const ClientSchema = z
     image: Name,
     append: KernelArgs.optional(),
     root: RootOverride.optional(),
+    /** The published revision of its image it boots (issue 12: set by `xenroot rollout`); none: the image's working directory. */
+    revision: Revision.optional(),
+    /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */
+    previousRevision: Revision.optional(),
   })
   .strict();
 

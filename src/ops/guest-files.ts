@@ -6,7 +6,10 @@
  * `updateInventory` (the lock is held); if the inventory cannot be saved afterwards, the files
  * are put back as they were.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import { symlink } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { guestFiles } from '../inventory/paths.js';
 import { applyOwned, type ApplyResult } from '../deploy/apply.js';
 import { manifestPath } from '../deploy/manifest.js';
 import { planGuestFiles } from '../deploy/plan.js';
@@ -30,18 +33,53 @@ export async function removeGuestFiles(inv: Inventory, before: Inventory['data']
   const r = await applyOwned([], [`guest:${name}`], manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());
   const removed = r.changes.filter((c) => c.outcome === 'removed').map((c) => c.target);
-  for (const f of planGuestFiles(before, inv.path, [name])) {
-    if (f.kind !== 'text' || removed.includes(f.path)) continue;
+  // The guest's own paths (NAME.cfg, NAME.xml) reach their content through the node switch (plan.ts: nodeSwitch).
+  const planned = planGuestFiles(before, inv.path, [name]);
+  const contentOf = new Map(planned.flatMap((f) => (f.kind === 'text' ? [[basename(f.path), f.content] as const] : [])));
+  const own = new Set([guestFiles(before, inv.path, name).cfg, guestFiles(before, inv.path, name).xml]);
+  let kept = false;
+  for (const path of own) {
+    if (removed.includes(path)) continue;
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) continue;
     let text: string | undefined;
     try {
-      text = readFileSync(f.path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch {
       continue;
     }
-    if (text !== f.content) continue;
-    removeFile(f.path);
-    inv.onSaveFailure(() => writeFileAtomic(f.path, f.content));
-    removed.push(f.path);
+    const want = contentOf.get(basename(path));
+    if (text !== want) {
+      kept = true;
+      continue;
+    }
+    const link = st.isSymbolicLink() ? readlinkSync(path) : undefined;
+    removeFile(path);
+    inv.onSaveFailure(async () => (link === undefined ? writeFileAtomic(path, want) : symlink(link, path)));
+    removed.push(path);
+  }
+  // The switch and the file set go with the last of those paths (a changed file keeps them).
+  if (!kept) {
+    for (const f of planned) {
+      if (own.has(f.path)) continue;
+      if (f.kind === 'text') {
+        let text: string | undefined;
+        try {
+          text = readFileSync(f.path, 'utf8');
+        } catch {
+          continue;
+        }
+        if (text !== f.content) continue;
+      }
+      removeFile(f.path);
+      if (f.kind === 'text') {
+        try {
+          rmdirSync(dirname(f.path));
+        } catch {
+          /* not empty */
+        }
+      }
+    }
   }
   return removed;
 }

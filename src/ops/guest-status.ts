@@ -5,6 +5,8 @@ import { requireEntry } from '../inventory/lookup.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory } from '../inventory/store.js';
 import { guestUri, usingHypervisor, type HostOptions } from './guest-host.js';
+import { imageRef } from '../inventory/paths.js';
+import { runningImage } from '../inventory/revisions.js';
 
 export interface StatusRow {
   name: string;
@@ -18,6 +20,10 @@ export interface StatusRow {
   /** MACs of the running domain. */
   liveMacs: string[] | undefined;
   error?: string;
+  /** What it boots at its next start: IMAGE or IMAGE@REV (issue 12). */
+  nextBoot?: string;
+  /** What the running domain booted (from its kernel path), where known. */
+  running?: string | undefined;
 }
 
 /** State and MACs of one guest or all guests; a host that cannot be reached marks its guests `unreachable`. */
@@ -34,7 +40,7 @@ export async function guestStatus(inventoryFile: string, name?: string, opts: Ho
   for (const [uri, group] of byUri) {
     const base = (n: string): Omit<StatusRow, 'state' | 'id' | 'persistent' | 'liveMacs'> => {
       const g = inv.data.guests[n] as Guest;
-      return { name: n, uri, pinnedMac: g.mac, macSource: g.macSource };
+      return { name: n, uri, pinnedMac: g.mac, macSource: g.macSource, nextBoot: imageRef(g.image, g.revision) };
     };
     try {
       await usingHypervisor(uri, opts, async (h) => {
@@ -44,7 +50,8 @@ export async function guestStatus(inventoryFile: string, name?: string, opts: Ho
             const d = domains.get(n);
             const state: DomainState = d ? d.state : 'undefined';
             const liveMacs = d && isActive(d.state) ? (await h.interfaces(n).catch(() => [])).map((i) => i.mac) : undefined;
-            rows.push({ ...base(n), state, id: d?.id, persistent: d?.persistent, liveMacs });
+            const running = d && isActive(d.state) ? runningImage(await h.liveDescription(n).catch(() => ''), (inv.data.guests[n] as Guest).image) : undefined;
+            rows.push({ ...base(n), state, id: d?.id, persistent: d?.persistent, liveMacs, running });
           }),
         );
       });
@@ -54,4 +61,21 @@ export async function guestStatus(inventoryFile: string, name?: string, opts: Ho
     }
   }
   return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A client's revision at its next boot (issue 12); what it runs is not known to xenroot (it reports nothing back). */
+export interface ClientStatusRow {
+  name: string;
+  kind: 'client';
+  mac: string;
+  nextBoot: string;
+  running: undefined;
+}
+
+/** The clients with what they boot at their next boot. */
+export async function clientStatus(inventoryFile: string): Promise<ClientStatusRow[]> {
+  const inv = await loadInventory(inventoryFile);
+  return Object.entries(inv.data.clients)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, c]) => ({ name, kind: 'client' as const, mac: c.mac, nextBoot: imageRef(c.image, c.revision), running: undefined }));
 }

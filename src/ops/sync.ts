@@ -20,6 +20,9 @@ import { manifestIntact, manifestPath, readManifest, under, writeManifest, type 
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
 import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { isRevisionEntry, type RevisionIndex } from '../inventory/revisions.js';
+import { revisionIndexPath } from '../inventory/revision-store.js';
+import { revisionModel } from './revision-model.js';
 
 export interface SyncOptions {
   /** Write every system path under this directory; no reload hooks. */
@@ -31,6 +34,10 @@ export interface SyncOptions {
   /** Where to look for pxelinux.0 / ldlinux.c32 (tests). */
   syslinuxPaths?: typeof SYSLINUX_PATHS;
   chunk?: number;
+  /** Plan from this inventory text instead of the file's (a command that edits the inventory applies the files it is about to save). */
+  inventoryText?: string;
+  /** Revision facts to plan with instead of the recorded ones (a dry run of publish or prune). */
+  revisions?: Map<string, RevisionIndex>;
 }
 
 export interface SyncResult {
@@ -77,6 +84,8 @@ function statRecord(path: string): StatRecord {
 /** Every path whose state the plan depends on besides the inventory text. */
 function probedPaths(data: InventoryData, root: string | undefined, syslinux: typeof SYSLINUX_PATHS): string[] {
   const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
+  // The recorded revisions of each image (issue 12): publish and prune change what is exported and staged.
+  for (const name of Object.keys(data.images)) if (!isRevisionEntry(name)) paths.push(revisionIndexPath(data.site, name));
   for (const [name, image] of Object.entries(data.images)) {
     if (!image.kver) continue;
     const b = bootFiles(data.site, name, image, 'pxe');
@@ -103,7 +112,8 @@ export async function sync(inventoryFile: string, opts: SyncOptions = {}): Promi
   return withInventoryLock(file, () => syncUnlocked(file, opts));
 }
 
-async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<SyncResult> {
+/** sync for a caller that already holds the inventory's lock (rollout, publish, prune). */
+export async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<SyncResult> {
   const t0 = performance.now();
   const root = opts.root;
   const warnings: string[] = [];
@@ -114,10 +124,10 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   if (loaded.warning) warnings.push(loaded.warning);
   // The plan is a pure function of the inventory text, the renderer code and the probed paths:
   // when none of them changed and every file is as xenroot left it, there is nothing to do.
-  const invText = await readFile(file, 'utf8').catch(() => undefined);
+  const invText = opts.inventoryText ?? (await readFile(file, 'utf8').catch(() => undefined));
   const fingerprint =
     invText === undefined ? '' : createHash('sha1').update(JSON.stringify([rendererStamp(), file, root ?? '', opts.syslinuxPaths ?? null, invText])).digest('hex');
-  if (invText !== undefined && prev.inputs?.fingerprint === fingerprint && sameStats(prev.inputs.stats) && manifestIntact(prev, root)) {
+  if (invText !== undefined && !opts.revisions && prev.inputs?.fingerprint === fingerprint && sameStats(prev.inputs.stats) && manifestIntact(prev, root)) {
     const n = Object.keys(prev.files).length;
     const ms = Math.round(performance.now() - t0);
     log().debug({ ms }, 'sync: inputs unchanged, tree intact');
@@ -133,7 +143,8 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
     };
   }
   const inv = invText === undefined ? await loadInventory(file) : parseInventoryText(invText, file);
-  const data = inv.data;
+  // Published revisions become entries IMAGE@REV of the model the renderers see (issue 12).
+  const data = revisionModel(inv.data, opts.revisions);
   const site = data.site;
   const t1 = performance.now();
 

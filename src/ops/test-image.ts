@@ -29,6 +29,8 @@ import { log } from '../sys/log.js';
 import { requireEntry } from '../inventory/lookup.js';
 import { exportPath } from '../inventory/paths.js';
 import { stageBootFiles } from './build-initrd.js';
+import { recordTest, testSubject } from './revisions.js';
+import type { TestRecord } from '../inventory/revisions.js';
 
 /** Readiness when the image names none: a login prompt or systemd's multi-user target. */
 export const DEFAULT_READY = /login: *$|Reached target .*Multi-User System/m;
@@ -65,6 +67,10 @@ export interface TestImageResult {
   reason: string | undefined;
   kept: boolean;
   nfs: { server: string; path: string; port: number | undefined; private: boolean };
+  /** The initrd the throwaway guest booted. */
+  initrd?: string;
+  /** IMAGE@REV: the result as recorded with the revision (issue 12). */
+  record?: TestRecord | undefined;
 }
 
 /** A copy of the model with one throwaway guest and the NFS settings the test boots with. */
@@ -79,7 +85,11 @@ export function testModel(data: InventoryData, imageName: string, domain: string
 }
 
 export async function testImage(inventoryFile: string, imageName: string, opts: TestImageOptions = {}): Promise<TestImageResult> {
-  const inv = await loadInventory(inventoryFile);
+  const loaded = await loadInventory(inventoryFile);
+  // IMAGE@REV: the published revision (issue 12), tested as the model entry of that name; its result is recorded.
+  const subject = testSubject(loaded.data, imageName);
+  const inv = { data: subject.data };
+  if (subject.revision && !opts.logFile) opts = { ...opts, logFile: subject.revision.logFile };
   const image = requireEntry(inv.data, 'image', imageName);
   const target = opts.target ?? 'qemu';
   const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -126,7 +136,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       await writeFileAtomic(cfg, renderXlCfg(spec));
       await hv.create({ spec, target, files: { cfg } });
       log().info({ step: 'wait', domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
-      const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo };
+      const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo, initrd: staged.initrd };
       try {
         const r = await expectConsole(hv.consoleCommand(domain), ready, {
           timeoutMs,
@@ -154,10 +164,11 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
     }
   };
 
-  if (image.root) return run(image.root);
+  const recorded = async (r: TestImageResult): Promise<TestImageResult> => ({ ...r, record: await recordTest(inventoryFile, subject, r, opts.logFile) });
+  if (image.root) return recorded(await run(image.root));
   // A loop image file: one read-only mount of it for the test's lifetime (kernel, initrd, NFS export).
   log().info({ step: 'mount-image', file: image.file }, `mounting ${image.file} read-only`);
-  return withImageSession({ file: image.file as string }, { chroot: false }, (s) => run(s.root));
+  return recorded(await withImageSession({ file: image.file as string }, { chroot: false }, (s) => run(s.root)));
 }
 
 /** Throws TestFailedError for a failed result (the CLI prints the details first). */

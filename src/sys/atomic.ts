@@ -9,14 +9,15 @@
  *
  * Many files at once (a sync of 20,000 files) go through `AtomicBatch`: every file is written to
  * its temp (a directory that does not exist yet is filled under a hidden staging name instead),
- * then ONE `syncfs(2)` of the filesystem replaces 20,000 fsyncs, then the renames. Nothing is
+ * then ONE `syncfs(2)` of the filesystem replaces 20,000 fsyncs, then the renames (new directories
+ * first, then files and symbolic links, in the order they were put). Nothing is
  * visible before the renames; an abort before them leaves the tree as it was.
  *
  * Why not write-file-atomic: its temp names cannot be told from a user's file after a SIGKILL,
  * and it cannot share one flush across a batch; xenroot needs both (issue: a zero-byte temp file
  * that survived every later sync).
  */
-import { chmodSync, closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { copyFile, open, rename, unlink } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
@@ -230,13 +231,19 @@ export class AtomicBatch {
    * Writes `data` (or a copy of `source`) for `target`; visible at commit. Returns the stat of
    * the written file (the rename keeps inode, size and mtime).
    */
-  put(target: string, data: { text: string | Uint8Array } | { source: string }, mode: number): Stats {
+  put(target: string, data: { text: string | Uint8Array } | { source: string } | { link: string }, mode: number): Stats {
     const dir = dirname(target);
     let tmp = '';
     try {
       const where = this.ensureDir(dir);
       // In a staging directory the file is written under its own name: the directory's rename publishes it.
       tmp = where === dir ? tempPath(target) : join(where, basename(target));
+      if ('link' in data) {
+        // A symbolic link (mode is meaningless for links on Linux); rename(2) replaces an old one atomically.
+        symlinkSync(data.link, tmp);
+        if (where === dir) this.renames.push({ tmp, target });
+        return lstatSync(tmp);
+      }
       if ('text' in data) {
         const fd = openSync(tmp, 'wx', mode);
         try {
@@ -266,14 +273,7 @@ export class AtomicBatch {
     if (this.renames.length === 0 && this.staged.length === 0) return this.cleanup.release();
     const first = this.renames[0]?.target ?? this.staged[0]!.dir;
     syncFileSystem(dirname(first));
-    for (const { tmp, target } of this.renames) {
-      try {
-        renameSync(tmp, target);
-      } catch (err) {
-        throw writeError(target, err);
-      }
-    }
-    this.renames = [];
+    // New directories first: a file renamed into place (a link, say) may name something inside them.
     for (const { staging, dir } of this.staged) {
       try {
         renameSync(staging, dir);
@@ -285,6 +285,14 @@ export class AtomicBatch {
       }
     }
     this.staged = [];
+    for (const { tmp, target } of this.renames) {
+      try {
+        renameSync(tmp, target);
+      } catch (err) {
+        throw writeError(target, err);
+      }
+    }
+    this.renames = [];
     this.dirs.clear();
     this.cleanup.release();
   }

@@ -78,23 +78,26 @@ describe('xenroot sync --root', () => {
     await addClient(s.inventory, { mac: '00:16:3e:aa:00:04', name: 'fourth' });
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root, dryRun: true, diff: true });
-    expect(r.counts.created).toBe(2);
-    expect(r.counts.updated).toBe(3); // pxelinux + iPXE of "dashed", dnsmasq
-    const pxe = r.changes.find((c) => c.path.endsWith('01-00-16-3e-aa-00-02'));
-    expect(pxe?.diff).toMatch(/^-  APPEND .*selinux=0\n\+  APPEND .*selinux=0 quiet$/m);
+    // "fourth": its pxelinux and iPXE links and its switch link; "dashed": a new entry (pxelinux + iPXE).
+    expect(r.counts.created).toBe(5);
+    expect(r.counts.updated).toBe(2); // the switch link of "dashed", dnsmasq
+    const pxe = r.changes.find((c) => c.path.endsWith('/pxelinux') && c.diff?.includes('quiet'));
+    expect(pxe?.diff).toMatch(/^\+  APPEND .*selinux=0 quiet$/m);
+    expect(r.changes.find((c) => c.path.endsWith('/nodes/00-16-3e-aa-00-02'))?.diff).toMatch(/^--> entries\/[0-9a-f]{16}\n\+-> entries\/[0-9a-f]{16}$/m);
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root, '--dry-run', '--diff'], { env: { XENROOT_INVENTORY: s.inventory } });
-    expect(cli.stdout).toContain('dry run: would have 2 created, 3 updated, 0 removed');
+    expect(cli.stdout).toContain('dry run: would have 5 created, 2 updated, 0 removed');
     expect(cli.stdout).toContain('+dhcp-host=00:16:3e:aa:00:04,fourth');
     expect(await snapshot(s.root)).toEqual(before);
   });
 
   it('applies a change to exactly the files it touches and removes the files of a removed client', async () => {
     const r = await sync(s.inventory, { root: s.root });
-    expect(r.counts).toMatchObject({ created: 2, updated: 3, removed: 0 });
+    expect(r.counts).toMatchObject({ created: 5, updated: 2, removed: 0 });
     await removeClient(s.inventory, 'upper');
     const r2 = await sync(s.inventory, { root: s.root });
-    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 2 });
+    // Its two links and its switch link, and its entry (no other client boots with its command line).
+    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 5 });
     expect(existsSync(join(s.root, TFTP, 'pxelinux.cfg/01-00-16-3e-aa-00-01'))).toBe(false);
     expect(existsSync(join(s.root, TFTP, 'ipxe/00-16-3e-aa-00-01.ipxe'))).toBe(false);
     expect(await readFile(join(s.root, 'etc/dnsmasq.d/xenroot.conf'), 'utf8')).not.toContain('00:16:3e:aa:00:01');
@@ -108,9 +111,11 @@ describe('xenroot sync --root', () => {
     const neu = files.find((f) => f.startsWith('vmlinuz'));
     expect(neu).not.toBe(old);
     expect(await readFile(join(s.root, TFTP, 'images/terminal', neu!), 'utf8')).toBe('a new kernel build\n');
-    expect(r.counts.removed).toBe(1);
-    expect(r.counts.created).toBe(1);
-    expect(r.changes.filter((c) => c.outcome === 'updated').every((c) => c.path.includes('pxelinux.cfg/') || c.path.endsWith('.ipxe'))).toBe(true);
+    // Every boot entry names the kernel: each is replaced by a new one (two files), each client's switch link moves.
+    const entries = (await readdir(join(s.root, TFTP, 'nodes/entries'))).length;
+    expect(r.counts.removed).toBe(1 + 2 * entries);
+    expect(r.counts.created).toBe(1 + 2 * entries);
+    expect(r.changes.filter((c) => c.outcome === 'updated').map((c) => c.path).filter((p) => !p.includes('/nodes/') && !/\/default(\.ipxe)?$/.test(p))).toEqual([]);
   });
 
   it('restores a file changed or deleted behind its back', async () => {

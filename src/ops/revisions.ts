@@ -1,0 +1,459 @@
+/**
+ * Image revisions (issue 12): `xenroot image publish` freezes an image's working directory (or
+ * loop image file) as revision IMAGE@REV, `image show` lists them with their tests and the nodes
+ * that boot each, `image verify` proves a revision is still what was published, `image prune`
+ * removes those no node boots or may roll back to; `xenroot test IMAGE@REV` boots one and its
+ * result is recorded here.
+ *
+ * A revision is a read-only tree at STORE/REV (see src/image/snapshot.ts for how it is copied),
+ * exported at its own path, with its kernel and initrds staged at BOOTDIR/IMAGE@REV/. What a
+ * revision is (files, size, manifest sha256, staged boot files, tests) is recorded in the state
+ * directory (inventory/revision-store.ts); which node boots which revision is the inventory's.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DeployError, ImageError, InventoryError, UsageError } from '../sys/errors.js';
+import { sweepTempFiles, tempPath } from '../sys/atomic.js';
+import { onCleanup } from '../sys/lifetime.js';
+import { log } from '../sys/log.js';
+import { withImageSession } from '../image/session.js';
+import { manifestDiff, snapshotTree, treeManifest } from '../image/snapshot.js';
+import { requireEntry } from '../inventory/lookup.js';
+import { bootFiles, imageRef, parseImageRef, revisionExport, revisionRoot, revisionStore } from '../inventory/paths.js';
+import type { BootTarget, Image, InitrdBuilder, InventoryData, Site } from '../inventory/schema.js';
+import { loadInventory, withInventoryLock } from '../inventory/store.js';
+import {
+  emptyIndex,
+  readRevisionIndex,
+  readRevisionIndexes,
+  readRolloutRecords,
+  readTreeManifest,
+  testLogPath,
+  writeRevisionIndex,
+  writeTreeManifest,
+} from '../inventory/revision-store.js';
+import { lastPass, liveRevisions, revisionImage, revisionsInUse, type RevisionIndex, type RevisionRecord, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
+import { stageBootFiles } from './build-initrd.js';
+import { syncUnlocked, type SyncResult } from './sync.js';
+
+async function sha256Of(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** `IMAGE@REV` of the inventory with its record; InventoryError naming what is missing. */
+export function requireRevision(data: InventoryData, ref: string): { image: string; revision: number; index: RevisionIndex; record: RevisionRecord } {
+  const parsed = parseImageRef(ref);
+  if (!parsed) throw new UsageError(`"${ref}" is not IMAGE@REV`, { hint: 'name a published revision such as terminal@2 (`xenroot image show IMAGE` lists them)' });
+  requireEntry(data, 'image', parsed.image);
+  const index = readRevisionIndex(data.site, parsed.image);
+  const record = liveRevisions(index).find((r) => r.revision === parsed.revision);
+  if (!index || !record) {
+    const live = liveRevisions(index).map((r) => r.revision);
+    throw new InventoryError(`image ${parsed.image} has no revision ${parsed.revision}${index?.revisions.some((r) => r.revision === parsed.revision) ? ' any more (it was pruned)' : ''}`, {
+      hint: live.length ? `its revisions: ${live.map((n) => `${parsed.image}@${n}`).join(', ')}` : `publish one with \`xenroot image publish ${parsed.image}\``,
+    });
+  }
+  return { ...parsed, index, record };
+}
+
+/** The targets a revision needs staged for the nodes of its image: xen for guests, pxe for clients. */
+export function neededTargets(data: InventoryData, image: string): BootTarget[] {
+  const out: BootTarget[] = [];
+  if (Object.values(data.guests).some((g) => g.image === image)) out.push('xen');
+  if (Object.values(data.clients).some((c) => c.image === image)) out.push('pxe');
+  return out;
+}
+
+/**
+ * Stages the kernel and the initrds of `targets` for a revision (BOOTDIR/IMAGE@REV/, built from
+ * the revision's own tree) where they are not recorded yet; records builder and initrd sha256.
+ * Returns whether the record changed (the caller writes the index).
+ */
+export async function ensureStaged(site: Site, data: InventoryData, image: string, rec: RevisionRecord, targets: BootTarget[], opts: { builder?: InitrdBuilder; progress?: boolean } = {}): Promise<boolean> {
+  let changed = false;
+  const revImage = revisionImage(data, image, rec);
+  const ref = imageRef(image, rec.revision);
+  for (const target of targets) {
+    const files = bootFiles(site, ref, revImage, target);
+    if (rec.staged[target] && existsSync(files.initrd) && existsSync(files.kernel)) continue;
+    // Each revision has a boot dir of its own (BOOTDIR/IMAGE@REV): two revisions never share a staged file name.
+    const staged = await stageBootFiles(site, ref, revImage, target, { root: rec.path, progress: !!opts.progress, ...(opts.builder ? { builder: opts.builder } : {}) });
+    rec.staged[target] = { builder: staged.builder, initrdSha256: await sha256Of(staged.initrd) };
+    changed = true;
+  }
+  return changed;
+}
+
+export interface PublishOptions {
+  /** Publish from this directory instead of the image's own (its working directory). */
+  root?: string;
+  /** Publish from this loop image file instead of the image's own. */
+  file?: string;
+  /** Boot targets to stage besides those its nodes need (xen for guests, pxe for clients). */
+  targets?: BootTarget[];
+  builder?: InitrdBuilder;
+  /** Count what would be copied and show the file diff; publish nothing. */
+  dryRun?: boolean;
+  diff?: boolean;
+  /** false: do not write the generated files (exports, TFTP tree) now; the next sync does. */
+  sync?: boolean;
+  /** The generated files go under this directory (as `sync --root`). */
+  syncRoot?: string;
+  progress?: boolean;
+}
+
+export interface PublishResult {
+  image: string;
+  revision: number;
+  ref: string;
+  dryRun: boolean;
+  source: { root?: string; file?: string };
+  path: string;
+  export: string;
+  /** The revision its unchanged files are hard links to. */
+  linkedTo: number | undefined;
+  files: number;
+  bytes: number;
+  /** Disk bytes the revision added (what changed since linkedTo, plus its directories). */
+  addedBytes: number;
+  /** Regular files copied (not linked), as rsync counted them. */
+  copiedFiles: number;
+  manifestSha256: string | undefined;
+  staged: RevisionRecord['staged'];
+  /** The generated files written (exports, TFTP tree): as `xenroot sync` reports them. */
+  sync: Pick<SyncResult, 'counts' | 'changes' | 'warnings' | 'dryRun'> | undefined;
+  ms: { copy: number; manifest: number; stage: number; total: number };
+}
+
+function sourceOf(image: Image, opts: PublishOptions): { root?: string; file?: string } {
+  if (opts.root && opts.file) throw new UsageError('give --root DIR or --file IMG, not both');
+  if (opts.root) return { root: opts.root };
+  if (opts.file) return { file: opts.file };
+  return image.root ? { root: image.root } : { file: image.file as string };
+}
+
+/** Removes revision trees of the store that no record names (a publish killed after its copy, a prune killed before its removal). */
+function sweepStore(store: string, index: RevisionIndex): string[] {
+  const removed = sweepTempFiles(store);
+  const live = new Set(liveRevisions(index).map((r) => String(r.revision)));
+  let names: string[] = [];
+  try {
+    names = readdirSync(store);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    if (!/^\d+$/.test(n) || live.has(n)) continue;
+    rmSync(join(store, n), { recursive: true, force: true });
+    removed.push(join(store, n));
+  }
+  return removed;
+}
+
+/**
+ * `xenroot image publish NAME`: freezes the image's current content as revision NAME@REV (REV =
+ * the next number), hard-linked against the previous revision, stages its kernel and the initrds
+ * its nodes need, records it, and writes the generated files (exports, TFTP tree) as sync does.
+ * Holds the inventory's lock throughout. An interrupt removes the half-made copy.
+ */
+export async function publishImage(inventoryFile: string, name: string, opts: PublishOptions = {}): Promise<PublishResult> {
+  const t0 = performance.now();
+  return withInventoryLock(inventoryFile, async () => {
+    const inv = await loadInventory(inventoryFile);
+    const data = inv.data;
+    const image = requireEntry(data, 'image', name);
+    const site = data.site;
+    if (!image.kver) throw new InventoryError(`images.${name}.kver is not set`, { hint: `set it with \`xenroot image add ${name} ... --kver VER\` or edit the inventory` });
+    const source = sourceOf(image, opts);
+    const index = readRevisionIndex(site, name) ?? emptyIndex(site, name);
+    const revision = index.next;
+    const store = revisionStore(site, name);
+    const path = revisionRoot(site, name, revision);
+    const prev = liveRevisions(index).filter((r) => existsSync(r.path)).at(-1);
+    const base = { image: name, revision, ref: imageRef(name, revision), dryRun: !!opts.dryRun, source, path, export: revisionExport(site, name, revision), linkedTo: prev?.revision };
+
+    const copy = async (from: string): Promise<{ copied: number; ms: number; manifest?: ReturnType<typeof treeManifest>; manifestMs: number }> => {
+      if (opts.dryRun) {
+        const s = await snapshotTree(from, path, { ...(prev ? { linkDest: prev.path } : {}), dryRun: true });
+        return { copied: s.copiedFiles, ms: s.ms, manifestMs: 0 };
+      }
+      mkdirSync(store, { recursive: true, mode: 0o755 });
+      for (const r of sweepStore(store, index)) log().warn(`removed ${r}, left by an interrupted publish or prune`);
+      const tmp = tempPath(path);
+      const undo = onCleanup(`revision being published ${tmp}`, () => rm(tmp, { recursive: true, force: true }), { sync: () => rmSync(tmp, { recursive: true, force: true }) });
+      try {
+        log().info({ step: 'copy', from, to: path, linkDest: prev?.path }, `copying ${from} into ${base.ref}${prev ? ` (unchanged files linked to ${name}@${prev.revision})` : ''}`);
+        const s = await snapshotTree(from, tmp, prev ? { linkDest: prev.path } : {});
+        const tm = performance.now();
+        const prevText = prev ? readTreeManifest(site, name, prev.revision) : undefined;
+        const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined);
+        const manifestMs = Math.round(performance.now() - tm);
+        if (!existsSync(join(tmp, 'boot', `vmlinuz-${image.kver}`)))
+          throw new ImageError(`${from} has no /boot/vmlinuz-${image.kver}: nothing of it was published`, { hint: `install that kernel into the image, or set images.${name}.kver to the kernel it has` });
+        await writeTreeManifest(site, name, revision, manifest.text);
+        await rename(tmp, path);
+        undo.release();
+        return { copied: s.copiedFiles, ms: s.ms, manifest, manifestMs };
+      } catch (err) {
+        await undo.run();
+        throw err;
+      }
+    };
+    const c = source.root
+      ? await copy(source.root)
+      : await withImageSession({ file: source.file as string }, { chroot: false }, (s) => copy(s.root));
+
+    const record: RevisionRecord = {
+      revision,
+      publishedAt: new Date().toISOString(),
+      source,
+      path,
+      export: base.export,
+      kver: image.kver,
+      files: c.manifest?.files ?? 0,
+      bytes: c.manifest?.bytes ?? 0,
+      addedBytes: c.manifest?.addedBytes ?? 0,
+      manifestSha256: c.manifest?.sha256 ?? '',
+      linkedTo: prev?.revision,
+      staged: {},
+      tests: [],
+    };
+    const next: RevisionIndex = { ...index, next: revision + 1, revisions: [...index.revisions, record] };
+    const ts = performance.now();
+    if (!opts.dryRun) {
+      // Recorded before staging: a failed initrd build leaves a published revision that rollout or test stages later.
+      await writeRevisionIndex(site, next);
+      const targets = [...new Set([...neededTargets(data, name), ...(opts.targets ?? [])])];
+      if (await ensureStaged(site, data, name, record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress })) await writeRevisionIndex(site, next);
+    }
+    const stageMs = Math.round(performance.now() - ts);
+    let sync: PublishResult['sync'];
+    if (opts.sync !== false) {
+      const indexes = readRevisionIndexes(data);
+      if (opts.dryRun) indexes.set(name, next);
+      try {
+        const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), ...(opts.dryRun ? { revisions: indexes } : {}) });
+        sync = { counts: r.counts, changes: r.changes, warnings: r.warnings, dryRun: r.dryRun };
+      } catch (err) {
+        // The revision is published; what keeps the generated files from being written is another matter (a node of the working directory, say).
+        if (!(err instanceof DeployError || err instanceof InventoryError)) throw err;
+        const message = `${base.ref} is published, but the generated files were not written: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+        log().warn(message);
+        sync = { counts: { created: 0, updated: 0, removed: 0, unchanged: 0 }, changes: [], warnings: [message], dryRun: !!opts.dryRun };
+      }
+    }
+    return {
+      ...base,
+      files: record.files,
+      bytes: record.bytes,
+      addedBytes: record.addedBytes,
+      copiedFiles: c.copied,
+      manifestSha256: c.manifest?.sha256,
+      staged: record.staged,
+      sync,
+      ms: { copy: c.ms, manifest: c.manifestMs, stage: stageMs, total: Math.round(performance.now() - t0) },
+    };
+  });
+}
+
+export interface RevisionView {
+  ref: string;
+  revision: number;
+  publishedAt: string;
+  source: RevisionRecord['source'];
+  path: string;
+  export: string;
+  kver: string;
+  files: number;
+  bytes: number;
+  addedBytes: number;
+  manifestSha256: string;
+  staged: RevisionRecord['staged'];
+  tests: TestRecord[];
+  /** The latest test, and whether any passed (what rollout asks). */
+  passed: boolean;
+  /** Nodes that boot it at their next boot ("client pc1", "guest Terminal"). */
+  boots: string[];
+  /** Nodes that `rollback` would return to it. */
+  rollback: string[];
+  prunedAt?: string;
+}
+
+export interface ImageRevisions {
+  image: string;
+  store: string;
+  next: number;
+  revisions: RevisionView[];
+  /** Nodes on the image's working directory (no revision). */
+  workingDir: string[];
+  rollouts: RolloutRecord[];
+}
+
+/** The revisions of an image with their tests and who boots each (at next boot); pruned ones with `all`. */
+export async function imageRevisions(inventoryFile: string, name: string, opts: { all?: boolean } = {}): Promise<ImageRevisions> {
+  const { data } = await loadInventory(inventoryFile);
+  requireEntry(data, 'image', name);
+  const index = readRevisionIndex(data.site, name) ?? emptyIndex(data.site, name);
+  const boots = new Map<number, string[]>();
+  const back = new Map<number, string[]>();
+  const working: string[] = [];
+  const nodes = [...Object.entries(data.guests).map(([n, g]) => ['guest', n, g] as const), ...Object.entries(data.clients).map(([n, c]) => ['client', n, c] as const)];
+  for (const [kind, n, node] of nodes) {
+    if (node.image !== name) continue;
+    if (node.revision === undefined) working.push(`${kind} ${n}`);
+    else boots.set(node.revision, [...(boots.get(node.revision) ?? []), `${kind} ${n}`]);
+    if (node.previousRevision !== undefined) back.set(node.previousRevision, [...(back.get(node.previousRevision) ?? []), `${kind} ${n}`]);
+  }
+  const records = opts.all ? [...index.revisions].sort((a, b) => a.revision - b.revision) : liveRevisions(index);
+  return {
+    image: name,
+    store: index.store,
+    next: index.next,
+    revisions: records.map((r) => ({
+      ref: imageRef(name, r.revision),
+      revision: r.revision,
+      publishedAt: r.publishedAt,
+      source: r.source,
+      path: r.path,
+      export: r.export,
+      kver: r.kver,
+      files: r.files,
+      bytes: r.bytes,
+      addedBytes: r.addedBytes,
+      manifestSha256: r.manifestSha256,
+      staged: r.staged,
+      tests: r.tests,
+      passed: !!lastPass(r),
+      boots: boots.get(r.revision) ?? [],
+      rollback: back.get(r.revision) ?? [],
+      ...(r.prunedAt ? { prunedAt: r.prunedAt } : {}),
+    })),
+    workingDir: working,
+    rollouts: readRolloutRecords(data.site, name),
+  };
+}
+
+export interface VerifyResult {
+  ref: string;
+  intact: boolean;
+  recorded: string;
+  actual: string;
+  /** The first differing manifest lines (- recorded, + now). */
+  differences: string[];
+}
+
+/** Re-reads a revision's tree and compares it with the manifest recorded at publish. */
+export async function verifyRevision(inventoryFile: string, ref: string): Promise<VerifyResult> {
+  const { data } = await loadInventory(inventoryFile);
+  const { image, revision, record } = requireRevision(data, ref);
+  const now = treeManifest(record.path);
+  const recordedText = readTreeManifest(data.site, image, revision) ?? '';
+  return { ref, intact: now.sha256 === record.manifestSha256, recorded: record.manifestSha256, actual: now.sha256, differences: now.sha256 === record.manifestSha256 ? [] : manifestDiff(recordedText, now.text) };
+}
+
+export interface PruneOptions {
+  /** Keep the K newest revisions besides those in use (default 1). */
+  keep?: number;
+  dryRun?: boolean;
+  diff?: boolean;
+  /** The generated files go under this directory (as `sync --root`). */
+  syncRoot?: string;
+}
+
+export interface PruneResult {
+  image: string;
+  dryRun: boolean;
+  removed: string[];
+  kept: { ref: string; why: string }[];
+  sync: Pick<SyncResult, 'counts' | 'changes' | 'warnings' | 'dryRun'>;
+}
+
+/**
+ * `xenroot image prune NAME [--keep K]`: removes the revisions that no node boots or may roll back
+ * to, except the K newest. Their exports and served boot files go first (one sync), then their
+ * trees and staged boot files. Records stay, marked pruned; numbers are never reused.
+ */
+export async function pruneImage(inventoryFile: string, name: string, opts: PruneOptions = {}): Promise<PruneResult> {
+  const keepNewest = opts.keep ?? 1;
+  return withInventoryLock(inventoryFile, async () => {
+    const { data } = await loadInventory(inventoryFile);
+    requireEntry(data, 'image', name);
+    const site = data.site;
+    const index = readRevisionIndex(site, name) ?? emptyIndex(site, name);
+    const live = liveRevisions(index);
+    const used = revisionsInUse(data, name);
+    const newest = new Set(live.slice(Math.max(0, live.length - keepNewest)).map((r) => r.revision));
+    const kept: PruneResult['kept'] = [];
+    const gone: RevisionRecord[] = [];
+    for (const r of live) {
+      const users = used.get(r.revision);
+      if (users) kept.push({ ref: imageRef(name, r.revision), why: `used by ${users.slice(0, 3).join(', ')}${users.length > 3 ? ` and ${users.length - 3} more` : ''}` });
+      else if (newest.has(r.revision)) kept.push({ ref: imageRef(name, r.revision), why: `one of the ${keepNewest} newest (--keep)` });
+      else gone.push(r);
+    }
+    const now = new Date().toISOString();
+    const next: RevisionIndex = { ...index, revisions: index.revisions.map((r) => (gone.includes(r) ? { ...r, prunedAt: now } : r)) };
+    const indexes = readRevisionIndexes(data);
+    indexes.set(name, next);
+    if (!opts.dryRun && gone.length) await writeRevisionIndex(site, next);
+    // Stop exporting and serving them first; then remove what is on disk.
+    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), ...(opts.dryRun ? { revisions: indexes } : {}) });
+    if (!opts.dryRun) {
+      for (const g of gone) {
+        await rm(g.path, { recursive: true, force: true });
+        await rm(bootFiles(site, imageRef(name, g.revision), revisionImage(data, name, g), 'xen').dir, { recursive: true, force: true });
+      }
+      sweepStore(revisionStore(site, name), next);
+    }
+    return { image: name, dryRun: !!opts.dryRun, removed: gone.map((g) => imageRef(name, g.revision)), kept, sync: { counts: r.counts, changes: r.changes, warnings: r.warnings, dryRun: r.dryRun } };
+  });
+}
+
+/**
+ * What `xenroot test REF` boots: a plain image, or a revision IMAGE@REV as the model entry of that
+ * name (its read-only tree, its export path, its own boot dir). `data` is the model to test with.
+ */
+export function testSubject(data: InventoryData, ref: string): { name: string; data: InventoryData; revision?: { image: string; revision: number; logFile: string } } {
+  const parsed = parseImageRef(ref);
+  if (!parsed) return { name: ref, data };
+  const { record, index } = requireRevision(data, ref);
+  const model: InventoryData = { ...data, images: { ...data.images, [ref]: revisionImage(data, parsed.image, record) } };
+  return { name: ref, data: model, revision: { ...parsed, logFile: testLogPath(data.site, parsed.image, parsed.revision, index.revisions.find((r) => r.revision === parsed.revision)!.tests.length + 1) } };
+}
+
+/**
+ * Records the result of `xenroot test IMAGE@REV` with the revision (under the inventory lock):
+ * PASS/FAIL, target, builder, the sha256 of the initrd it booted, boot time, date, console log.
+ */
+export async function recordTest(
+  inventoryFile: string,
+  subject: ReturnType<typeof testSubject>,
+  r: { pass: boolean; target: string; builder: InitrdBuilder; bootMs: number | undefined; reason: string | undefined; initrd?: string },
+  logFile: string | undefined,
+): Promise<TestRecord | undefined> {
+  const rev = subject.revision;
+  if (!rev) return undefined;
+  const test: TestRecord = {
+    pass: r.pass,
+    date: new Date().toISOString(),
+    target: r.target,
+    builder: r.builder,
+    initrdSha256: r.initrd && existsSync(r.initrd) ? await sha256Of(r.initrd) : undefined,
+    bootMs: r.bootMs,
+    log: logFile && existsSync(logFile) ? logFile : undefined,
+    reason: r.reason,
+  };
+  await withInventoryLock(inventoryFile, async () => {
+    const site = subject.data.site;
+    const index = readRevisionIndex(site, rev.image);
+    const rec = index?.revisions.find((x) => x.revision === rev.revision);
+    if (!index || !rec) throw new InventoryError(`the record of ${rev.image}@${rev.revision} disappeared during the test (pruned?): the result was not recorded`);
+    rec.tests.push(test);
+    await writeRevisionIndex(site, index);
+  });
+  return test;
+}

@@ -1,0 +1,289 @@
+/**
+ * `xenroot rollout IMAGE@REV` and `xenroot rollback IMAGE` (issue 12): move nodes to a published
+ * revision, only when it has a PASS on record (`--force` overrides, and is recorded), and return
+ * them to the revision they had before.
+ *
+ * Both change the inventory (a node's `revision` and `previousRevision`) and write the files sync
+ * writes, planned from the edited inventory (planSync through syncUnlocked), in one atomic apply,
+ * under the inventory's lock; the inventory is saved after the files. Every file of a node that
+ * names what it boots goes through that node's switch link (deploy/plan.ts: nodeSwitch), which
+ * one rename(2) replaces: a crash or an interrupt at any moment leaves each node on the old
+ * revision or the new one, never a mix of the two inside its files. A node killed halfway (files
+ * written, inventory not saved) is put back by the next sync, rollout or rollback, which plan from
+ * the inventory. Running machines are not touched: they move at their next boot.
+ */
+import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { InventoryError, TestFailedError, UsageError } from '../sys/errors.js';
+import { removeFile, sweepTempFiles } from '../sys/atomic.js';
+import { log } from '../sys/log.js';
+import { requireEntry } from '../inventory/lookup.js';
+import { guestFiles, imageRef } from '../inventory/paths.js';
+import { writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
+import { lastPass, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
+import type { BootTarget, InitrdBuilder, InventoryData } from '../inventory/schema.js';
+import { loadInventory, parseInventoryText, updateInventory, type Inventory } from '../inventory/store.js';
+import { CLIENT_SWITCH_DIR, GUEST_SWITCH_DIR } from '../deploy/plan.js';
+import { under } from '../deploy/manifest.js';
+import { ensureStaged, requireRevision } from './revisions.js';
+import { syncUnlocked, type SyncResult } from './sync.js';
+
+/** Which nodes a rollout or rollback moves. */
+export interface NodeSelection {
+  clients?: string[];
+  guests?: string[];
+  /** Groups arrive with issue 14; until then a group name is refused. */
+  group?: string;
+  /** Every node of the image. */
+  all?: boolean;
+}
+
+export interface MoveOptions extends NodeSelection {
+  dryRun?: boolean;
+  diff?: boolean;
+  /** Write every system path under this directory, as `sync --root`. */
+  root?: string;
+  /** false: skip the reload hooks (exportfs -r, DHCP server). */
+  reload?: boolean;
+  progress?: boolean;
+}
+
+export interface RolloutOptions extends MoveOptions {
+  /** Move only the first N of the selected nodes that are not on the revision yet. */
+  canary?: number;
+  /** Move without a PASS on record (recorded as forced). */
+  force?: boolean;
+  builder?: InitrdBuilder;
+}
+
+export interface Move {
+  /** "client pc1", "guest Terminal". */
+  node: string;
+  from: string;
+  to: string;
+}
+
+export interface MoveResult {
+  action: 'rollout' | 'rollback';
+  image: string;
+  /** rollout: the revision the nodes move to. */
+  ref: string | undefined;
+  dryRun: boolean;
+  forced: boolean;
+  /** The PASS the rollout went on (undefined: forced, or a rollback). */
+  pass: TestRecord | undefined;
+  moved: Move[];
+  /** Selected nodes already there (rollout). */
+  unchanged: string[];
+  /** Selected nodes left for a later run (--canary). */
+  remaining: string[];
+  counts: SyncResult['counts'];
+  changes: SyncResult['changes'];
+  warnings: string[];
+  /** Where the record of this move was written. */
+  record: string | undefined;
+}
+
+type NodeKind = 'client' | 'guest';
+interface Selected {
+  kind: NodeKind;
+  name: string;
+  revision: number | undefined;
+  previous: number | undefined;
+}
+
+/** The nodes named by a selection, each checked to boot `image`. */
+function selectNodes(data: InventoryData, image: string, sel: NodeSelection): Selected[] {
+  const given = [sel.clients?.length, sel.guests?.length, sel.group, sel.all].filter(Boolean).length;
+  if (given === 0) throw new UsageError('say which nodes: --clients A,B, --guests X,Y, --group G or --all');
+  if (sel.group !== undefined)
+    throw new InventoryError(`no group named "${sel.group}" in the inventory`, { hint: 'this inventory has no groups yet; name the nodes with --clients and --guests, or use --all' });
+  const out = new Map<string, Selected>();
+  const add = (kind: NodeKind, name: string, node: { image: string; revision?: number | undefined; previousRevision?: number | undefined }, explicit: boolean) => {
+    if (node.image !== image) {
+      if (!explicit) return;
+      throw new InventoryError(`${kind} ${name} boots image ${node.image}, not ${image}`, { hint: `move it to ${image} first (\`xenroot ${kind === 'client' ? 'client set NAME --image' : 'create'} ...\`), or leave it out` });
+    }
+    out.set(`${kind}:${name}`, { kind, name, revision: node.revision, previous: node.previousRevision });
+  };
+  for (const n of sel.clients ?? []) add('client', n, requireEntry(data, 'client', n), true);
+  for (const n of sel.guests ?? []) add('guest', n, requireEntry(data, 'guest', n), true);
+  if (sel.all) {
+    for (const [n, c] of Object.entries(data.clients)) add('client', n, c, false);
+    for (const [n, g] of Object.entries(data.guests)) add('guest', n, g, false);
+  }
+  if (out.size === 0) throw new InventoryError(`no node boots image ${image}`, { hint: '`xenroot client add MAC --image IMAGE` or `xenroot create NAME --image IMAGE` adds one' });
+  return [...out.values()].sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind.localeCompare(b.kind)));
+}
+
+const section = (k: NodeKind) => (k === 'client' ? 'clients' : 'guests');
+
+function setRevision(inv: Inventory, n: Selected, revision: number | undefined, previous: number | undefined): void {
+  inv.set([section(n.kind), n.name, 'revision'], revision);
+  inv.set([section(n.kind), n.name, 'previousRevision'], previous);
+}
+
+/**
+ * Removes what a killed run left of node switches: temp links and staging directories (a file
+ * set being written, never switched to).
+ */
+function sweepSwitches(data: InventoryData, inventoryFile: string, root: string | undefined): void {
+  const tftp = under(root, data.site.tftpRoot.replace(/\/+$/, ''));
+  const dirs = new Set([join(tftp, CLIENT_SWITCH_DIR), join(tftp, CLIENT_SWITCH_DIR, 'entries')]);
+  for (const g of Object.keys(data.guests)) dirs.add(join(under(root, guestFiles(data, inventoryFile, g).dir), GUEST_SWITCH_DIR));
+  for (const d of dirs) for (const t of sweepTempFiles(d)) log().warn(`removed ${t}, left by an interrupted run`);
+}
+
+/** Removes file sets (entries/HASH of clients) that no switch link names any more: left by a run killed before its manifest was written. */
+function removeOrphanSets(data: InventoryData, root: string | undefined): void {
+  const nodes = join(under(root, data.site.tftpRoot.replace(/\/+$/, '')), CLIENT_SWITCH_DIR);
+  let names: string[];
+  try {
+    names = readdirSync(nodes);
+  } catch {
+    return;
+  }
+  const named = new Set<string>();
+  for (const n of names) {
+    const st = lstatSync(join(nodes, n), { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      try {
+        named.add(readlinkSync(join(nodes, n)).replace(/^entries\//, ''));
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  let sets: string[] = [];
+  try {
+    sets = readdirSync(join(nodes, 'entries'));
+  } catch {
+    return;
+  }
+  for (const s of sets) {
+    if (named.has(s) || s.startsWith('.')) continue;
+    rmSync(join(nodes, 'entries', s), { recursive: true, force: true });
+    log().debug({ set: s }, 'removed a file set no node names');
+  }
+}
+
+async function apply(
+  inventoryFile: string,
+  action: 'rollout' | 'rollback',
+  image: string,
+  opts: MoveOptions,
+  edit: (inv: Inventory) => Promise<{ moved: Move[]; record: Omit<RolloutRecord, 'date' | 'action' | 'image'> | undefined }>,
+): Promise<{ moved: Move[]; sync: SyncResult | undefined; record: string | undefined }> {
+  const run = async (inv: Inventory, locked: boolean) => {
+    const before = inv.toString();
+    const { moved, record } = await edit(inv);
+    if (moved.length === 0) return { moved, sync: undefined, record: undefined };
+    inv.revalidate();
+    const syncOpts = { ...(opts.root ? { root: opts.root } : {}), ...(opts.reload === false ? { reload: false } : {}) };
+    if (locked) sweepSwitches(inv.data, inventoryFile, opts.root);
+    const sync = await syncUnlocked(inventoryFile, { ...syncOpts, dryRun: !!opts.dryRun, diff: !!opts.diff, inventoryText: inv.toString() });
+    if (!locked) return { moved, sync, record: undefined };
+    // The inventory is saved after this returns; if that fails, the files go back to what the old inventory says.
+    inv.onSaveFailure(async () => void (await syncUnlocked(inventoryFile, { ...syncOpts, inventoryText: before })));
+    removeOrphanSets(inv.data, opts.root);
+    let file: string | undefined;
+    if (record) {
+      file = await writeRolloutRecord(inv.data.site, { action, image, date: new Date().toISOString(), ...record });
+      const written = file;
+      inv.onSaveFailure(async () => void removeFile(written));
+    }
+    return { moved, sync, record: file };
+  };
+  if (opts.dryRun) {
+    const loaded = await loadInventory(inventoryFile);
+    return run(parseInventoryText(loaded.toString(), inventoryFile), false);
+  }
+  return updateInventory(inventoryFile, (inv) => run(inv, true));
+}
+
+function result(action: 'rollout' | 'rollback', image: string, ref: string | undefined, opts: MoveOptions, r: Awaited<ReturnType<typeof apply>>, extra: Pick<MoveResult, 'forced' | 'pass' | 'unchanged' | 'remaining'>): MoveResult {
+  return {
+    action,
+    image,
+    ref,
+    dryRun: !!opts.dryRun,
+    ...extra,
+    moved: r.moved,
+    counts: r.sync?.counts ?? { created: 0, updated: 0, removed: 0, unchanged: 0 },
+    changes: r.sync?.changes ?? [],
+    warnings: r.sync?.warnings ?? [],
+    record: r.record,
+  };
+}
+
+/**
+ * `xenroot rollout IMAGE@REV`: moves the selected nodes of IMAGE to revision REV at their next
+ * boot. Refuses (TestFailedError, exit 9, nothing changed) a revision without a PASS on record,
+ * unless `force`. Stages the revision's boot files the moved nodes need first.
+ */
+export async function rollout(inventoryFile: string, ref: string, opts: RolloutOptions = {}): Promise<MoveResult> {
+  if (opts.canary !== undefined && (!Number.isInteger(opts.canary) || opts.canary < 1)) throw new UsageError(`--canary ${opts.canary} is not valid: must be a whole number of nodes, 1 or more`);
+  let pass: TestRecord | undefined;
+  let unchanged: string[] = [];
+  let remaining: string[] = [];
+  let image = '';
+  const r = await apply(inventoryFile, 'rollout', (ref.split('@')[0] ?? ref), opts, async (inv) => {
+    const rev = requireRevision(inv.data, ref);
+    image = rev.image;
+    pass = lastPass(rev.record);
+    if (!pass && !opts.force) {
+      const tests = rev.record.tests;
+      throw new TestFailedError(`${ref} has no PASS on record${tests.length ? ` (${tests.length} test${tests.length > 1 ? 's' : ''}, the last: FAIL${tests.at(-1)?.reason ? `: ${tests.at(-1)!.reason}` : ''})` : ' (never tested)'}: nothing was rolled out`, {
+        hint: `test it first: \`xenroot test ${ref}\`; or roll it out untested with --force (recorded)`,
+      });
+    }
+    const nodes = selectNodes(inv.data, rev.image, opts);
+    unchanged = nodes.filter((n) => n.revision === rev.revision).map((n) => `${n.kind} ${n.name}`);
+    let toMove = nodes.filter((n) => n.revision !== rev.revision);
+    if (opts.canary !== undefined) {
+      remaining = toMove.slice(opts.canary).map((n) => `${n.kind} ${n.name}`);
+      toMove = toMove.slice(0, opts.canary);
+    }
+    if (toMove.length === 0) return { moved: [], record: undefined };
+    // The boot files the moved nodes need, built from the revision's own tree (recorded with it).
+    const targets: BootTarget[] = [...new Set(toMove.map((n) => (n.kind === 'client' ? 'pxe' : 'xen') as BootTarget))];
+    if (await ensureStaged(inv.data.site, inv.data, rev.image, rev.record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress })) await writeRevisionIndex(inv.data.site, rev.index);
+    const moves: RolloutRecord['moves'] = {};
+    const moved: Move[] = [];
+    for (const n of toMove) {
+      setRevision(inv, n, rev.revision, n.revision);
+      moves[`${n.kind}:${n.name}`] = [n.revision, rev.revision];
+      moved.push({ node: `${n.kind} ${n.name}`, from: imageRef(rev.image, n.revision), to: ref });
+    }
+    return { moved, record: { revision: rev.revision, forced: !pass, canary: opts.canary, moves } };
+  });
+  return result('rollout', image, ref, opts, r, { forced: !pass && !!opts.force && r.moved.length > 0, pass, unchanged, remaining });
+}
+
+/**
+ * `xenroot rollback IMAGE`: returns the selected nodes to the revision they had before their last
+ * rollout, in one step and without a test. A named node with nothing to return to is refused
+ * (InventoryError, nothing changed); with --all such nodes are skipped.
+ */
+export async function rollback(inventoryFile: string, image: string, opts: MoveOptions = {}): Promise<MoveResult> {
+  const r = await apply(inventoryFile, 'rollback', image, opts, async (inv) => {
+    requireEntry(inv.data, 'image', image);
+    const nodes = selectNodes(inv.data, image, opts);
+    const stuck = nodes.filter((n) => n.previous === undefined);
+    if (stuck.length && !opts.all)
+      throw new InventoryError(`${stuck.slice(0, 3).map((n) => `${n.kind} ${n.name}`).join(', ')}${stuck.length > 3 ? ` and ${stuck.length - 3} more` : ''}: no revision to roll back to`, {
+        hint: 'rollback returns a node to the revision it booted before its last rollout; `xenroot image show IMAGE` shows who may roll back',
+      });
+    const back = nodes.filter((n) => n.previous !== undefined);
+    if (back.length === 0) throw new InventoryError(`no node of image ${image} has a revision to roll back to`);
+    const moves: RolloutRecord['moves'] = {};
+    const moved: Move[] = [];
+    for (const n of back) {
+      setRevision(inv, n, n.previous, undefined);
+      moves[`${n.kind}:${n.name}`] = [n.revision, n.previous];
+      moved.push({ node: `${n.kind} ${n.name}`, from: imageRef(image, n.revision), to: imageRef(image, n.previous) });
+    }
+    return { moved, record: { revision: undefined, forced: false, canary: undefined, moves } };
+  });
+  return result('rollback', image, undefined, opts, r, { forced: false, pass: undefined, unchanged: [], remaining: [] });
+}
