@@ -28,6 +28,9 @@ DEBS=(
   iproute2 procps file ca-certificates
   # nested-Xen test harness: builds the dom0 root filesystem (scripts/xen/build-dom0.sh)
   mmdebstrap
+  # image revisions (issue 12): copies hard-linked against the previous revision; TFTP servers the
+  # per-node links are checked against (test/revisions/tftp-links.e2e.test.ts), fetched with curl
+  rsync tftpd-hpa dnsmasq curl
 )
 
 missing=()

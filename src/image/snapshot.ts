@@ -16,7 +16,8 @@
  * revision's recorded hash, so only new files are read.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -133,7 +134,7 @@ export function manifestHashes(text: string): Map<string, string> {
  * The manifest of the tree at `root`. With `prev` (the previous revision's tree and manifest
  * text), a regular file with the same inode there reuses its recorded hash instead of being read.
  */
-export function treeManifest(root: string, prev?: { root: string; text: string }): TreeManifest {
+export function treeManifest(root: string, prev?: { root: string; text: string }, source?: { root: string; since: number }): TreeManifest {
   const hashes = prev ? manifestHashes(prev.text) : new Map<string, string>();
   const lines: string[] = [];
   let files = 0;
@@ -141,6 +142,7 @@ export function treeManifest(root: string, prev?: { root: string; text: string }
   let addedBytes = 0;
   let seen = 0;
   const visit = (rel: string, st: Stats) => {
+    // (st may be replaced below, when a stale link is copied)
     if (++seen % 4096 === 0) throwIfInterrupted();
     const abs = rel ? join(root, rel) : root;
     const type = typeOf(st);
@@ -152,6 +154,20 @@ export function treeManifest(root: string, prev?: { root: string; text: string }
       const known = hashes.get(rel);
       shared = !!old && old.ino === st.ino && old.dev === st.dev;
       what = shared && known ? known : sha256File(abs);
+      // rsync links a file whose size and mtime did not change. A file rewritten since the
+      // previous revision (its ctime says so) keeping both is compared by content, and copied
+      // if it differs: a revision never shares a stale inode.
+      if (shared && source) {
+        const src = lstatSync(join(source.root, rel), { throwIfNoEntry: false });
+        if (src?.isFile() && src.ctimeMs >= source.since && sha256File(join(source.root, rel)) !== what) {
+          unlinkSync(abs);
+          const r = spawnSync('cp', ['-a', join(source.root, rel), abs], { stdio: ['ignore', 'ignore', 'pipe'] });
+          if (r.status !== 0) throw new ImageError(`cannot copy ${join(source.root, rel)}: ${String(r.stderr).trim()}`);
+          st = lstatSync(abs);
+          shared = false;
+          what = sha256File(abs);
+        }
+      }
     } else if (type === 'l') what = encodeURIComponent(readlinkSync(abs));
     else if (type === 'c' || type === 'b') what = String(st.rdev);
     if (!shared) addedBytes += st.blocks * 512;

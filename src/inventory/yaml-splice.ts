@@ -118,9 +118,72 @@ function applyOne(lines: string[], op: EditOp): string[] | undefined {
 export function spliceEdits(text: string, ops: EditOp[]): string | undefined {
   if (/^(---|\.\.\.|%)/m.test(text) || /[&*!][A-Za-z0-9]/.test(text.replace(/#.*$/gm, '').replace(/'[^'\n]*'|"[^"\n]*"/g, ''))) return undefined;
   let lines: string[] | undefined = text.split('\n');
+  const bulk = ops.length > 8 ? applyFieldEdits(lines, ops) : undefined;
+  if (bulk) return bulk.join('\n');
   for (const op of ops) {
     lines = applyOne(lines, op);
     if (!lines) return undefined;
   }
   return lines.join('\n');
+}
+
+/**
+ * Many edits of fields inside existing entries of one section (a rollout moving thousands of
+ * nodes): the section is scanned once, each entry is edited once (all its ops in one small
+ * Document), and the entries are put back from the bottom up. Undefined when any op is of
+ * another kind (the one-by-one path then takes them all).
+ */
+function applyFieldEdits(lines: string[], ops: EditOp[]): string[] | undefined {
+  const bySection = new Map<string, EditOp[]>();
+  for (const op of ops) bySection.set(op.path[0] ?? '', [...(bySection.get(op.path[0] ?? '') ?? []), op]);
+  let out: string[] | undefined = lines;
+  for (const [section, sectionOps] of bySection) {
+    out = applySectionFieldEdits(out, section, sectionOps);
+    if (!out) return undefined;
+  }
+  return out;
+}
+
+function applySectionFieldEdits(lines: string[], section: string, ops: EditOp[]): string[] | undefined {
+  const byKey = new Map<string, EditOp[]>();
+  for (const op of ops) {
+    const [, key, ...rest] = op.path;
+    if (!key || rest.length === 0 || !SIMPLE_KEY.test(key) || rest.some((k) => !SIMPLE_KEY.test(k))) return undefined;
+    const list = byKey.get(key);
+    if (list) list.push(op);
+    else byKey.set(key, [op]);
+  }
+  const sec = findSection(lines, section);
+  if (!sec) return undefined;
+  const indent = sectionIndent(lines, sec.body);
+  if (indent <= 0) return undefined;
+  // Every entry of the section: its key line and its end (same rules as findEntry).
+  const starts: { key: string; start: number }[] = [];
+  for (let i = sec.body.start; i < sec.body.end; i++) {
+    const l = lines[i]!;
+    if (isBlankOrComment(l) || indentOf(l) !== indent) continue;
+    const m = /^ *(?:"([^"]*)"|'([^']*)'|([^\s:'"]+)):(\s|$)/.exec(l);
+    if (m) starts.push({ key: m[1] ?? m[2] ?? m[3]!, start: i });
+  }
+  const found = new Map<string, { block: Range }>();
+  for (const { key, start } of starts) {
+    if (!byKey.has(key) || found.has(key)) continue;
+    const e = findEntry(lines, { start, end: sec.body.end }, key);
+    if (!e || e.block.start !== start) return undefined;
+    found.set(key, e);
+  }
+  if (found.size !== byKey.size) return undefined;
+  const out = lines.slice();
+  for (const [key, e] of [...found.entries()].sort(([, a], [, b]) => b.block.start - a.block.start)) {
+    const blockLines = out.slice(e.block.start, e.block.end);
+    if (blockLines.some((l) => l.includes('\t'))) return undefined;
+    const doc = yaml().parseDocument(blockLines.map((l) => (l.trim() === '' ? '' : l.slice(indent))).join('\n') + '\n');
+    if (doc.errors.length) return undefined;
+    for (const op of byKey.get(key)!) {
+      if (op.kind === 'delete') doc.deleteIn(op.path.slice(1));
+      else doc.setIn(op.path.slice(1), doc.createNode(op.value));
+    }
+    out.splice(e.block.start, e.block.end - e.block.start, ...reindent(doc.toString({ lineWidth: 0 }), indent));
+  }
+  return out;
 }

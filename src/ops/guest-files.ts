@@ -10,6 +10,7 @@ import { lstatSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { guestFiles } from '../inventory/paths.js';
+import { revisionModel } from './revision-model.js';
 import { applyOwned, type ApplyResult } from '../deploy/apply.js';
 import { manifestPath } from '../deploy/manifest.js';
 import { planGuestFiles } from '../deploy/plan.js';
@@ -18,7 +19,8 @@ import { removeFile, writeFileAtomic } from '../sys/atomic.js';
 
 /** Writes (or rewrites, when changed) the files of `names` from the open inventory's model. */
 export async function writeGuestFiles(inv: Inventory, names: string[]): Promise<ApplyResult> {
-  const files = planGuestFiles(inv.data, inv.path, names);
+  // A guest on a published revision names that revision's boot files and export (issue 12).
+  const files = planGuestFiles(revisionModel(inv.data), inv.path, names);
   const r = await applyOwned(files, names.map((n) => `guest:${n}`), manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());
   return r;
@@ -34,7 +36,7 @@ export async function removeGuestFiles(inv: Inventory, before: Inventory['data']
   inv.onSaveFailure(async () => r.undo());
   const removed = r.changes.filter((c) => c.outcome === 'removed').map((c) => c.target);
   // The guest's own paths (NAME.cfg, NAME.xml) reach their content through the node switch (plan.ts: nodeSwitch).
-  const planned = planGuestFiles(before, inv.path, [name]);
+  const planned = planGuestFiles(revisionModel(before), inv.path, [name]);
   const contentOf = new Map(planned.flatMap((f) => (f.kind === 'text' ? [[basename(f.path), f.content] as const] : [])));
   const own = new Set([guestFiles(before, inv.path, name).cfg, guestFiles(before, inv.path, name).xml]);
   let kept = false;

@@ -13,6 +13,7 @@ import { guestFiles } from '../inventory/paths.js';
 import type { DomainTarget, Guest } from '../inventory/schema.js';
 import { loadInventory, type Inventory } from '../inventory/store.js';
 import { guestSpec } from '../render/guest-spec.js';
+import { revisionModel } from './revision-model.js';
 
 export interface HostOptions {
   /** --connect URI. */
@@ -56,5 +57,6 @@ export async function usingHypervisor<T>(uri: string, opts: HostOptions, fn: (h:
 /** The guest as a driver takes it: spec for the flavour, and the home of its generated .cfg. */
 export function domainGuest(inv: Inventory, name: string, h: Hypervisor, opts: HostOptions): DomainGuest {
   const target = opts.target ?? h.capabilities.defaultTarget;
-  return { spec: guestSpec(inv.data, name, target), target, files: { cfg: guestFiles(inv.data, inv.path, name).cfg } };
+  // A guest on a published revision boots that revision (issue 12).
+  return { spec: guestSpec(revisionModel(inv.data), name, target), target, files: { cfg: guestFiles(inv.data, inv.path, name).cfg } };
 }

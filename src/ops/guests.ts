@@ -1,4 +1,5 @@
 /** `xenroot list`, `show NAME`, `render NAME`: reading guests and their generated files. */
+import { revisionModel } from './revision-model.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory } from '../inventory/store.js';
@@ -14,5 +15,5 @@ export async function showGuest(inventoryFile: string, name: string): Promise<Gu
 
 /** The text of one generated file of a guest, as `xenroot sync` would write it. */
 export async function renderGuestText(inventoryFile: string, name: string, format: GuestFormat): Promise<string> {
-  return renderGuest((await loadInventory(inventoryFile)).data, name, format);
+  return renderGuest(revisionModel((await loadInventory(inventoryFile)).data), name, format);
 }

@@ -36,6 +36,8 @@ import {
 } from '../inventory/revision-store.js';
 import { lastPass, liveRevisions, revisionImage, revisionsInUse, type RevisionIndex, type RevisionRecord, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
 import { stageBootFiles } from './build-initrd.js';
+import { resolveUri } from '../hypervisor/connect.js';
+import { targetForUri } from '../hypervisor/types.js';
 import { syncUnlocked, type SyncResult } from './sync.js';
 
 async function sha256Of(path: string): Promise<string> {
@@ -60,12 +62,28 @@ export function requireRevision(data: InventoryData, ref: string): { image: stri
   return { ...parsed, index, record };
 }
 
-/** The targets a revision needs staged for the nodes of its image: xen for guests, pxe for clients. */
+/**
+ * The targets a revision needs staged for some nodes: pxe for clients; for guests xen (what their
+ * .cfg and .xml name) and the flavour their host runs (qemu:// runs the QEMU test domain).
+ */
+export function nodeTargets(data: InventoryData, nodes: { kind: 'client' | 'guest'; name: string }[]): BootTarget[] {
+  const out = new Set<BootTarget>();
+  for (const n of nodes) {
+    if (n.kind === 'client') out.add('pxe');
+    else {
+      out.add('xen');
+      out.add(targetForUri(resolveUri({ guest: data.guests[n.name]?.connect, site: data.site.connect })));
+    }
+  }
+  return [...out];
+}
+
+/** The targets the nodes of an image need (see nodeTargets). */
 export function neededTargets(data: InventoryData, image: string): BootTarget[] {
-  const out: BootTarget[] = [];
-  if (Object.values(data.guests).some((g) => g.image === image)) out.push('xen');
-  if (Object.values(data.clients).some((c) => c.image === image)) out.push('pxe');
-  return out;
+  return nodeTargets(data, [
+    ...Object.entries(data.guests).filter(([, g]) => g.image === image).map(([name]) => ({ kind: 'guest' as const, name })),
+    ...Object.entries(data.clients).filter(([, c]) => c.image === image).map(([name]) => ({ kind: 'client' as const, name })),
+  ]);
 }
 
 /**
@@ -190,7 +208,8 @@ export async function publishImage(inventoryFile: string, name: string, opts: Pu
         const s = await snapshotTree(from, tmp, prev ? { linkDest: prev.path } : {});
         const tm = performance.now();
         const prevText = prev ? readTreeManifest(site, name, prev.revision) : undefined;
-        const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined);
+        // Files changed since shortly before the previous publish are checked by content (see treeManifest).
+        const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined, prev ? { root: from, since: Date.parse(prev.publishedAt) - 120_000 } : undefined);
         const manifestMs = Math.round(performance.now() - tm);
         if (!existsSync(join(tmp, 'boot', `vmlinuz-${image.kver}`)))
           throw new ImageError(`${from} has no /boot/vmlinuz-${image.kver}: nothing of it was published`, { hint: `install that kernel into the image, or set images.${name}.kver to the kernel it has` });

@@ -21,11 +21,11 @@ import { requireEntry } from '../inventory/lookup.js';
 import { guestFiles, imageRef } from '../inventory/paths.js';
 import { writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
 import { lastPass, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
-import type { BootTarget, InitrdBuilder, InventoryData } from '../inventory/schema.js';
+import type { InitrdBuilder, InventoryData } from '../inventory/schema.js';
 import { loadInventory, parseInventoryText, updateInventory, type Inventory } from '../inventory/store.js';
 import { CLIENT_SWITCH_DIR, GUEST_SWITCH_DIR } from '../deploy/plan.js';
 import { under } from '../deploy/manifest.js';
-import { ensureStaged, requireRevision } from './revisions.js';
+import { ensureStaged, nodeTargets, requireRevision } from './revisions.js';
 import { syncUnlocked, type SyncResult } from './sync.js';
 
 /** Which nodes a rollout or rollback moves. */
@@ -246,7 +246,7 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
     }
     if (toMove.length === 0) return { moved: [], record: undefined };
     // The boot files the moved nodes need, built from the revision's own tree (recorded with it).
-    const targets: BootTarget[] = [...new Set(toMove.map((n) => (n.kind === 'client' ? 'pxe' : 'xen') as BootTarget))];
+    const targets = nodeTargets(inv.data, toMove);
     if (await ensureStaged(inv.data.site, inv.data, rev.image, rev.record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress })) await writeRevisionIndex(inv.data.site, rev.index);
     const moves: RolloutRecord['moves'] = {};
     const moved: Move[] = [];
