@@ -149,7 +149,7 @@ export function planSync(input: PlanInput): Plan {
     });
     // Most clients share their image's entry: build each distinct command line once.
     const entries = new Map<string, BootEntry>();
-    const entryTexts = new Map<BootEntry, { pxe: string; ipxe: string }>();
+    const entryTexts = new Map<BootEntry, { pxe: string; ipxe: string; set: string }>();
     const plannedSets = new Set<string>();
     for (const [name, c] of clients) {
       const st = input.staged.get(c.image);
@@ -164,7 +164,9 @@ export function planSync(input: PlanInput): Plan {
       let texts = entryTexts.get(entry);
       if (!texts) {
         const comment = `image ${c.image}: the entry of every client booting it with this command line`;
-        texts = { pxe: renderPxelinux({ entries: [entry], comment }), ipxe: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment }) };
+        const pxe = renderPxelinux({ entries: [entry], comment });
+        const ipxe = renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment });
+        texts = { pxe, ipxe, set: setName('', [{ name: 'pxelinux', content: pxe }, { name: 'ipxe', content: ipxe }]) };
         entryTexts.set(entry, texts);
       }
       const owner: FileOwner = `client:${name}`;
@@ -179,6 +181,7 @@ export function planSync(input: PlanInput): Plan {
           owner,
           entryOwner: `image:${c.image}`,
           planned: plannedSets,
+          set: texts.set,
           files: [
             { name: 'pxelinux', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: texts.pxe },
             { name: 'ipxe', path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`), content: texts.ipxe },
@@ -237,6 +240,13 @@ export const GUEST_SWITCH_DIR = '.xenroot';
  * TFTP servers follow these relative links inside their root (QEMU's built-in one, dnsmasq's and
  * tftpd-hpa's were checked: test/revisions/tftp-links.e2e.test.ts, test/revisions/revisions.e2e.test.ts).
  */
+/** The name of a file set: PREFIX + 16 hex digits of the sha1 of its names and contents. */
+export function setName(prefix: string, files: { name: string; content: string }[]): string {
+  const h = createHash('sha1');
+  for (const f of files) h.update(f.name).update('\0').update(f.content).update('\0');
+  return `${prefix}${h.digest('hex').slice(0, 16)}`;
+}
+
 export function nodeSwitch(o: {
   base: string;
   switchDir: string;
@@ -249,10 +259,10 @@ export function nodeSwitch(o: {
   files: { name: string; path: string; content: string }[];
   /** Sets already planned (shared by several nodes): planned once. */
   planned?: Set<string>;
+  /** The set's name when the caller has it already (setName of the same files). */
+  set?: string;
 }): DesiredFile[] {
-  const h = createHash('sha1');
-  for (const f of o.files) h.update(f.name).update('\0').update(f.content).update('\0');
-  const set = `${o.entryName}${h.digest('hex').slice(0, 16)}`;
+  const set = o.set ?? setName(o.entryName, o.files);
   const out: DesiredFile[] = [];
   const setDir = `${o.base}/${o.entryDir}/${set}`;
   if (!o.planned?.has(setDir)) for (const f of o.files) out.push({ kind: 'text', group: o.group, owner: o.entryOwner, path: `${setDir}/${f.name}`, content: f.content });
