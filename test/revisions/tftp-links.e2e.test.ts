@@ -42,8 +42,8 @@ afterAll(async () => {
 /** Fetches a file over TFTP from 127.0.0.1:port inside the namespace (a few tries while the server starts). */
 async function fetch(port: number, path: string): Promise<string> {
   let last = '';
-  for (let i = 0; i < 40; i++) {
-    const r = await execa('ip', ['netns', 'exec', NS, 'curl', '-s', '--max-time', '2', `tftp://127.0.0.1:${port}/${path}`], { reject: false, encoding: 'utf8' });
+  for (let i = 0; i < 20; i++) {
+    const r = await execa('ip', ['netns', 'exec', NS, 'curl', '-s', '--max-time', '2', `tftp://127.0.0.1:${port}/${path}`], { reject: false, encoding: 'utf8', stripFinalNewline: false });
     if (r.exitCode === 0) return String(r.stdout);
     last = `curl exit ${r.exitCode}`;
     await new Promise((res) => setTimeout(res, 100));
@@ -72,7 +72,9 @@ describe('TFTP servers follow the per-node links', () => {
   });
 
   it('tftpd-hpa (chrooted into the tree, --secure) serves the files through the links', async () => {
-    serve(['in.tftpd', '--foreground', '--listen', '--address', '127.0.0.1:6969', '--user', 'root', '--secure', tftp]);
+    // No address: tftpd-hpa resolves one with AI_ADDRCONFIG, which finds nothing in a namespace that
+    // has only lo; unbound, it listens on the namespace's loopback, the only interface there is.
+    serve(['in.tftpd', '-4', '--foreground', '--listen', '--address', ':6969', '--user', 'root', '--secure', tftp]);
     expect(await fetch(6969, 'pxelinux.cfg/01-52-54-00-aa-bb-01')).toBe(readFileSync(join(tftp, 'pxelinux.cfg/01-52-54-00-aa-bb-01'), 'utf8'));
     expect(await fetch(6969, 'ipxe/52-54-00-aa-bb-01.ipxe')).toBe(readFileSync(join(tftp, 'ipxe/52-54-00-aa-bb-01.ipxe'), 'utf8'));
   });
