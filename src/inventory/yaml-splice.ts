@@ -177,6 +177,11 @@ function applySectionFieldEdits(lines: string[], section: string, ops: EditOp[])
   for (const [key, e] of [...found.entries()].sort(([, a], [, b]) => b.block.start - a.block.start)) {
     const blockLines = out.slice(e.block.start, e.block.end);
     if (blockLines.some((l) => l.includes('\t'))) return undefined;
+    const quick = scalarFieldEdits(blockLines, indent, byKey.get(key)!);
+    if (quick) {
+      out.splice(e.block.start, e.block.end - e.block.start, ...quick);
+      continue;
+    }
     const doc = yaml().parseDocument(blockLines.map((l) => (l.trim() === '' ? '' : l.slice(indent))).join('\n') + '\n');
     if (doc.errors.length) return undefined;
     for (const op of byKey.get(key)!) {
@@ -184,6 +189,43 @@ function applySectionFieldEdits(lines: string[], section: string, ops: EditOp[])
       else doc.setIn(op.path.slice(1), doc.createNode(op.value));
     }
     out.splice(e.block.start, e.block.end - e.block.start, ...reindent(doc.toString({ lineWidth: 0 }), indent));
+  }
+  return out;
+}
+
+/**
+ * Sets or deletes top-level scalar fields (numbers, plain words) of one entry's lines without a
+ * Document: `  field: value` lines are replaced, removed or appended at the end of the entry.
+ * Undefined when an op is anything else or the field's line is not a one-line plain scalar.
+ */
+function scalarFieldEdits(block: string[], indent: number, ops: EditOp[]): string[] | undefined {
+  const childIndent = block.slice(1).find((l) => !isBlankOrComment(l));
+  const ci = childIndent === undefined ? indent + 2 : indentOf(childIndent);
+  if (ci <= indent || block[0]!.trimEnd().slice(indent).split(':').slice(1).join(':').trim() !== '') return undefined;
+  const out = block.slice();
+  for (const op of ops) {
+    if (op.path.length !== 3) return undefined;
+    const field = op.path[2]!;
+    if (op.kind === 'set' && !(typeof op.value === 'number' || (typeof op.value === 'string' && /^[A-Za-z0-9_./-]+$/.test(op.value) && !/^(true|false|null|yes|no|on|off|~|[-+]?[\d.].*)$/i.test(op.value)))) return undefined;
+    const re = new RegExp(`^ {${ci}}${field.replace(/[.]/g, '\\.')}:( .*)?$`);
+    const at = out.findIndex((l) => re.test(l));
+    if (at >= 0) {
+      const next = out[at + 1];
+      // The value must be on its line alone (no block scalar or nested map below it).
+      if (next !== undefined && !isBlankOrComment(next) && indentOf(next) > ci) return undefined;
+      if (/:\s*[|>&*!{[]/.test(out[at]!)) return undefined;
+    }
+    if (op.kind === 'delete') {
+      if (at >= 0) out.splice(at, 1);
+      continue;
+    }
+    const line = `${' '.repeat(ci)}${field}: ${String(op.value)}`;
+    if (at >= 0) out[at] = line;
+    else {
+      let end = out.length;
+      while (end > 1 && isBlankOrComment(out[end - 1]!)) end--;
+      out.splice(end, 0, line);
+    }
   }
   return out;
 }

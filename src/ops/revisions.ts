@@ -418,9 +418,9 @@ export async function pruneImage(inventoryFile: string, name: string, opts: Prun
     const next: RevisionIndex = { ...index, revisions: index.revisions.map((r) => (gone.includes(r) ? { ...r, prunedAt: now } : r)) };
     const indexes = readRevisionIndexes(data);
     indexes.set(name, next);
+    // Stop exporting and serving them first (planned from the pruned facts; a failure changes nothing), record it, then remove what is on disk.
+    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), revisions: indexes });
     if (!opts.dryRun && gone.length) await writeRevisionIndex(site, next);
-    // Stop exporting and serving them first; then remove what is on disk.
-    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), ...(opts.dryRun ? { revisions: indexes } : {}) });
     if (!opts.dryRun) {
       for (const g of gone) {
         await rm(g.path, { recursive: true, force: true });

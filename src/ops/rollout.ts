@@ -93,9 +93,13 @@ interface Selected {
 }
 
 /** The nodes named by a selection, each checked to boot `image`. */
-function selectNodes(data: InventoryData, image: string, sel: NodeSelection): Selected[] {
+function requireSelection(sel: NodeSelection): void {
   const given = [sel.clients?.length, sel.guests?.length, sel.group, sel.all].filter(Boolean).length;
   if (given === 0) throw new UsageError('say which nodes: --clients A,B, --guests X,Y, --group G or --all');
+}
+
+function selectNodes(data: InventoryData, image: string, sel: NodeSelection): Selected[] {
+  requireSelection(sel);
   if (sel.group !== undefined)
     throw new InventoryError(`no group named "${sel.group}" in the inventory`, { hint: 'this inventory has no groups yet; name the nodes with --clients and --guests, or use --all' });
   const out = new Map<string, Selected>();
@@ -222,6 +226,7 @@ function result(action: 'rollout' | 'rollback', image: string, ref: string | und
  * unless `force`. Stages the revision's boot files the moved nodes need first.
  */
 export async function rollout(inventoryFile: string, ref: string, opts: RolloutOptions = {}): Promise<MoveResult> {
+  requireSelection(opts);
   if (opts.canary !== undefined && (!Number.isInteger(opts.canary) || opts.canary < 1)) throw new UsageError(`--canary ${opts.canary} is not valid: must be a whole number of nodes, 1 or more`);
   let pass: TestRecord | undefined;
   let unchanged: string[] = [];
@@ -230,6 +235,7 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
   const r = await apply(inventoryFile, 'rollout', (ref.split('@')[0] ?? ref), opts, async (inv) => {
     const rev = requireRevision(inv.data, ref);
     image = rev.image;
+    const nodes = selectNodes(inv.data, rev.image, opts);
     pass = lastPass(rev.record);
     if (!pass && !opts.force) {
       const tests = rev.record.tests;
@@ -237,7 +243,6 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
         hint: `test it first: \`xenroot test ${ref}\`; or roll it out untested with --force (recorded)`,
       });
     }
-    const nodes = selectNodes(inv.data, rev.image, opts);
     unchanged = nodes.filter((n) => n.revision === rev.revision).map((n) => `${n.kind} ${n.name}`);
     let toMove = nodes.filter((n) => n.revision !== rev.revision);
     if (opts.canary !== undefined) {
@@ -266,6 +271,7 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
  * (InventoryError, nothing changed); with --all such nodes are skipped.
  */
 export async function rollback(inventoryFile: string, image: string, opts: MoveOptions = {}): Promise<MoveResult> {
+  requireSelection(opts);
   const r = await apply(inventoryFile, 'rollback', image, opts, async (inv) => {
     requireEntry(inv.data, 'image', image);
     const nodes = selectNodes(inv.data, image, opts);
