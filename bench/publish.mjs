@@ -81,6 +81,19 @@ try {
   const r2 = await publishImage(inv, 'terminal', { sync: false });
   const second = performance.now() - t2;
   const added = du(r1.path, r2.path) - du(r1.path);
+  // The same two with a cold page cache (an image on a server is rarely all in memory).
+  const dropCaches = () => {
+    execFileSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+  };
+  dropCaches();
+  const cpColdMs = timed(() => execFileSync('cp', ['-a', wd, join(work, 'cp-cold')]));
+  rmSync(join(work, 'cp-cold'), { recursive: true, force: true });
+  execFileSync('touch', [join(wd, 'etc/motd')]);
+  dropCaches();
+  const t3 = performance.now();
+  const r3 = await publishImage(inv, 'terminal', { sync: false });
+  const third = performance.now() - t3;
   let squash;
   if (spawnSync('which', ['mksquashfs']).status === 0) {
     const out = join(work, 'r.sqfs');
@@ -92,6 +105,7 @@ try {
     cpA: { ms: Math.round(cpMs), bytes: fullBytes },
     publishFirst: { ms: Math.round(first), addedBytes: r1.addedBytes },
     publishAfterOnePackage: { ms: Math.round(second), addedBytes: added, manifestAddedBytes: r2.addedBytes, copiedFiles: r2.copiedFiles, phases: r2.ms },
+    cold: { cpAms: Math.round(cpColdMs), publishMs: Math.round(third), phases: r3.ms, ratio: +(third / cpColdMs).toFixed(3) },
     ratios: { time: +(second / cpMs).toFixed(3), disk: +(added / fullBytes).toFixed(4) },
     goals: { time: 0.2, disk: 0.05 },
     squashfsLz4: squash,
@@ -99,7 +113,8 @@ try {
   console.log(JSON.stringify(result, null, 2));
   console.log(
     `publish after one package: ${(second / 1000).toFixed(2)} s and ${(added / 1048576).toFixed(1)} MiB added, against cp -a ${(cpMs / 1000).toFixed(2)} s and ${(fullBytes / 1048576).toFixed(0)} MiB: ` +
-      `time ${result.ratios.time}x (goal <= 0.2), disk ${(result.ratios.disk * 100).toFixed(2)}% (goal <= 5%)`,
+      `time ${result.ratios.time}x (goal <= 0.2), disk ${(result.ratios.disk * 100).toFixed(2)}% (goal <= 5%); ` +
+      `cold cache: publish ${(third / 1000).toFixed(2)} s against cp -a ${(cpColdMs / 1000).toFixed(2)} s (${result.cold.ratio}x)`,
   );
 } finally {
   rmSync(work, { recursive: true, force: true });

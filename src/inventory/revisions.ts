@@ -33,6 +33,8 @@ export interface RevisionRecord {
   revision: number;
   /** ISO 8601. */
   publishedAt: string;
+  /** ISO 8601: when its copy began (files of the source changed after it are checked by content at the next publish). */
+  startedAt?: string;
   /** What it was published from: the working directory, or the loop image file. */
   source: { root?: string; file?: string };
   /** Its tree (read-only) and the NFS path nodes mount. */

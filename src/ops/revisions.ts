@@ -180,6 +180,7 @@ function sweepStore(store: string, index: RevisionIndex): string[] {
  */
 export async function publishImage(inventoryFile: string, name: string, opts: PublishOptions = {}): Promise<PublishResult> {
   const t0 = performance.now();
+  const startedAt = new Date().toISOString();
   return withInventoryLock(inventoryFile, async () => {
     const inv = await loadInventory(inventoryFile);
     const data = inv.data;
@@ -208,8 +209,9 @@ export async function publishImage(inventoryFile: string, name: string, opts: Pu
         const s = await snapshotTree(from, tmp, prev ? { linkDest: prev.path } : {});
         const tm = performance.now();
         const prevText = prev ? readTreeManifest(site, name, prev.revision) : undefined;
-        // Files changed since shortly before the previous publish are checked by content (see treeManifest).
-        const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined, prev ? { root: from, since: Date.parse(prev.publishedAt) - 120_000 } : undefined);
+        // Files of the source changed since the previous copy began are checked by content (see treeManifest).
+        const since = Date.parse(prev?.startedAt ?? prev?.publishedAt ?? '') - 2_000;
+        const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined, prev ? { root: from, since } : undefined);
         const manifestMs = Math.round(performance.now() - tm);
         if (!existsSync(join(tmp, 'boot', `vmlinuz-${image.kver}`)))
           throw new ImageError(`${from} has no /boot/vmlinuz-${image.kver}: nothing of it was published`, { hint: `install that kernel into the image, or set images.${name}.kver to the kernel it has` });
@@ -229,6 +231,7 @@ export async function publishImage(inventoryFile: string, name: string, opts: Pu
     const record: RevisionRecord = {
       revision,
       publishedAt: new Date().toISOString(),
+      startedAt,
       source,
       path,
       export: base.export,
