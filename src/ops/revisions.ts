@@ -210,7 +210,8 @@ export async function publishImage(inventoryFile: string, name: string, opts: Pu
         const tm = performance.now();
         const prevText = prev ? readTreeManifest(site, name, prev.revision) : undefined;
         // Files of the source changed since the previous copy began are checked by content (see treeManifest).
-        const since = Date.parse(prev?.startedAt ?? prev?.publishedAt ?? '') - 2_000;
+        // (50 ms: the kernel's coarse clock may stamp a change up to a tick before the moment it happened)
+        const since = Date.parse(prev?.startedAt ?? prev?.publishedAt ?? '') - 50;
         const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined, prev ? { root: from, since } : undefined);
         const manifestMs = Math.round(performance.now() - tm);
         if (!existsSync(join(tmp, 'boot', `vmlinuz-${image.kver}`)))
