@@ -21,5 +21,6 @@ import * as console_ from './console.js';
 import * as mac from './mac.js';
 import * as test from './test.js';
 import * as demo from './demo.js';
+import * as host from './host.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, host];

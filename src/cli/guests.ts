@@ -21,8 +21,8 @@ export function register(program: Command, ctx: CliContext): void {
       const guests = await listGuests(await ctx.inventoryPath());
       ctx.print(guests, () =>
         table([
-          ['NAME', 'IMAGE', 'MEMORY', 'VCPUS', 'MAC'],
-          ...Object.entries(guests).map(([n, g]) => [n, g.image, `${g.memory} MiB`, String(g.vcpus), g.mac ? `${g.mac} (${g.macSource ?? 'pinned'})` : '(pinned at first start)']),
+          ['NAME', 'IMAGE', 'MEMORY', 'VCPUS', 'MAC', 'HOST'],
+          ...Object.entries(guests).map(([n, g]) => [n, g.image, `${g.memory} MiB`, String(g.vcpus), g.mac ? `${g.mac} (${g.macSource ?? 'pinned'})` : '(pinned at first start)', g.host ?? g.connect ?? '-']),
         ]),
       );
     });

@@ -1,26 +1,29 @@
-/** `xenroot status [NAME]`: state and MACs of guests, asked from their hypervisors. */
+/** `xenroot status [NAME...] [--all] [--host H]`: state and MACs of guests, asked from their hosts. */
 import type { Command } from 'commander';
 import { table, type CliContext } from './context.js';
 import { hostOptions } from './hvopts.js';
+import { fleetFlags, type FleetFlags } from './fleet.js';
 
 export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('status [name]')
-    .description('show the state, MAC and pinning of one or all guests')
-    .action(async (name: string | undefined) => {
-      const { guestStatus } = await import('../ops/guest-status.js');
-      const rows = await guestStatus(await ctx.inventoryPath(), name, hostOptions(ctx, {}));
-      ctx.print(name === undefined ? rows : rows[0], () =>
-        table([
-          ['NAME', 'STATE', 'MAC', 'PINNED', 'HOST'],
-          ...rows.map((r) => [
-            r.name,
-            r.state === 'undefined' ? 'not defined' : r.state,
-            r.liveMacs?.[0] ?? r.pinnedMac ?? '-',
-            r.pinnedMac ? `yes (${r.macSource ?? 'pinned'})` : 'no (at first start)',
-            r.uri,
-          ]),
+  fleetFlags(program.command('status [names...]').description('show the state, MAC and pinning of guests (default: all)')).action(async (names: string[], o: FleetFlags) => {
+    const { guestStatus } = await import('../ops/guest-status.js');
+    const file = await ctx.inventoryPath();
+    const one = names.length === 1 && !o.all && !o.host?.length;
+    const some = !o.all && (!!o.host?.length || names.length > 1);
+    const rows = some
+      ? await (await import('../ops/fleet.js')).fleetStatus(file, { hosts: o.host ?? [], names }, hostOptions(ctx, {}))
+      : await guestStatus(file, one ? names[0] : undefined, hostOptions(ctx, {}));
+    ctx.print(one ? rows[0] : rows, () =>
+      table([
+        ['NAME', 'STATE', 'MAC', 'PINNED', 'HOST'],
+        ...rows.map((r) => [
+          r.name,
+          r.state === 'undefined' ? 'not defined' : r.state,
+          r.liveMacs?.[0] ?? r.pinnedMac ?? '-',
+          r.pinnedMac ? `yes (${r.macSource ?? 'pinned'})` : 'no (at first start)',
+          r.host ? `${r.host} (${r.uri})` : r.uri,
         ]),
-      );
-    });
+      ]),
+    );
+  });
 }

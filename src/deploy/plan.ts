@@ -9,6 +9,7 @@ import type { InventoryData } from '../inventory/schema.js';
 import { exportPath, guestFiles } from '../inventory/paths.js';
 import { nodeCmdline } from '../render/cmdline.js';
 import { renderGuest } from '../render/guest-files.js';
+import type { HostPaths } from '../render/guest-spec.js';
 import { pxelinuxMacName, renderPxelinux, type BootEntry } from '../render/pxelinux.js';
 import { IPXE_DIR, ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../render/ipxe.js';
 import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.js';
@@ -63,6 +64,8 @@ export interface PlanInput {
   exportsDirExists: boolean;
   /** Is the DHCP file shared with the admin (then a managed block, else a whole file)? */
   dhcpShared: boolean;
+  /** Guests on inventory hosts: where their boot files are on that host (issue 15). */
+  guestHostPaths?: Map<string, HostPaths>;
 }
 
 export interface Plan {
@@ -87,13 +90,15 @@ export function bootEntry(data: InventoryData, imageName: string, staged: Staged
  * The generated files of some guests (NAME.cfg for xl, NAME.xml for libvirt), at each guest's
  * one recorded home (see guestFiles). Pure; render errors are thrown before anything is written.
  */
-export function planGuestFiles(data: InventoryData, inventoryFile: string, names: string[]): DesiredFile[] {
+export function planGuestFiles(data: InventoryData, inventoryFile: string, names: string[], hostPaths?: Map<string, HostPaths>): DesiredFile[] {
   const files: DesiredFile[] = [];
   for (const name of names) {
     const g = guestFiles(data, inventoryFile, name);
     const owner: FileOwner = `guest:${name}`;
-    files.push({ kind: 'text', group: 'guest', owner, path: g.cfg, content: renderGuest(data, name, 'xl') });
-    files.push({ kind: 'text', group: 'guest', owner, path: g.xml, content: renderGuest(data, name, 'libvirt') });
+    // A guest on an inventory host names its boot files where they are on that host (issue 15).
+    const host = hostPaths?.get(name);
+    files.push({ kind: 'text', group: 'guest', owner, path: g.cfg, content: renderGuest(data, name, 'xl', host) });
+    files.push({ kind: 'text', group: 'guest', owner, path: g.xml, content: renderGuest(data, name, 'libvirt', host) });
   }
   return files;
 }
@@ -107,7 +112,7 @@ export function planSync(input: PlanInput): Plan {
   const tftp = (rel: string) => `${tftpBase}/${rel}`;
 
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
-  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort()));
+  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort(), input.guestHostPaths));
 
   // TFTP tree.
   const clients = Object.entries(data.clients);

@@ -9,7 +9,13 @@ import { log } from '../sys/log.js';
 import { mapHypervisorError, withTimeout } from './errors.js';
 import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml } from './xml.js';
 import { renderDomainXml } from '../render/guest-files.js';
-import { targetForUri, type ConsoleCommand, type DomainGuest, type DomainState, type DomainSummary, type Hypervisor, type HypervisorCapabilities, type InterfaceInfo } from './types.js';
+import { noteAbandoned } from '../sys/lifetime.js';
+import type { DomainTarget } from '../inventory/constants.js';
+import { VirshBootStore, type BootFileStore } from './boot-store.js';
+import { ConsoleLogReader } from './console-log.js';
+import { transportUri } from './ssh.js';
+import { parseFreecell, parseNodeinfo, virshBatch, type VirshOptions } from './virsh.js';
+import { targetForUri, type ConsoleCommand, type DomainGuest, type DomainState, type DomainSummary, type Hypervisor, type HypervisorCapabilities, type InterfaceInfo, type NodeFacts } from './types.js';
 
 /** The subset of @unraid/libvirt's Domain handle that we use (an opaque token). */
 interface NativeDomain {
@@ -96,6 +102,8 @@ export class LibvirtHypervisor implements Hypervisor {
   private readonly connectTimeoutMs: number;
   private readonly callTimeoutMs: number;
   private readonly virsh: string;
+  /** The URI opened: ssh URIs go through xenroot's ssh wrapper (src/hypervisor/ssh.ts). */
+  private transport: string | undefined;
 
   constructor(uri: string, options: LibvirtOptions = {}) {
     this.uri = uri;
@@ -108,19 +116,54 @@ export class LibvirtHypervisor implements Hypervisor {
   async connect(): Promise<void> {
     if (this.conn) return;
     const native = await loadNative();
-    const conn = new native.Hypervisor({ uri: this.uri });
+    const conn = new native.Hypervisor({ uri: this.transportUri() });
+    const opening = conn.connectOpen();
     try {
       await withTimeout(
-        conn.connectOpen(),
+        opening,
         this.connectTimeoutMs,
         `libvirt at ${this.uri}`,
         `is libvirtd running and answering at ${this.uri}? Select another host with --connect URI or XENROOT_CONNECT`,
       );
     } catch (err) {
-      if (err instanceof TimeoutError) throw err;
+      if (err instanceof TimeoutError) {
+        // The native call keeps a libuv worker until libvirt gives up: the CLI must not wait for it.
+        noteAbandoned(`libvirt connect to ${this.uri}`, opening);
+        throw err;
+      }
       throw mapHypervisorError(err, 'connecting to libvirt', this.uri);
     }
     this.conn = conn;
+  }
+
+  private transportUri(): string {
+    this.transport ??= transportUri(this.uri);
+    return this.transport;
+  }
+
+  /** How virsh reaches the same host (storage, uploads, free memory: what the binding lacks). */
+  virshOptions(): VirshOptions {
+    return { uri: this.transportUri(), displayUri: this.uri, timeoutMs: this.callTimeoutMs, virsh: this.virsh };
+  }
+
+  /** Boot files as volumes of xenroot's pool at `dir` on this host (src/hypervisor/boot-store.ts). */
+  bootStore(dir: string): BootFileStore {
+    return new VirshBootStore(this.virshOptions(), dir);
+  }
+
+  /** The console logs of guests of flavour `target` on this host (src/hypervisor/console-log.ts). */
+  consoleLog(target: DomainTarget): ConsoleLogReader {
+    return new ConsoleLogReader(this.virshOptions(), target);
+  }
+
+  /** CPUs, memory and free memory of the host: `virsh nodeinfo; freecell` in one call. */
+  async nodeFacts(): Promise<NodeFacts> {
+    const { out } = await virshBatch(this.virshOptions(), 'reading node info', [
+      ['n', 'nodeinfo'],
+      ['f', 'freecell'],
+    ]);
+    const n = parseNodeinfo(out.get('n') ?? '');
+    return { cpus: n.cpus, memoryKiB: n.memoryKiB, freeKiB: parseFreecell(out.get('f') ?? '') };
   }
 
   async close(): Promise<void> {
@@ -252,6 +295,6 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   consoleCommand(name: string): ConsoleCommand {
-    return { file: this.virsh, args: ['-c', this.uri, 'console', name], escape: '\x1d' };
+    return { file: this.virsh, args: ['-c', this.transportUri(), 'console', name], escape: '\x1d' };
   }
 }

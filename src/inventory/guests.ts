@@ -22,6 +22,8 @@ export interface GuestEntryOptions {
   append?: string;
   /** Directory of NAME.cfg and NAME.xml (absolute); absent: the site's guest directory. */
   configDir?: string;
+  /** The inventory host it runs on (`--host`); absent: placed by xenroot at its first start, when hosts exist. */
+  host?: string;
 }
 
 /** Adds a guest entry; throws InventoryError for a duplicate name, an unknown image or a bad value. */
@@ -41,6 +43,11 @@ export function addGuestEntry(inv: Inventory, opts: GuestEntryOptions): Guest {
   if (opts.connect !== undefined) entry.connect = flagValue(f.connect, '--connect', opts.connect);
   if (opts.append !== undefined) entry.append = flagValue(f.append, '--append', opts.append);
   if (opts.configDir !== undefined) entry.configDir = flagValue(f.configDir, '--out', opts.configDir);
+  if (opts.host !== undefined) {
+    entry.host = flagValue(f.host, '--host', opts.host);
+    if (!findEntry(data, 'host', opts.host))
+      throw new InventoryError(`host "${opts.host}" is not in the inventory`, { hint: `known hosts: ${Object.keys(data.hosts).join(', ') || 'none; add one with `xenroot host add`'}` });
+  }
   if (opts.mac === 'auto') {
     entry.mac = allocateMac(data, data.site.macPrefix);
     entry.macSource = 'allocated';

@@ -148,15 +148,31 @@ export const GuestSchema = z
     onPoweroff: LifecycleAction.default('destroy'),
     onReboot: LifecycleAction.default('restart'),
     onCrash: LifecycleAction.default('destroy'),
+    /** The inventory host the guest runs on (`create --host`, or placed by xenroot at its first start). */
+    host: Name.optional(),
   })
   .strict()
   .superRefine((g, ctx) => {
+    if (g.host !== undefined && g.connect !== undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'takes host or connect, not both (a host carries its own connect URI)' });
     if (g.maxmem !== undefined && g.maxmem < g.memory)
       ctx.addIssue({ code: 'custom', path: ['maxmem'], message: `must be at least memory (${g.memory})` });
     if (g.macSource && !g.mac) ctx.addIssue({ code: 'custom', path: ['macSource'], message: 'is only valid with mac' });
   });
 
 const RootOverride = checked(rootSpecProblem);
+
+/**
+ * A hypervisor host (issue 15): its libvirt URI (or xl:// for the local xl toolstack), the
+ * directory of the storage pool xenroot keeps kernels and initrds in on that host, and how many
+ * guests xenroot may place there.
+ */
+export const HostSchema = z
+  .object({
+    connect: Uri,
+    bootDir: AbsPath.default('/var/lib/xenroot/boot'),
+    maxGuests: z.number({ error: 'must be a whole number of guests (1-4096)' }).int().min(1).max(4096).optional(),
+  })
+  .strict();
 
 export const ClientSchema = z
   .object({
@@ -180,6 +196,7 @@ export const InventorySchema = z
     images: emptyIsNone(z.record(NameKey, ImageSchema)),
     guests: emptyIsNone(z.record(NameKey, GuestSchema)),
     clients: emptyIsNone(z.record(NameKey, ClientSchema)),
+    hosts: emptyIsNone(z.record(NameKey, HostSchema)),
   })
   .strict()
   .superRefine((inv, ctx) => {
@@ -196,8 +213,15 @@ export interface CrossIssue {
  * twice across guests and clients. Part of the schema; also run on its own when only a few
  * entries changed (store.ts validates just those, then these rules over the whole).
  */
-export function crossIssues(inv: { images: Record<string, unknown>; guests: Record<string, { image: string; mac?: string | undefined }>; clients: Record<string, { image: string; mac: string }> }): CrossIssue[] {
+export function crossIssues(inv: {
+  images: Record<string, unknown>;
+  guests: Record<string, { image: string; mac?: string | undefined; host?: string | undefined }>;
+  clients: Record<string, { image: string; mac: string }>;
+  hosts?: Record<string, unknown>;
+}): CrossIssue[] {
   const issues: CrossIssue[] = [];
+  for (const [name, g] of Object.entries(inv.guests))
+    if (g.host !== undefined && !Object.hasOwn(inv.hosts ?? {}, g.host)) issues.push({ path: ['guests', name, 'host'], message: `names host "${g.host}", which is not in hosts` });
   for (const [name, g] of Object.entries(inv.guests))
     if (!inv.images[g.image]) issues.push({ path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
   for (const [name, c] of Object.entries(inv.clients))
@@ -212,7 +236,7 @@ export function crossIssues(inv: { images: Record<string, unknown>; guests: Reco
 }
 
 /** The schema of one entry of a section. */
-export const ENTRY_SCHEMAS = { images: ImageSchema, guests: GuestSchema, clients: ClientSchema } as const;
+export const ENTRY_SCHEMAS = { images: ImageSchema, guests: GuestSchema, clients: ClientSchema, hosts: HostSchema } as const;
 export const ENTRY_NAME_CHECK = (name: string): string | undefined => (checkName(name) ? `name must be ${NAME_RULE}` : undefined);
 
 export type InventoryData = z.output<typeof InventorySchema>;
@@ -220,9 +244,10 @@ export type Site = InventoryData['site'];
 export type Image = z.output<typeof ImageSchema>;
 export type Guest = z.output<typeof GuestSchema>;
 export type Client = z.output<typeof ClientSchema>;
+export type Host = z.output<typeof HostSchema>;
 
 /** The schema of each field a command-line flag sets, by section (the same object the file is checked with). */
-export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape };
+export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape, hosts: HostSchema.shape };
 
 /**
  * Checks a value given on the command line with the inventory's own rule for the field it is
@@ -241,7 +266,7 @@ export function flagValue<T>(schema: z.ZodType<T>, flag: string, raw: unknown): 
 }
 
 /** Refuses an entry name that the file would refuse, with the file's rule: `guest name "../x" is not valid: ...`. */
-export function checkEntryName(kind: 'guest' | 'client' | 'image', name: string): string {
+export function checkEntryName(kind: 'guest' | 'client' | 'image' | 'host', name: string): string {
   const problem = checkName(name);
   if (problem) throw new InventoryError(`${kind} name ${JSON.stringify(name)} is not valid: ${problem}`);
   return name;

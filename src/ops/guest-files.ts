@@ -12,10 +12,11 @@ import { manifestPath } from '../deploy/manifest.js';
 import { planGuestFiles } from '../deploy/plan.js';
 import type { Inventory } from '../inventory/store.js';
 import { removeFile, writeFileAtomic } from '../sys/atomic.js';
+import { generatedHostPaths } from './host-boot.js';
 
 /** Writes (or rewrites, when changed) the files of `names` from the open inventory's model. */
 export async function writeGuestFiles(inv: Inventory, names: string[]): Promise<ApplyResult> {
-  const files = planGuestFiles(inv.data, inv.path, names);
+  const files = planGuestFiles(inv.data, inv.path, names, await generatedHostPaths(inv.data, names));
   const r = await applyOwned(files, names.map((n) => `guest:${n}`), manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());
   return r;
@@ -30,7 +31,7 @@ export async function removeGuestFiles(inv: Inventory, before: Inventory['data']
   const r = await applyOwned([], [`guest:${name}`], manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());
   const removed = r.changes.filter((c) => c.outcome === 'removed').map((c) => c.target);
-  for (const f of planGuestFiles(before, inv.path, [name])) {
+  for (const f of planGuestFiles(before, inv.path, [name], await generatedHostPaths(before, [name]))) {
     if (f.kind !== 'text' || removed.includes(f.path)) continue;
     let text: string | undefined;
     try {

@@ -20,6 +20,7 @@ import { manifestIntact, manifestPath, readManifest, under, writeManifest, type 
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
 import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { generatedHostPaths } from './host-boot.js';
 
 export interface SyncOptions {
   /** Write every system path under this directory; no reload hooks. */
@@ -155,7 +156,8 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   const used = new Set([...stage.staged.values()].flatMap((s) => [s.kernelSource, s.initrdSource]));
   for (const k of Object.keys(sources)) if (!used.has(k)) delete sources[k];
 
-  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared });
+  const guestHostPaths = await generatedHostPaths(data, Object.keys(data.guests));
+  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared, guestHostPaths });
   // Temp files of a run killed with SIGKILL are recognised by name and removed.
   if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
   warnings.push(...plan.warnings);

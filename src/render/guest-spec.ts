@@ -24,9 +24,18 @@ export interface GuestSpec {
   onPoweroff: Guest['onPoweroff'];
   onReboot: Guest['onReboot'];
   onCrash: Guest['onCrash'];
+  /** The console's log file on the guest's host (qemu flavour: the serial chardev's <log>); issue 15. */
+  consoleLog?: string | undefined;
 }
 
-export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen'): GuestSpec {
+/** Where a guest's boot files and console log are on its host, when it is not the site's boot dir (issue 15). */
+export interface HostPaths {
+  kernel: string;
+  initrd: string;
+  consoleLog?: string | undefined;
+}
+
+export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen', host?: HostPaths): GuestSpec {
   const guest = requireEntry(inv, 'guest', name);
   const image = findEntry(inv, 'image', guest.image);
   if (!image) throw new InventoryError(`guests.${name}.image names image "${guest.image}", which is not in images`);
@@ -46,5 +55,6 @@ export function guestSpec(inv: InventoryData, name: string, target: DomainTarget
     onPoweroff: guest.onPoweroff,
     onReboot: guest.onReboot,
     onCrash: guest.onCrash,
+    ...(host ? { kernel: host.kernel, initrd: host.initrd, consoleLog: host.consoleLog } : {}),
   };
 }
