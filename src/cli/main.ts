@@ -10,7 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { CliContext } from './context.js';
 import { commandModules } from './commands.js';
 import { ExitCode, isXenrootError } from '../sys/errors.js';
-import { abandonedWork, installSignalPolicy, interrupted, runCleanups } from '../sys/lifetime.js';
+import { installSignalPolicy, interrupted, runCleanups } from '../sys/lifetime.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -72,5 +72,3 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 installSignalPolicy((code) => process.exit(code));
 const code = await main();
 process.exitCode = code;
-// A host that never answered leaves a native call that would hold the process open: end it.
-if (abandonedWork().length) process.exit(code);

@@ -45,7 +45,9 @@ export class HypervisorCallError extends HypervisorError {
  * first. Messages as recorded with libvirt 9.0 + OpenSSH 9.2 and libssh (docs/hosts.md).
  */
 const sshPatterns: Array<[RegExp, HypervisorFailure]> = [
-  [/REMOTE HOST IDENTIFICATION HAS CHANGED|HOST KEY VERIFICATION FAILED|differs from stored identity/i, 'ssh-host-key-changed'],
+  // OpenSSH's banner, and libssh's "!!! SSH HOST KEY VERIFICATION FAILED !!!" (upper case: OpenSSH's
+  // "Host key verification failed." alone means an unknown key).
+  [/REMOTE HOST IDENTIFICATION HAS CHANGED|SSH HOST KEY VERIFICATION FAILED|differs from stored identity/, 'ssh-host-key-changed'],
   [/No \S+ host key is known|Host key verification failed|was not accepted|Can't verify the session host key/i, 'ssh-host-unknown'],
   [/Permission denied \(publickey|Access denied for 'publickey'|failed to authenticate/i, 'ssh-auth'],
   [/virt-ssh-helper: cannot connect to/i, 'libvirtd-down'],

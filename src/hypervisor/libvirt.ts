@@ -9,12 +9,11 @@ import { log } from '../sys/log.js';
 import { mapHypervisorError, withTimeout } from './errors.js';
 import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml } from './xml.js';
 import { renderDomainXml } from '../render/guest-files.js';
-import { noteAbandoned } from '../sys/lifetime.js';
 import type { DomainTarget } from '../inventory/constants.js';
 import { VirshBootStore, type BootFileStore } from './boot-store.js';
 import { ConsoleLogReader } from './console-log.js';
 import { transportUri } from './ssh.js';
-import { parseFreecell, parseNodeinfo, virshBatch, type VirshOptions } from './virsh.js';
+import { parseFreecell, parseNodeinfo, virsh, virshBatch, virshErrorText, type VirshOptions } from './virsh.js';
 import { targetForUri, type ConsoleCommand, type DomainGuest, type DomainState, type DomainSummary, type Hypervisor, type HypervisorCapabilities, type InterfaceInfo, type NodeFacts } from './types.js';
 
 /** The subset of @unraid/libvirt's Domain handle that we use (an opaque token). */
@@ -70,6 +69,15 @@ async function loadNative(): Promise<NativeModule> {
   return nativeModule;
 }
 
+/** Whether a URI reaches libvirtd over TCP or TLS (xen+tcp://H/, qemu+tls://H/, xen://H/ with a host). Pure. */
+export function isNetworkTransport(uri: string): boolean {
+  const m = /^([a-z0-9]+)(?:\+([a-z0-9]+))?:\/\/([^/?]*)/i.exec(uri);
+  if (!m) return false;
+  const transport = (m[2] ?? '').toLowerCase();
+  if (transport === 'tcp' || transport === 'tls') return true;
+  return transport === '' && m[3] !== '' && m[1]?.toLowerCase() !== 'test';
+}
+
 /** libvirt's virDomainState numbers. */
 const STATES: DomainState[] = ['nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff', 'crashed', 'pmsuspended'];
 
@@ -115,25 +123,40 @@ export class LibvirtHypervisor implements Hypervisor {
 
   async connect(): Promise<void> {
     if (this.conn) return;
+    if (isNetworkTransport(this.uri)) await this.probe();
     const native = await loadNative();
     const conn = new native.Hypervisor({ uri: this.transportUri() });
-    const opening = conn.connectOpen();
     try {
       await withTimeout(
-        opening,
+        conn.connectOpen(),
         this.connectTimeoutMs,
         `libvirt at ${this.uri}`,
         `is libvirtd running and answering at ${this.uri}? Select another host with --connect URI or XENROOT_CONNECT`,
       );
     } catch (err) {
-      if (err instanceof TimeoutError) {
-        // The native call keeps a libuv worker until libvirt gives up: the CLI must not wait for it.
-        noteAbandoned(`libvirt connect to ${this.uri}`, opening);
-        throw err;
-      }
+      if (err instanceof TimeoutError) throw err;
       throw mapHypervisorError(err, 'connecting to libvirt', this.uri);
     }
     this.conn = conn;
+  }
+
+  /**
+   * A network host that accepts TCP but never answers (a hung libvirtd) or never completes the
+   * handshake (a dead host) would keep the native connect in a libuv worker that nothing can
+   * cancel, and the process could not even exit until libvirt gives up (seen: exit() waits for
+   * it). So remote TCP/TLS URIs are asked first by `virsh uri` in a child process, which a
+   * timeout can kill.
+   */
+  private async probe(): Promise<void> {
+    const r = await virsh(this.virshOptions(), 'connecting to libvirt', ['uri'], { check: false, timeoutMs: this.connectTimeoutMs }).catch((err: unknown) => {
+      if (err instanceof TimeoutError) {
+        throw new TimeoutError(`libvirt at ${this.uri} did not answer within ${this.connectTimeoutMs / 1000} s`, {
+          hint: `is the host up and libvirtd answering at ${this.uri}? Select another host with --connect URI or XENROOT_CONNECT`,
+        });
+      }
+      throw err;
+    });
+    if (r.exitCode !== 0) throw mapHypervisorError(new Error(virshErrorText(r.stderr) || `virsh exited ${r.exitCode}`), 'connecting to libvirt', this.uri);
   }
 
   private transportUri(): string {

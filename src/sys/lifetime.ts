@@ -179,25 +179,3 @@ export function installSignalPolicy(exit: (code: number) => void): void {
   };
   for (const sig of HANDLED_SIGNALS) process.on(sig, onSignal);
 }
-
-/**
- * Work this process gave up on but cannot cancel (a native libvirt connect past its timeout keeps
- * a libuv worker until libvirt itself gives up, which for a host that never answers is never). It
- * would keep the process alive after the command is done: the CLI entry ends the process when
- * any is still pending.
- */
-const abandoned = new Map<Promise<unknown>, string>();
-
-/** Notes `p` as abandoned until it settles. */
-export function noteAbandoned(label: string, p: Promise<unknown>): void {
-  abandoned.set(p, label);
-  void p.then(
-    () => abandoned.delete(p),
-    () => abandoned.delete(p),
-  );
-}
-
-/** Labels of abandoned work still pending. */
-export function abandonedWork(): string[] {
-  return [...abandoned.values()];
-}
