@@ -19,7 +19,7 @@ import { guestBootOnHost, shipsBootFiles } from './host-boot.js';
 import { placeGuestsOnHosts } from './placement.js';
 import { startGuest, type StartResult } from './start-guest.js';
 import { stopGuest, type StopOptions, type StopResult } from './stop-guest.js';
-import type { BootFile } from '../hypervisor/boot-store.js';
+import type { BootFile, ShippedFile } from '../hypervisor/boot-store.js';
 
 export interface Selection {
   all?: boolean;
@@ -57,6 +57,8 @@ export interface NodeResult<T> {
   message?: string;
   hint?: string;
   exitCode?: number;
+  /** Its boot files on its host as the fleet checked or shipped them before the starts (start only). */
+  shipped?: ShippedFile[];
 }
 
 export interface FleetEvent {
@@ -123,7 +125,7 @@ async function runFleet<T>(
   opts: FleetOptions,
   job: (name: string, h: Hypervisor) => Promise<T>,
   skip: (err: unknown) => boolean,
-  prepare?: (inv: Inventory, h: Hypervisor, names: string[]) => Promise<void>,
+  prepare?: (inv: Inventory, h: Hypervisor, names: string[]) => Promise<Map<string, ShippedFile[]> | undefined>,
 ): Promise<NodeResult<T>[]> {
   const inv = await loadInventory(inventoryFile);
   const byUri = new Map<string, string[]>();
@@ -140,9 +142,10 @@ async function runFleet<T>(
       const h = opts.hypervisor ?? hypervisorFor(uri);
       const t0 = Date.now();
       for (const n of group) emit({ name: n, host: hostName(n), phase: 'waiting' });
+      let shipped: Map<string, ShippedFile[]> | undefined;
       try {
         await h.connect();
-        await prepare?.(inv, h, group);
+        shipped = await prepare?.(inv, h, group);
       } catch (err) {
         for (const n of group) {
           results.push(failure({ name: n, host: hostName(n), uri }, t0, err));
@@ -157,7 +160,7 @@ async function runFleet<T>(
           group.map((n) =>
             perHost(() =>
               global(async () => {
-                const base = { name: n, host: hostName(n), uri };
+                const base = { name: n, host: hostName(n), uri, ...(shipped?.has(n) ? { shipped: shipped.get(n) } : {}) };
                 const t1 = Date.now();
                 emit({ name: n, host: base.host, phase: 'running' });
                 try {
@@ -186,9 +189,10 @@ export function summarize<T>(rows: NodeResult<T>[], ms: number): FleetSummary {
 }
 
 /** Ships the boot files of a host's guests once (deduplicated by volume name), before they start. */
-async function shipForHost(inv: Inventory, h: Hypervisor, names: string[], opts: FleetOptions): Promise<void> {
-  if (!h.bootStore) return;
+async function shipForHost(inv: Inventory, h: Hypervisor, names: string[], opts: FleetOptions): Promise<Map<string, ShippedFile[]> | undefined> {
+  if (!h.bootStore) return undefined;
   const files = new Map<string, BootFile>();
+  const byGuest = new Map<string, string[]>();
   let dir: string | undefined;
   for (const n of names) {
     const host = hostOf(inv, inv.data.guests[n]!, h.uri);
@@ -196,8 +200,11 @@ async function shipForHost(inv: Inventory, h: Hypervisor, names: string[], opts:
     dir = host.host.bootDir;
     const boot = await guestBootOnHost(inv.data, n, host.host, guestTarget(h, opts), true);
     for (const f of boot?.files ?? []) files.set(f.name, f);
+    byGuest.set(n, boot?.files.map((f) => f.name) ?? []);
   }
-  if (dir && files.size) await h.bootStore(dir).ship([...files.values()], opts.say);
+  if (!dir || !files.size) return undefined;
+  const done = new Map((await h.bootStore(dir).ship([...files.values()], opts.say)).map((f) => [f.name, f]));
+  return new Map([...byGuest].map(([n, fs]) => [n, fs.map((f) => done.get(f)!).filter(Boolean)]));
 }
 
 export interface FleetStartResult {
