@@ -2,7 +2,8 @@
 import type { DomainTarget } from '../inventory/schema.js';
 import { guestFiles } from '../inventory/paths.js';
 import { updateInventory } from '../inventory/store.js';
-import { domainGuest, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { ensureHostBoot } from './host-boot.js';
 import { writeGuestFiles } from './guest-files.js';
 
 export interface DefineResult {
@@ -18,7 +19,9 @@ export interface DefineResult {
 export async function defineGuest(inventoryFile: string, name: string, opts: HostOptions = {}): Promise<DefineResult> {
   const r = await resolveGuest(inventoryFile, name, opts);
   return usingHypervisor(r.uri, opts, async (h) => {
-    const guest = domainGuest(r.inv, name, h, opts);
+    // On an inventory host the definition names the boot files there: ship them first (issue 15).
+    const onHost = h.capabilities.persistentDefinitions ? await ensureHostBoot(r.inv.data, name, r.host, h, guestTarget(h, opts)) : undefined;
+    const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
     if (!h.capabilities.persistentDefinitions) {
       await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
       return { name, uri: h.uri, target: guest.target, defined: false, cfg: guestFiles(r.inv.data, r.inv.path, name).cfg };

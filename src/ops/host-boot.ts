@@ -6,7 +6,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bootVolumeName, type BootFile } from '../hypervisor/boot-store.js';
+import { bootVolumeName, type BootFile, type ShippedFile } from '../hypervisor/boot-store.js';
+import type { Hypervisor } from '../hypervisor/types.js';
 import { consoleLogPath } from '../hypervisor/console-log.js';
 import { isXlUri } from '../hypervisor/connect.js';
 import { hashSource } from '../deploy/tftp.js';
@@ -72,4 +73,21 @@ export async function generatedHostPaths(data: InventoryData, names: string[]): 
     if (b) out.set(n, b.paths);
   }
   return out;
+}
+
+/**
+ * For a guest on an inventory host whose driver keeps boot files there: ships them (when missing
+ * or truncated) and returns the host paths its domain names; otherwise nothing (local paths).
+ */
+export async function ensureHostBoot(
+  data: InventoryData,
+  name: string,
+  host: { name: string; host: Host } | undefined,
+  h: Hypervisor,
+  target: DomainTarget,
+  say?: (line: string) => void,
+): Promise<{ shipped: ShippedFile[]; paths: HostPaths } | undefined> {
+  if (!host || !shipsBootFiles(host.host) || !h.bootStore) return undefined;
+  const boot = (await guestBootOnHost(data, name, host.host, target)) as GuestBoot;
+  return { shipped: await h.bootStore(host.host.bootDir).ship(boot.files, say), paths: boot.paths };
 }

@@ -13,10 +13,9 @@ import type { DomainTarget } from '../inventory/schema.js';
 import { updateInventory } from '../inventory/store.js';
 import { HypervisorError } from '../sys/errors.js';
 import type { ShippedFile } from '../hypervisor/boot-store.js';
-import type { HostPaths } from '../render/guest-spec.js';
 import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
 import { writeGuestFiles } from './guest-files.js';
-import { guestBootOnHost, shipsBootFiles } from './host-boot.js';
+import { ensureHostBoot } from './host-boot.js';
 import { needsPlacement, placeGuestsOnHosts } from './placement.js';
 import { recordConsoleStart } from './console-log.js';
 
@@ -96,16 +95,11 @@ export async function startGuest(inventoryFile: string, name: string, opts: Star
     // The files the admin sees are what boots: bring them up to date (nothing is written when they are).
     await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
     const target = guestTarget(h, opts);
-    let shipped: ShippedFile[] | undefined;
-    let hostPaths: HostPaths | undefined;
-    if (r.host && shipsBootFiles(r.host.host) && h.bootStore) {
-      const boot = (await guestBootOnHost(r.inv.data, name, r.host.host, target)) as NonNullable<Awaited<ReturnType<typeof guestBootOnHost>>>;
-      shipped = await h.bootStore(r.host.host.bootDir).ship(boot.files, opts.say);
-      hostPaths = boot.paths;
-      // The console log's directory (and the pool `console --log-tail` reads it through) exists before the guest does.
-      if (h.consoleLog) await recordConsoleStart(h.consoleLog(target), r.host.name, name);
-    }
-    const guest = domainGuest(r.inv, name, h, opts, hostPaths);
+    const onHost = await ensureHostBoot(r.inv.data, name, r.host, h, target, opts.say);
+    const shipped: ShippedFile[] | undefined = onHost?.shipped;
+    // The console log's directory (and the pool `console --log-tail` reads it through) exists before the guest does.
+    if (onHost && r.host && h.consoleLog) await recordConsoleStart(h.consoleLog(target), r.host.name, name);
+    const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
     let mode: StartResult['mode'];
     if (before === 'shutoff' && h.capabilities.persistentDefinitions) {
       await h.define(guest); // refresh the definition from the inventory, then boot it
