@@ -190,6 +190,30 @@ describe('reading virsh', () => {
   });
 });
 
+describe('domain XML of a guest on a host', () => {
+  it('names the host\'s boot volumes and logs the QEMU serial console to a file with append, valid for libvirt\'s schema', async () => {
+    const { guestSpec } = await import('../../src/render/guest-spec.js');
+    const { renderQemuXml, renderXenXml } = await import('../../src/render/libvirt-xml.js');
+    const data = inventory({ guests: { g: { image: 'terminal' } } });
+    const paths = { kernel: '/var/lib/xenroot/boot/vmlinuz-6.1.0-28-amd64-0123456789ab', initrd: '/var/lib/xenroot/boot/initrd-terminal-6.1.0-28-amd64-qemu-ba9876543210', consoleLog: '/var/log/xenroot/console/g.log' };
+    const qemu = renderQemuXml(guestSpec(data, 'g', 'qemu', paths));
+    expect(qemu).toContain('<log file="/var/log/xenroot/console/g.log" append="on"/>');
+    expect(qemu).toContain(`<kernel>${paths.kernel}</kernel>`);
+    const xen = renderXenXml(guestSpec(data, 'g', 'xen', { kernel: paths.kernel, initrd: paths.initrd }));
+    expect(xen).not.toContain('<log');
+    const dir = mkdtempSync(join(tmpdir(), 'xenroot-dom-'));
+    try {
+      for (const [n, x] of [['q.xml', qemu], ['x.xml', xen]] as const) {
+        writeFileSync(join(dir, n), x);
+        const r = await execa('virt-xml-validate', [join(dir, n), 'domain'], { reject: false });
+        expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('console log --since', () => {
   it('reads start, relative and absolute times', () => {
     expect(parseSince('start')).toBe('start');
