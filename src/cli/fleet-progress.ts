@@ -18,7 +18,8 @@ export interface Progress {
 export async function fleetProgress(verb: string, opts: { json: boolean; stream?: NodeJS.WriteStream }): Promise<Progress> {
   const stream = opts.stream ?? process.stderr;
   if (opts.json) return { onEvent: () => undefined, say: () => undefined, done: () => undefined };
-  if (!stream.isTTY) {
+  // A terminal of 0 rows (a pty nobody sized) would show nothing: lines then, as without one.
+  if (!stream.isTTY || !stream.rows) {
     return {
       onEvent: (e) => {
         if (e.phase === 'ok' || e.phase === 'failed' || e.phase === 'skipped') stream.write(`${verb} ${e.name}${e.host ? ` (${e.host})` : ''}: ${e.phase}${e.detail ? `: ${e.detail}` : ''}\n`);

@@ -148,7 +148,8 @@ export function mapHypervisorError(err: unknown, op: string, uri: string, domain
   const text = raw.replace(/\s+/g, ' ').trim() || 'unknown error';
   const reason = classifyHypervisorMessage(text);
   const subject = domain ? ` '${domain}'` : '';
-  const detail = sshSummary(reason, raw, uri) ?? text;
+  // libvirt's client prepends this to every failed remote connect, whatever the cause: noise here.
+  const detail = sshSummary(reason, raw, uri) ?? (text.replace(/Authorization not available\. Check if polkit service is running or see debug message for more information\.:?\s*/i, '') || text);
   return new HypervisorCallError(`${op}${subject} at ${uri} failed: ${detail}`, reason, uri, {
     hint: hintFor(reason, uri, domain),
     cause: err,
