@@ -302,6 +302,29 @@ describe('fleet commands over two hosts, one of which accepts connections and ne
     expect(none.stderr).toMatch(/name a guest, several, --all or --host H/);
   });
 
+  it('host trust records a given host key in xenroot\'s known_hosts, refuses a different one, replaces it with --replace', async () => {
+    const state = join(dir, 'state');
+    const env = { XENROOT_STATE_DIR: state };
+    const add = await xenroot([...I, 'host', 'add', 'sshhost', '--connect', 'xen+ssh://root@127.0.0.1:2290/system'], { env });
+    expect(add.code, add.stderr).toBe(0);
+    const keys = [join(dir, 'k1'), join(dir, 'k2')];
+    for (const k of keys) await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', k]);
+    const pub = (k: string) => readFileSync(`${k}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+    const t1 = await xenroot([...I, 'host', 'trust', 'sshhost', '--key-file', `${keys[0]}.pub`], { env });
+    expect(t1.code, t1.stderr).toBe(0);
+    expect(JSON.parse(t1.stdout)).toMatchObject({ known: '[127.0.0.1]:2290', added: [`[127.0.0.1]:2290 ${pub(keys[0]!)}`] });
+    expect(JSON.parse(t1.stdout).fingerprints[0]).toMatch(/^256 SHA256:\S+ \[127\.0\.0\.1\]:2290 \(ED25519\)$/);
+    expect(readFileSync(join(state, 'ssh/known_hosts'), 'utf8')).toBe(`[127.0.0.1]:2290 ${pub(keys[0]!)}\n`);
+    const t2 = await xenroot([...I, 'host', 'trust', 'sshhost', '--key-file', `${keys[1]}.pub`], { env });
+    expect(t2.code).toBe(5);
+    expect(t2.stderr).toMatch(/differs from the one recorded/);
+    const t3 = await xenroot([...I, 'host', 'trust', 'sshhost', '--key-file', `${keys[1]}.pub`, '--replace'], { env });
+    expect(t3.code, t3.stderr).toBe(0);
+    expect(readFileSync(join(state, 'ssh/known_hosts'), 'utf8')).toBe(`[127.0.0.1]:2290 ${pub(keys[1]!)}\n`);
+    expect(readFileSync(join(state, 'ssh/xenroot-ssh'), 'utf8')).toContain(`exec ssh -F '${join(state, 'ssh/ssh_config')}' "$@"`);
+    expect((await xenroot([...I, 'host', 'remove', 'sshhost'], { env })).code).toBe(0);
+  });
+
   it('host add refuses a second entry for the same URI; host remove refuses while guests are placed there', async () => {
     const inv = readFileSync(join(dir, 'inventory.yaml'), 'utf8');
     const uri = /testhost: \{ connect: "([^"]+)"/.exec(inv)![1]!;
