@@ -18,7 +18,7 @@ import { HypervisorError } from '../sys/errors.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { makeTempDir } from '../sys/tmp.js';
 import { log } from '../sys/log.js';
-import { parseVolCapacity, poolTargetPath, virsh, virshBatch, type VirshOptions } from './virsh.js';
+import { parseVolCapacity, poolTargetPath, virsh, virshBatch, virshDownload, type VirshOptions } from './virsh.js';
 
 export const BOOT_POOL = 'xenroot-boot';
 
@@ -155,23 +155,14 @@ export class VirshBootStore implements BootFileStore {
   }
 
   async verify(file: BootFile): Promise<boolean> {
-    const { execa } = await import('execa');
-    const h = createHash('sha256');
-    const child = execa('virsh', ['-q', '-c', this.v.uri, 'vol-download', '--pool', BOOT_POOL, file.name, '/dev/stdout'], {
-      stdin: 'ignore',
-      buffer: { stdout: false },
-      reject: false,
-      timeout: this.transferTimeout(file.size),
-      env: { LC_ALL: 'C' },
-    });
-    let bytes = 0;
-    child.stdout?.on('data', (d: Buffer) => {
-      bytes += d.length;
-      h.update(d);
-    });
-    const r = await child;
-    if (r.exitCode !== 0) return false;
-    return bytes === file.size && h.digest('hex') === file.sha256;
+    let data: Buffer;
+    try {
+      data = await virshDownload(this.v, `downloading ${file.name}`, BOOT_POOL, file.name, { timeoutMs: this.transferTimeout(file.size) });
+    } catch (err) {
+      log().warn({ volume: file.name, err: (err as Error).message }, 'could not read the boot volume back');
+      return false;
+    }
+    return data.length === file.size && createHash('sha256').update(data).digest('hex') === file.sha256;
   }
 
   private transferTimeout(size: number): number {

@@ -9,7 +9,7 @@
  * Reading is `vol-download --offset N` of that volume: nothing on the host but libvirtd.
  */
 import { ensureDirPool } from './boot-store.js';
-import { parseVolCapacity, virsh, virshBatch, type VirshOptions } from './virsh.js';
+import { parseVolCapacity, virshBatch, virshDownload, type VirshOptions } from './virsh.js';
 import type { DomainTarget } from '../inventory/constants.js';
 
 export const CONSOLE_POOL = 'xenroot-consoles';
@@ -68,7 +68,7 @@ export class ConsoleLogReader {
     const offset = Math.max(0, opts.from ?? size - (opts.maxBytes ?? 256 * 1024));
     if (offset >= size) return { size, offset: size, text: '' };
     const { file } = consoleLogPath(this.target, name);
-    const r = await virsh(this.v, `reading the console log of ${name}`, ['vol-download', '--pool', CONSOLE_POOL, '--offset', String(offset), file, '/dev/stdout']);
-    return { size, offset, text: r.stdout };
+    const data = await virshDownload(this.v, `reading the console log of ${name}`, CONSOLE_POOL, file, { offset });
+    return { size, offset, text: data.toString('utf8') };
   }
 }

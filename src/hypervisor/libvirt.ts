@@ -12,7 +12,7 @@ import { renderDomainXml } from '../render/guest-files.js';
 import type { DomainTarget } from '../inventory/constants.js';
 import { VirshBootStore, type BootFileStore } from './boot-store.js';
 import { ConsoleLogReader } from './console-log.js';
-import { transportUri } from './ssh.js';
+import { isSshUri, transportUri } from './ssh.js';
 import { parseFreecell, parseNodeinfo, virsh, virshBatch, virshErrorText, type VirshOptions } from './virsh.js';
 import { targetForUri, type ConsoleCommand, type DomainGuest, type DomainState, type DomainSummary, type Hypervisor, type HypervisorCapabilities, type InterfaceInfo, type NodeFacts } from './types.js';
 
@@ -90,7 +90,7 @@ const LIST_PERSISTENT = 4; // VIR_CONNECT_LIST_DOMAINS_PERSISTENT
 const LIST_TRANSIENT = 8; // VIR_CONNECT_LIST_DOMAINS_TRANSIENT
 
 export interface LibvirtOptions {
-  /** Timeout for opening the connection (default 5 s). */
+  /** Timeout for opening the connection (default 5 s; 20 s over ssh: a handshake with a slow host takes seconds). */
   connectTimeoutMs?: number;
   /** Timeout for every other call (default 60 s: starting a domain may take a while). */
   callTimeoutMs?: number;
@@ -117,7 +117,7 @@ export class LibvirtHypervisor implements Hypervisor {
   constructor(uri: string, options: LibvirtOptions = {}) {
     this.uri = uri;
     this.capabilities = { persistentDefinitions: true, defaultTarget: targetForUri(uri) };
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? (isSshUri(uri) ? 20_000 : 5_000);
     this.callTimeoutMs = options.callTimeoutMs ?? envTimeoutMs('XENROOT_LIBVIRT_TIMEOUT') ?? 60_000;
     this.virsh = options.virsh ?? 'virsh';
   }

@@ -6,7 +6,10 @@
  * virsh runs them all even when one fails, so callers put `echo @@KEY` markers between them and
  * read each command's output by its key.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DependencyError, TimeoutError } from '../sys/errors.js';
+import { makeTempDir } from '../sys/tmp.js';
 import { mapHypervisorError } from './errors.js';
 
 export interface VirshOptions {
@@ -94,4 +97,20 @@ export function parseNodeinfo(text: string): { cpus: number | undefined; memoryK
 /** The <target><path> of `pool-dumpxml`. Pure. */
 export function poolTargetPath(xml: string): string | undefined {
   return /<target>\s*<path>([^<]+)<\/path>/.exec(xml)?.[1]?.trim();
+}
+
+/**
+ * `vol-download --pool POOL [--offset N] VOLUME` into memory. virsh opens its output path itself,
+ * and node's child stdout is a socket, which `/dev/stdout` cannot be opened as (virsh: "cannot
+ * create /dev/stdout"): so it writes a file in a private temp dir, read back here.
+ */
+export async function virshDownload(o: VirshOptions, op: string, pool: string, volume: string, opts: { offset?: number; timeoutMs?: number } = {}): Promise<Buffer> {
+  const tmp = await makeTempDir('xenroot-vol-');
+  try {
+    const file = join(tmp.path, 'data');
+    await virsh(o, op, ['vol-download', '--pool', pool, ...(opts.offset ? ['--offset', String(opts.offset)] : []), volume, file], opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
+    return await readFile(file);
+  } finally {
+    await tmp.remove();
+  }
 }

@@ -6,6 +6,7 @@
  * got a host meanwhile keeps it).
  */
 import { hypervisorFor } from '../hypervisor/connect.js';
+import { isSshUri } from '../hypervisor/ssh.js';
 import { placeGuests, type HostCandidate, type Placement } from '../hypervisor/placement.js';
 import { placeGuestEntry } from '../inventory/hosts.js';
 import type { Inventory } from '../inventory/store.js';
@@ -21,13 +22,13 @@ export function needsPlacement(inv: Inventory, name: string, opts: HostOptions, 
   return Object.keys(inv.data.hosts).length > 0;
 }
 
-/** Facts of every inventory host, asked in parallel; a host that does not answer within `timeoutMs` is marked unreachable. */
+/** Facts of every inventory host, asked in parallel; a host that does not answer within `timeoutMs` (ssh: 20 s) is marked unreachable. */
 export async function hostCandidates(inv: Inventory, timeoutMs = 8_000): Promise<HostCandidate[]> {
   return Promise.all(
     Object.entries(inv.data.hosts).map(async ([name, host]): Promise<HostCandidate> => {
       const guests = Object.values(inv.data.guests).filter((g) => g.host === name).length;
       const base = { name, guests, maxGuests: host.maxGuests };
-      const h = hypervisorFor(host.connect, { libvirt: { callTimeoutMs: timeoutMs } });
+      const h = hypervisorFor(host.connect, { libvirt: { callTimeoutMs: isSshUri(host.connect) ? Math.max(timeoutMs, 20_000) : timeoutMs } });
       if (!h.nodeFacts) return { ...base, freeKiB: undefined, cpus: undefined, unreachable: 'not a libvirt host (place guests there with --host)' };
       try {
         const f = await h.nodeFacts();

@@ -107,6 +107,7 @@ describe.skipIf(!process.env.XENROOT_TEST_XEN)('two hosts at once: nested Xen ov
     console.log(`start --all (ship + create on both hosts): ${Date.now() - s0} ms`);
     expect(r.code, r.stderr).not.toBe(0);
     const nodes = JSON.parse(r.stdout) as Node[];
+    console.log(JSON.stringify(nodes.map((n) => ({ name: n.name, host: n.host, outcome: n.outcome, ms: n.ms, message: n.message }))));
     const by = Object.fromEntries(nodes.map((n) => [n.name, n]));
     expect(by.g3).toMatchObject({ host: 'gone', outcome: 'failed' });
     expect(by.g3!.ms).toBeLessThan(10_000);
