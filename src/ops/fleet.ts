@@ -51,7 +51,10 @@ export interface NodeResult<T> {
   host: string | undefined;
   uri: string | undefined;
   outcome: NodeOutcome;
+  /** How long its own step took, ms. */
   ms: number;
+  /** When it ended, ms after the fleet command began (placement included). */
+  atMs: number;
   result?: T;
   /** Why it was skipped or failed. */
   message?: string;
@@ -110,7 +113,7 @@ function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
   };
 }
 
-function failure<T>(base: Pick<NodeResult<T>, 'name' | 'host' | 'uri'>, t0: number, err: unknown, outcome: NodeOutcome = 'failed'): NodeResult<T> {
+function failure<T>(base: Pick<NodeResult<T>, 'name' | 'host' | 'uri' | 'atMs'>, t0: number, err: unknown, outcome: NodeOutcome = 'failed'): NodeResult<T> {
   const e = err as { message?: string; hint?: string; exitCode?: number };
   return { ...base, outcome, ms: Date.now() - t0, message: e?.message ?? String(err), ...(e?.hint ? { hint: e.hint } : {}), exitCode: isXenrootError(err) ? err.exitCode : 1 };
 }
@@ -126,7 +129,9 @@ async function runFleet<T>(
   job: (name: string, h: Hypervisor) => Promise<T>,
   skip: (err: unknown) => boolean,
   prepare?: (inv: Inventory, h: Hypervisor, names: string[]) => Promise<Map<string, ShippedFile[]> | undefined>,
+  began = Date.now(),
 ): Promise<NodeResult<T>[]> {
+  const at = () => Date.now() - began;
   const inv = await loadInventory(inventoryFile);
   const byUri = new Map<string, string[]>();
   for (const n of names) {
@@ -148,7 +153,7 @@ async function runFleet<T>(
         shipped = await prepare?.(inv, h, group);
       } catch (err) {
         for (const n of group) {
-          results.push(failure({ name: n, host: hostName(n), uri }, t0, err));
+          results.push(failure({ name: n, host: hostName(n), uri, atMs: at() }, t0, err));
           emit({ name: n, host: hostName(n), phase: 'failed', detail: (err as Error).message });
         }
         if (!opts.hypervisor) await h.close();
@@ -165,10 +170,10 @@ async function runFleet<T>(
                 emit({ name: n, host: base.host, phase: 'running' });
                 try {
                   const result = await job(n, h);
-                  results.push({ ...base, outcome: 'ok', ms: Date.now() - t1, result });
+                  results.push({ ...base, outcome: 'ok', ms: Date.now() - t1, atMs: at(), result });
                   emit({ name: n, host: base.host, phase: 'ok' });
                 } catch (err) {
-                  const r = failure<T>(base, t1, err, skip(err) ? 'skipped' : 'failed');
+                  const r = failure<T>({ ...base, atMs: at() }, t1, err, skip(err) ? 'skipped' : 'failed');
                   results.push(r);
                   emit({ name: n, host: base.host, phase: r.outcome, detail: r.message });
                 }
@@ -224,6 +229,7 @@ export async function fleetStart(inventoryFile: string, sel: Selection, opts: Fl
     uri: undefined,
     outcome: 'failed' as const,
     ms: Date.now() - t0,
+    atMs: Date.now() - t0,
     message: `no inventory host can take guest '${name}': ${reason}`,
     exitCode: 5,
   }));
@@ -235,6 +241,7 @@ export async function fleetStart(inventoryFile: string, sel: Selection, opts: Fl
       (n, h) => startGuest(inventoryFile, n, { ...opts, hypervisor: h }),
       (err) => err instanceof HypervisorCallError && err.reason === 'already-running',
       (inv, h, group) => shipForHost(inv, h, group, opts),
+      t0,
     )),
   );
   nodes.sort((a, b) => a.name.localeCompare(b.name));
@@ -250,7 +257,7 @@ export interface FleetStopResult {
 export async function fleetStop(inventoryFile: string, sel: Selection, opts: FleetOptions & Omit<StopOptions, keyof HostOptions> = {}): Promise<FleetStopResult> {
   const t0 = Date.now();
   const names = selectGuests(await loadInventory(inventoryFile), sel);
-  const nodes = await runFleet(inventoryFile, names, opts, (n, h) => stopGuest(inventoryFile, n, { ...opts, hypervisor: h }), () => false);
+  const nodes = await runFleet(inventoryFile, names, opts, (n, h) => stopGuest(inventoryFile, n, { ...opts, hypervisor: h }), () => false, undefined, t0);
   return { nodes, summary: summarize(nodes, Date.now() - t0) };
 }
 

@@ -280,6 +280,7 @@ describe('fleet commands over two hosts, one of which accepts connections and ne
     ]);
     expect(nodes[0]?.message).toMatch(/did not answer within 5 s/);
     expect(ms).toBeLessThan(10_000);
+    expect((nodes[0] as unknown as { atMs: number }).atMs).toBeLessThan(10_000);
     expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'FleetFailedError', message: 'stop: 1 of 2 guests failed (g-hung)' });
   });
 
