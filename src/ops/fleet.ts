@@ -244,6 +244,9 @@ export async function fleetStart(inventoryFile: string, sel: Selection, opts: Fl
       t0,
     )),
   );
+  // Placed by this command (above), before startGuest saw them with a host.
+  const placedNow = new Set(placements.filter((p) => p.host !== undefined).map((p) => p.guest));
+  for (const n of nodes) if (n.result && placedNow.has(n.name)) n.result.placement = 'placed';
   nodes.sort((a, b) => a.name.localeCompare(b.name));
   return { nodes, summary: summarize(nodes, Date.now() - t0) };
 }
