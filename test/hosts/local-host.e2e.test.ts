@@ -100,7 +100,7 @@ describe('a host reached only through libvirt: a private libvirtd (qemu driver, 
     let tail: { lines: string[]; path: string } = { lines: [], path: '' };
     for (let i = 0; i < 120 && !tail.lines.some((l) => l.includes(MARKER)); i++) {
       await sleep(1000);
-      const t = await xenroot([...I, 'console', 'g1', '--log-tail', '200']);
+      const t = await xenroot([...I, 'console', 'g1', '--log-tail', '5000']);
       expect(t.code, t.stderr).toBe(0);
       tail = JSON.parse(t.stdout);
     }
