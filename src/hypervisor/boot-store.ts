@@ -170,12 +170,14 @@ export class VirshBootStore implements BootFileStore {
     return this.v.timeoutMs + Math.ceil(size / (0.5 * MiB)) * 1000;
   }
 
-  private async upload(f: BootFile, tmpDir: string, say?: (line: string) => void): Promise<void> {
+  /** Creates and uploads one volume; false when another process was shipping it and we waited instead. */
+  private async upload(f: BootFile, tmpDir: string, say?: (line: string) => void): Promise<boolean> {
     const volFile = join(tmpDir, `${f.name}.xml`);
     await writeFileAtomic(volFile, volumeXml(f.name));
     const c = await virsh(this.v, `creating volume ${f.name}`, ['vol-create', BOOT_POOL, volFile], { check: false });
     if (c.exitCode !== 0) {
-      if (/exists already|already exists/.test(c.stderr)) throw new HypervisorError(`volume ${f.name} appeared on ${this.v.displayUri} while we shipped it`, { hint: 'another xenroot ships the same file: run the command again' });
+      // Another xenroot is shipping the same file (the name is its content): wait for it to finish.
+      if (/exists already|already exists/.test(c.stderr)) return this.awaitOther(f).then(() => false);
       await virsh(this.v, `creating volume ${f.name}`, ['vol-create', BOOT_POOL, volFile]);
     }
     const big = f.size >= 4 * MiB;
@@ -192,6 +194,18 @@ export class VirshBootStore implements BootFileStore {
       const s = (Date.now() - t0) / 1000;
       say?.(`shipped ${f.name} in ${s.toFixed(1)} s (${(f.size / MiB / Math.max(s, 0.001)).toFixed(1)} MiB/s)`);
     }
+    return true;
+  }
+
+  /** Waits until a volume someone else is uploading has its full size (or the transfer time is up). */
+  private async awaitOther(f: BootFile): Promise<void> {
+    const end = Date.now() + this.transferTimeout(f.size);
+    log().info({ volume: f.name, uri: this.v.displayUri }, 'another process is shipping this boot file: waiting for it');
+    while (Date.now() < end) {
+      if ((await this.sizes([f.name])).get(f.name) === f.size) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new HypervisorError(`volume ${f.name} on ${this.v.displayUri} did not reach ${f.size} bytes while another process shipped it`, { hint: 'run the command again: a truncated volume is sent again' });
   }
 
   async ship(files: BootFile[], say?: (line: string) => void): Promise<ShippedFile[]> {
@@ -207,12 +221,23 @@ export class VirshBootStore implements BootFileStore {
           results.push({ name: f.name, path: join(this.dir, f.name), size: f.size, uploaded: false, ms: Date.now() - t0 });
           continue;
         }
+        if (have !== undefined && have < f.size) {
+          // Still growing: another process is uploading it right now. Wait for it instead.
+          await new Promise((r) => setTimeout(r, 1500));
+          const now = (await this.sizes([f.name])).get(f.name);
+          if (now !== undefined && now > have) {
+            await this.awaitOther(f);
+            if (!(await this.verify(f))) throw new HypervisorError(`volume ${f.name} on ${this.v.displayUri} does not match ${f.local} after another process shipped it`, { hint: 'run the command again' });
+            results.push({ name: f.name, path: join(this.dir, f.name), size: f.size, uploaded: false, ms: Date.now() - t0 });
+            continue;
+          }
+        }
         if (have !== undefined) {
           log().warn({ volume: f.name, size: have, expected: f.size, uri: this.v.displayUri }, 'boot volume has the wrong size (an interrupted upload?): sending it again');
           await virsh(this.v, `removing volume ${f.name}`, [`vol-delete --pool ${BOOT_POOL} ${f.name}`]);
         }
         tmp ??= await makeTempDir('xenroot-vol-');
-        await this.upload(f, tmp.path, say);
+        const sent = await this.upload(f, tmp.path, say);
         const after = (await this.sizes([f.name])).get(f.name);
         if (after !== f.size || !(await this.verify(f))) {
           await virsh(this.v, `removing volume ${f.name}`, [`vol-delete --pool ${BOOT_POOL} ${f.name}`], { check: false });
@@ -220,7 +245,7 @@ export class VirshBootStore implements BootFileStore {
             hint: 'run the command again; if it repeats, check the disk of the host',
           });
         }
-        results.push({ name: f.name, path: join(this.dir, f.name), size: f.size, uploaded: true, ms: Date.now() - t0 });
+        results.push({ name: f.name, path: join(this.dir, f.name), size: f.size, uploaded: sent, ms: Date.now() - t0 });
       }
     } finally {
       await tmp?.remove();

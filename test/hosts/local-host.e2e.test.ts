@@ -75,6 +75,13 @@ describe('a host reached only through libvirt: a private libvirtd (qemu driver, 
       expect(repaired.map((f) => f.uploaded)).toEqual([false, true]);
       expect(statSync(onDisk).size).toBe(files[1]!.size);
       expect(await store.verify(files[1]!)).toBe(true);
+      // Two processes shipping the same new file at once: one sends it, the other waits for it; both verify.
+      const h2 = new LibvirtHypervisor(daemon!.uri);
+      const extra = join(dir, 'extra.bin');
+      writeFileSync(extra, Buffer.alloc(6 * 1024 * 1024, 7));
+      const both = await Promise.all([store.ship([bootFile(extra, 'extra')]), h2.bootStore(BOOT).ship([bootFile(extra, 'extra')])]);
+      expect(both.map((r) => r[0]!.uploaded).sort()).toEqual([false, true]);
+      await h2.close();
       // The pool is xenroot's: one of that name at another path is refused, not reused.
       await expect(h.bootStore('/srv/elsewhere').ensurePool()).rejects.toThrow(/xenroot-boot .* is at \/var\/lib\/xenroot\/boot, not \/srv\/elsewhere/);
     } finally {
