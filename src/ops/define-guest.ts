@@ -21,6 +21,8 @@ export async function defineGuest(inventoryFile: string, name: string, opts: Hos
   return usingHypervisor(r.uri, opts, async (h) => {
     // On an inventory host the definition names the boot files there: ship them first (issue 15).
     const onHost = h.capabilities.persistentDefinitions ? await ensureHostBoot(r.inv.data, name, r.host, h, guestTarget(h, opts)) : undefined;
+    // Its console log's directory exists before anything starts the definition (qemu opens the file).
+    if (onHost && h.consoleLog) await h.consoleLog(guestTarget(h, opts)).ensurePool();
     const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
     if (!h.capabilities.persistentDefinitions) {
       await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
