@@ -4,6 +4,7 @@ import { guestFiles } from '../inventory/paths.js';
 import { updateInventory } from '../inventory/store.js';
 import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
 import { ensureHostBoot } from './host-boot.js';
+import { log } from '../sys/log.js';
 import { writeGuestFiles } from './guest-files.js';
 
 export interface DefineResult {
@@ -22,7 +23,12 @@ export async function defineGuest(inventoryFile: string, name: string, opts: Hos
     // On an inventory host the definition names the boot files there: ship them first (issue 15).
     const onHost = h.capabilities.persistentDefinitions ? await ensureHostBoot(r.inv.data, name, r.host, h, guestTarget(h, opts)) : undefined;
     // Its console log's directory exists before anything starts the definition (qemu opens the file).
-    if (onHost && h.consoleLog) await h.consoleLog(guestTarget(h, opts)).ensurePool();
+    // (Xen: xenconsoled's directory; a host that keeps no guest logs is told about at start, not refused.)
+    const target = guestTarget(h, opts);
+    if (onHost && h.consoleLog) await h.consoleLog(target).ensurePool().catch((err: unknown) => {
+      if (target === 'qemu') throw err;
+      log().warn({ name, err: (err as Error).message }, 'the host keeps no Xen console logs xenroot can read (xenconsoled --log=guest; docs/hosts.md)');
+    });
     const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
     if (!h.capabilities.persistentDefinitions) {
       await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
