@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
 import { exportPath, guestFiles } from '../inventory/paths.js';
+import { effectiveClients } from '../inventory/effective.js';
 import { nodeCmdline } from '../render/cmdline.js';
 import { renderGuest } from '../render/guest-files.js';
 import { pxelinuxMacName, renderPxelinux, type BootEntry } from '../render/pxelinux.js';
@@ -110,7 +111,8 @@ export function planSync(input: PlanInput): Plan {
   files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort()));
 
   // TFTP tree.
-  const clients = Object.entries(data.clients);
+  // Each client as it boots: its own values, else its group's (inventory/effective.ts).
+  const clients = effectiveClients(data);
   const hasPxe = clients.length > 0 || input.staged.size > 0;
   if (hasPxe) {
     const s = input.syslinux;

@@ -7,7 +7,7 @@ import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
 import { INITRD_BUILDERS } from './constants.js';
 
-export { BOOT_TARGETS, DOMAIN_TARGETS, INITRD_BUILDERS, type BootTarget, type DomainTarget, type InitrdBuilder } from './constants.js';
+export type { BootTarget, DomainTarget, InitrdBuilder } from './constants.js';
 import {
   BRIDGE_RE,
   BRIDGE_RULE,
@@ -19,10 +19,12 @@ import {
   checkKernelArgs,
   checkName,
   checkNetwork,
+  ipv4Problem,
   macProblem,
   parseMac,
   rootSpecProblem,
 } from './validate.js';
+import { namePatternProblem } from './names.js';
 
 /** A string checked by one of the validate.ts functions (which return a problem or undefined). */
 function checked(check: (v: string) => string | undefined) {
@@ -134,7 +136,8 @@ export const ImageSchema = z
 
 export const GuestSchema = z
   .object({
-    image: Name,
+    /** Optional when the guest's group names one (see effective.ts). */
+    image: Name.optional(),
     memory: z.number({ error: 'must be a whole number of MiB (32-1048576)' }).int().min(32).max(1048576).default(512),
     maxmem: z.number({ error: 'must be a whole number of MiB' }).int().min(32).max(1048576).optional(),
     vcpus: z.number({ error: 'must be a whole number of vCPUs (1-128)' }).int().min(1).max(128).default(1),
@@ -148,6 +151,8 @@ export const GuestSchema = z
     onPoweroff: LifecycleAction.default('destroy'),
     onReboot: LifecycleAction.default('restart'),
     onCrash: LifecycleAction.default('destroy'),
+    /** The group whose defaults this guest takes (groups.NAME). */
+    group: Name.optional(),
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -161,9 +166,32 @@ const RootOverride = checked(rootSpecProblem);
 export const ClientSchema = z
   .object({
     mac: Mac,
-    image: Name,
+    /** Optional when the client's group names one (see effective.ts). */
+    image: Name.optional(),
     append: KernelArgs.optional(),
     root: RootOverride.optional(),
+    /** The group whose defaults this client takes (groups.NAME). */
+    group: Name.optional(),
+    /** A static IPv4 address (from `client import`; its DHCP reservation is the per-node identity's). */
+    address: checked(ipv4Problem).optional(),
+  })
+  .strict();
+
+/**
+ * A group (profile) of clients and guests: defaults its members take where they have no value of
+ * their own (one level deep; src/inventory/effective.ts resolves them). `names` is the pattern of
+ * its members' names (`lab-{nn}`: lab-01, lab-02, ...) that `client discover --assign` and
+ * `client import` use for machines without a name.
+ */
+export const GroupSchema = z
+  .object({
+    image: Name.optional(),
+    append: KernelArgs.optional(),
+    root: RootOverride.optional(),
+    connect: Uri.optional(),
+    bridge: Bridge.optional(),
+    names: checked(namePatternProblem).optional(),
+    description: z.string().regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'must be one line of text' }).optional(),
   })
   .strict();
 
@@ -180,6 +208,7 @@ export const InventorySchema = z
     images: emptyIsNone(z.record(NameKey, ImageSchema)),
     guests: emptyIsNone(z.record(NameKey, GuestSchema)),
     clients: emptyIsNone(z.record(NameKey, ClientSchema)),
+    groups: emptyIsNone(z.record(NameKey, GroupSchema)),
   })
   .strict()
   .superRefine((inv, ctx) => {
@@ -192,16 +221,33 @@ export interface CrossIssue {
 }
 
 /**
- * The rules between entries: every guest and client names an existing image, and no MAC is used
- * twice across guests and clients. Part of the schema; also run on its own when only a few
- * entries changed (store.ts validates just those, then these rules over the whole).
+ * The rules between entries: every guest and client names an existing group and, through its own
+ * value or its group's, an existing image; no MAC is used twice across guests and clients. Part
+ * of the schema; also run on its own when only a few entries changed (store.ts validates just
+ * those, then these rules over the whole).
  */
-export function crossIssues(inv: { images: Record<string, unknown>; guests: Record<string, { image: string; mac?: string | undefined }>; clients: Record<string, { image: string; mac: string }> }): CrossIssue[] {
+export function crossIssues(inv: {
+  images: Record<string, unknown>;
+  guests: Record<string, { image?: string | undefined; mac?: string | undefined; group?: string | undefined }>;
+  clients: Record<string, { image?: string | undefined; mac: string; group?: string | undefined }>;
+  groups?: Record<string, { image?: string | undefined }>;
+}): CrossIssue[] {
   const issues: CrossIssue[] = [];
-  for (const [name, g] of Object.entries(inv.guests))
-    if (!inv.images[g.image]) issues.push({ path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
-  for (const [name, c] of Object.entries(inv.clients))
-    if (!inv.images[c.image]) issues.push({ path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
+  const groups = inv.groups ?? {};
+  for (const [name, g] of Object.entries(groups))
+    if (g.image !== undefined && !Object.hasOwn(inv.images, g.image)) issues.push({ path: ['groups', name, 'image'], message: `names image "${g.image}", which is not in images` });
+  const check = (section: 'guests' | 'clients', name: string, node: { image?: string | undefined; group?: string | undefined }) => {
+    if (node.group !== undefined && !Object.hasOwn(groups, node.group)) {
+      issues.push({ path: [section, name, 'group'], message: `names group "${node.group}", which is not in groups` });
+      return;
+    }
+    const image = node.image ?? (node.group !== undefined ? groups[node.group]?.image : undefined);
+    if (image === undefined)
+      issues.push({ path: [section, name, 'image'], message: node.group !== undefined ? `is not set, and group "${node.group}" has no image either` : 'is required (or a group with an image)' });
+    else if (node.image !== undefined && !Object.hasOwn(inv.images, image)) issues.push({ path: [section, name, 'image'], message: `names image "${image}", which is not in images` });
+  };
+  for (const [name, g] of Object.entries(inv.guests)) check('guests', name, g);
+  for (const [name, c] of Object.entries(inv.clients)) check('clients', name, c);
   const owners = new Map<string, string>();
   for (const c of macClaims(inv)) {
     const prev = owners.get(c.mac);
@@ -212,7 +258,7 @@ export function crossIssues(inv: { images: Record<string, unknown>; guests: Reco
 }
 
 /** The schema of one entry of a section. */
-export const ENTRY_SCHEMAS = { images: ImageSchema, guests: GuestSchema, clients: ClientSchema } as const;
+export const ENTRY_SCHEMAS = { images: ImageSchema, guests: GuestSchema, clients: ClientSchema, groups: GroupSchema } as const;
 export const ENTRY_NAME_CHECK = (name: string): string | undefined => (checkName(name) ? `name must be ${NAME_RULE}` : undefined);
 
 export type InventoryData = z.output<typeof InventorySchema>;
@@ -220,9 +266,10 @@ export type Site = InventoryData['site'];
 export type Image = z.output<typeof ImageSchema>;
 export type Guest = z.output<typeof GuestSchema>;
 export type Client = z.output<typeof ClientSchema>;
+export type Group = z.output<typeof GroupSchema>;
 
 /** The schema of each field a command-line flag sets, by section (the same object the file is checked with). */
-export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape };
+export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape, groups: GroupSchema.shape };
 
 /**
  * Checks a value given on the command line with the inventory's own rule for the field it is
@@ -241,7 +288,7 @@ export function flagValue<T>(schema: z.ZodType<T>, flag: string, raw: unknown): 
 }
 
 /** Refuses an entry name that the file would refuse, with the file's rule: `guest name "../x" is not valid: ...`. */
-export function checkEntryName(kind: 'guest' | 'client' | 'image', name: string): string {
+export function checkEntryName(kind: 'guest' | 'client' | 'image' | 'group', name: string): string {
   const problem = checkName(name);
   if (problem) throw new InventoryError(`${kind} name ${JSON.stringify(name)} is not valid: ${problem}`);
   return name;

@@ -44,6 +44,12 @@ export class Inventory {
 
   private effects: (() => Promise<void>)[] = [];
 
+  /** The site keys the file itself gives (the others are the schema's defaults): for `show`'s sources. */
+  get siteKeys(): ReadonlySet<string> {
+    const raw = (this.raw ?? readYaml(this.text, this.path)) as { site?: Record<string, unknown> } | null | undefined;
+    return new Set(Object.keys(raw?.site ?? {}));
+  }
+
   /**
    * Registers the undo of something done on disk as part of this edit (a generated file written
    * before the inventory is saved): run, newest first, when the inventory cannot be saved, so

@@ -109,3 +109,8 @@ export function parseRootSpec(value: string): { server: string; path: string } |
 export function rootSpecProblem(value: string): string | undefined {
   return parseRootSpec(value) ? undefined : `must be ${ROOT_SPEC_RULE}`;
 }
+
+/** A dotted IPv4 address (a client's static address). */
+export function ipv4Problem(value: string): string | undefined {
+  return isIPv4(value) ? undefined : 'must be a dotted IPv4 address such as 10.0.2.15';
+}

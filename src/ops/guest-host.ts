@@ -9,6 +9,7 @@
 import { hypervisorFor, resolveUri } from '../hypervisor/connect.js';
 import type { DomainGuest, Hypervisor } from '../hypervisor/types.js';
 import { requireEntry } from '../inventory/lookup.js';
+import { effectiveGuest } from '../inventory/effective.js';
 import { guestFiles } from '../inventory/paths.js';
 import type { DomainTarget, Guest } from '../inventory/schema.js';
 import { loadInventory, type Inventory } from '../inventory/store.js';
@@ -38,7 +39,8 @@ export async function resolveGuest(inventoryFile: string, name: string, opts: Ho
 
 /** The URI of a guest's host under the precedence above. */
 export function guestUri(inv: Inventory, guest: Guest, opts: HostOptions): string {
-  return opts.hypervisor?.uri ?? resolveUri({ flag: opts.connect, guest: guest.connect, site: inv.data.site.connect });
+  // The guest's own connect, else its group's, else the site's (inventory/effective.ts).
+  return opts.hypervisor?.uri ?? resolveUri({ flag: opts.connect, guest: effectiveGuest(inv.data, 'this guest', guest).connect, site: inv.data.site.connect });
 }
 
 /** Runs fn on the given hypervisor, or on a fresh connection that is closed afterwards. */
