@@ -31,7 +31,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list clients (with their group\'s values applied)')
     .action(async () => {
-      const { listClients } = await import('../ops/clients.js');
+      const { listClients } = await import('../ops/client-info.js');
       const clients = await listClients(await ctx.inventoryPath());
       ctx.print(clients, () =>
         table([['NAME', 'MAC', 'IMAGE', 'GROUP', 'ROOT', 'APPEND'], ...Object.entries(clients).map(([n, c]) => [n, c.mac, c.image, c.group ?? '-', c.root ?? '-', c.append ?? ''])]),
@@ -42,7 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('show <client>')
     .description('show one client (by name or MAC) and where each value comes from (own, group, default)')
     .action(async (ref: string) => {
-      const { getClient } = await import('../ops/clients.js');
+      const { getClient } = await import('../ops/client-info.js');
       const r = await getClient(await ctx.inventoryPath(), ref);
       ctx.print({ name: r.name, ...r.client, sources: r.sources }, () => explained(`client ${r.name}`, r.client, r.sources));
     });
@@ -93,4 +93,46 @@ export function register(program: Command, ctx: CliContext): void {
         return [`${r.dryRun ? 'dry run: would have ' : ''}${c.added} added, ${c.updated} updated, ${c.unchanged} unchanged${c.ignored ? `, ${c.ignored} ignored` : ''} (${r.format}, ${r.lines.length} lines)`, ...lines].join('\n');
       });
     });
+
+  client
+    .command('discover')
+    .description('list machines the DHCP server saw that are not in the inventory (lease file, and the DHCP/TFTP log where given); --assign enrols them')
+    .option('--leases <file>', 'DHCP lease file, dnsmasq or ISC (default: the site\'s server\'s usual one)', collectFiles)
+    .option('--log <file>', 'DHCP/TFTP log (dnsmasq log-facility with log-dhcp, syslog): when they were seen and what they fetched', collectFiles)
+    .option('--since <when>', 'only machines seen since: an age (30m, 2h, 1d) or a date (2026-11-29T08:00)')
+    .option('--group <group>', 'the group to enrol them in (its name pattern names them)')
+    .option('--assign', 'enrol them under the next free names of --group')
+    .action(async (o: { leases?: string[]; log?: string[]; since?: string; group?: string; assign?: boolean }) => {
+      const { discoverClients, parseSince } = await import('../ops/discover.js');
+      const r = await discoverClients(await ctx.inventoryPath(), {
+        ...(o.leases ? { leases: o.leases } : {}),
+        ...(o.log ? { logs: o.log } : {}),
+        ...(o.since !== undefined ? { since: parseSince(o.since) } : {}),
+        ...(o.group !== undefined ? { group: o.group } : {}),
+        ...(o.assign ? { assign: true } : {}),
+      });
+      ctx.print(r, () => {
+        const when = (t?: number) => (t === undefined ? '-' : new Date(t).toISOString().replace(/\.\d+Z$/, 'Z'));
+        const rows = r.found.map((s) => [
+          s.mac,
+          s.ip ?? '-',
+          s.hostname ?? '-',
+          when(s.firstSeen),
+          when(s.lastSeen),
+          when(s.leaseExpires),
+          s.askedDefault.pxelinux ? 'pxelinux default' : s.askedDefault.ipxe ? 'iPXE default' : s.fetched.length ? 'own files' : '-',
+          s.assigned ?? '',
+        ]);
+        const head = `${r.found.length} unknown machine${r.found.length === 1 ? '' : 's'} (${r.known} known) in ${r.sources.join(', ')}`;
+        if (!rows.length) return head;
+        const out = [head, table([['MAC', 'IP', 'HOSTNAME', 'FIRST SEEN', 'LAST SEEN', 'LEASE ENDS', 'BOOTED', r.assigned.length ? 'ENROLLED AS' : ''], ...rows])];
+        if (r.assigned.length) out.push(`enrolled ${r.assigned.length} in group ${r.group}; run \`xenroot sync\` to write their boot files`);
+        else if (r.found.length) out.push(`enrol them with: xenroot client discover --group GROUP --assign${r.sources.length ? ' (same sources)' : ''}`);
+        return out.join('\n');
+      });
+    });
+}
+
+function collectFiles(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }

@@ -100,6 +100,9 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
     next.files[f.path] = entry;
   };
 
+  // A file in a directory this batch is creating cannot exist yet: no need to look.
+  const lookup = (target: string): Stats | undefined => (batch?.isNewDir(dirname(target)) ? undefined : statOf(target));
+
   const one = (f: DesiredFile) => {
     const target = under(root, f.path);
     const change: FileChange = { path: f.path, target, group: f.group, owner: f.owner, outcome: 'unchanged' };
@@ -107,7 +110,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
     if (f.kind === 'text') {
       const hash = sha1(f.content);
       const old = prev.files[f.path];
-      const st = statOf(target);
+      const st = lookup(target);
       // Unchanged since xenroot wrote it (same inode, size, mtime) and the same content wanted.
       if (st && old?.kind === 'text' && old.sha1 === hash && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino) {
         record(f, { sha1: hash }, st);
@@ -127,7 +130,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
       return;
     }
     if (f.kind === 'copy') {
-      const st = statOf(target);
+      const st = lookup(target);
       // A versioned name carries the content hash: same name and size is the same file.
       const same = !!st && st.size === f.size && (f.versioned || readFileSync(target).equals(readFileSync(f.source)));
       if (same) {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stateDir } from '../inventory/paths.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import type { DesiredFile, FileGroup, FileOwner } from './plan.js';
@@ -37,6 +37,10 @@ export type HashCache = Record<string, SourceHash>;
 export interface PlanInputs {
   fingerprint: string;
   stats: Record<string, { size: number; mtimeMs: number; ino: number } | null>;
+  /** Everything but the inventory text (code stamp, root, probed paths): equal, a plan of a few owners is enough. */
+  base?: string;
+  /** The model key (inventory/model-cache.ts) of the inventory this manifest was planned from. */
+  modelKey?: string;
 }
 
 /** What xenroot owns on disk (system paths) and the hash cache of staged sources. */
@@ -125,8 +129,10 @@ export async function writeManifest(file: string, m: Manifest, previousText: str
  * copies: present with their size). Costs one stat per file and reads nothing.
  */
 export function manifestIntact(m: Manifest, root: string | undefined): boolean {
+  // Manifest paths are absolute and normal: the root is a plain prefix (path.join per file costs more than the stat).
+  const prefix = root ? resolve(root).replace(/\/+$/, '') : '';
   for (const [path, e] of Object.entries(m.files)) {
-    const st = statSync(under(root, path), { throwIfNoEntry: false });
+    const st = statSync(path.startsWith('/') ? prefix + path : under(root, path), { throwIfNoEntry: false });
     if (!st || st.size !== e.size) return false;
     if (e.kind !== 'copy' && (st.mtimeMs !== e.mtimeMs || st.ino !== e.ino)) return false;
   }

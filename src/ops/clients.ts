@@ -6,10 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { addClientEntry, removeClientEntry, setClientEntry, type ClientChanges, type ClientEntryOptions } from '../inventory/clients.js';
-import { explainClient, type EffectiveClient, type ValueSource } from '../inventory/effective.js';
 import { parseImport, type ImportFormat } from '../inventory/import.js';
 import { applyImport, planImport, type ImportDefaults, type ImportLine, type ImportOutcome } from '../inventory/import-apply.js';
-import { requireNodeRef, resolveNodeRefs } from '../inventory/refs.js';
+import { resolveNodeRefs } from '../inventory/refs.js';
 import type { Client } from '../inventory/schema.js';
 import { loadInventory, updateInventory } from '../inventory/store.js';
 import { InventoryError, UsageError } from '../sys/errors.js';
@@ -46,29 +45,7 @@ export async function removeClient(inventoryFile: string, ref: string): Promise<
   return (await removeClients(inventoryFile, [ref]))[0]!;
 }
 
-export interface ClientShow {
-  name: string;
-  /** The client as it boots: own values, else its group's. */
-  client: EffectiveClient;
-  /** Where each group-able value came from. */
-  sources: Record<string, ValueSource>;
-}
-
-/** One client (by name or MAC) with its effective values and where each came from. */
-export async function getClient(inventoryFile: string, ref: string): Promise<ClientShow> {
-  const inv = await loadInventory(inventoryFile);
-  const name = requireNodeRef(inv.data, 'client', ref);
-  const e = explainClient(inv.data, name, undefined, inv.siteKeys);
-  return { name, client: e.value, sources: e.sources };
-}
-
-/** Every client, with its group's values applied (what `sync` renders). */
-export async function listClients(inventoryFile: string): Promise<Record<string, EffectiveClient>> {
-  const inv = await loadInventory(inventoryFile);
-  const out: Record<string, EffectiveClient> = {};
-  for (const name of Object.keys(inv.data.clients)) out[name] = explainClient(inv.data, name, undefined, undefined, false).value;
-  return out;
-}
+export { getClient, listClients } from './client-info.js';
 
 export interface ImportOptions extends ImportDefaults {
   /** Default: detected from the content (dhcp-host lines, host blocks, else CSV). */

@@ -28,6 +28,8 @@ export interface QemuOptions {
   extraArgs?: string[];
   /** Run QEMU inside this network namespace (`ip netns exec`), e.g. the NFS server's. */
   netns?: string;
+  /** Attach the NIC to this existing tap device (in `netns`) instead of user networking: PXE from a real DHCP/TFTP server there. */
+  tap?: string;
   /** Console log file (default: a new temp dir's console.log). */
   logFile?: string;
 }
@@ -74,11 +76,13 @@ export async function stopAllQemu(): Promise<void> {
 
 export function qemuArgs(o: QemuOptions): string[] {
   const nic = o.nic ?? 'virtio-net-pci';
-  const netdev = ['user', 'id=n0', ...(o.pxe ? [`tftp=${o.pxe.tftp}`, `bootfile=${o.pxe.bootfile}`] : []), ...(o.netdevExtra ?? [])].join(',');
+  const netdev = o.tap
+    ? ['tap', 'id=n0', `ifname=${o.tap}`, 'script=no', 'downscript=no'].join(',')
+    : ['user', 'id=n0', ...(o.pxe ? [`tftp=${o.pxe.tftp}`, `bootfile=${o.pxe.bootfile}`] : []), ...(o.netdevExtra ?? [])].join(',');
   const args = ['-accel', 'tcg', '-nographic', '-no-reboot', '-m', String(o.memory ?? 512), '-netdev', netdev];
   // Direct kernel boot needs no option ROM: an empty romfile skips iPXE and its Ctrl-B prompt.
-  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : []), ...(o.pxe ? [] : ['romfile='])].join(','));
-  if (o.pxe) args.push('-boot', 'n');
+  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : []), ...(o.pxe || (o.tap && !o.kernel) ? [] : ['romfile='])].join(','));
+  if (o.pxe || o.tap) args.push('-boot', 'n');
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
@@ -87,7 +91,7 @@ export function qemuArgs(o: QemuOptions): string[] {
 }
 
 export async function bootQemu(o: QemuOptions): Promise<QemuVm> {
-  if (!o.pxe && !o.kernel) throw new Error('bootQemu: give a kernel (direct boot) or pxe');
+  if (!o.pxe && !o.tap && !o.kernel) throw new Error('bootQemu: give a kernel (direct boot), pxe, or a tap to PXE-boot from');
   const logFile = o.logFile ?? join(await mkdtemp(join(tmpdir(), 'xenroot-qemu-')), 'console.log');
   const args = qemuArgs(o);
   const started = Date.now();
