@@ -22,5 +22,6 @@ import * as console_ from './console.js';
 import * as mac from './mac.js';
 import * as test from './test.js';
 import * as demo from './demo.js';
+import * as completion from './completion.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, group, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, group, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, completion];

@@ -124,3 +124,15 @@ export function groupMembers(data: InventoryData, group: string): { clients: str
     guests: Object.entries(data.guests).filter(([, g]) => g.group === group).map(([n]) => n),
   };
 }
+
+/** The images the clients boot (own, else their group's): what sync must stage. Cheaper than effectiveClients. */
+export function clientImages(data: InventoryData): Set<string> {
+  const used = new Set<string>();
+  const groups = data.groups ?? {};
+  for (const name in data.clients) {
+    const c = data.clients[name] as Client;
+    const image = c.image ?? (c.group !== undefined ? groups[c.group]?.image : undefined);
+    if (image !== undefined) used.add(image);
+  }
+  return used;
+}

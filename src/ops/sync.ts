@@ -17,9 +17,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { withInventoryLock } from '../inventory/lock.js';
-import { log } from '../sys/log.js';
-import { manifestPath, readManifest } from '../deploy/manifest.js';
-import { fingerprints, inputsIntact, type SyncOptions, type SyncResult } from './sync-inputs.js';
+import { intactFileCount, manifestPath } from '../deploy/manifest.js';
+import { fingerprints, sameStats, type SyncOptions, type SyncResult } from './sync-inputs.js';
 
 export type { SyncOptions, SyncResult } from './sync-inputs.js';
 
@@ -32,24 +31,24 @@ export type { SyncOptions, SyncResult } from './sync-inputs.js';
 function noOp(file: string, opts: SyncOptions, t0: number): SyncResult | undefined {
   const root = opts.root;
   const mtarget = manifestPath(file, root);
-  const loaded = readManifest(mtarget);
-  let invText: string | undefined;
+  let invText: string;
+  let manifestText: string;
   try {
     invText = readFileSync(file, 'utf8');
+    manifestText = readFileSync(mtarget, 'utf8');
   } catch {
     return undefined;
   }
   const { base, fingerprint } = fingerprints(file, opts, invText);
-  if (loaded.manifest.inputs?.fingerprint !== fingerprint || !inputsIntact(loaded, base, root)) return undefined;
-  const n = Object.keys(loaded.manifest.files).length;
+  const intact = intactFileCount(manifestText, fingerprint, root);
+  if (!intact || intact.inputs.base !== base || !sameStats(intact.inputs.stats)) return undefined;
   const ms = Math.round(performance.now() - t0);
-  log().debug({ ms }, 'sync: inputs unchanged, tree intact');
   return {
     dryRun: !!opts.dryRun,
     ...(root ? { root } : {}),
-    counts: { created: 0, updated: 0, removed: 0, unchanged: n },
+    counts: { created: 0, updated: 0, removed: 0, unchanged: intact.count },
     changes: [],
-    warnings: loaded.warning ? [loaded.warning] : [],
+    warnings: [],
     reloads: [],
     manifest: mtarget,
     mode: 'no-op',
