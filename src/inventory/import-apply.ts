@@ -49,6 +49,13 @@ export function planImport(data: InventoryData, rows: ImportRow[], file: string,
   const taken = (n: string) => Object.hasOwn(data.clients, n) || Object.hasOwn(data.guests, n) || seenName.has(n);
   const lines: ImportLine[] = [];
   const entries = new Map<string, Record<string, unknown>>();
+  // Where each name pattern's search for a free name goes on (names are only ever taken here).
+  const cursor = new Map<string, number>();
+  const nextName = (pattern: string): string => {
+    const name = nextFreeNames(pattern, taken, 1, cursor.get(pattern) ?? 1)[0]!;
+    cursor.set(pattern, Number(/^\d+/.exec(name.slice(pattern.indexOf('{')))?.[0] ?? 0) + 1);
+    return name;
+  };
 
   for (const row of rows) {
     const v = row.values;
@@ -69,7 +76,7 @@ export function planImport(data: InventoryData, rows: ImportRow[], file: string,
     let name = v.name || clientByMac.get(row.mac);
     if (!name) {
       const pattern = groupName ? groups[groupName]?.names : undefined;
-      name = pattern ? nextFreeNames(pattern, taken, 1)[0]! : defaultClientName(row.mac);
+      name = pattern ? nextName(pattern) : defaultClientName(row.mac);
     }
     if (checkName(name)) {
       bad(row.line, `name "${name}" is not valid: must be ${NAME_RULE}`);

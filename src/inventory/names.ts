@@ -72,13 +72,13 @@ export function patternName(pattern: string, i: number): string {
 }
 
 /**
- * The next `count` names of a pattern that `taken` does not hold, lowest numbers first (gaps are
- * filled: with lab-01 and lab-03 taken, the next is lab-02). Throws when the names would no
- * longer fit the name rule.
+ * The next `count` names of a pattern that `taken` does not hold, lowest numbers first from
+ * `from` (gaps are filled: with lab-01 and lab-03 taken, the next is lab-02). Throws when the
+ * names would no longer fit the name rule.
  */
-export function nextFreeNames(pattern: string, taken: (name: string) => boolean, count: number): string[] {
+export function nextFreeNames(pattern: string, taken: (name: string) => boolean, count: number, from = 1): string[] {
   const out: string[] = [];
-  for (let i = 1; out.length < count; i++) {
+  for (let i = from; out.length < count; i++) {
     const name = patternName(pattern, i);
     if (!NAME_RE.test(name)) throw new UsageError(`name pattern "${pattern}" has no free name left (${name} is not a valid name)`);
     if (!taken(name)) out.push(name);
