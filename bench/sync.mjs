@@ -26,7 +26,7 @@ const arg = (name, def) => {
 };
 const CLIENTS = arg('--clients', 10_000);
 const GUESTS = arg('--guests', 100);
-const ROUNDS = arg('--rounds', 3);
+const ROUNDS = arg('--rounds', 4);
 const KVER = '6.1.0-99-amd64';
 
 const dir = mkdtempSync(join(tmpdir(), 'xenroot-bench-sync-'));
@@ -131,23 +131,34 @@ const rounds = [];
 let files = 0;
 for (let k = 0; k < ROUNDS; k++) {
   const root = join(dir, `root${k}`);
-  const full = cli(['sync', '--root', root]);
-  const tree = listTree(root);
-  files = tree.length;
-  // cp -r of exactly the synced files: the TFTP tree, /etc (DHCP, exports) and the guests' files.
-  const srcs = [join(root, 'tftpboot'), join(root, 'etc'), join(root, dir, 'guests')];
-  const copyDir = join(dir, `cp${k}`);
-  mkdirSync(copyDir);
+  // The tree to copy: round 0 syncs first (there is nothing to copy yet); later rounds copy round 0's.
+  const first = join(dir, 'root0');
+  const srcs = [join(first, 'tftpboot'), join(first, 'etc'), join(first, dir, 'guests')];
+  mkdirSync(join(dir, `cp${k}`));
   mkdirSync(join(dir, `cps${k}`));
-  const cp = timed('cp', ['-r', ...srcs, copyDir]);
-  const cpSync = timed('sh', ['-c', `cp -r ${srcs.map((s) => `'${s}'`).join(' ')} '${join(dir, `cps${k}`)}' && sync -f '${dir}'`]);
-  const list = tree.map((p) => {
-    const rel = relative(root, p);
-    return statSync(p).size > 1 << 20 ? { rel, source: p } : { rel, text: readFileSync(p, 'utf8') };
-  });
-  writeFileSync(join(dir, `list${k}.json`), JSON.stringify(list));
-  const loop = timed('node', [loopScript, join(dir, `list${k}.json`), join(dir, `loop${k}`)]);
-  rounds.push({ full, cp, cpSync, loop });
+  const steps = {
+    full: () => cli(['sync', '--root', root]),
+    // cp -r of exactly the synced files: the TFTP tree, /etc (DHCP, exports) and the guests' files.
+    cp: () => timed('cp', ['-r', ...srcs, join(dir, `cp${k}`)]),
+    cpSync: () => timed('sh', ['-c', `cp -r ${srcs.map((s) => `'${s}'`).join(' ')} '${join(dir, `cps${k}`)}' && sync -f '${dir}'`]),
+    loop: () => timed('node', [loopScript, join(dir, 'list.json'), join(dir, `loop${k}`)]),
+  };
+  // Each round runs the four in another order, so that no case always comes first (see above).
+  const order = k === 0 ? ['full', 'cp', 'cpSync', 'loop'] : ['full', 'cp', 'cpSync', 'loop'].map((_, i, a) => a[(i + k) % a.length]);
+  const r = {};
+  for (const step of order) {
+    r[step] = steps[step]();
+    if (k === 0 && step === 'full') {
+      const tree = listTree(root);
+      files = tree.length;
+      const list = tree.map((p) => {
+        const rel = relative(root, p);
+        return statSync(p).size > 1 << 20 ? { rel, source: p } : { rel, text: readFileSync(p, 'utf8') };
+      });
+      writeFileSync(join(dir, 'list.json'), JSON.stringify(list));
+    }
+  }
+  rounds.push(r);
 }
 
 const root = join(dir, 'root0');
