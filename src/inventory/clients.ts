@@ -93,9 +93,21 @@ export function addClientEntry(inv: Inventory, opts: ClientEntryOptions): { name
   return { name, client: inv.data.clients[name] as Client };
 }
 
-/** Changes a client; returns whether anything changed. */
-export function setClientEntry(inv: Inventory, name: string, opts: ClientChanges): { client: Client; changed: boolean } {
-  const before = JSON.stringify(requireEntry(inv.data, 'client', name));
+/**
+ * Changes several clients alike, validated once at the end (a range of thousands of clients is
+ * one pass over the file, not one per client); returns each client and whether it changed.
+ */
+export function setClientEntries(inv: Inventory, names: string[], opts: ClientChanges): { client: Client; changed: boolean }[] {
+  const before = names.map((name) => JSON.stringify(requireEntry(inv.data, 'client', name)));
+  for (const name of names) stageClientChanges(inv, name, opts);
+  inv.revalidate();
+  return names.map((name, i) => {
+    const client = inv.data.clients[name] as Client;
+    return { client, changed: JSON.stringify(client) !== before[i] };
+  });
+}
+
+function stageClientChanges(inv: Inventory, name: string, opts: ClientChanges): void {
   const f = FIELDS.clients;
   if (opts.mac !== undefined) {
     const mac = normaliseMac(opts.mac, '--mac');
@@ -107,9 +119,6 @@ export function setClientEntry(inv: Inventory, name: string, opts: ClientChanges
   if (opts.append !== undefined) inv.set(['clients', name, 'append'], opts.append === '' ? undefined : flagValue(f.append, '--append', opts.append));
   if (opts.root !== undefined) inv.set(['clients', name, 'root'], opts.root === '' ? undefined : flagValue(f.root, '--root', opts.root));
   if (opts.address !== undefined) inv.set(['clients', name, 'address'], opts.address === '' ? undefined : flagValue(f.address, '--address', opts.address));
-  inv.revalidate();
-  const client = inv.data.clients[name] as Client;
-  return { client, changed: JSON.stringify(client) !== before };
 }
 
 /** Removes a client entry and returns what it was. */

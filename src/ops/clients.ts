@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { addClientEntry, removeClientEntry, setClientEntry, type ClientChanges, type ClientEntryOptions } from '../inventory/clients.js';
+import { addClientEntry, removeClientEntry, setClientEntries, type ClientChanges, type ClientEntryOptions } from '../inventory/clients.js';
 import { parseImport, type ImportFormat } from '../inventory/import.js';
 import { applyImport, planImport, type ImportDefaults, type ImportLine, type ImportOutcome } from '../inventory/import-apply.js';
 import { resolveNodeRefs } from '../inventory/refs.js';
@@ -27,7 +27,7 @@ export async function setClients(inventoryFile: string, refs: string[], opts: Cl
   return updateInventory(inventoryFile, (inv) => {
     const names = resolveNodeRefs(inv.data, 'client', refs);
     if (opts.mac !== undefined && names.length > 1) throw new UsageError(`--mac sets the MAC of one client, not of ${names.length}`);
-    return names.map((name) => ({ name, ...setClientEntry(inv, name, opts) }));
+    return setClientEntries(inv, names, opts).map((r, i) => ({ name: names[i] as string, ...r }));
   });
 }
 
