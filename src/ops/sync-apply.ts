@@ -3,14 +3,14 @@
  * check found work): the full plan, or the plan of the few owners that changed since the
  * manifest's plan (the previous model is kept beside the manifest), applied in one batch.
  */
-import { existsSync, linkSync, readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { closeSync, existsSync, linkSync, openSync, readFileSync, readSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { modelOfText } from '../inventory/model.js';
 import { modelCachePath, writeModelCache } from '../inventory/model-cache.js';
 import type { InventoryData } from '../inventory/schema.js';
 import { isGenerated } from '../render/header.js';
-import { log } from '../sys/log.js';
+import { debugEnabled, log } from '../sys/log.js';
 import { removeFile, sweepTempFiles } from '../sys/atomic.js';
 import { applyPlan } from '../deploy/apply.js';
 import { manifestPath, readManifest, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
@@ -19,6 +19,20 @@ import { reloadServices, type ReloadResult } from '../deploy/reload.js';
 import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
 import { fingerprints, inputsIntact, probedPaths, statRecord, type SyncOptions, type SyncResult } from './sync-inputs.js';
 
+
+/** The first 4 KiB of a file, or undefined when it cannot be read. */
+function readHead(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(4096);
+    return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 /** The previous model, kept beside the manifest: the one the manifest was planned from. */
 function snapshotPath(manifest: string): string {
@@ -83,7 +97,12 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const loaded = readManifest(mtarget);
   const { manifest: prev, text: prevText } = loaded;
   if (loaded.warning) warnings.push(loaded.warning);
-  const invText = await readFile(file, 'utf8').catch(() => undefined);
+  let invText: string | undefined;
+  try {
+    invText = readFileSync(file, 'utf8');
+  } catch {
+    invText = undefined;
+  }
   const { base, fingerprint } = fingerprints(file, opts, invText);
   const intact = inputsIntact(loaded, base, root);
   if (invText !== undefined && intact && prev.inputs?.fingerprint === fingerprint) {
@@ -111,8 +130,9 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const dfile = dhcpFile(site);
   let dhcpShared = false;
   if (dfile) {
-    const text = await readFile(under(root, dfile), 'utf8').catch(() => undefined);
-    dhcpShared = text !== undefined && text !== '' && !isGenerated(text);
+    // Whose file it is shows in its first lines (xenroot's header): no need to read 10,000 hosts.
+    const head = readHead(under(root, dfile));
+    dhcpShared = head !== undefined && head !== '' && !isGenerated(head);
   }
   // Keep only the hashes of sources still in use.
   const used = new Set([...stage.staged.values()].flatMap((s) => [s.kernelSource, s.initrdSource]));
@@ -151,7 +171,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   for (const w of warnings) log().warn(w);
   const t4 = performance.now();
   const ms = { load: Math.round(t1 - t0), plan: Math.round(t2 - t1), apply: Math.round(t3 - t2), total: Math.round(t4 - t0) };
-  log().debug({ ms, counts: applied.counts }, 'sync done');
+  if (debugEnabled()) log().debug({ ms, counts: applied.counts }, 'sync done');
   // Out-of-scope files of an incremental sync are unchanged, as the stat check found them.
   const counts = { ...applied.counts };
   if (scope) counts.unchanged = Object.keys(applied.manifest.files).length - counts.created - counts.updated;
