@@ -65,10 +65,10 @@ function resolve(
   siteKeys: ReadonlySet<string> | undefined,
   explain: boolean,
 ): { value: Record<string, unknown>; sources: Record<string, ValueSource> } {
-  const own = GROUPABLE[kind] as Record<string, FieldRule>;
-  const value: Record<string, unknown> = {};
-  for (const k in node) if (!Object.hasOwn(own, k) && node[k] !== undefined) value[k] = node[k];
+  // Parsed entries hold no undefined values: a copy of the node is its own values.
+  const value: Record<string, unknown> = { ...node };
   const sources: Record<string, ValueSource> = {};
+  if (!explain && group === undefined && kind === 'client') return { value, sources }; // nothing to resolve
   for (const [field, rule] of RULES[kind]) {
     const mine = node[field];
     const fromGroup = group ? (group as Record<string, unknown>)[field] : undefined;

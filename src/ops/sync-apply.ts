@@ -72,6 +72,22 @@ function keepSnapshot(manifest: string, file: string, text: string, data: Invent
 
 const entryText = (v: unknown): string => (v === undefined ? '' : JSON.stringify(v));
 
+/** Whether two entries of a model are equal: flat values compared directly, nested ones as JSON. */
+function sameEntry(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in x) {
+    n++;
+    const v = x[k];
+    if (v !== y[k] && (typeof v !== 'object' || entryText(v) !== entryText(y[k]))) return false;
+  }
+  for (const _ in y) n--;
+  return n === 0;
+}
+
 /**
  * The owners whose files may differ between two models, or undefined when a shared input changed
  * (site, images, groups): then every owner may differ.
@@ -82,7 +98,7 @@ function changedOwners(before: InventoryData, after: InventoryData): Set<string>
   for (const [kind, section] of [['guest', 'guests'], ['client', 'clients']] as const) {
     const a = before[section] as Record<string, unknown>;
     const b = after[section] as Record<string, unknown>;
-    for (const n of Object.keys(b)) if (!Object.hasOwn(a, n) || entryText(a[n]) !== entryText(b[n])) owners.add(`${kind}:${n}`);
+    for (const n of Object.keys(b)) if (!Object.hasOwn(a, n) || !sameEntry(a[n], b[n])) owners.add(`${kind}:${n}`);
     for (const n of Object.keys(a)) if (!Object.hasOwn(b, n)) owners.add(`${kind}:${n}`);
   }
   return owners;
