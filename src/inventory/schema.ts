@@ -7,7 +7,7 @@ import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
 import { INITRD_BUILDERS } from './constants.js';
 
-export { BOOT_TARGETS, DOMAIN_TARGETS, INITRD_BUILDERS, type BootTarget, type DomainTarget, type InitrdBuilder } from './constants.js';
+export type { BootTarget, DomainTarget, InitrdBuilder } from './constants.js';
 import {
   BRIDGE_RE,
   BRIDGE_RULE,
