@@ -199,9 +199,9 @@ export interface CrossIssue {
 export function crossIssues(inv: { images: Record<string, unknown>; guests: Record<string, { image: string; mac?: string | undefined }>; clients: Record<string, { image: string; mac: string }> }): CrossIssue[] {
   const issues: CrossIssue[] = [];
   for (const [name, g] of Object.entries(inv.guests))
-    if (!inv.images[g.image]) issues.push({ path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
+    if (!Object.hasOwn(inv.images, g.image)) issues.push({ path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
   for (const [name, c] of Object.entries(inv.clients))
-    if (!inv.images[c.image]) issues.push({ path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
+    if (!Object.hasOwn(inv.images, c.image)) issues.push({ path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
   const owners = new Map<string, string>();
   for (const c of macClaims(inv)) {
     const prev = owners.get(c.mac);

@@ -16,7 +16,9 @@ import { spliceEdits, type EditOp } from './yaml-splice.js';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
 import { InventoryError } from '../sys/errors.js';
-import { writeFileAtomic } from '../sys/atomic.js';
+import { sweepTempFiles, writeFileAtomic } from '../sys/atomic.js';
+import { assertLockHeld, withInventoryLock } from './lock.js';
+import { decodeInventory, encodeInventory, type TextFormat } from './text.js';
 import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, type InventoryData } from './schema.js';
 
 export class Inventory {
@@ -92,7 +94,7 @@ export class Inventory {
     const touched = new Map<string, Set<string>>();
     for (const op of this.pendingPaths) {
       const [section, name] = op;
-      if (!section || !name || !(section in ENTRY_SCHEMAS)) return undefined;
+      if (!section || !name || !Object.hasOwn(ENTRY_SCHEMAS, section)) return undefined;
       if (!touched.has(section)) touched.set(section, new Set());
       touched.get(section)!.add(name);
     }
@@ -105,7 +107,7 @@ export class Inventory {
         const where = `${this.path}: ${section}.${name}`;
         const nameProblem = ENTRY_NAME_CHECK(name);
         if (nameProblem) throw new InventoryError(`${where}: ${nameProblem}`);
-        if (rawSection[name] === undefined) {
+        if (!Object.hasOwn(rawSection, name) || rawSection[name] === undefined) {
           delete copy[name];
           continue;
         }
@@ -241,10 +243,11 @@ export function parseInventoryText(text: string, file: string): Inventory {
   return new Inventory(file, text, validate(raw, file), raw);
 }
 
-async function readText(file: string): Promise<string> {
+async function readText(file: string): Promise<{ text: string; format: TextFormat }> {
   try {
-    return await readFile(file, 'utf8');
+    return decodeInventory(await readFile(file), file);
   } catch (err) {
+    if (err instanceof InventoryError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new InventoryError(`${file}: no inventory there`, {
@@ -256,18 +259,7 @@ async function readText(file: string): Promise<string> {
 
 /** Loads and validates the inventory for reading (no lock: writers replace the file atomically). */
 export async function loadInventory(file: string): Promise<Inventory> {
-  return parseInventoryText(await readText(file), file);
-}
-
-/** Lock settings: a lock older than `stale` ms is taken over (its holder died). */
-function lockOptions() {
-  const stale = Number(process.env.XENROOT_LOCK_STALE_MS ?? 10_000);
-  return {
-    realpath: false,
-    stale,
-    update: Math.max(1000, Math.floor(stale / 2)),
-    retries: { retries: 1200, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
-  };
+  return parseInventoryText((await readText(file)).text, file);
 }
 
 /** yaml's Document API, loaded on first use: only edits the fast splice cannot do need it. */
@@ -275,31 +267,7 @@ function yaml(): typeof import('yaml') {
   return require('yaml') as typeof import('yaml');
 }
 
-type Lockfile = typeof import('proper-lockfile');
 const require = createRequire(import.meta.url);
-
-/** Holds the inventory's lock while `fn` runs; releases it on every path out. */
-export async function withInventoryLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const lockfile = require('proper-lockfile') as Lockfile;
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(file, lockOptions());
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOCKED')
-      throw new InventoryError(`${file}: the inventory is locked by another xenroot process`, {
-        hint: `wait for it to finish; a lock left by a crashed process (${file}.lock) expires by itself`,
-      });
-    if (code === 'ENOENT')
-      throw new InventoryError(`${dirname(file)}: the inventory's directory does not exist`, { hint: 'create it, or run `xenroot init`' });
-    throw new InventoryError(`${file}: cannot lock the inventory: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return await fn();
-  } finally {
-    await release().catch(() => undefined);
-  }
-}
 
 /** The permission bits of an existing file (kept when it is replaced), else 0644. */
 function modeOf(file: string): number {
@@ -312,7 +280,9 @@ function modeOf(file: string): number {
  */
 export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T | Promise<T>): Promise<T> {
   return withInventoryLock(file, async () => {
-    const before = await readText(file);
+    // A temp file of a writer killed with SIGKILL is recognised by its name and removed.
+    sweepTempFiles(dirname(file));
+    const { text: before, format } = await readText(file);
     const inv = parseInventoryText(before, file);
     let result: T;
     try {
@@ -325,7 +295,8 @@ export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T
     if (after !== before) {
       try {
         inv.revalidate();
-        await writeFileAtomic(file, after, { mode: modeOf(file) });
+        assertLockHeld(file);
+        await writeFileAtomic(file, encodeInventory(after, format), { mode: modeOf(file) });
       } catch (err) {
         await inv.undoEffects();
         throw err;

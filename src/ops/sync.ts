@@ -9,14 +9,15 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadInventory, parseInventoryText, withInventoryLock } from '../inventory/store.js';
+import { loadInventory, parseInventoryText } from '../inventory/store.js';
+import { assertLockHeld, withInventoryLock } from '../inventory/lock.js';
+import { decodeInventory } from '../inventory/text.js';
 import { bootFiles } from '../inventory/paths.js';
 import type { InventoryData } from '../inventory/schema.js';
 import { isGenerated } from '../render/header.js';
 import { log } from '../sys/log.js';
-import { sweepTempFiles } from '../sys/atomic.js';
 import { applyPlan, type FileChange, type Outcome } from '../deploy/apply.js';
-import { manifestIntact, manifestPath, readManifest, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
+import { beginApply, endApply, interruptedApply, manifestIntact, manifestPath, readManifest, sweepAfterInterruptedApply, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
 import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
@@ -114,10 +115,12 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   if (loaded.warning) warnings.push(loaded.warning);
   // The plan is a pure function of the inventory text, the renderer code and the probed paths:
   // when none of them changed and every file is as xenroot left it, there is nothing to do.
-  const invText = await readFile(file, 'utf8').catch(() => undefined);
+  const invBytes = await readFile(file).catch(() => undefined);
+  const invText = invBytes === undefined ? undefined : decodeInventory(invBytes, file).text;
   const fingerprint =
     invText === undefined ? '' : createHash('sha1').update(JSON.stringify([rendererStamp(), file, root ?? '', opts.syslinuxPaths ?? null, invText])).digest('hex');
-  if (invText !== undefined && prev.inputs?.fingerprint === fingerprint && sameStats(prev.inputs.stats) && manifestIntact(prev, root)) {
+  const killedBefore = !opts.dryRun && interruptedApply(mtarget);
+  if (!killedBefore && invText !== undefined && prev.inputs?.fingerprint === fingerprint && sameStats(prev.inputs.stats) && manifestIntact(prev, root)) {
     const n = Object.keys(prev.files).length;
     const ms = Math.round(performance.now() - t0);
     log().debug({ ms }, 'sync: inputs unchanged, tree intact');
@@ -133,6 +136,7 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
     };
   }
   const inv = invText === undefined ? await loadInventory(file) : parseInventoryText(invText, file);
+  if (!opts.dryRun) assertLockHeld(file);
   const data = inv.data;
   const site = data.site;
   const t1 = performance.now();
@@ -156,8 +160,9 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   for (const k of Object.keys(sources)) if (!used.has(k)) delete sources[k];
 
   const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared });
-  // Temp files of a run killed with SIGKILL are recognised by name and removed.
-  if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
+  // A run killed mid-apply (SIGKILL) left temp files: recognised by their names, removed.
+  if (killedBefore) for (const t of sweepAfterInterruptedApply([...plan.files.map((f) => f.path), ...Object.keys(prev.files)], root)) warnings.push(`removed ${t}, left by an interrupted run`);
+  if (!opts.dryRun) beginApply(mtarget);
   warnings.push(...plan.warnings);
   const t2 = performance.now();
 
@@ -166,12 +171,16 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
     dryRun: !!opts.dryRun,
     diff: !!opts.diff,
     ...(opts.chunk ? { chunk: opts.chunk } : {}),
+    // A sync that was stopped past the lock's stale time applies nothing.
+    beforeCommit: () => assertLockHeld(file),
   });
   if (!opts.dryRun) {
     const stats: PlanInputs['stats'] = {};
     for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
     applied.manifest.inputs = { fingerprint, stats };
+    assertLockHeld(file);
     await writeManifest(mtarget, applied.manifest, prevText);
+    endApply(mtarget);
   }
   const t3 = performance.now();
 
