@@ -19,7 +19,8 @@ import { InventoryError } from '../sys/errors.js';
 import { sweepTempFiles, writeFileAtomic } from '../sys/atomic.js';
 import { assertLockHeld, withInventoryLock } from './lock.js';
 import { decodeInventory, encodeInventory, type TextFormat } from './text.js';
-import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, type InventoryData } from './schema.js';
+import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, knownKeysAt, type InventoryData } from './schema.js';
+import { describeIssues } from './issues.js';
 
 export class Inventory {
   private document: Document | undefined;
@@ -113,8 +114,8 @@ export class Inventory {
         }
         const parsed = ENTRY_SCHEMAS[section as keyof typeof ENTRY_SCHEMAS].safeParse(rawSection[name]);
         if (!parsed.success) {
-          const i = parsed.error.issues[0]!;
-          throw new InventoryError(`${where}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
+          const issues = parsed.error.issues.map((i) => ({ ...i, path: [section, name, ...i.path] }));
+          throw new InventoryError(`${this.path}: ${describeIssues(issues, raw, knownKeysAt)}`);
         }
         copy[name] = parsed.data;
       }
@@ -203,19 +204,16 @@ function ensureMaps(doc: Document, path: (string | number)[]): void {
   }
 }
 
-export function formatIssues(err: ZodError, file: string): string {
-  const first = err.issues[0];
-  if (!first) return `${file}: invalid inventory`;
-  const where = first.path.length ? first.path.join('.') : '(top level)';
-  const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more problem${err.issues.length > 2 ? 's' : ''})` : '';
-  return `${file}: ${where}: ${first.message}${more}`;
+/** `FILE: PATH: what is wrong and what is accepted` for a failed validation of `raw`. */
+function formatIssues(err: ZodError, file: string, raw: unknown): string {
+  return `${file}: ${describeIssues(err.issues, raw, knownKeysAt)}`;
 }
 
 export function validate(raw: unknown, file: string): InventoryData {
   if (raw === null || raw === undefined) throw new InventoryError(`${file}: the inventory is empty`, { hint: 'run `xenroot init` to create one' });
   const parsed = InventorySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new InventoryError(formatIssues(parsed.error, file), {
+    throw new InventoryError(formatIssues(parsed.error, file, raw), {
       hint: 'fix the file by hand or with xenroot commands; `xenroot show` and `xenroot image show` print what is there',
     });
   }
