@@ -18,7 +18,7 @@ import { DeployError } from '../sys/errors.js';
 import { AtomicBatch, removeFile, writeFileAtomicSync } from '../sys/atomic.js';
 import { throwIfInterrupted } from '../sys/lifetime.js';
 import { mergeManagedBlock, hasManagedBlock } from '../render/exports.js';
-import { readManifest, under, writeManifest, type HashCache, type Manifest, type ManifestEntry } from './manifest.js';
+import { beginApply, endApply, interruptedApply, readManifest, sweepAfterInterruptedApply, under, writeManifest, type HashCache, type Manifest, type ManifestEntry } from './manifest.js';
 import type { DesiredFile, FileGroup, FileOwner } from './plan.js';
 
 export type Outcome = 'created' | 'updated' | 'removed' | 'unchanged';
@@ -42,6 +42,8 @@ export interface ApplyOptions {
   owners?: Set<string>;
   /** Files handled between two turns of the event loop (default 256). */
   chunk?: number;
+  /** Called right before anything becomes visible (throw to apply nothing): the lock check. */
+  beforeCommit?: () => void;
 }
 
 export interface ApplyResult {
@@ -199,6 +201,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   try {
     await chunked(files, chunk, one);
     throwIfInterrupted();
+    if (batch) opts.beforeCommit?.();
     batch?.commit();
   } finally {
     batch?.abort();
@@ -233,9 +236,12 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
  */
 export async function applyOwned(files: DesiredFile[], owners: string[], manifestFile: string, opts: Omit<ApplyOptions, 'owners'> = {}): Promise<ApplyResult> {
   const loaded = readManifest(manifestFile);
+  if (!opts.dryRun && interruptedApply(manifestFile)) sweepAfterInterruptedApply([...files.map((f) => f.path), ...Object.keys(loaded.manifest.files)], opts.root);
+  if (!opts.dryRun) beginApply(manifestFile);
   const r = await applyPlan(files, loaded.manifest, loaded.manifest.sources, { ...opts, owners: new Set(owners) });
   if (opts.dryRun) return r;
   await writeManifest(manifestFile, r.manifest, loaded.text);
+  endApply(manifestFile);
   return {
     ...r,
     undo: () => {

@@ -6,10 +6,11 @@
  * only under the inventory's lock.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { stateDir } from '../inventory/paths.js';
-import { writeFileAtomic } from '../sys/atomic.js';
+import { sweepTempFiles, writeFileAtomic, writeFileAtomicSync } from '../sys/atomic.js';
+import { pidAlive } from '../sys/proc.js';
 import type { DesiredFile, FileGroup, FileOwner } from './plan.js';
 
 export interface ManifestEntry {
@@ -161,4 +162,48 @@ export function intactFileCount(text: string, fingerprint: string, root: string 
     if (kind !== 1 && (st.mtimeMs !== mtimeMs || st.ino !== ino)) return undefined;
   }
   return { count: raw.files.length, inputs: raw.inputs };
+}
+
+/**
+ * The mark of an apply in progress, beside the manifest: written before the first file, removed
+ * after the manifest. Found at the start of a later run with its writer's PID gone, it says that
+ * run was killed (SIGKILL, power loss) mid-apply: its temp files and staging directories are then
+ * swept from every directory it may have written to.
+ */
+export function applyMarkPath(manifestFile: string): string {
+  return `${manifestFile}.applying`;
+}
+
+/** True when an earlier apply of this manifest was killed before it finished (its own temp files are swept here). */
+export function interruptedApply(manifestFile: string): boolean {
+  sweepTempFiles(dirname(manifestFile));
+  try {
+    const pid = Number(readFileSync(applyMarkPath(manifestFile), 'utf8').trim());
+    return !(Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid));
+  } catch {
+    return false;
+  }
+}
+
+/** Marks an apply as begun (see applyMarkPath). */
+export function beginApply(manifestFile: string): void {
+  writeFileAtomicSync(applyMarkPath(manifestFile), `${process.pid}\n`, { mkdirs: true });
+}
+
+/** Removes the mark of an apply, once its manifest is written. */
+export function endApply(manifestFile: string): void {
+  rmSync(applyMarkPath(manifestFile), { force: true });
+}
+
+/** Sweeps the temp files of a killed apply from the directories of `paths` (system paths, under root). */
+export function sweepAfterInterruptedApply(paths: Iterable<string>, root: string | undefined): string[] {
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    // A staging directory sits beside the top-most directory it stands for: every ancestor may hold one.
+    for (let d = dirname(under(root, p)); !dirs.has(d); d = dirname(d)) {
+      dirs.add(d);
+      if (d === dirname(d)) break;
+    }
+  }
+  return [...dirs].flatMap((d) => sweepTempFiles(d));
 }

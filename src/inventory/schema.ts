@@ -293,3 +293,32 @@ export function checkEntryName(kind: 'guest' | 'client' | 'image' | 'group', nam
   if (problem) throw new InventoryError(`${kind} name ${JSON.stringify(name)} is not valid: ${problem}`);
   return name;
 }
+
+/** The keys the object at `path` of the inventory accepts (for "unknown key" messages), or undefined. */
+export function knownKeysAt(path: PropertyKey[]): string[] | undefined {
+  let s: unknown = InventorySchema;
+  const unwrap = (x: unknown): unknown => {
+    for (let i = 0; i < 10; i++) {
+      const def = (x as { _zod?: { def?: { innerType?: unknown; in?: unknown; out?: unknown; type?: string } } })._zod?.def;
+      if (!def) return x;
+      if (def.innerType) x = def.innerType;
+      else if (def.type === 'pipe') {
+        // z.preprocess is a pipe from a transform into the schema; x.transform() a pipe from the schema.
+        const inType = (def.in as { _zod?: { def?: { type?: string } } } | undefined)?._zod?.def?.type;
+        x = inType === 'transform' ? def.out : def.in;
+      } else return x;
+    }
+    return x;
+  };
+  for (const k of path) {
+    s = unwrap(s);
+    const def = (s as { _zod?: { def?: { type?: string; shape?: Record<string, unknown>; valueType?: unknown } } })._zod?.def;
+    if (def?.type === 'object' && def.shape) s = def.shape[String(k)];
+    else if (def?.type === 'record') s = def.valueType;
+    else return undefined;
+    if (s === undefined) return undefined;
+  }
+  s = unwrap(s);
+  const def = (s as { _zod?: { def?: { type?: string; shape?: Record<string, unknown> } } })._zod?.def;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : undefined;
+}

@@ -14,12 +14,14 @@ import { isDeepStrictEqual } from 'node:util';
 import jsyaml from 'js-yaml';
 import { spliceEditsDetailed, type EditOp, type SpliceResult } from './yaml-splice.js';
 import { readModelCache, writeModelCache } from './model-cache.js';
-import { withInventoryLock } from './lock.js';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
 import { InventoryError } from '../sys/errors.js';
-import { writeFileAtomic } from '../sys/atomic.js';
-import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, type InventoryData } from './schema.js';
+import { sweepTempFiles, writeFileAtomic } from '../sys/atomic.js';
+import { assertLockHeld, withInventoryLock } from './lock.js';
+import { decodeInventory, encodeInventory, type TextFormat } from './text.js';
+import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, knownKeysAt, type InventoryData } from './schema.js';
+import { describeIssues } from './issues.js';
 
 export class Inventory {
   private document: Document | undefined;
@@ -112,7 +114,7 @@ export class Inventory {
     const touched = new Map<string, Set<string>>();
     for (const op of this.pendingPaths) {
       const [section, name] = op;
-      if (!section || !name || !(section in ENTRY_SCHEMAS)) return undefined;
+      if (!section || !name || !Object.hasOwn(ENTRY_SCHEMAS, section)) return undefined;
       if (!touched.has(section)) touched.set(section, new Set());
       touched.get(section)!.add(name);
     }
@@ -125,14 +127,14 @@ export class Inventory {
         const where = `${this.path}: ${section}.${name}`;
         const nameProblem = ENTRY_NAME_CHECK(name);
         if (nameProblem) throw new InventoryError(`${where}: ${nameProblem}`);
-        if (rawSection[name] === undefined) {
+        if (!Object.hasOwn(rawSection, name) || rawSection[name] === undefined) {
           delete copy[name];
           continue;
         }
         const parsed = ENTRY_SCHEMAS[section as keyof typeof ENTRY_SCHEMAS].safeParse(rawSection[name]);
         if (!parsed.success) {
-          const i = parsed.error.issues[0]!;
-          throw new InventoryError(`${where}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
+          const issues = parsed.error.issues.map((i) => ({ ...i, path: [section, name, ...i.path] }));
+          throw new InventoryError(`${this.path}: ${describeIssues(issues, raw, knownKeysAt)}`);
         }
         copy[name] = parsed.data;
       }
@@ -224,7 +226,7 @@ function verifySplice(r: SpliceResult, ops: EditOp[], file: string): Record<stri
       }
       if (!isDeepStrictEqual(after, intended)) return undefined;
       const entries: Record<string, unknown> = {};
-      for (const k of s.keys) entries[k] = after[k];
+      for (const k of s.keys) entries[k] = Object.hasOwn(after, k) ? after[k] : undefined;
       out[section] = entries;
     }
   } catch {
@@ -262,19 +264,28 @@ function ensureMaps(doc: Document, path: (string | number)[]): void {
   }
 }
 
-export function formatIssues(err: ZodError, file: string): string {
-  const first = err.issues[0];
-  if (!first) return `${file}: invalid inventory`;
-  const where = first.path.length ? first.path.join('.') : '(top level)';
-  const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more problem${err.issues.length > 2 ? 's' : ''})` : '';
-  return `${file}: ${where}: ${first.message}${more}`;
+/** `FILE: PATH: what is wrong and what is accepted` for a failed validation of `raw`. */
+function formatIssues(err: ZodError, file: string, raw: unknown): string {
+  return `${file}: ${describeIssues(err.issues, raw, knownKeysAt)}`;
 }
 
 export function validate(raw: unknown, file: string): InventoryData {
   if (raw === null || raw === undefined) throw new InventoryError(`${file}: the inventory is empty`, { hint: 'run `xenroot init` to create one' });
+  // Entry names first, as own keys: zod's record skips a key such as "__proto__" without a word,
+  // and the entry would vanish instead of being refused.
+  if (typeof raw === 'object') {
+    for (const section of Object.keys(ENTRY_SCHEMAS)) {
+      const entries = (raw as Record<string, unknown>)[section];
+      if (!entries || typeof entries !== 'object') continue;
+      for (const name of Object.keys(entries)) {
+        const problem = ENTRY_NAME_CHECK(name);
+        if (problem) throw new InventoryError(`${file}: ${section}: entry name ${JSON.stringify(name)} is not valid: ${problem.replace(/^name must be/, 'must be')}`);
+      }
+    }
+  }
   const parsed = InventorySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new InventoryError(formatIssues(parsed.error, file), {
+    throw new InventoryError(formatIssues(parsed.error, file, raw), {
       hint: 'fix the file by hand or with xenroot commands; `xenroot show` and `xenroot image show` print what is there',
     });
   }
@@ -314,10 +325,11 @@ function inventoryOf(text: string, file: string): Inventory {
   return inv;
 }
 
-async function readText(file: string): Promise<string> {
+async function readText(file: string): Promise<{ text: string; format: TextFormat }> {
   try {
-    return await readFile(file, 'utf8');
+    return decodeInventory(await readFile(file), file);
   } catch (err) {
+    if (err instanceof InventoryError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new InventoryError(`${file}: no inventory there`, {
@@ -329,7 +341,7 @@ async function readText(file: string): Promise<string> {
 
 /** Loads and validates the inventory for reading (no lock: writers replace the file atomically). */
 export async function loadInventory(file: string): Promise<Inventory> {
-  return inventoryOf(await readText(file), file);
+  return inventoryOf((await readText(file)).text, file);
 }
 
 /** yaml's Document API, loaded on first use: only edits the fast splice cannot do need it. */
@@ -350,7 +362,9 @@ function modeOf(file: string): number {
  */
 export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T | Promise<T>): Promise<T> {
   return withInventoryLock(file, async () => {
-    const before = await readText(file);
+    // A temp file of a writer killed with SIGKILL is recognised by its name and removed.
+    sweepTempFiles(dirname(file));
+    const { text: before, format } = await readText(file);
     const inv = inventoryOf(before, file);
     let result: T;
     try {
@@ -363,7 +377,8 @@ export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T
     if (after !== before) {
       try {
         inv.revalidate();
-        await writeFileAtomic(file, after, { mode: modeOf(file) });
+        assertLockHeld(file);
+        await writeFileAtomic(file, encodeInventory(after, format), { mode: modeOf(file) });
       } catch (err) {
         await inv.undoEffects();
         throw err;

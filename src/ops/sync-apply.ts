@@ -13,7 +13,9 @@ import { isGenerated } from '../render/header.js';
 import { debugEnabled, log } from '../sys/log.js';
 import { removeFile, sweepTempFiles } from '../sys/atomic.js';
 import { applyPlan } from '../deploy/apply.js';
-import { manifestPath, readManifest, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
+import { beginApply, endApply, interruptedApply, manifestPath, readManifest, sweepAfterInterruptedApply, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
+import { assertLockHeld } from '../inventory/lock.js';
+import { decodeInventory } from '../inventory/text.js';
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
 import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
@@ -113,21 +115,26 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const loaded = readManifest(mtarget);
   const { manifest: prev, text: prevText } = loaded;
   if (loaded.warning) warnings.push(loaded.warning);
-  let invText: string | undefined;
+  let invBytes: Buffer | undefined;
   try {
-    invText = readFileSync(file, 'utf8');
+    invBytes = readFileSync(file);
   } catch {
-    invText = undefined;
+    invBytes = undefined;
   }
+  // Not UTF-8: refused with the line, never read with U+FFFD in it.
+  const invText = invBytes === undefined ? undefined : decodeInventory(invBytes, file).text;
   const { base, fingerprint } = fingerprints(file, opts, invText);
   const intact = inputsIntact(loaded, base, root);
-  if (invText !== undefined && intact && prev.inputs?.fingerprint === fingerprint) {
+  // A run killed mid-apply (SIGKILL): its temp files are swept below, and nothing is taken as done.
+  const killedBefore = !opts.dryRun && interruptedApply(mtarget);
+  if (!killedBefore && invText !== undefined && intact && prev.inputs?.fingerprint === fingerprint) {
     // Another sync did the work while this one waited for the lock.
     const n = Object.keys(prev.files).length;
     const ms = Math.round(performance.now() - t0);
     return { dryRun: !!opts.dryRun, ...(root ? { root } : {}), counts: { created: 0, updated: 0, removed: 0, unchanged: n }, changes: [], warnings, reloads: [], manifest: mtarget, mode: 'no-op', ms: { load: ms, plan: 0, apply: 0, total: ms } };
   }
   const model = await modelOfText(file, invText);
+  if (!opts.dryRun) assertLockHeld(file);
   const data = model.data;
   const site = data.site;
   // Only some nodes changed since the manifest's plan, everything else as it was: plan those.
@@ -157,6 +164,9 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared, ...(owners ? { only: owners } : {}) });
   // Temp files of a run killed with SIGKILL are recognised by name and removed (where this run writes).
   if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
+  // After a kill, staging directories may sit beside any ancestor of what it wrote.
+  if (killedBefore) for (const t of sweepAfterInterruptedApply([...plan.files.map((f) => f.path), ...Object.keys(prev.files)], root)) warnings.push(`removed ${t}, left by an interrupted run`);
+  if (!opts.dryRun) beginApply(mtarget);
   warnings.push(...plan.warnings);
   const t2 = performance.now();
 
@@ -168,13 +178,17 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
     diff: !!opts.diff,
     ...(opts.chunk ? { chunk: opts.chunk } : {}),
     ...(scope ? { owners: scope } : {}),
+    // A sync that was stopped past the lock's stale time applies nothing.
+    beforeCommit: () => assertLockHeld(file),
   });
   if (!opts.dryRun) {
     const stats: PlanInputs['stats'] = {};
     for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
     applied.manifest.inputs = { fingerprint, stats, base, modelKey: model.key };
     if (prev.inputs?.modelKey !== model.key || !existsSync(snapshotPath(mtarget))) keepSnapshot(mtarget, file, model.text, data, model.siteKeys, model.key);
+    assertLockHeld(file);
     await writeManifest(mtarget, applied.manifest, prevText);
+    endApply(mtarget);
   }
   const t3 = performance.now();
 

@@ -17,7 +17,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { withInventoryLock } from '../inventory/lock.js';
-import { intactFileCount, manifestPath } from '../deploy/manifest.js';
+import { applyMarkPath, intactFileCount, manifestPath } from '../deploy/manifest.js';
 import { fingerprints, sameStats, type SyncOptions, type SyncResult } from './sync-inputs.js';
 
 export type { SyncOptions, SyncResult } from './sync-inputs.js';
@@ -39,6 +39,8 @@ function noOp(file: string, opts: SyncOptions, t0: number): SyncResult | undefin
   } catch {
     return undefined;
   }
+  // An apply that was killed (its mark is still there) is never a no-op: the full path sweeps after it.
+  if (existsSync(applyMarkPath(mtarget))) return undefined;
   const { base, fingerprint } = fingerprints(file, opts, invText);
   const intact = intactFileCount(manifestText, fingerprint, root);
   if (!intact || intact.inputs.base !== base || !sameStats(intact.inputs.stats)) return undefined;

@@ -197,8 +197,7 @@ export function sweepTempFiles(dir: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const m = TEMP_RE.exec(name);
-    if (!m || (Number(m[2]) !== process.pid && pidAlive(Number(m[2])))) continue;
-    if (Number(m[2]) === process.pid) continue;
+    if (!m || Number(m[2]) === process.pid || pidAlive(Number(m[2]))) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
     removed.push(join(dir, name));
   }
