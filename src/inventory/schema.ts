@@ -197,7 +197,15 @@ export const GroupSchema = z
 
 /** A section left empty in YAML (`guests:`) is null: read it as an empty map. */
 function emptyIsNone<T extends z.ZodType<Record<string, unknown>>>(schema: T) {
-  return z.preprocess((v) => (v === null || v === undefined ? {} : v), schema);
+  return z.preprocess((v, ctx) => {
+    if (v === null || v === undefined) return {};
+    // Every own key is checked here: zod's record skips "__proto__" without a word, and that
+    // entry would vanish instead of being refused.
+    if (typeof v === 'object')
+      for (const k of Object.keys(v))
+        if (checkName(k) !== undefined) ctx.issues.push({ code: 'invalid_key', origin: 'record', issues: [{ code: 'custom', path: [], message: `name must be ${NAME_RULE}`, input: k }], path: [k], input: v, message: 'Invalid key in record' });
+    return v;
+  }, schema);
 }
 
 const NameKey = z.string().refine((k) => checkName(k) === undefined, { error: `name must be ${NAME_RULE}` });

@@ -271,18 +271,6 @@ function formatIssues(err: ZodError, file: string, raw: unknown): string {
 
 export function validate(raw: unknown, file: string): InventoryData {
   if (raw === null || raw === undefined) throw new InventoryError(`${file}: the inventory is empty`, { hint: 'run `xenroot init` to create one' });
-  // Entry names first, as own keys: zod's record skips a key such as "__proto__" without a word,
-  // and the entry would vanish instead of being refused.
-  if (typeof raw === 'object') {
-    for (const section of Object.keys(ENTRY_SCHEMAS)) {
-      const entries = (raw as Record<string, unknown>)[section];
-      if (!entries || typeof entries !== 'object') continue;
-      for (const name of Object.keys(entries)) {
-        const problem = ENTRY_NAME_CHECK(name);
-        if (problem) throw new InventoryError(`${file}: ${section}: entry name ${JSON.stringify(name)} is not valid: ${problem.replace(/^name must be/, 'must be')}`);
-      }
-    }
-  }
   const parsed = InventorySchema.safeParse(raw);
   if (!parsed.success) {
     throw new InventoryError(formatIssues(parsed.error, file, raw), {
