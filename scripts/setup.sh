@@ -28,6 +28,8 @@ DEBS=(
   iproute2 procps file ca-certificates
   # nested-Xen test harness: builds the dom0 root filesystem (scripts/xen/build-dom0.sh)
   mmdebstrap
+  # client discovery against real DHCP servers' leases (dnsmasq runs only inside a test's netns; never started as a service), zsh completion test
+  dnsmasq-base isc-dhcp-server zsh
 )
 
 missing=()

@@ -7,6 +7,7 @@ import { collect, intOption, table, type CliContext } from './context.js';
 export interface FleetFlags {
   all?: boolean;
   host?: string[];
+  group?: string[];
   parallel?: number;
 }
 
@@ -14,13 +15,14 @@ export function fleetFlags(cmd: Command): Command {
   return cmd
     .option('--all', 'every guest of the inventory')
     .option('--host <host>', 'the guests placed on inventory host HOST (repeatable, or comma-separated)', collect)
+    .option('--group <group>', 'the guests of group GROUP (repeatable, or comma-separated)', collect)
     .option('--parallel <n>', 'guests in progress at once (default 8; at most 4 per host)', intOption('--parallel', 1, 256));
 }
 
 /** Whether the command runs over a fleet (not exactly one named guest without fleet flags). */
 export function isFleet(names: string[], o: FleetFlags): boolean {
-  if (!o.all && !o.host?.length && names.length === 0) throw new UsageError('name a guest, several, --all or --host H');
-  return !!o.all || !!o.host?.length || names.length > 1;
+  if (!o.all && !o.host?.length && !o.group?.length && names.length === 0) throw new UsageError('name a guest, several, --all, --host H or --group G');
+  return !!o.all || !!o.host?.length || !!o.group?.length || names.length > 1;
 }
 
 /** Prints per-node results (a table, or the JSON array of nodes) and the summary line. */

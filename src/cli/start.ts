@@ -19,7 +19,7 @@ export function register(program: Command, ctx: CliContext): void {
       const { fleetStart, assertFleetOk } = await import('../ops/fleet.js');
       const { fleetProgress } = await import('./fleet-progress.js');
       const p = await fleetProgress('start', { json: ctx.json });
-      const r = await fleetStart(file, { all: !!o.all, hosts: o.host ?? [], names }, { ...hostOptions(ctx, o), parallel: o.parallel, onEvent: p.onEvent, say: p.say }).finally(() => p.done());
+      const r = await fleetStart(file, { all: !!o.all, hosts: o.host ?? [], groups: o.group ?? [], names }, { ...hostOptions(ctx, o), parallel: o.parallel, onEvent: p.onEvent, say: p.say }).finally(() => p.done());
       printFleet(ctx, 'started', r.nodes, r.summary, (n) => {
         const s = n.result;
         if (!s) return '';

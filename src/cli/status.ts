@@ -11,7 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
     const one = names.length === 1 && !o.all && !o.host?.length;
     const some = !o.all && (!!o.host?.length || names.length > 1);
     const rows = some
-      ? await (await import('../ops/fleet.js')).fleetStatus(file, { hosts: o.host ?? [], names }, hostOptions(ctx, {}))
+      ? await (await import('../ops/fleet.js')).fleetStatus(file, { hosts: o.host ?? [], groups: o.group ?? [], names }, hostOptions(ctx, {}))
       : await guestStatus(file, one ? names[0] : undefined, hostOptions(ctx, {}));
     ctx.print(one ? rows[0] : rows, () =>
       table([

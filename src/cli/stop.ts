@@ -18,7 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
       const { fleetStop, assertFleetOk } = await import('../ops/fleet.js');
       const { fleetProgress } = await import('./fleet-progress.js');
       const p = await fleetProgress('stop', { json: ctx.json });
-      const r = await fleetStop(file, { all: !!o.all, hosts: o.host ?? [], names }, { ...stopOpts, parallel: o.parallel, onEvent: p.onEvent }).finally(() => p.done());
+      const r = await fleetStop(file, { all: !!o.all, hosts: o.host ?? [], groups: o.group ?? [], names }, { ...stopOpts, parallel: o.parallel, onEvent: p.onEvent }).finally(() => p.done());
       printFleet(ctx, 'stopped', r.nodes, r.summary, (n) => (n.result ? `${n.result.how}, now ${n.result.after}` : ''));
       assertFleetOk('stop', r.nodes);
       return;

@@ -7,11 +7,13 @@
 import { join } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
 import { exportPath, guestFiles } from '../inventory/paths.js';
+import { effectiveClients } from '../inventory/effective.js';
 import { nodeCmdline } from '../render/cmdline.js';
 import { renderGuest } from '../render/guest-files.js';
 import type { HostPaths } from '../render/guest-spec.js';
 import { pxelinuxMacName, renderPxelinux, type BootEntry } from '../render/pxelinux.js';
-import { IPXE_DIR, ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../render/ipxe.js';
+import { IPXE_DIR, renderIpxeEntry } from '../render/ipxe.js';
+import { renderIpxeFleet, type FleetClient } from '../render/ipxe-fleet.js';
 import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.js';
 import { renderIscDhcp } from '../render/isc-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
@@ -66,6 +68,11 @@ export interface PlanInput {
   dhcpShared: boolean;
   /** Guests on inventory hosts: where their boot files are on that host (issue 15). */
   guestHostPaths?: Map<string, HostPaths>;
+  /**
+   * Plan only the files of these owners (`guest:NAME`, `client:NAME`) besides the site's and the
+   * images' (an incremental sync after a change of a few nodes); absent: every owner.
+   */
+  only?: ReadonlySet<string>;
 }
 
 export interface Plan {
@@ -111,11 +118,13 @@ export function planSync(input: PlanInput): Plan {
   const tftpBase = site.tftpRoot.replace(/\/+$/, '');
   const tftp = (rel: string) => `${tftpBase}/${rel}`;
 
+  const wanted = (owner: string): boolean => !input.only || input.only.has(owner);
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
-  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort(), input.guestHostPaths));
+  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort().filter((n) => wanted(`guest:${n}`)), input.guestHostPaths));
 
   // TFTP tree.
-  const clients = Object.entries(data.clients);
+  // Each client as it boots: its own values, else its group's (inventory/effective.ts).
+  const clients = effectiveClients(data);
   const hasPxe = clients.length > 0 || input.staged.size > 0;
   if (hasPxe) {
     const s = input.syslinux;
@@ -134,7 +143,6 @@ export function planSync(input: PlanInput): Plan {
       path: tftp('pxelinux.cfg/default'),
       content: renderPxelinux({ entries: defaults, timeout: site.pxe.timeout, comment: 'machines without a file of their own' }),
     });
-    files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${IPXE_DIR}/boot.ipxe`), content: renderIpxeBoot(httpBase ? { httpBase } : {}) });
     files.push({
       kind: 'text',
       group: 'tftp',
@@ -143,7 +151,8 @@ export function planSync(input: PlanInput): Plan {
       content: renderIpxeEntry(defaults[0], { ...(httpBase ? { httpBase } : {}), comment: 'machines without a script of their own' }),
     });
     // Most clients share their image's entry: build each distinct command line once.
-    const entries = new Map<string, BootEntry>();
+    const entries = new Map<string, { index: number; entry: BootEntry }>();
+    const fleet: FleetClient[] = [];
     for (const [name, c] of clients) {
       const st = input.staged.get(c.image);
       if (!st) {
@@ -151,19 +160,23 @@ export function planSync(input: PlanInput): Plan {
         continue;
       }
       const key = `${c.image}\n${c.append ?? ''}\n${c.root ?? ''}`;
-      let entry = entries.get(key);
-      if (!entry) entries.set(key, (entry = bootEntry(data, c.image, st, c)));
-      const comment = `client ${name} (${c.mac}), image ${c.image}`;
+      let e = entries.get(key);
+      if (!e) entries.set(key, (e = { index: entries.size, entry: bootEntry(data, c.image, st, c) }));
+      fleet.push({ name, mac: c.mac, entry: e.index });
       const owner: FileOwner = `client:${name}`;
-      files.push({ kind: 'text', group: 'tftp', owner, path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [entry], comment }) });
-      files.push({
-        kind: 'text',
-        group: 'tftp',
-        owner,
-        path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`),
-        content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment }),
-      });
+      if (!wanted(owner)) continue;
+      const comment = `client ${name} (${c.mac}), image ${c.image}`;
+      // pxelinux finds a machine's own entry only as a file of its own: pxelinux.cfg/01-MAC.
+      files.push({ kind: 'text', group: 'tftp', owner, path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [e.entry], comment }) });
     }
+    // iPXE runs scripts: one for every client (render/ipxe-fleet.ts), not a file per client.
+    files.push({
+      kind: 'text',
+      group: 'tftp',
+      owner: 'site',
+      path: tftp(`${IPXE_DIR}/boot.ipxe`),
+      content: renderIpxeFleet({ entries: [...entries.values()].map((e) => e.entry), clients: fleet, ...(httpBase ? { httpBase } : {}) }),
+    });
   }
 
   // DHCP reservations.

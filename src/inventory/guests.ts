@@ -8,10 +8,12 @@ import { allocateMac, assertMacFree, normaliseMac } from './mac.js';
 import { FIELDS, checkEntryName, flagValue, type Guest } from './schema.js';
 import type { Inventory } from './store.js';
 import { findEntry, requireEntry } from './lookup.js';
+import { requireGroup } from './clients.js';
 
 export interface GuestEntryOptions {
   name: string;
-  image: string;
+  /** Optional when `group` names a group with an image. */
+  image?: string;
   /** MiB; a string from a flag is checked by the schema's own field rule. */
   memory?: number | string;
   vcpus?: number | string;
@@ -24,6 +26,8 @@ export interface GuestEntryOptions {
   configDir?: string;
   /** The inventory host it runs on (`--host`); absent: placed by xenroot at its first start, when hosts exist. */
   host?: string;
+  /** The group whose defaults the guest takes. */
+  group?: string;
 }
 
 /** Adds a guest entry; throws InventoryError for a duplicate name, an unknown image or a bad value. */
@@ -31,12 +35,16 @@ export function addGuestEntry(inv: Inventory, opts: GuestEntryOptions): Guest {
   const name = checkEntryName('guest', opts.name);
   const data = inv.data;
   if (findEntry(data, 'guest', name)) throw new InventoryError(`guest "${name}" exists already`, { hint: '`xenroot show NAME` prints it; `xenroot remove NAME` removes it' });
-  if (!findEntry(data, 'image', opts.image))
+  const group = opts.group === undefined ? undefined : requireGroup(data, opts.group);
+  if (opts.image === undefined && group?.image === undefined)
+    throw new InventoryError(`guest "${name}" needs an image: give --image${opts.group === undefined ? ' or --group with a group that has one' : `; group "${opts.group}" has none`}`);
+  if (opts.image !== undefined && !findEntry(data, 'image', opts.image))
     throw new InventoryError(`image "${opts.image}" is not in the inventory`, {
       hint: `known images: ${Object.keys(data.images).join(', ') || 'none; add one with `xenroot image add`'}`,
     });
   const f = FIELDS.guests;
-  const entry: Record<string, unknown> = { image: opts.image };
+  const entry: Record<string, unknown> = opts.image !== undefined ? { image: opts.image } : {};
+  if (opts.group !== undefined) entry.group = opts.group;
   if (opts.memory !== undefined) entry.memory = flagValue(f.memory, '--memory', opts.memory);
   if (opts.vcpus !== undefined) entry.vcpus = flagValue(f.vcpus, '--vcpus', opts.vcpus);
   if (opts.bridge !== undefined) entry.bridge = flagValue(f.bridge, '--bridge', opts.bridge);

@@ -25,6 +25,8 @@ export interface Selection {
   all?: boolean;
   /** Guests on these inventory hosts. */
   hosts?: string[];
+  /** Guests of these groups (their own `group:`). */
+  groups?: string[];
   names?: string[];
 }
 
@@ -36,11 +38,15 @@ export function selectGuests(inv: Inventory, sel: Selection): string[] {
     requireEntry(inv.data, 'host', h);
     for (const [n, g] of Object.entries(inv.data.guests)) if (g.host === h) out.add(n);
   }
+  for (const g of sel.groups ?? []) {
+    requireEntry(inv.data, 'group', g);
+    for (const [n, guest] of Object.entries(inv.data.guests)) if (guest.group === g) out.add(n);
+  }
   for (const n of sel.names ?? []) {
     requireEntry(inv.data, 'guest', n);
     out.add(n);
   }
-  if (!sel.all && !sel.hosts?.length && !sel.names?.length) throw new UsageError('name the guests: NAME..., --all or --host H');
+  if (!sel.all && !sel.hosts?.length && !sel.groups?.length && !sel.names?.length) throw new UsageError('name the guests: NAME..., --all, --host H or --group G');
   return [...out].sort();
 }
 

@@ -13,6 +13,7 @@
 import { hypervisorFor, resolveUri } from '../hypervisor/connect.js';
 import type { DomainGuest, Hypervisor } from '../hypervisor/types.js';
 import { requireEntry } from '../inventory/lookup.js';
+import { effectiveGuest } from '../inventory/effective.js';
 import { guestFiles } from '../inventory/paths.js';
 import type { DomainTarget, Guest, Host } from '../inventory/schema.js';
 import type { HostPaths } from '../render/guest-spec.js';
@@ -46,8 +47,10 @@ export async function resolveGuest(inventoryFile: string, name: string, opts: Ho
 
 /** The URI of a guest's host under the precedence above. */
 export function guestUri(inv: Inventory, guest: Guest, opts: HostOptions): string {
+  // The guest's own connect or its host's URI, else its group's, else the site's (inventory/effective.ts).
   const viaHost = guest.host !== undefined ? inv.data.hosts[guest.host]?.connect : undefined;
-  return opts.hypervisor?.uri ?? resolveUri({ flag: opts.connect, guest: guest.connect ?? viaHost, site: inv.data.site.connect });
+  const own = guest.connect ?? viaHost ?? effectiveGuest(inv.data, 'this guest', guest).connect;
+  return opts.hypervisor?.uri ?? resolveUri({ flag: opts.connect, guest: own, site: inv.data.site.connect });
 }
 
 /** The inventory host a guest is on at `uri`: its own `host:` when that is the URI, else a host with that URI. */

@@ -11,6 +11,7 @@ import type { Hypervisor } from '../hypervisor/types.js';
 import { consoleLogPath } from '../hypervisor/console-log.js';
 import { isXlUri } from '../hypervisor/connect.js';
 import { hashSource } from '../deploy/tftp.js';
+import { effectiveGuest } from '../inventory/effective.js';
 import { findEntry } from '../inventory/lookup.js';
 import { bootFiles, requireKver } from '../inventory/paths.js';
 import type { DomainTarget, Host, InventoryData } from '../inventory/schema.js';
@@ -35,7 +36,9 @@ export interface GuestBoot {
  * the paths on the host. Throws ImageError when a local file is missing (with `optional`: undefined).
  */
 export async function guestBootOnHost(data: InventoryData, name: string, host: Host, target: DomainTarget, optional = false): Promise<GuestBoot | undefined> {
-  const guest = data.guests[name];
+  const own = findEntry(data, 'guest', name);
+  // The image through the guest's group when it has none of its own (inventory/effective.ts).
+  const guest = own ? effectiveGuest(data, name, own) : undefined;
   const image = guest ? findEntry(data, 'image', guest.image) : undefined;
   if (!guest || !image) return undefined;
   const kver = requireKver(guest.image, image);

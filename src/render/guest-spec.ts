@@ -7,6 +7,7 @@ import { bootFiles } from '../inventory/paths.js';
 import type { DomainTarget, Guest, InventoryData } from '../inventory/schema.js';
 import { nodeCmdline } from './cmdline.js';
 import { findEntry, requireEntry } from '../inventory/lookup.js';
+import { effectiveGuest } from '../inventory/effective.js';
 
 export interface GuestSpec {
   name: string;
@@ -36,7 +37,8 @@ export interface HostPaths {
 }
 
 export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen', host?: HostPaths): GuestSpec {
-  const guest = requireEntry(inv, 'guest', name);
+  // Group-able values (image, append, bridge) come resolved: own > group > site.
+  const guest = effectiveGuest(inv, name, requireEntry(inv, 'guest', name));
   const image = findEntry(inv, 'image', guest.image);
   if (!image) throw new InventoryError(`guests.${name}.image names image "${guest.image}", which is not in images`);
   const site = inv.site;
@@ -51,7 +53,7 @@ export function guestSpec(inv: InventoryData, name: string, target: DomainTarget
     initrd: files.initrd,
     cmdline,
     mac: guest.mac,
-    bridge: guest.bridge ?? site.bridge,
+    bridge: guest.bridge,
     onPoweroff: guest.onPoweroff,
     onReboot: guest.onReboot,
     onCrash: guest.onCrash,

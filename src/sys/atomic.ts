@@ -16,7 +16,7 @@
  * and it cannot share one flush across a batch; xenroot needs both (issue: a zero-byte temp file
  * that survived every later sync).
  */
-import { chmodSync, closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { copyFile, open, rename, unlink } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
@@ -74,6 +74,11 @@ export interface WriteOptions {
   mode?: number;
   /** Create missing parent directories (default false). */
   mkdirs?: boolean;
+  /**
+   * false: no fsync of the file and its directory (still temp + rename: a reader never sees half
+   * a file). Only for caches whose loss or tearing by a crash is detected and costs a rebuild.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -112,12 +117,12 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
     try {
       writeAll(fd, data);
       chmodSync(tmp, opts.mode ?? 0o644);
-      fsyncSync(fd);
+      if (opts.durable !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
-    fsyncDir(dirname(path));
+    if (opts.durable !== false) fsyncDir(dirname(path));
   } catch (err) {
     rmSync(tmp, { force: true });
     throw writeError(path, err);
@@ -157,6 +162,18 @@ function writeAll(fd: number, data: string | Uint8Array): void {
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
+/** Up to this many files, a batch flushes each file (fsync) instead of the whole filesystem (syncfs). */
+const SMALL_BATCH = 64;
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Flushes the filesystem that holds `path` (syncfs(2) through coreutils `sync -f`): one call
  * instead of an fsync per file, for a batch.
@@ -180,8 +197,7 @@ export function sweepTempFiles(dir: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const m = TEMP_RE.exec(name);
-    if (!m || (Number(m[2]) !== process.pid && pidAlive(Number(m[2])))) continue;
-    if (Number(m[2]) === process.pid) continue;
+    if (!m || Number(m[2]) === process.pid || pidAlive(Number(m[2]))) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
     removed.push(join(dir, name));
   }
@@ -199,6 +215,8 @@ export class AtomicBatch {
   private dirs = new Map<string, string>();
   private staged: { staging: string; dir: string }[] = [];
   private renames: { tmp: string; target: string }[] = [];
+  /** Files written inside staging directories (for the per-file flush of a small batch). */
+  private stagedFiles: string[] = [];
   private readonly cleanup = onCleanup('files being written', () => this.abort());
 
   /**
@@ -227,6 +245,15 @@ export class AtomicBatch {
   }
 
   /**
+   * Whether `dir` did not exist when this batch first wrote into it (its files are then new: no
+   * need to look for them on disk).
+   */
+  isNewDir(dir: string): boolean {
+    const where = this.dirs.get(dir);
+    return where !== undefined && where !== dir;
+  }
+
+  /**
    * Writes `data` (or a copy of `source`) for `target`; visible at commit. Returns the stat of
    * the written file (the rename keeps inode, size and mtime).
    */
@@ -237,19 +264,25 @@ export class AtomicBatch {
       const where = this.ensureDir(dir);
       // In a staging directory the file is written under its own name: the directory's rename publishes it.
       tmp = where === dir ? tempPath(target) : join(where, basename(target));
+      let st: Stats;
       if ('text' in data) {
+        // By descriptor: one path lookup per file (open), the rest on the fd.
         const fd = openSync(tmp, 'wx', mode);
         try {
           writeAll(fd, data.text);
+          fchmodSync(fd, mode); // open's mode is masked by the umask
+          st = fstatSync(fd);
         } finally {
           closeSync(fd);
         }
       } else {
         copyFileSync(data.source, tmp, constants.COPYFILE_FICLONE);
+        chmodSync(tmp, mode);
+        st = statSync(tmp);
       }
-      chmodSync(tmp, mode); // open's mode is masked by the umask
       if (where === dir) this.renames.push({ tmp, target });
-      return statSync(tmp);
+      else this.stagedFiles.push(tmp);
+      return st;
     } catch (err) {
       if (tmp && dirname(tmp) === dir) rmSync(tmp, { force: true });
       throw writeError(target, err);
@@ -261,11 +294,21 @@ export class AtomicBatch {
     return this.renames.length + this.staged.length;
   }
 
-  /** Flushes once, then renames every file and staged directory into place. */
+  /**
+   * Flushes, then renames every file and staged directory into place. A large batch is flushed
+   * with one syncfs(2); a small one (at most SMALL_BATCH files) with an fsync per file, which
+   * waits only for its own data, not for everything dirty on the filesystem. Either way every
+   * byte is on disk before the first rename.
+   */
   commit(): void {
     if (this.renames.length === 0 && this.staged.length === 0) return this.cleanup.release();
     const first = this.renames[0]?.target ?? this.staged[0]!.dir;
-    syncFileSystem(dirname(first));
+    const files = [...this.renames.map((r) => r.tmp), ...this.stagedFiles];
+    if (files.length <= SMALL_BATCH) {
+      for (const f of files) fsyncFile(f);
+      // The entries of new directories inside a staging tree (their own rename is flushed with the journal).
+      for (const d of new Set([...this.stagedFiles.map((f) => dirname(f)), ...this.staged.map((s) => s.staging)])) fsyncDir(d);
+    } else syncFileSystem(dirname(first));
     for (const { tmp, target } of this.renames) {
       try {
         renameSync(tmp, target);
@@ -285,6 +328,7 @@ export class AtomicBatch {
       }
     }
     this.staged = [];
+    this.stagedFiles = [];
     this.dirs.clear();
     this.cleanup.release();
   }
@@ -295,6 +339,7 @@ export class AtomicBatch {
     for (const { staging } of this.staged) rmSync(staging, { recursive: true, force: true });
     this.renames = [];
     this.staged = [];
+    this.stagedFiles = [];
     this.dirs.clear();
     this.cleanup.release();
   }

@@ -300,7 +300,7 @@ describe('fleet commands over two hosts, one of which accepts connections and ne
     expect(JSON.parse(r.stdout).map((x: { name: string }) => x.name)).toEqual(['g-ok']);
     const none = await xenroot([...I, 'start']);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/name a guest, several, --all or --host H/);
+    expect(none.stderr).toMatch(/name a guest, several, --all, --host H or --group G/);
   });
 
   it('host trust records a given host key in xenroot\'s known_hosts, refuses a different one, replaces it with --replace', async () => {

@@ -137,7 +137,7 @@ describe('planner', () => {
     expect(bootEntry(data, 'terminal', staged.get('terminal')!).cmdline).toContain('root=nfs4:10.0.2.2:/srv/xenroot/terminal ');
   });
 
-  it('plans per-client pxelinux and iPXE files, DHCP and exports from the model alone', () => {
+  it('plans per-client pxelinux files, one iPXE script, DHCP and exports from the model alone', () => {
     const data = inventory({ clients: { a: { mac: '00-16-3E-00-00-0A', image: 'terminal' } }, guests: { g: { image: 'terminal', mac: '00:16:3e:00:00:0b' } } });
     const plan = planSync({ data, inventoryFile: '/g/inventory.yaml', staged, syslinux, exportsDirExists: false, dhcpShared: false });
     const paths = plan.files.map((f) => f.path);
@@ -150,7 +150,7 @@ describe('planner', () => {
         '/tftpboot/linux-install/images/terminal/vmlinuz-K-h',
         '/tftpboot/linux-install/pxelinux.cfg/default',
         '/tftpboot/linux-install/pxelinux.cfg/01-00-16-3e-00-00-0a',
-        '/tftpboot/linux-install/ipxe/00-16-3e-00-00-0a.ipxe',
+        '/tftpboot/linux-install/ipxe/boot.ipxe',
         '/etc/dnsmasq.d/xenroot.conf',
         '/etc/exports',
       ]),

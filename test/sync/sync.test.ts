@@ -36,14 +36,17 @@ describe('xenroot sync --root', () => {
     });
   });
 
-  it('writes the whole tree from empty: one pxelinux and iPXE file per client, versioned kernel and initrd', async () => {
+  it('writes the whole tree from empty: one pxelinux file per client, one iPXE script for all, versioned kernel and initrd', async () => {
     const r = await sync(s.inventory, { root: s.root });
     expect(r.counts.updated + r.counts.removed + r.counts.unchanged).toBe(0);
     const cfg = await readdir(join(s.root, TFTP, 'pxelinux.cfg'));
     expect(cfg.sort()).toEqual(['01-00-16-3e-aa-00-01', '01-00-16-3e-aa-00-02', '01-00-16-3e-aa-00-03', 'default']);
-    expect((await readdir(join(s.root, TFTP, 'ipxe'))).sort()).toEqual([
-      '00-16-3e-aa-00-01.ipxe', '00-16-3e-aa-00-02.ipxe', '00-16-3e-aa-00-03.ipxe', 'boot.ipxe', 'default.ipxe',
-    ]);
+    expect((await readdir(join(s.root, TFTP, 'ipxe'))).sort()).toEqual(['boot.ipxe', 'default.ipxe']);
+    const boot = await readFile(join(s.root, TFTP, 'ipxe/boot.ipxe'), 'utf8');
+    expect(boot).toContain('goto mac-${net0/mac:hexhyp} || goto default');
+    expect(boot).toMatch(/:mac-00-16-3e-aa-00-01\ngoto entry-0\n/);
+    expect(boot).toMatch(/:mac-00-16-3e-aa-00-03\ngoto entry-2\n/);
+    expect(boot).toMatch(/:entry-2\nkernel \/images\/terminal\/vmlinuz-\S+ initrd=\S+ root=nfs4:10\.0\.2\.9:\/srv\/own /);
     expect(await readFile(join(s.root, TFTP, 'pxelinux.0'))).toEqual(await readFile('/usr/lib/PXELINUX/pxelinux.0'));
     expect(existsSync(join(s.root, TFTP, 'ldlinux.c32'))).toBe(true);
     const images = await readdir(join(s.root, TFTP, 'images/terminal'));
@@ -65,7 +68,8 @@ describe('xenroot sync --root', () => {
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root });
     expect(r.changes).toEqual([]);
-    expect(r.counts).toEqual({ created: 0, updated: 0, removed: 0, unchanged: before.size - 1 });
+    // Every file but xenroot's own state under the root (the manifest and the model it was planned from).
+    expect(r.counts).toEqual({ created: 0, updated: 0, removed: 0, unchanged: before.size - 2 });
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root], { env: { XENROOT_INVENTORY: s.inventory } });
     expect(cli.code).toBe(0);
@@ -78,25 +82,25 @@ describe('xenroot sync --root', () => {
     await addClient(s.inventory, { mac: '00:16:3e:aa:00:04', name: 'fourth' });
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root, dryRun: true, diff: true });
-    expect(r.counts.created).toBe(2);
-    expect(r.counts.updated).toBe(3); // pxelinux + iPXE of "dashed", dnsmasq
+    expect(r.counts.created).toBe(1); // pxelinux.cfg of the new client
+    expect(r.counts.updated).toBe(3); // pxelinux of "dashed", the iPXE script, dnsmasq
     const pxe = r.changes.find((c) => c.path.endsWith('01-00-16-3e-aa-00-02'));
     expect(pxe?.diff).toMatch(/^-  APPEND .*selinux=0\n\+  APPEND .*selinux=0 quiet$/m);
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root, '--dry-run', '--diff'], { env: { XENROOT_INVENTORY: s.inventory } });
-    expect(cli.stdout).toContain('dry run: would have 2 created, 3 updated, 0 removed');
+    expect(cli.stdout).toContain('dry run: would have 1 created, 3 updated, 0 removed');
     expect(cli.stdout).toContain('+dhcp-host=00:16:3e:aa:00:04,fourth');
     expect(await snapshot(s.root)).toEqual(before);
   });
 
   it('applies a change to exactly the files it touches and removes the files of a removed client', async () => {
     const r = await sync(s.inventory, { root: s.root });
-    expect(r.counts).toMatchObject({ created: 2, updated: 3, removed: 0 });
+    expect(r.counts).toMatchObject({ created: 1, updated: 3, removed: 0 });
     await removeClient(s.inventory, 'upper');
     const r2 = await sync(s.inventory, { root: s.root });
-    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 2 });
+    expect(r2.counts).toMatchObject({ created: 0, updated: 2, removed: 1 });
     expect(existsSync(join(s.root, TFTP, 'pxelinux.cfg/01-00-16-3e-aa-00-01'))).toBe(false);
-    expect(existsSync(join(s.root, TFTP, 'ipxe/00-16-3e-aa-00-01.ipxe'))).toBe(false);
+    expect(await readFile(join(s.root, TFTP, 'ipxe/boot.ipxe'), 'utf8')).not.toContain('00-16-3e-aa-00-01');
     expect(await readFile(join(s.root, 'etc/dnsmasq.d/xenroot.conf'), 'utf8')).not.toContain('00:16:3e:aa:00:01');
   });
 
