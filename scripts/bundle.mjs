@@ -36,3 +36,21 @@ for (const f of await readdir(outdir)) {
   const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
   if (/\b__(filename|dirname)\b/.test(code)) throw new Error(`bundle: ${f} uses __filename/__dirname; add its package to external in scripts/bundle.mjs`);
 }
+
+// The code stamp (src/sys/stamp.ts): caches keyed by it (the validated model, the sync plan's
+// inputs) are void when the code that makes them changes. Written once here instead of hashing
+// the modules at every start.
+{
+  const { createHash } = await import('node:crypto');
+  const { existsSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
+  const h = createHash('sha1');
+  for (const d of ['deploy', 'render', 'inventory', 'ops', 'sys']) {
+    const dir = `${root}dist/${d}`;
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).sort()) {
+      if (f.endsWith('.map')) continue;
+      h.update(`${d}/${f}\0`).update(readFileSync(`${dir}/${f}`)).update('\0');
+    }
+  }
+  writeFileSync(`${root}dist/stamp.txt`, h.digest('hex') + '\n');
+}

@@ -28,9 +28,11 @@ DEBS=(
   iproute2 procps file ca-certificates
   # nested-Xen test harness: builds the dom0 root filesystem (scripts/xen/build-dom0.sh)
   mmdebstrap
+  # client discovery against real DHCP servers' leases (dnsmasq runs only inside a test's netns; never started as a service), zsh completion test
+  dnsmasq-base isc-dhcp-server zsh
   # image revisions (issue 12): copies hard-linked against the previous revision; TFTP servers the
   # per-node links are checked against (test/revisions/tftp-links.e2e.test.ts), fetched with curl
-  rsync tftpd-hpa dnsmasq curl
+  rsync tftpd-hpa curl
 )
 
 missing=()

@@ -7,6 +7,8 @@
 #   dom0-initrd.gz tiny busybox initramfs: loads virtio-blk + ext4, switch_roots to /dev/vda
 #   dom0.ext4      dom0 root: Debian bookworm by mmdebstrap from this machine's apt sources, with
 #                  xen-utils-4.17 (same version as xen.elf), libvirtd + libxl driver; init = dom0/init
+#   id_ed25519[.pub] a test client key pair, allowed as root in dom0's sshd (xen+ssh:// tests)
+#   ssh_host_ed25519_key.pub dom0's sshd host key (the harness writes known_hosts from it)
 #   manifest.json  versions, sizes, build time
 # Needs root (mmdebstrap, ownership in the image), mmdebstrap, dpkg, e2fsprogs, busybox-static.
 set -euo pipefail
@@ -25,7 +27,7 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-im
 [ -n "$kpkg" ] || { log "cannot resolve linux-image-amd64 to a linux-image-6.1 package (run apt-get update)"; exit 2; }
 kver=${kpkg#linux-image-}
 
-PKGS="xen-utils-4.17=$xenver,xen-utils-common=$xenver,xenstore-utils=$xenver,libvirt-daemon,libvirt-daemon-driver-xen,libvirt-clients,iproute2,kmod,busybox,bridge-utils,util-linux,procps"
+PKGS="xen-utils-4.17=$xenver,xen-utils-common=$xenver,xenstore-utils=$xenver,libvirt-daemon,libvirt-daemon-driver-xen,libvirt-clients,iproute2,kmod,busybox,bridge-utils,util-linux,procps,openssh-server"
 
 # --- cache key: every input ---
 key=$( {
@@ -104,8 +106,8 @@ if [ ! -f "$base" ]; then
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     bookworm "$work/base.tar" "$srcs" >&2
   mv "$work/base.tar" "$base"
-  # keep only the newest base
-  for old in "$xcache"/base-*.tar; do [ "$old" = "$base" ] || rm -f "$old"; done
+  # keep the 3 newest bases (branches that share a cache may differ in packages)
+  ls -t "$xcache"/base-*.tar | tail -n +4 | xargs -r rm -f
 fi
 root="$work/root"
 mkdir -p "$root"
@@ -133,6 +135,14 @@ install -m 755 "$here/dom0/agent" "$root/usr/local/sbin/xenroot-agent"
 install -m 755 "$here/dom0/udhcpc.script" "$root/usr/local/sbin/xenroot-udhcpc"
 mv "$root/etc/xen/scripts/vif-bridge" "$root/etc/xen/scripts/vif-bridge.xen"
 install -m 755 "$here/dom0/vif-bridge" "$root/etc/xen/scripts/vif-bridge"
+# sshd for xen+ssh:// (issue 15): host key made here, root login by the build's test key only
+rm -f "$root"/etc/ssh/ssh_host_*
+ssh-keygen -q -t ed25519 -N '' -C xenroot-dom0 -f "$root/etc/ssh/ssh_host_ed25519_key"
+ssh-keygen -q -t ed25519 -N '' -C xenroot-test-client -f "$work/out/id_ed25519"
+mkdir -p "$root/root/.ssh"; chmod 700 "$root/root/.ssh"
+cp "$work/out/id_ed25519.pub" "$root/root/.ssh/authorized_keys"; chmod 600 "$root/root/.ssh/authorized_keys"
+printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nHostKey /etc/ssh/ssh_host_ed25519_key\nUseDNS no\n' >"$root/etc/ssh/sshd_config.d/xenroot.conf"
+cp "$root/etc/ssh/ssh_host_ed25519_key.pub" "$work/out/ssh_host_ed25519_key.pub"
 echo xenroot-dom0 >"$root/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 xenroot-dom0\n' >"$root/etc/hosts"
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/*
@@ -192,8 +202,8 @@ cat >"$work/out/manifest.json" <<JSON
 JSON
 rm -rf "$out"
 mv "$work/out" "$out"
-# keep only this build's output
-for old in "$xcache"/dom0-*; do [ "$old" = "$out" ] || rm -rf "$old"; done
+# keep the 3 newest builds (branches that share a cache may differ in dom0 scripts)
+ls -dt "$xcache"/dom0-* | tail -n +4 | xargs -r rm -rf
 log "done in $((end - start)) s: $out"
 cat "$out/manifest.json" >&2
 echo "$out"

@@ -10,6 +10,7 @@ import * as image from './image.js';
 import * as create from './create.js';
 import * as guests from './guests.js';
 import * as client from './client.js';
+import * as group from './group.js';
 import * as sync from './sync.js';
 import * as initrd from './initrd.js';
 import * as start from './start.js';
@@ -22,5 +23,7 @@ import * as mac from './mac.js';
 import * as test from './test.js';
 import * as demo from './demo.js';
 import * as rollout from './rollout.js';
+import * as host from './host.js';
+import * as completion from './completion.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, rollout];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, group, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, rollout, host, completion];

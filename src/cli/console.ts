@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { AttachResult } from '../ops/guest-console.js';
 import type { CliContext } from './context.js';
-import { regexOption } from './context.js';
+import { intOption, regexOption } from './context.js';
 import { hostOptions, secondsOption } from './hvopts.js';
 
 /** Tells how an interactive console ended; a crash is an error (non-zero exit). */
@@ -24,9 +24,18 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--expect <regex>', 'do not attach: exit 0 once the console shows REGEX, non-zero on timeout or when the guest stops', regexOption('--expect'))
     .option('--timeout <s>', 'seconds to wait for --expect (default 60)', secondsOption('--timeout'))
     .option('--log <file>', 'append everything the console prints to FILE (with --expect)')
-    .action(async (name: string, o: { expect?: RegExp; timeout?: number; log?: string }) => {
+    .option('--log-tail [n]', 'do not attach: print the last N lines (default 50) of the console log its host keeps')
+    .option('--since <when>', 'with --log-tail: from `start` (the latest start by xenroot) or a time (2026-11-29T20:00, 10m, 2h)')
+    .action(async (name: string, o: { expect?: RegExp; timeout?: number; log?: string; logTail?: string | boolean; since?: string }) => {
       const { guestConsole } = await import('../ops/guest-console.js');
       const file = await ctx.inventoryPath();
+      if (o.logTail !== undefined || o.since !== undefined) {
+        const { readConsoleLog, parseSince } = await import('../ops/console-log.js');
+        const tail = typeof o.logTail === 'string' ? intOption('--log-tail', 1, 1_000_000)(o.logTail) : undefined;
+        const r = await readConsoleLog(file, name, { ...hostOptions(ctx, {}), ...(tail !== undefined ? { tail } : {}), ...(o.since ? { since: parseSince(o.since) } : {}) });
+        ctx.print(r, () => r.lines.join('\n'));
+        return;
+      }
       if (o.expect) {
         const r = await guestConsole(file, name, {
           ...hostOptions(ctx, {}),

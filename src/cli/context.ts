@@ -77,3 +77,14 @@ export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
+
+/**
+ * A node shown with where each value came from: one line per field, the group-able ones with
+ * their source ("group lab", "site (site.bridge)", "default (site.bridge)", "own").
+ */
+export function explained(title: string, values: Record<string, unknown>, sources: Record<string, { from: string; group?: string; site?: string }>): string {
+  const describe = (s: { from: string; group?: string; site?: string }) => (s.from === 'group' ? `group ${s.group}` : s.site ? `${s.from} (${s.site})` : s.from);
+  const fields = [...new Set([...Object.keys(values), ...Object.keys(sources)])];
+  const rows = fields.map((k) => [`  ${k}`, values[k] === undefined ? '-' : String(values[k]), sources[k] ? describe(sources[k]!) : '']);
+  return `${title}\n${table(rows)}`;
+}

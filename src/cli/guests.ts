@@ -1,6 +1,6 @@
 /** `xenroot render`, `list`, `show`, `remove`: reading and removing guests. */
 import type { Command } from 'commander';
-import { choiceOption, table, type CliContext } from './context.js';
+import { choiceOption, explained, table, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -21,19 +21,19 @@ export function register(program: Command, ctx: CliContext): void {
       const guests = await listGuests(await ctx.inventoryPath());
       ctx.print(guests, () =>
         table([
-          ['NAME', 'IMAGE', 'MEMORY', 'VCPUS', 'MAC'],
-          ...Object.entries(guests).map(([n, g]) => [n, g.image, `${g.memory} MiB`, String(g.vcpus), g.mac ? `${g.mac} (${g.macSource ?? 'pinned'})` : '(pinned at first start)']),
+          ['NAME', 'IMAGE', 'MEMORY', 'VCPUS', 'MAC', 'GROUP', 'HOST'],
+          ...Object.entries(guests).map(([n, g]) => [n, g.image ?? '-', `${g.memory} MiB`, String(g.vcpus), g.mac ? `${g.mac} (${g.macSource ?? 'pinned'})` : '(pinned at first start)', g.group ?? '-', g.host ?? g.connect ?? '-']),
         ]),
       );
     });
 
   program
     .command('show <name>')
-    .description('show one guest')
-    .action(async (name: string) => {
+    .description('show one guest (by name or pinned MAC) and where each value comes from (own, group, site, default)')
+    .action(async (ref: string) => {
       const { showGuest } = await import('../ops/guests.js');
-      const g = await showGuest(await ctx.inventoryPath(), name);
-      ctx.print({ name, ...g }, () => [`name: ${name}`, ...Object.entries(g).map(([k, v]) => `${k}: ${String(v)}`)].join('\n'));
+      const r = await showGuest(await ctx.inventoryPath(), ref);
+      ctx.print({ name: r.name, ...r.guest, sources: r.sources }, () => explained(`guest ${r.name}`, r.guest, r.sources));
     });
 
   program

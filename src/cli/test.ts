@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keep', 'leave the throwaway guest running')
     .option('--serve-nfs', 'serve the image with a private NFS server on loopback while the test runs')
     .option('--memory <MiB>', 'memory of the throwaway guest (default 512)', intOption('--memory', 64, 65536))
-    .option('--log <file>', 'write the console transcript to a file')
+    .option('--log <file>', 'write the console transcript to FILE (default: a file in xenroot\'s state dir, named in the result)')
     .action(async (image: string, o: { target: DomainTarget; initrdBuilder?: InitrdBuilder; expect?: RegExp; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string }) => {
       const expect = o.expect;
       const { testImage, assertPassed } = await import('../ops/test-image.js');
@@ -32,7 +32,7 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(r, () =>
         r.pass
           ? `PASS ${image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s (${r.builder} initrd, ${r.target}, root ${r.nfs.server}:${r.nfs.path}${r.kept ? `; guest ${r.domain} kept running` : ''})`
-          : `FAIL ${image}: ${r.reason}\nlast console lines:\n  ${r.lastLines.join('\n  ')}`,
+          : `FAIL ${image}: ${r.reason}\nlast console lines:\n  ${r.lastLines.join('\n  ')}\ntranscript: ${r.transcript}`,
       );
       assertPassed(r);
     });

@@ -18,7 +18,7 @@ import { DeployError } from '../sys/errors.js';
 import { AtomicBatch, removeFile, writeFileAtomicSync } from '../sys/atomic.js';
 import { throwIfInterrupted } from '../sys/lifetime.js';
 import { mergeManagedBlock, hasManagedBlock } from '../render/exports.js';
-import { readManifest, under, writeManifest, type HashCache, type Manifest, type ManifestEntry } from './manifest.js';
+import { beginApply, endApply, interruptedApply, readManifest, sweepAfterInterruptedApply, under, writeManifest, type HashCache, type Manifest, type ManifestEntry } from './manifest.js';
 import type { DesiredFile, FileGroup, FileOwner } from './plan.js';
 
 export type Outcome = 'created' | 'updated' | 'removed' | 'unchanged';
@@ -42,6 +42,8 @@ export interface ApplyOptions {
   owners?: Set<string>;
   /** Files handled between two turns of the event loop (default 256). */
   chunk?: number;
+  /** Called right before anything becomes visible (throw to apply nothing): the lock check. */
+  beforeCommit?: () => void;
 }
 
 export interface ApplyResult {
@@ -102,6 +104,9 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
     next.files[f.path] = entry;
   };
 
+  // A file in a directory this batch is creating cannot exist yet: no need to look.
+  const lookup = (target: string): Stats | undefined => (batch?.isNewDir(dirname(target)) ? undefined : statOf(target));
+
   const one = (f: DesiredFile) => {
     const target = under(root, f.path);
     const change: FileChange = { path: f.path, target, group: f.group, owner: f.owner, outcome: 'unchanged' };
@@ -109,7 +114,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
     if (f.kind === 'text') {
       const hash = sha1(f.content);
       const old = prev.files[f.path];
-      const st = statOf(target);
+      const st = lookup(target);
       // Unchanged since xenroot wrote it (same inode, size, mtime) and the same content wanted.
       if (st && old?.kind === 'text' && old.sha1 === hash && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino) {
         record(f, { sha1: hash }, st);
@@ -145,7 +150,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
       return;
     }
     if (f.kind === 'copy') {
-      const st = statOf(target);
+      const st = lookup(target);
       // A versioned name carries the content hash: same name and size is the same file.
       const same = !!st && st.size === f.size && (f.versioned || readFileSync(target).equals(readFileSync(f.source)));
       if (same) {
@@ -235,6 +240,7 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   try {
     await chunked(files, chunk, one);
     throwIfInterrupted();
+    if (batch) opts.beforeCommit?.();
     batch?.commit();
   } finally {
     batch?.abort();
@@ -278,9 +284,12 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
  */
 export async function applyOwned(files: DesiredFile[], owners: string[], manifestFile: string, opts: Omit<ApplyOptions, 'owners'> = {}): Promise<ApplyResult> {
   const loaded = readManifest(manifestFile);
+  if (!opts.dryRun && interruptedApply(manifestFile)) sweepAfterInterruptedApply([...files.map((f) => f.path), ...Object.keys(loaded.manifest.files)], opts.root);
+  if (!opts.dryRun) beginApply(manifestFile);
   const r = await applyPlan(files, loaded.manifest, loaded.manifest.sources, { ...opts, owners: new Set(owners) });
   if (opts.dryRun) return r;
   await writeManifest(manifestFile, r.manifest, loaded.text);
+  endApply(manifestFile);
   return {
     ...r,
     undo: () => {

@@ -6,10 +6,11 @@
  * only under the inventory's lock.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { stateDir } from '../inventory/paths.js';
-import { writeFileAtomic } from '../sys/atomic.js';
+import { sweepTempFiles, writeFileAtomic, writeFileAtomicSync } from '../sys/atomic.js';
+import { pidAlive } from '../sys/proc.js';
 import type { DesiredFile, FileGroup, FileOwner } from './plan.js';
 
 export interface ManifestEntry {
@@ -37,6 +38,10 @@ export type HashCache = Record<string, SourceHash>;
 export interface PlanInputs {
   fingerprint: string;
   stats: Record<string, { size: number; mtimeMs: number; ino: number } | null>;
+  /** Everything but the inventory text (code stamp, root, probed paths): equal, a plan of a few owners is enough. */
+  base?: string;
+  /** The model key (inventory/model-cache.ts) of the inventory this manifest was planned from. */
+  modelKey?: string;
 }
 
 /** What xenroot owns on disk (system paths) and the hash cache of staged sources. */
@@ -125,10 +130,82 @@ export async function writeManifest(file: string, m: Manifest, previousText: str
  * copies: present with their size). Costs one stat per file and reads nothing.
  */
 export function manifestIntact(m: Manifest, root: string | undefined): boolean {
+  // Manifest paths are absolute and normal: the root is a plain prefix (path.join per file costs more than the stat).
+  const prefix = root ? resolve(root).replace(/\/+$/, '') : '';
   for (const [path, e] of Object.entries(m.files)) {
-    const st = (e.kind === 'link' ? lstatSync : statSync)(under(root, path), { throwIfNoEntry: false });
+    const at = path.startsWith('/') ? prefix + path : under(root, path);
+    const st = (e.kind === 'link' ? lstatSync : statSync)(at, { throwIfNoEntry: false });
     if (!st || st.size !== e.size) return false;
     if (e.kind !== 'copy' && (st.mtimeMs !== e.mtimeMs || st.ino !== e.ino)) return false;
   }
   return true;
+}
+
+/**
+ * The no-op check on a manifest text, without building the manifest: when its inputs carry
+ * `fingerprint` and every file is as xenroot left it, the number of files; else undefined.
+ * (manifestIntact's test, on the rows as they are parsed.)
+ */
+export function intactFileCount(text: string, fingerprint: string, root: string | undefined): { count: number; inputs: PlanInputs } | undefined {
+  // The inputs come before the files (serializeManifest): a changed inventory is seen without parsing 10,000 rows.
+  if (!fingerprint || !text.slice(0, 8192).includes(`"fingerprint":"${fingerprint}"`)) return undefined;
+  let raw: { version?: number; inputs?: PlanInputs | null; files?: Row[] };
+  try {
+    raw = JSON.parse(text) as typeof raw;
+  } catch {
+    return undefined;
+  }
+  if (raw.version !== 3 || !raw.inputs || raw.inputs.fingerprint !== fingerprint || !Array.isArray(raw.files)) return undefined;
+  const prefix = root ? resolve(root).replace(/\/+$/, '') : '';
+  for (const [path, kind, , , size, mtimeMs, ino] of raw.files) {
+    // A link (kind 3) is checked as itself: lstat.
+    const st = (kind === 3 ? lstatSync : statSync)(path.startsWith('/') ? prefix + path : under(root, path), { throwIfNoEntry: false });
+    if (!st || st.size !== size) return undefined;
+    if (kind !== 1 && (st.mtimeMs !== mtimeMs || st.ino !== ino)) return undefined;
+  }
+  return { count: raw.files.length, inputs: raw.inputs };
+}
+
+/**
+ * The mark of an apply in progress, beside the manifest: written before the first file, removed
+ * after the manifest. Found at the start of a later run with its writer's PID gone, it says that
+ * run was killed (SIGKILL, power loss) mid-apply: its temp files and staging directories are then
+ * swept from every directory it may have written to.
+ */
+export function applyMarkPath(manifestFile: string): string {
+  return `${manifestFile}.applying`;
+}
+
+/** True when an earlier apply of this manifest was killed before it finished (its own temp files are swept here). */
+export function interruptedApply(manifestFile: string): boolean {
+  sweepTempFiles(dirname(manifestFile));
+  try {
+    const pid = Number(readFileSync(applyMarkPath(manifestFile), 'utf8').trim());
+    return !(Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid));
+  } catch {
+    return false;
+  }
+}
+
+/** Marks an apply as begun (see applyMarkPath). */
+export function beginApply(manifestFile: string): void {
+  writeFileAtomicSync(applyMarkPath(manifestFile), `${process.pid}\n`, { mkdirs: true });
+}
+
+/** Removes the mark of an apply, once its manifest is written. */
+export function endApply(manifestFile: string): void {
+  rmSync(applyMarkPath(manifestFile), { force: true });
+}
+
+/** Sweeps the temp files of a killed apply from the directories of `paths` (system paths, under root). */
+export function sweepAfterInterruptedApply(paths: Iterable<string>, root: string | undefined): string[] {
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    // A staging directory sits beside the top-most directory it stands for: every ancestor may hold one.
+    for (let d = dirname(under(root, p)); !dirs.has(d); d = dirname(d)) {
+      dirs.add(d);
+      if (d === dirname(d)) break;
+    }
+  }
+  return [...dirs].flatMap((d) => sweepTempFiles(d));
 }

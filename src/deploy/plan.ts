@@ -8,10 +8,12 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
 import { exportPath, guestFiles } from '../inventory/paths.js';
+import { effectiveClients } from '../inventory/effective.js';
 import { nodeCmdline } from '../render/cmdline.js';
 import { renderGuest } from '../render/guest-files.js';
+import type { HostPaths } from '../render/guest-spec.js';
 import { pxelinuxMacName, renderPxelinux, type BootEntry } from '../render/pxelinux.js';
-import { IPXE_DIR, ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../render/ipxe.js';
+import { IPXE_DIR, renderIpxeBoot, renderIpxeEntry } from '../render/ipxe.js';
 import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.js';
 import { renderIscDhcp } from '../render/isc-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
@@ -67,6 +69,13 @@ export interface PlanInput {
   exportsDirExists: boolean;
   /** Is the DHCP file shared with the admin (then a managed block, else a whole file)? */
   dhcpShared: boolean;
+  /** Guests on inventory hosts: where their boot files are on that host (issue 15). */
+  guestHostPaths?: Map<string, HostPaths>;
+  /**
+   * Plan only the files of these owners (`guest:NAME`, `client:NAME`) besides the site's and the
+   * images' (an incremental sync after a change of a few nodes); absent: every owner.
+   */
+  only?: ReadonlySet<string>;
 }
 
 export interface Plan {
@@ -92,13 +101,15 @@ export function bootEntry(data: InventoryData, imageName: string, staged: Staged
  * The generated files of some guests (NAME.cfg for xl, NAME.xml for libvirt), at each guest's
  * one recorded home (see guestFiles). Pure; render errors are thrown before anything is written.
  */
-export function planGuestFiles(data: InventoryData, inventoryFile: string, names: string[]): DesiredFile[] {
+export function planGuestFiles(data: InventoryData, inventoryFile: string, names: string[], hostPaths?: Map<string, HostPaths>): DesiredFile[] {
   const files: DesiredFile[] = [];
   for (const name of names) {
     const g = guestFiles(data, inventoryFile, name);
     const owner: FileOwner = `guest:${name}`;
-    const cfg = { name: `${name}.cfg`, content: renderGuest(data, name, 'xl') };
-    const xml = { name: `${name}.xml`, content: renderGuest(data, name, 'libvirt') };
+    // A guest on an inventory host names its boot files where they are on that host (issue 15).
+    const host = hostPaths?.get(name);
+    const cfg = { name: `${name}.cfg`, content: renderGuest(data, name, 'xl', host) };
+    const xml = { name: `${name}.xml`, content: renderGuest(data, name, 'libvirt', host) };
     files.push(...nodeSwitch({ base: g.dir, switchDir: GUEST_SWITCH_DIR, key: name, entryDir: GUEST_SWITCH_DIR, entryName: `${name}.`, group: 'guest', owner, entryOwner: owner, files: [{ ...cfg, path: g.cfg }, { ...xml, path: g.xml }] }));
   }
   return files;
@@ -112,11 +123,13 @@ export function planSync(input: PlanInput): Plan {
   const tftpBase = site.tftpRoot.replace(/\/+$/, '');
   const tftp = (rel: string) => `${tftpBase}/${rel}`;
 
+  const wanted = (owner: string): boolean => !input.only || input.only.has(owner);
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
-  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort()));
+  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort().filter((n) => wanted(`guest:${n}`)), input.guestHostPaths));
 
   // TFTP tree.
-  const clients = Object.entries(data.clients);
+  // Each client as it boots: its own values, else its group's (inventory/effective.ts).
+  const clients = effectiveClients(data);
   const hasPxe = clients.length > 0 || input.staged.size > 0;
   if (hasPxe) {
     const s = input.syslinux;
@@ -139,7 +152,6 @@ export function planSync(input: PlanInput): Plan {
       path: tftp('pxelinux.cfg/default'),
       content: renderPxelinux({ entries: defaults, timeout: site.pxe.timeout, comment: 'machines without a file of their own' }),
     });
-    files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${IPXE_DIR}/boot.ipxe`), content: renderIpxeBoot(httpBase ? { httpBase } : {}) });
     files.push({
       kind: 'text',
       group: 'tftp',
@@ -170,25 +182,29 @@ export function planSync(input: PlanInput): Plan {
         entryTexts.set(entry, texts);
       }
       const owner: FileOwner = `client:${name}`;
-      files.push(
-        ...nodeSwitch({
-          base: tftpBase,
-          switchDir: CLIENT_SWITCH_DIR,
-          key: c.mac.replaceAll(':', '-'),
-          entryDir: `${CLIENT_SWITCH_DIR}/entries`,
-          entryName: '',
-          group: 'tftp',
-          owner,
-          entryOwner: `image:${c.image}`,
-          planned: plannedSets,
-          set: texts.set,
-          files: [
-            { name: 'pxelinux', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: texts.pxe },
-            { name: 'ipxe', path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`), content: texts.ipxe },
-          ],
-        }),
-      );
+      // iPXE's boot.ipxe chains straight into the node's switch (NODES/MAC/ipxe); pxelinux finds a
+      // machine's own entry only as a file of its own, pxelinux.cfg/01-MAC: a fixed link into it.
+      const switched = nodeSwitch({
+        base: tftpBase,
+        switchDir: CLIENT_SWITCH_DIR,
+        key: c.mac.replaceAll(':', '-'),
+        entryDir: `${CLIENT_SWITCH_DIR}/entries`,
+        entryName: '',
+        group: 'tftp',
+        owner,
+        entryOwner: `image:${c.image}`,
+        planned: plannedSets,
+        set: texts.set,
+        files: [
+          { name: 'pxelinux', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: texts.pxe },
+          { name: 'ipxe', content: texts.ipxe },
+        ],
+      });
+      // An incremental plan leaves other clients' links as they are, but plans every shared set.
+      files.push(...(wanted(owner) ? switched : switched.filter((f) => f.kind !== 'link')));
     }
+    // iPXE's entry script: the booting NIC's node switch (its own entry), else the default one.
+    files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${IPXE_DIR}/boot.ipxe`), content: renderIpxeBoot({ ...(httpBase ? { httpBase } : {}), nodesDir: CLIENT_SWITCH_DIR }) });
   }
 
   // DHCP reservations.
@@ -256,7 +272,8 @@ export function nodeSwitch(o: {
   group: FileGroup;
   owner: FileOwner;
   entryOwner: FileOwner;
-  files: { name: string; path: string; content: string }[];
+  /** The set's files; those with a `path` also get a fixed link there (e.g. pxelinux.cfg/01-MAC). */
+  files: { name: string; path?: string; content: string }[];
   /** Sets already planned (shared by several nodes): planned once. */
   planned?: Set<string>;
   /** The set's name when the caller has it already (setName of the same files). */
@@ -269,6 +286,6 @@ export function nodeSwitch(o: {
   o.planned?.add(setDir);
   const toEntry = relative(`${o.base}/${o.switchDir}`, `${o.base}/${o.entryDir}/${set}`);
   out.push({ kind: 'link', group: o.group, owner: o.owner, path: `${o.base}/${o.switchDir}/${o.key}`, target: toEntry });
-  for (const f of o.files) out.push({ kind: 'link', group: o.group, owner: o.owner, path: f.path, target: relative(dirname(f.path), `${o.base}/${o.switchDir}/${o.key}/${f.name}`) });
+  for (const f of o.files) if (f.path) out.push({ kind: 'link', group: o.group, owner: o.owner, path: f.path, target: relative(dirname(f.path), `${o.base}/${o.switchDir}/${o.key}/${f.name}`) });
   return out;
 }

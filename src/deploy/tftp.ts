@@ -11,6 +11,7 @@ import type { Stats } from 'node:fs';
 import { DependencyError, DeployError } from '../sys/errors.js';
 import type { InventoryData } from '../inventory/schema.js';
 import { bootFiles } from '../inventory/paths.js';
+import { clientImages } from '../inventory/effective.js';
 import type { HashCache } from './manifest.js';
 import type { PlanInput, StagedImage } from './plan.js';
 
@@ -63,7 +64,7 @@ export async function hashSource(path: string, st: Stats, cache: HashCache): Pro
 export async function stageImages(data: InventoryData, cache: HashCache): Promise<{ staged: Map<string, StagedImage>; warnings: string[] }> {
   const staged = new Map<string, StagedImage>();
   const warnings: string[] = [];
-  const used = new Set(Object.values(data.clients).map((c) => c.image));
+  const used = clientImages(data);
   for (const [name, image] of Object.entries(data.images).sort(([a], [b]) => a.localeCompare(b))) {
     if (!image.kver) {
       if (used.has(name)) bootFiles(data.site, name, image, 'pxe'); // throws the InventoryError naming kver

@@ -9,7 +9,12 @@ import { log } from '../sys/log.js';
 import { mapHypervisorError, withTimeout } from './errors.js';
 import { interfacesFromDomainXml, nameFromDomainXml, uuidFromDomainXml } from './xml.js';
 import { renderDomainXml } from '../render/guest-files.js';
-import { targetForUri, type ConsoleCommand, type DomainGuest, type DomainState, type DomainSummary, type Hypervisor, type HypervisorCapabilities, type InterfaceInfo } from './types.js';
+import type { DomainTarget } from '../inventory/constants.js';
+import { VirshBootStore, type BootFileStore } from './boot-store.js';
+import { ConsoleLogReader } from './console-log.js';
+import { isSshUri, transportUri } from './ssh.js';
+import { parseFreecell, parseNodeinfo, virsh, virshBatch, virshErrorText, type VirshOptions } from './virsh.js';
+import { targetForUri, type ConsoleCommand, type DomainGuest, type DomainState, type DomainSummary, type Hypervisor, type HypervisorCapabilities, type InterfaceInfo, type NodeFacts } from './types.js';
 
 /** The subset of @unraid/libvirt's Domain handle that we use (an opaque token). */
 interface NativeDomain {
@@ -64,6 +69,15 @@ async function loadNative(): Promise<NativeModule> {
   return nativeModule;
 }
 
+/** Whether a URI reaches libvirtd over TCP or TLS (xen+tcp://H/, qemu+tls://H/, xen://H/ with a host). Pure. */
+export function isNetworkTransport(uri: string): boolean {
+  const m = /^([a-z0-9]+)(?:\+([a-z0-9]+))?:\/\/([^/?]*)/i.exec(uri);
+  if (!m) return false;
+  const transport = (m[2] ?? '').toLowerCase();
+  if (transport === 'tcp' || transport === 'tls') return true;
+  return transport === '' && m[3] !== '' && m[1]?.toLowerCase() !== 'test';
+}
+
 /** libvirt's virDomainState numbers. */
 const STATES: DomainState[] = ['nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff', 'crashed', 'pmsuspended'];
 
@@ -73,9 +87,10 @@ export function libvirtState(n: number): DomainState {
 
 const XML_INACTIVE = 2; // VIR_DOMAIN_XML_INACTIVE
 const LIST_PERSISTENT = 4; // VIR_CONNECT_LIST_DOMAINS_PERSISTENT
+const LIST_TRANSIENT = 8; // VIR_CONNECT_LIST_DOMAINS_TRANSIENT
 
 export interface LibvirtOptions {
-  /** Timeout for opening the connection (default 5 s). */
+  /** Timeout for opening the connection (default 5 s; 20 s over ssh: a handshake with a slow host takes seconds). */
   connectTimeoutMs?: number;
   /** Timeout for every other call (default 60 s: starting a domain may take a while). */
   callTimeoutMs?: number;
@@ -96,19 +111,22 @@ export class LibvirtHypervisor implements Hypervisor {
   private readonly connectTimeoutMs: number;
   private readonly callTimeoutMs: number;
   private readonly virsh: string;
+  /** The URI opened: ssh URIs go through xenroot's ssh wrapper (src/hypervisor/ssh.ts). */
+  private transport: string | undefined;
 
   constructor(uri: string, options: LibvirtOptions = {}) {
     this.uri = uri;
     this.capabilities = { persistentDefinitions: true, defaultTarget: targetForUri(uri) };
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? (isSshUri(uri) ? 20_000 : 5_000);
     this.callTimeoutMs = options.callTimeoutMs ?? envTimeoutMs('XENROOT_LIBVIRT_TIMEOUT') ?? 60_000;
     this.virsh = options.virsh ?? 'virsh';
   }
 
   async connect(): Promise<void> {
     if (this.conn) return;
+    if (isNetworkTransport(this.uri)) await this.probe();
     const native = await loadNative();
-    const conn = new native.Hypervisor({ uri: this.uri });
+    const conn = new native.Hypervisor({ uri: this.transportUri() });
     try {
       await withTimeout(
         conn.connectOpen(),
@@ -121,6 +139,55 @@ export class LibvirtHypervisor implements Hypervisor {
       throw mapHypervisorError(err, 'connecting to libvirt', this.uri);
     }
     this.conn = conn;
+  }
+
+  /**
+   * A network host that accepts TCP but never answers (a hung libvirtd) or never completes the
+   * handshake (a dead host) would keep the native connect in a libuv worker that nothing can
+   * cancel, and the process could not even exit until libvirt gives up (seen: exit() waits for
+   * it). So remote TCP/TLS URIs are asked first by `virsh uri` in a child process, which a
+   * timeout can kill.
+   */
+  private async probe(): Promise<void> {
+    const r = await virsh(this.virshOptions(), 'connecting to libvirt', ['uri'], { check: false, timeoutMs: this.connectTimeoutMs }).catch((err: unknown) => {
+      if (err instanceof TimeoutError) {
+        throw new TimeoutError(`libvirt at ${this.uri} did not answer within ${this.connectTimeoutMs / 1000} s`, {
+          hint: `is the host up and libvirtd answering at ${this.uri}? Select another host with --connect URI or XENROOT_CONNECT`,
+        });
+      }
+      throw err;
+    });
+    if (r.exitCode !== 0) throw mapHypervisorError(new Error(virshErrorText(r.stderr) || `virsh exited ${r.exitCode}`), 'connecting to libvirt', this.uri);
+  }
+
+  private transportUri(): string {
+    this.transport ??= transportUri(this.uri);
+    return this.transport;
+  }
+
+  /** How virsh reaches the same host (storage, uploads, free memory: what the binding lacks). */
+  virshOptions(): VirshOptions {
+    return { uri: this.transportUri(), displayUri: this.uri, timeoutMs: this.callTimeoutMs, virsh: this.virsh };
+  }
+
+  /** Boot files as volumes of xenroot's pool at `dir` on this host (src/hypervisor/boot-store.ts). */
+  bootStore(dir: string): BootFileStore {
+    return new VirshBootStore(this.virshOptions(), dir);
+  }
+
+  /** The console logs of guests of flavour `target` on this host (src/hypervisor/console-log.ts). */
+  consoleLog(target: DomainTarget): ConsoleLogReader {
+    return new ConsoleLogReader(this.virshOptions(), target);
+  }
+
+  /** CPUs, memory and free memory of the host: `virsh nodeinfo; freecell` in one call. */
+  async nodeFacts(): Promise<NodeFacts> {
+    const { out } = await virshBatch(this.virshOptions(), 'reading node info', [
+      ['n', 'nodeinfo'],
+      ['f', 'freecell'],
+    ]);
+    const n = parseNodeinfo(out.get('n') ?? '');
+    return { cpus: n.cpus, memoryKiB: n.memoryKiB, freeKiB: parseFreecell(out.get('f') ?? '') };
   }
 
   async close(): Promise<void> {
@@ -218,21 +285,19 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   async list(): Promise<DomainSummary[]> {
-    const [all, persistent] = await Promise.all([
-      this.call('list domains', undefined, (c) => c.connectListAllDomains()),
+    // Persistent and transient lists apart (no second pass of names to tell them), and the id only
+    // of a domain that runs: 2 calls per defined domain instead of 4 (status over many domains).
+    const [persistent, transient] = await Promise.all([
       this.call('list persistent domains', undefined, (c) => c.connectListAllDomains(LIST_PERSISTENT)),
+      this.call('list transient domains', undefined, (c) => c.connectListAllDomains(LIST_TRANSIENT)),
     ]);
-    const persistentNames = new Set(await Promise.all(persistent.map((d) => this.call('get name', undefined, (c) => c.domainGetName(d)))));
-    const rows = await Promise.all(
-      all.map(async (d): Promise<DomainSummary> => {
-        const [name, info, id] = await Promise.all([
-          this.call('get name', undefined, (c) => c.domainGetName(d)),
-          this.call('get state', undefined, (c) => c.domainGetInfo(d)),
-          this.call('get id', undefined, (c) => c.domainGetID(d)),
-        ]);
-        return { name, state: libvirtState(info.state), id: id ?? undefined, persistent: persistentNames.has(name) };
-      }),
-    );
+    const row = async (d: NativeDomain, isPersistent: boolean): Promise<DomainSummary> => {
+      const [name, info] = await Promise.all([this.call('get name', undefined, (c) => c.domainGetName(d)), this.call('get state', undefined, (c) => c.domainGetInfo(d))]);
+      const state = libvirtState(info.state);
+      const id = state === 'shutoff' ? undefined : await this.call('get id', name, (c) => c.domainGetID(d));
+      return { name, state, id: id ?? undefined, persistent: isPersistent };
+    };
+    const rows = await Promise.all([...persistent.map((d) => row(d, true)), ...transient.map((d) => row(d, false))]);
     return rows.sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -252,6 +317,6 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   consoleCommand(name: string): ConsoleCommand {
-    return { file: this.virsh, args: ['-c', this.uri, 'console', name], escape: '\x1d' };
+    return { file: this.virsh, args: ['-c', this.transportUri(), 'console', name], escape: '\x1d' };
   }
 }

@@ -4,6 +4,16 @@
  */
 import type { DomainTarget } from '../inventory/schema.js';
 import type { GuestSpec } from '../render/guest-spec.js';
+import type { BootFileStore } from './boot-store.js';
+import type { ConsoleLogReader } from './console-log.js';
+
+/** What placement needs to know of a host (libvirt nodeinfo + freecell). KiB. */
+export interface NodeFacts {
+  cpus: number | undefined;
+  memoryKiB: number | undefined;
+  /** Free memory for new guests (Xen: the hypervisor's free pool, as `xl info free_memory`). */
+  freeKiB: number | undefined;
+}
 
 /** Domain states, normalised across libvirt and xl. */
 export type DomainState =
@@ -88,6 +98,12 @@ export interface Hypervisor {
   interfaces(name: string): Promise<InterfaceInfo[]>;
   /** How to attach to the domain's console under a pty. */
   consoleCommand(name: string): ConsoleCommand;
+  /** Boot files kept on the host, as volumes of a pool at `dir` (libvirt); absent: the driver boots local paths (xl). */
+  bootStore?(dir: string): BootFileStore;
+  /** The console logs of the host's guests, readable from here (libvirt); absent: read them on the host. */
+  consoleLog?(target: DomainTarget): ConsoleLogReader;
+  /** CPUs and free memory, for placement (libvirt). */
+  nodeFacts?(): Promise<NodeFacts>;
 }
 
 /** Which domain flavour a URI wants: qemu:// and test:// run the QEMU test domain, xen:// the Xen PV one. */

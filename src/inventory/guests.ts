@@ -8,10 +8,12 @@ import { allocateMac, assertMacFree, normaliseMac } from './mac.js';
 import { FIELDS, checkEntryName, flagValue, type Guest } from './schema.js';
 import type { Inventory } from './store.js';
 import { findEntry, requireEntry } from './lookup.js';
+import { requireGroup } from './clients.js';
 
 export interface GuestEntryOptions {
   name: string;
-  image: string;
+  /** Optional when `group` names a group with an image. */
+  image?: string;
   /** MiB; a string from a flag is checked by the schema's own field rule. */
   memory?: number | string;
   vcpus?: number | string;
@@ -22,6 +24,10 @@ export interface GuestEntryOptions {
   append?: string;
   /** Directory of NAME.cfg and NAME.xml (absolute); absent: the site's guest directory. */
   configDir?: string;
+  /** The inventory host it runs on (`--host`); absent: placed by xenroot at its first start, when hosts exist. */
+  host?: string;
+  /** The group whose defaults the guest takes. */
+  group?: string;
 }
 
 /** Adds a guest entry; throws InventoryError for a duplicate name, an unknown image or a bad value. */
@@ -29,18 +35,27 @@ export function addGuestEntry(inv: Inventory, opts: GuestEntryOptions): Guest {
   const name = checkEntryName('guest', opts.name);
   const data = inv.data;
   if (findEntry(data, 'guest', name)) throw new InventoryError(`guest "${name}" exists already`, { hint: '`xenroot show NAME` prints it; `xenroot remove NAME` removes it' });
-  if (!findEntry(data, 'image', opts.image))
+  const group = opts.group === undefined ? undefined : requireGroup(data, opts.group);
+  if (opts.image === undefined && group?.image === undefined)
+    throw new InventoryError(`guest "${name}" needs an image: give --image${opts.group === undefined ? ' or --group with a group that has one' : `; group "${opts.group}" has none`}`);
+  if (opts.image !== undefined && !findEntry(data, 'image', opts.image))
     throw new InventoryError(`image "${opts.image}" is not in the inventory`, {
       hint: `known images: ${Object.keys(data.images).join(', ') || 'none; add one with `xenroot image add`'}`,
     });
   const f = FIELDS.guests;
-  const entry: Record<string, unknown> = { image: opts.image };
+  const entry: Record<string, unknown> = opts.image !== undefined ? { image: opts.image } : {};
+  if (opts.group !== undefined) entry.group = opts.group;
   if (opts.memory !== undefined) entry.memory = flagValue(f.memory, '--memory', opts.memory);
   if (opts.vcpus !== undefined) entry.vcpus = flagValue(f.vcpus, '--vcpus', opts.vcpus);
   if (opts.bridge !== undefined) entry.bridge = flagValue(f.bridge, '--bridge', opts.bridge);
   if (opts.connect !== undefined) entry.connect = flagValue(f.connect, '--connect', opts.connect);
   if (opts.append !== undefined) entry.append = flagValue(f.append, '--append', opts.append);
   if (opts.configDir !== undefined) entry.configDir = flagValue(f.configDir, '--out', opts.configDir);
+  if (opts.host !== undefined) {
+    entry.host = flagValue(f.host, '--host', opts.host);
+    if (!findEntry(data, 'host', opts.host))
+      throw new InventoryError(`host "${opts.host}" is not in the inventory`, { hint: `known hosts: ${Object.keys(data.hosts).join(', ') || 'none; add one with `xenroot host add`'}` });
+  }
   if (opts.mac === 'auto') {
     entry.mac = allocateMac(data, data.site.macPrefix);
     entry.macSource = 'allocated';

@@ -42,6 +42,7 @@ export function addImageEntry(inv: Inventory, opts: ImageEntryOptions): Image {
 export function removeImageEntry(inv: Inventory, name: string): Image {
   const image = requireEntry(inv.data, 'image', name);
   const users = [
+    ...Object.entries(inv.data.groups ?? {}).filter(([, g]) => g.image === name).map(([n]) => `group ${n}`),
     ...Object.entries(inv.data.guests).filter(([, g]) => g.image === name).map(([n]) => `guest ${n}`),
     ...Object.entries(inv.data.clients).filter(([, c]) => c.image === name).map(([n]) => `client ${n}`),
   ];

@@ -7,7 +7,8 @@
  * inventory: a node's `revision` and `previousRevision`); what a revision holds and how it tested
  * is a fact (the state directory).
  */
-import type { BootTarget, Image, InitrdBuilder, InventoryData } from './schema.js';
+import type { BootTarget, Client, Guest, Image, InitrdBuilder, InventoryData } from './schema.js';
+import { effectiveClient, effectiveGuest } from './effective.js';
 import { imageRef, revisionExport, revisionRoot } from './paths.js';
 
 /** One run of `xenroot test IMAGE@REV`. */
@@ -93,6 +94,11 @@ export function lastPass(rec: RevisionRecord): TestRecord | undefined {
   return [...rec.tests].reverse().find((t) => t.pass);
 }
 
+/** The image a node boots: its own, else its group's (inventory/effective.ts). */
+export function nodeImage(data: InventoryData, kind: 'guest' | 'client', name: string, node: Guest | Client): string {
+  return kind === 'guest' ? effectiveGuest(data, name, node as Guest).image : effectiveClient(data, name, node as Client).image;
+}
+
 /** The image entry a revision boots as: the image's settings, the revision's tree, export and kernel. */
 export function revisionImage(data: InventoryData, imageName: string, rec: Pick<RevisionRecord, 'revision' | 'kver'>): Image {
   const base = data.images[imageName] as Image;
@@ -115,9 +121,9 @@ export function effectiveModel(data: InventoryData, indexes: Map<string, Revisio
     for (const rec of liveRevisions(index)) images[imageRef(name, rec.revision)] = revisionImage(data, name, rec);
   }
   const guests: InventoryData['guests'] = {};
-  for (const [n, g] of Object.entries(data.guests)) guests[n] = g.revision === undefined ? g : { ...g, image: imageRef(g.image, g.revision) };
+  for (const [n, g] of Object.entries(data.guests)) guests[n] = g.revision === undefined ? g : { ...g, image: imageRef(nodeImage(data, 'guest', n, g), g.revision) };
   const clients: InventoryData['clients'] = {};
-  for (const [n, c] of Object.entries(data.clients)) clients[n] = c.revision === undefined ? c : { ...c, image: imageRef(c.image, c.revision) };
+  for (const [n, c] of Object.entries(data.clients)) clients[n] = c.revision === undefined ? c : { ...c, image: imageRef(nodeImage(data, 'client', n, c), c.revision) };
   return { ...data, images, guests, clients };
 }
 
@@ -129,8 +135,9 @@ function hasRevisionNodes(data: InventoryData): boolean {
 export function missingRevisions(data: InventoryData, indexes: Map<string, RevisionIndex>): string[] {
   const live = (image: string, rev: number) => liveRevisions(indexes.get(image)).some((r) => r.revision === rev);
   const out: string[] = [];
-  const check = (kind: string, name: string, node: { image: string; revision?: number | undefined; previousRevision?: number | undefined }) => {
-    for (const rev of [node.revision, node.previousRevision]) if (rev !== undefined && !live(node.image, rev)) out.push(`${kind} ${name}: ${imageRef(node.image, rev)}`);
+  const check = (kind: 'guest' | 'client', name: string, node: Guest | Client) => {
+    const image = nodeImage(data, kind, name, node);
+    for (const rev of [node.revision, node.previousRevision]) if (rev !== undefined && !live(image, rev)) out.push(`${kind} ${name}: ${imageRef(image, rev)}`);
   };
   for (const [n, g] of Object.entries(data.guests)) check('guest', n, g);
   for (const [n, c] of Object.entries(data.clients)) check('client', n, c);

@@ -7,7 +7,7 @@ import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
 import { INITRD_BUILDERS } from './constants.js';
 
-export { BOOT_TARGETS, DOMAIN_TARGETS, INITRD_BUILDERS, type BootTarget, type DomainTarget, type InitrdBuilder } from './constants.js';
+export type { BootTarget, DomainTarget, InitrdBuilder } from './constants.js';
 import {
   BRIDGE_RE,
   BRIDGE_RULE,
@@ -19,10 +19,12 @@ import {
   checkKernelArgs,
   checkName,
   checkNetwork,
+  ipv4Problem,
   macProblem,
   parseMac,
   rootSpecProblem,
 } from './validate.js';
+import { namePatternProblem } from './names.js';
 
 /** A string checked by one of the validate.ts functions (which return a problem or undefined). */
 function checked(check: (v: string) => string | undefined) {
@@ -148,7 +150,8 @@ export const ImageSchema = z
 
 export const GuestSchema = z
   .object({
-    image: Name,
+    /** Optional when the guest's group names one (see effective.ts). */
+    image: Name.optional(),
     memory: z.number({ error: 'must be a whole number of MiB (32-1048576)' }).int().min(32).max(1048576).default(512),
     maxmem: z.number({ error: 'must be a whole number of MiB' }).int().min(32).max(1048576).optional(),
     vcpus: z.number({ error: 'must be a whole number of vCPUs (1-128)' }).int().min(1).max(128).default(1),
@@ -166,9 +169,14 @@ export const GuestSchema = z
     revision: Revision.optional(),
     /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */
     previousRevision: Revision.optional(),
+    /** The inventory host the guest runs on (`create --host`, or placed by xenroot at its first start). */
+    host: Name.optional(),
+    /** The group whose defaults this guest takes (groups.NAME). */
+    group: Name.optional(),
   })
   .strict()
   .superRefine((g, ctx) => {
+    if (g.host !== undefined && g.connect !== undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'takes host or connect, not both (a host carries its own connect URI)' });
     if (g.maxmem !== undefined && g.maxmem < g.memory)
       ctx.addIssue({ code: 'custom', path: ['maxmem'], message: `must be at least memory (${g.memory})` });
     if (g.macSource && !g.mac) ctx.addIssue({ code: 'custom', path: ['macSource'], message: 'is only valid with mac' });
@@ -176,22 +184,66 @@ export const GuestSchema = z
 
 const RootOverride = checked(rootSpecProblem);
 
+/**
+ * A hypervisor host (issue 15): its libvirt URI (or xl:// for the local xl toolstack), the
+ * directory of the storage pool xenroot keeps kernels and initrds in on that host, and how many
+ * guests xenroot may place there.
+ */
+export const HostSchema = z
+  .object({
+    connect: Uri,
+    bootDir: AbsPath.default('/var/lib/xenroot/boot'),
+    maxGuests: z.number({ error: 'must be a whole number of guests (1-4096)' }).int().min(1).max(4096).optional(),
+  })
+  .strict();
+
 export const ClientSchema = z
   .object({
     mac: Mac,
-    image: Name,
+    /** Optional when the client's group names one (see effective.ts). */
+    image: Name.optional(),
     append: KernelArgs.optional(),
     root: RootOverride.optional(),
     /** The published revision of its image it boots (issue 12: set by `xenroot rollout`); none: the image's working directory. */
     revision: Revision.optional(),
     /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */
     previousRevision: Revision.optional(),
+    /** The group whose defaults this client takes (groups.NAME). */
+    group: Name.optional(),
+    /** A static IPv4 address (from `client import`; its DHCP reservation is the per-node identity's). */
+    address: checked(ipv4Problem).optional(),
+  })
+  .strict();
+
+/**
+ * A group (profile) of clients and guests: defaults its members take where they have no value of
+ * their own (one level deep; src/inventory/effective.ts resolves them). `names` is the pattern of
+ * its members' names (`lab-{nn}`: lab-01, lab-02, ...) that `client discover --assign` and
+ * `client import` use for machines without a name.
+ */
+export const GroupSchema = z
+  .object({
+    image: Name.optional(),
+    append: KernelArgs.optional(),
+    root: RootOverride.optional(),
+    connect: Uri.optional(),
+    bridge: Bridge.optional(),
+    names: checked(namePatternProblem).optional(),
+    description: z.string().regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'must be one line of text' }).optional(),
   })
   .strict();
 
 /** A section left empty in YAML (`guests:`) is null: read it as an empty map. */
 function emptyIsNone<T extends z.ZodType<Record<string, unknown>>>(schema: T) {
-  return z.preprocess((v) => (v === null || v === undefined ? {} : v), schema);
+  return z.preprocess((v, ctx) => {
+    if (v === null || v === undefined) return {};
+    // Every own key is checked here: zod's record skips "__proto__" without a word, and that
+    // entry would vanish instead of being refused.
+    if (typeof v === 'object')
+      for (const k of Object.keys(v))
+        if (checkName(k) !== undefined) ctx.issues.push({ code: 'invalid_key', origin: 'record', issues: [{ code: 'custom', path: [], message: `name must be ${NAME_RULE}`, input: k }], path: [k], input: v, message: 'Invalid key in record' });
+    return v;
+  }, schema);
 }
 
 const NameKey = z.string().refine((k) => checkName(k) === undefined, { error: `name must be ${NAME_RULE}` });
@@ -202,6 +254,8 @@ export const InventorySchema = z
     images: emptyIsNone(z.record(NameKey, ImageSchema)),
     guests: emptyIsNone(z.record(NameKey, GuestSchema)),
     clients: emptyIsNone(z.record(NameKey, ClientSchema)),
+    groups: emptyIsNone(z.record(NameKey, GroupSchema)),
+    hosts: emptyIsNone(z.record(NameKey, HostSchema)),
   })
   .strict()
   .superRefine((inv, ctx) => {
@@ -214,16 +268,36 @@ export interface CrossIssue {
 }
 
 /**
- * The rules between entries: every guest and client names an existing image, and no MAC is used
- * twice across guests and clients. Part of the schema; also run on its own when only a few
- * entries changed (store.ts validates just those, then these rules over the whole).
+ * The rules between entries: every guest and client names an existing group and, through its own
+ * value or its group's, an existing image; no MAC is used twice across guests and clients. Part
+ * of the schema; also run on its own when only a few entries changed (store.ts validates just
+ * those, then these rules over the whole).
  */
-export function crossIssues(inv: { images: Record<string, unknown>; guests: Record<string, { image: string; mac?: string | undefined }>; clients: Record<string, { image: string; mac: string }> }): CrossIssue[] {
+export function crossIssues(inv: {
+  images: Record<string, unknown>;
+  guests: Record<string, { image?: string | undefined; mac?: string | undefined; group?: string | undefined; host?: string | undefined }>;
+  clients: Record<string, { image?: string | undefined; mac: string; group?: string | undefined }>;
+  groups?: Record<string, { image?: string | undefined }>;
+  hosts?: Record<string, unknown>;
+}): CrossIssue[] {
   const issues: CrossIssue[] = [];
   for (const [name, g] of Object.entries(inv.guests))
-    if (!inv.images[g.image]) issues.push({ path: ['guests', name, 'image'], message: `names image "${g.image}", which is not in images` });
-  for (const [name, c] of Object.entries(inv.clients))
-    if (!inv.images[c.image]) issues.push({ path: ['clients', name, 'image'], message: `names image "${c.image}", which is not in images` });
+    if (g.host !== undefined && !Object.hasOwn(inv.hosts ?? {}, g.host)) issues.push({ path: ['guests', name, 'host'], message: `names host "${g.host}", which is not in hosts` });
+  const groups = inv.groups ?? {};
+  for (const [name, g] of Object.entries(groups))
+    if (g.image !== undefined && !Object.hasOwn(inv.images, g.image)) issues.push({ path: ['groups', name, 'image'], message: `names image "${g.image}", which is not in images` });
+  const check = (section: 'guests' | 'clients', name: string, node: { image?: string | undefined; group?: string | undefined }) => {
+    if (node.group !== undefined && !Object.hasOwn(groups, node.group)) {
+      issues.push({ path: [section, name, 'group'], message: `names group "${node.group}", which is not in groups` });
+      return;
+    }
+    const image = node.image ?? (node.group !== undefined ? groups[node.group]?.image : undefined);
+    if (image === undefined)
+      issues.push({ path: [section, name, 'image'], message: node.group !== undefined ? `is not set, and group "${node.group}" has no image either` : 'is required (or a group with an image)' });
+    else if (node.image !== undefined && !Object.hasOwn(inv.images, image)) issues.push({ path: [section, name, 'image'], message: `names image "${image}", which is not in images` });
+  };
+  for (const [name, g] of Object.entries(inv.guests)) check('guests', name, g);
+  for (const [name, c] of Object.entries(inv.clients)) check('clients', name, c);
   const owners = new Map<string, string>();
   for (const c of macClaims(inv)) {
     const prev = owners.get(c.mac);
@@ -234,7 +308,7 @@ export function crossIssues(inv: { images: Record<string, unknown>; guests: Reco
 }
 
 /** The schema of one entry of a section. */
-export const ENTRY_SCHEMAS = { images: ImageSchema, guests: GuestSchema, clients: ClientSchema } as const;
+export const ENTRY_SCHEMAS = { images: ImageSchema, guests: GuestSchema, clients: ClientSchema, groups: GroupSchema, hosts: HostSchema } as const;
 export const ENTRY_NAME_CHECK = (name: string): string | undefined => (checkName(name) ? `name must be ${NAME_RULE}` : undefined);
 
 export type InventoryData = z.output<typeof InventorySchema>;
@@ -242,9 +316,11 @@ export type Site = InventoryData['site'];
 export type Image = z.output<typeof ImageSchema>;
 export type Guest = z.output<typeof GuestSchema>;
 export type Client = z.output<typeof ClientSchema>;
+export type Group = z.output<typeof GroupSchema>;
+export type Host = z.output<typeof HostSchema>;
 
 /** The schema of each field a command-line flag sets, by section (the same object the file is checked with). */
-export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape };
+export const FIELDS = { site: SiteSchema.shape, images: ImageSchema.shape, guests: GuestSchema.shape, clients: ClientSchema.shape, groups: GroupSchema.shape, hosts: HostSchema.shape };
 
 /**
  * Checks a value given on the command line with the inventory's own rule for the field it is
@@ -263,8 +339,37 @@ export function flagValue<T>(schema: z.ZodType<T>, flag: string, raw: unknown): 
 }
 
 /** Refuses an entry name that the file would refuse, with the file's rule: `guest name "../x" is not valid: ...`. */
-export function checkEntryName(kind: 'guest' | 'client' | 'image', name: string): string {
+export function checkEntryName(kind: 'guest' | 'client' | 'image' | 'group' | 'host', name: string): string {
   const problem = checkName(name);
   if (problem) throw new InventoryError(`${kind} name ${JSON.stringify(name)} is not valid: ${problem}`);
   return name;
+}
+
+/** The keys the object at `path` of the inventory accepts (for "unknown key" messages), or undefined. */
+export function knownKeysAt(path: PropertyKey[]): string[] | undefined {
+  let s: unknown = InventorySchema;
+  const unwrap = (x: unknown): unknown => {
+    for (let i = 0; i < 10; i++) {
+      const def = (x as { _zod?: { def?: { innerType?: unknown; in?: unknown; out?: unknown; type?: string } } })._zod?.def;
+      if (!def) return x;
+      if (def.innerType) x = def.innerType;
+      else if (def.type === 'pipe') {
+        // z.preprocess is a pipe from a transform into the schema; x.transform() a pipe from the schema.
+        const inType = (def.in as { _zod?: { def?: { type?: string } } } | undefined)?._zod?.def?.type;
+        x = inType === 'transform' ? def.out : def.in;
+      } else return x;
+    }
+    return x;
+  };
+  for (const k of path) {
+    s = unwrap(s);
+    const def = (s as { _zod?: { def?: { type?: string; shape?: Record<string, unknown>; valueType?: unknown } } })._zod?.def;
+    if (def?.type === 'object' && def.shape) s = def.shape[String(k)];
+    else if (def?.type === 'record') s = def.valueType;
+    else return undefined;
+    if (s === undefined) return undefined;
+  }
+  s = unwrap(s);
+  const def = (s as { _zod?: { def?: { type?: string; shape?: Record<string, unknown> } } })._zod?.def;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : undefined;
 }

@@ -12,12 +12,16 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import jsyaml from 'js-yaml';
-import { spliceEdits, type EditOp } from './yaml-splice.js';
+import { spliceEditsDetailed, type EditOp, type SpliceResult } from './yaml-splice.js';
+import { readModelCache, writeModelCache } from './model-cache.js';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { ZodError } from 'zod';
 import { InventoryError } from '../sys/errors.js';
-import { writeFileAtomic } from '../sys/atomic.js';
-import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, type InventoryData } from './schema.js';
+import { sweepTempFiles, writeFileAtomic } from '../sys/atomic.js';
+import { assertLockHeld, withInventoryLock } from './lock.js';
+import { decodeInventory, encodeInventory, type TextFormat } from './text.js';
+import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, knownKeysAt, type InventoryData } from './schema.js';
+import { describeIssues } from './issues.js';
 
 export class Inventory {
   private document: Document | undefined;
@@ -27,6 +31,7 @@ export class Inventory {
     private readonly text: string,
     public data: InventoryData,
     private readonly raw?: unknown,
+    private readonly knownSiteKeys?: readonly string[],
   ) {}
 
   /**
@@ -43,6 +48,20 @@ export class Inventory {
   }
 
   private effects: (() => Promise<void>)[] = [];
+
+  /** The site keys the file itself gives (the others are the schema's defaults): for `show`'s sources. */
+  get siteKeys(): ReadonlySet<string> {
+    if (this.knownSiteKeys) return new Set(this.knownSiteKeys);
+    const raw = (this.raw ?? readYaml(this.text, this.path)) as { site?: Record<string, unknown> } | null | undefined;
+    return new Set(Object.keys(raw?.site ?? {}));
+  }
+
+  /** The site keys of the edited text (for the model cache written after a save). */
+  siteKeysAfter(): string[] {
+    if (!this.allOps.some((op) => op.path[0] === 'site')) return [...this.siteKeys];
+    const raw = this.render().raw ?? readYaml(this.toString(), this.path);
+    return Object.keys(((raw as { site?: Record<string, unknown> } | null)?.site) ?? {});
+  }
 
   /**
    * Registers the undo of something done on disk as part of this edit (a generated file written
@@ -62,24 +81,27 @@ export class Inventory {
   /** Sets a value at a path, keeping comments everywhere (applied on toString/revalidate). */
   set(path: (string | number)[], value: unknown): void {
     if (value === undefined) return this.delete(path);
-    this.ops.push({ kind: 'set', path: path.map(String), value });
-    this.pendingPaths.push(path.map(String));
-    setPath(this.expected(), path.map(String), value);
+    const op: EditOp = { kind: 'set', path: path.map(String), value: structuredClone(value) };
+    this.ops.push(op);
+    this.allOps.push(op);
+    this.pendingPaths.push(op.path);
     this.rendered = undefined;
   }
 
   delete(path: (string | number)[]): void {
-    this.ops.push({ kind: 'delete', path: path.map(String) });
-    this.pendingPaths.push(path.map(String));
-    deletePath(this.expected(), path.map(String));
+    const op: EditOp = { kind: 'delete', path: path.map(String) };
+    this.ops.push(op);
+    this.allOps.push(op);
+    this.pendingPaths.push(op.path);
     this.rendered = undefined;
   }
 
   /** Re-validates the edited text; throws InventoryError naming the path. */
   revalidate(): void {
+    if (this.allOps.length === 0) return; // the data of the unedited text is valid already
     const r = this.render();
     if (this.validated === r) return;
-    this.data = this.validateEdited(r.raw) ?? validate(r.raw, this.path);
+    this.data = this.validateEdited(r.entries ?? (r.raw as Record<string, unknown>)) ?? validate(r.raw ?? readYaml(r.text, this.path), this.path);
     this.validated = r;
   }
 
@@ -88,31 +110,31 @@ export class Inventory {
    * only those entries are validated, then the rules between entries over the whole: the rest
    * of the file was valid and is unchanged. Undefined when the edits reach further (site, ...).
    */
-  private validateEdited(raw: unknown): InventoryData | undefined {
+  private validateEdited(raw: Record<string, unknown>): InventoryData | undefined {
     const touched = new Map<string, Set<string>>();
     for (const op of this.pendingPaths) {
       const [section, name] = op;
-      if (!section || !name || !(section in ENTRY_SCHEMAS)) return undefined;
+      if (!section || !name || !Object.hasOwn(ENTRY_SCHEMAS, section)) return undefined;
       if (!touched.has(section)) touched.set(section, new Set());
       touched.get(section)!.add(name);
     }
     if (touched.size === 0) return undefined;
     const next = { ...this.data } as Record<string, Record<string, unknown>> & InventoryData;
     for (const [section, names] of touched) {
-      const rawSection = ((raw as Record<string, unknown>)[section] ?? {}) as Record<string, unknown>;
+      const rawSection = (raw[section] ?? {}) as Record<string, unknown>;
       const copy = { ...(next[section as keyof typeof ENTRY_SCHEMAS] as Record<string, unknown>) };
       for (const name of names) {
         const where = `${this.path}: ${section}.${name}`;
         const nameProblem = ENTRY_NAME_CHECK(name);
         if (nameProblem) throw new InventoryError(`${where}: ${nameProblem}`);
-        if (rawSection[name] === undefined) {
+        if (!Object.hasOwn(rawSection, name) || rawSection[name] === undefined) {
           delete copy[name];
           continue;
         }
         const parsed = ENTRY_SCHEMAS[section as keyof typeof ENTRY_SCHEMAS].safeParse(rawSection[name]);
         if (!parsed.success) {
-          const i = parsed.error.issues[0]!;
-          throw new InventoryError(`${where}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
+          const issues = parsed.error.issues.map((i) => ({ ...i, path: [section, name, ...i.path] }));
+          throw new InventoryError(`${this.path}: ${describeIssues(issues, raw, knownKeysAt)}`);
         }
         copy[name] = parsed.data;
       }
@@ -131,32 +153,28 @@ export class Inventory {
     return this.render().text;
   }
 
+  /** Edits not yet applied to the Document (the full path applies and clears them). */
   private ops: EditOp[] = [];
-  private target: Record<string, unknown> | undefined;
-  private rendered: { text: string; raw: unknown } | undefined;
-
-  /** The data as it should read after the edits (the raw YAML data with the edits applied). */
-  private expected(): Record<string, unknown> {
-    this.target ??= structuredClone((this.raw ?? readYaml(this.text, this.path) ?? {}) as Record<string, unknown>);
-    return this.target;
-  }
+  /** Every edit since the file was read, in order. */
+  private allOps: EditOp[] = [];
+  /** Once the full Document path has been taken, every later render takes it too. */
+  private full = false;
+  private rendered: Rendered | undefined;
 
   /**
-   * Applies the edits: first the fast line splice (yaml-splice.ts), accepted only if the result
-   * reads back exactly as intended; otherwise the full comment-preserving Document.
+   * Applies the edits: first the fast line splice (yaml-splice.ts), accepted only if every entry
+   * it touched reads back exactly as intended (the rest of the text is unchanged byte for byte);
+   * otherwise the full comment-preserving Document, checked against the whole intended data.
    */
-  private render(): { text: string; raw: unknown } {
+  private render(): Rendered {
     if (this.rendered) return this.rendered;
-    if (this.ops.length === 0) return (this.rendered = { text: this.text, raw: readYaml(this.text, this.path) });
-    const fast = spliceEdits(this.text, this.ops);
-    if (fast !== undefined) {
-      try {
-        const raw = readYaml(fast, this.path);
-        if (isDeepStrictEqual(raw, this.expected())) return (this.rendered = { text: fast, raw });
-      } catch {
-        // fall through to the full path
-      }
+    if (this.allOps.length === 0) return (this.rendered = { text: this.text, ...(this.raw !== undefined ? { raw: this.raw } : {}) });
+    if (!this.full) {
+      const fast = spliceEditsDetailed(this.text, this.allOps);
+      const entries = fast ? verifySplice(fast, this.allOps, this.path) : undefined;
+      if (fast && entries) return (this.rendered = { text: fast.text, entries });
     }
+    this.full = true;
     const doc = this.doc;
     for (const op of this.ops) {
       if (op.kind === 'delete') doc.deleteIn(op.path);
@@ -170,6 +188,51 @@ export class Inventory {
     this.rendered = { text, raw: readYaml(text, this.path) };
     return this.rendered;
   }
+}
+
+interface Rendered {
+  text: string;
+  /** The whole data read back (full path), or... */
+  raw?: unknown;
+  /** ...the touched entries read back, by section (fast path; undefined: deleted). */
+  entries?: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * The check of a fast splice: each touched entry's new block reads back as its old block with the
+ * edits applied. Blocks are parsed a section at a time (one parse for 10,000 new entries).
+ * Returns the touched entries as read back, or undefined (the full path takes over).
+ */
+function verifySplice(r: SpliceResult, ops: EditOp[], file: string): Record<string, Record<string, unknown>> | undefined {
+  const bySection = new Map<string, { before: string[]; after: string[]; keys: string[] }>();
+  for (const t of r.touched.values()) {
+    const s = bySection.get(t.section) ?? { before: [], after: [], keys: [] };
+    if (t.before !== undefined) s.before.push(t.before);
+    if (t.after !== undefined) s.after.push(t.after);
+    s.keys.push(t.key);
+    bySection.set(t.section, s);
+  }
+  const out: Record<string, Record<string, unknown>> = {};
+  try {
+    for (const [section, s] of bySection) {
+      const before = (readYaml(s.before.join(''), file) ?? {}) as Record<string, unknown>;
+      const after = (readYaml(s.after.join(''), file) ?? {}) as Record<string, unknown>;
+      const intended: Record<string, unknown> = {};
+      for (const k of s.keys) if (Object.hasOwn(before, k)) intended[k] = before[k];
+      for (const op of ops) {
+        if (op.path[0] !== section) continue;
+        if (op.kind === 'set') setPath(intended, op.path.slice(1), op.value);
+        else deletePath(intended, op.path.slice(1));
+      }
+      if (!isDeepStrictEqual(after, intended)) return undefined;
+      const entries: Record<string, unknown> = {};
+      for (const k of s.keys) entries[k] = Object.hasOwn(after, k) ? after[k] : undefined;
+      out[section] = entries;
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
 }
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -201,19 +264,16 @@ function ensureMaps(doc: Document, path: (string | number)[]): void {
   }
 }
 
-export function formatIssues(err: ZodError, file: string): string {
-  const first = err.issues[0];
-  if (!first) return `${file}: invalid inventory`;
-  const where = first.path.length ? first.path.join('.') : '(top level)';
-  const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more problem${err.issues.length > 2 ? 's' : ''})` : '';
-  return `${file}: ${where}: ${first.message}${more}`;
+/** `FILE: PATH: what is wrong and what is accepted` for a failed validation of `raw`. */
+function formatIssues(err: ZodError, file: string, raw: unknown): string {
+  return `${file}: ${describeIssues(err.issues, raw, knownKeysAt)}`;
 }
 
 export function validate(raw: unknown, file: string): InventoryData {
   if (raw === null || raw === undefined) throw new InventoryError(`${file}: the inventory is empty`, { hint: 'run `xenroot init` to create one' });
   const parsed = InventorySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new InventoryError(formatIssues(parsed.error, file), {
+    throw new InventoryError(formatIssues(parsed.error, file, raw), {
       hint: 'fix the file by hand or with xenroot commands; `xenroot show` and `xenroot image show` print what is there',
     });
   }
@@ -241,10 +301,23 @@ export function parseInventoryText(text: string, file: string): Inventory {
   return new Inventory(file, text, validate(raw, file), raw);
 }
 
-async function readText(file: string): Promise<string> {
+/**
+ * The inventory of `text`: its model from the cache (model-cache.ts) when it holds this text,
+ * else read and validated in full, and cached for the next command.
+ */
+function inventoryOf(text: string, file: string): Inventory {
+  const hit = readModelCache(file, text);
+  if (hit) return new Inventory(file, text, hit.data, undefined, hit.siteKeys);
+  const inv = parseInventoryText(text, file);
+  writeModelCache(file, text, inv.data, inv.siteKeys);
+  return inv;
+}
+
+async function readText(file: string): Promise<{ text: string; format: TextFormat }> {
   try {
-    return await readFile(file, 'utf8');
+    return decodeInventory(await readFile(file), file);
   } catch (err) {
+    if (err instanceof InventoryError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new InventoryError(`${file}: no inventory there`, {
@@ -256,18 +329,7 @@ async function readText(file: string): Promise<string> {
 
 /** Loads and validates the inventory for reading (no lock: writers replace the file atomically). */
 export async function loadInventory(file: string): Promise<Inventory> {
-  return parseInventoryText(await readText(file), file);
-}
-
-/** Lock settings: a lock older than `stale` ms is taken over (its holder died). */
-function lockOptions() {
-  const stale = Number(process.env.XENROOT_LOCK_STALE_MS ?? 10_000);
-  return {
-    realpath: false,
-    stale,
-    update: Math.max(1000, Math.floor(stale / 2)),
-    retries: { retries: 1200, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
-  };
+  return inventoryOf((await readText(file)).text, file);
 }
 
 /** yaml's Document API, loaded on first use: only edits the fast splice cannot do need it. */
@@ -275,31 +337,7 @@ function yaml(): typeof import('yaml') {
   return require('yaml') as typeof import('yaml');
 }
 
-type Lockfile = typeof import('proper-lockfile');
 const require = createRequire(import.meta.url);
-
-/** Holds the inventory's lock while `fn` runs; releases it on every path out. */
-export async function withInventoryLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const lockfile = require('proper-lockfile') as Lockfile;
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(file, lockOptions());
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOCKED')
-      throw new InventoryError(`${file}: the inventory is locked by another xenroot process`, {
-        hint: `wait for it to finish; a lock left by a crashed process (${file}.lock) expires by itself`,
-      });
-    if (code === 'ENOENT')
-      throw new InventoryError(`${dirname(file)}: the inventory's directory does not exist`, { hint: 'create it, or run `xenroot init`' });
-    throw new InventoryError(`${file}: cannot lock the inventory: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return await fn();
-  } finally {
-    await release().catch(() => undefined);
-  }
-}
 
 /** The permission bits of an existing file (kept when it is replaced), else 0644. */
 function modeOf(file: string): number {
@@ -312,8 +350,10 @@ function modeOf(file: string): number {
  */
 export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T | Promise<T>): Promise<T> {
   return withInventoryLock(file, async () => {
-    const before = await readText(file);
-    const inv = parseInventoryText(before, file);
+    // A temp file of a writer killed with SIGKILL is recognised by its name and removed.
+    sweepTempFiles(dirname(file));
+    const { text: before, format } = await readText(file);
+    const inv = inventoryOf(before, file);
     let result: T;
     try {
       result = await fn(inv);
@@ -325,11 +365,14 @@ export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T
     if (after !== before) {
       try {
         inv.revalidate();
-        await writeFileAtomic(file, after, { mode: modeOf(file) });
+        assertLockHeld(file);
+        await writeFileAtomic(file, encodeInventory(after, format), { mode: modeOf(file) });
       } catch (err) {
         await inv.undoEffects();
         throw err;
       }
+      // The model just validated is the model of the saved text: the next command starts from it.
+      writeModelCache(file, after, inv.data, inv.siteKeysAfter());
     }
     return result;
   });

@@ -34,17 +34,23 @@ export function macProblem(value: string): string | undefined {
 
 /**
  * Characters that cannot be carried safely through every target format: xl/xm cfg strings are
- * single-quoted (no quotes or backslashes inside), XML 1.0 forbids most control characters,
- * pxelinux and iPXE lines end at a newline, and the kernel splits arguments at spaces and quotes.
+ * single-quoted (no quotes or backslashes inside), XML 1.0 forbids most control characters and
+ * the noncharacters U+FFFE/U+FFFF, pxelinux and iPXE lines end at a newline, the kernel splits
+ * arguments at spaces and quotes, and a lone surrogate is not text at all (it cannot be written
+ * as UTF-8). C1 controls (U+0080-U+009F) act as terminal controls on a console.
  */
-const UNSAFE_RE = /['"\\\u0000-\u001f\u007f]/;
+const UNSAFE_RE = /['"\\\u0000-\u001f\u007f-\u009f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export function unsafeChar(value: string): string | undefined {
   const m = UNSAFE_RE.exec(value);
   if (!m) return undefined;
   const ch = m[0];
   const code = ch.charCodeAt(0);
-  return code < 0x20 || code === 0x7f ? `control character U+${code.toString(16).padStart(4, '0')}` : `character ${ch}`;
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `control character ${hex}`;
+  if (code >= 0xd800 && code <= 0xdfff) return `lone surrogate ${hex}`;
+  if (code === 0xfffe || code === 0xffff) return `noncharacter ${hex}`;
+  return `character ${ch}`;
 }
 
 export const PATH_RULE = 'an absolute path without "..", quotes, backslashes or control characters';
@@ -108,4 +114,9 @@ export function parseRootSpec(value: string): { server: string; path: string } |
 
 export function rootSpecProblem(value: string): string | undefined {
   return parseRootSpec(value) ? undefined : `must be ${ROOT_SPEC_RULE}`;
+}
+
+/** A dotted IPv4 address (a client's static address). */
+export function ipv4Problem(value: string): string | undefined {
+  return isIPv4(value) ? undefined : 'must be a dotted IPv4 address such as 10.0.2.15';
 }

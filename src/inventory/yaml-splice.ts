@@ -50,29 +50,6 @@ function findSection(lines: string[], name: string): { header: number; body: Ran
   return { header, body: { start: header + 1, end } };
 }
 
-/** The lines of entry `key` inside a section body (with its leading comments), or undefined. */
-function findEntry(lines: string[], body: Range, key: string): { indent: number; block: Range; lead: number } | undefined {
-  let indent = -1;
-  for (let i = body.start; i < body.end; i++) {
-    if (!isBlankOrComment(lines[i]!)) {
-      indent = indentOf(lines[i]!);
-      break;
-    }
-  }
-  if (indent <= 0) return undefined;
-  const keyRe = new RegExp(`^ {${indent}}(${key.replace(/[.]/g, '\\.')}|"${key.replace(/[.]/g, '\\.')}"|'${key.replace(/[.]/g, '\\.')}'):(\\s|$)`);
-  const start = lines.slice(body.start, body.end).findIndex((l) => keyRe.test(l));
-  if (start < 0) return undefined;
-  const s = body.start + start;
-  let e = s + 1;
-  while (e < body.end && (isBlankOrComment(lines[e]!) || indentOf(lines[e]!) > indent)) e++;
-  // Trailing comments at entry level or shallower, and blank lines, belong to what follows.
-  while (e > s + 1 && (lines[e - 1]!.trim() === '' || (lines[e - 1]!.trim().startsWith('#') && indentOf(lines[e - 1]!) <= indent))) e--;
-  let lead = s;
-  while (lead > body.start && lines[lead - 1]!.trim().startsWith('#') && indentOf(lines[lead - 1]!) === indent) lead--;
-  return { indent, block: { start: s, end: e }, lead };
-}
-
 function sectionIndent(lines: string[], body: Range): number {
   for (let i = body.start; i < body.end; i++) if (!isBlankOrComment(lines[i]!)) return indentOf(lines[i]!);
   return 2;
@@ -86,146 +63,194 @@ function reindent(text: string, n: number): string[] {
     .map((l) => (l === '' ? l : pad + l));
 }
 
-function applyOne(lines: string[], op: EditOp): string[] | undefined {
-  const [section, key, ...rest] = op.path;
-  if (!section || !key || !SIMPLE_KEY.test(key) || rest.some((k) => !SIMPLE_KEY.test(k))) return undefined;
-  const sec = findSection(lines, section);
+/** One entry of a section as the index found it: its key line, its block end, its leading comments. */
+interface IndexedEntry {
+  start: number;
+  end: number;
+  lead: number;
+}
+
+interface IndexedSection {
+  body: Range;
+  indent: number;
+  entries: Map<string, IndexedEntry>;
+}
+
+const KEY_LINE = /^( *)("([^"\\]*)"|'([^']*)'|([^\s:#'"?\-][^:#]*?)):(\s|$)/;
+
+/**
+ * Indexes the entries of a section in one pass: every line at the section's indentation must
+ * be a `key:` line (else undefined: the full path handles it). Entry ranges follow findEntry.
+ */
+function indexSection(lines: string[], name: string): IndexedSection | undefined {
+  const sec = findSection(lines, name);
   if (!sec) return undefined;
-  const entry = findEntry(lines, sec.body, key);
-  if (!entry) {
-    if (op.kind === 'delete') return lines; // nothing to delete
-    if (rest.length) return undefined; // deep set into a missing entry: let the full path do it
-    // Append a new entry at the end of the section.
-    const indent = sectionIndent(lines, sec.body);
-    const block = reindent(jsyaml.dump({ [key]: op.value }, { lineWidth: -1, schema: jsyaml.CORE_SCHEMA }), indent);
-    const at = sec.body.end;
-    return [...lines.slice(0, at), ...block, ...lines.slice(at)];
+  const indent = sectionIndent(lines, sec.body);
+  const entries = new Map<string, IndexedEntry>();
+  const starts: { key: string; at: number }[] = [];
+  for (let i = sec.body.start; i < sec.body.end; i++) {
+    const l = lines[i]!;
+    if (isBlankOrComment(l)) continue;
+    const ind = indentOf(l);
+    if (ind < indent) return undefined;
+    if (ind > indent) continue;
+    const m = KEY_LINE.exec(l);
+    if (!m) return undefined;
+    const key = m[3] ?? m[4] ?? (m[5] as string).trimEnd();
+    if (entries.has(key)) return undefined;
+    starts.push({ key, at: i });
+    entries.set(key, { start: i, end: i + 1, lead: i });
   }
-  if (op.kind === 'delete' && rest.length === 0) return [...lines.slice(0, entry.lead), ...lines.slice(entry.block.end)];
-  // Edit the entry as a small Document (dedented), then put it back.
-  const blockLines = lines.slice(entry.block.start, entry.block.end);
-  if (blockLines.some((l) => l.includes('\t'))) return undefined;
-  const dedented = blockLines.map((l) => (l.trim() === '' ? '' : l.slice(entry.indent))).join('\n') + '\n';
-  const doc = yaml().parseDocument(dedented);
-  if (doc.errors.length) return undefined;
-  if (op.kind === 'delete') doc.deleteIn([key, ...rest]);
-  else doc.setIn([key, ...rest], doc.createNode(op.value));
-  const edited = reindent(doc.toString({ lineWidth: 0 }), entry.indent);
-  return [...lines.slice(0, entry.block.start), ...edited, ...lines.slice(entry.block.end)];
+  starts.forEach(({ key, at }, n) => {
+    const limit = n + 1 < starts.length ? starts[n + 1]!.at : sec.body.end;
+    let e = limit;
+    // Trailing comments at entry level or shallower, and blank lines, belong to what follows.
+    while (e > at + 1 && (lines[e - 1]!.trim() === '' || (lines[e - 1]!.trim().startsWith('#') && indentOf(lines[e - 1]!) <= indent))) e--;
+    let lead = at;
+    const floor = n > 0 ? entries.get(starts[n - 1]!.key)!.end : sec.body.start;
+    while (lead > floor && lines[lead - 1]!.trim().startsWith('#') && indentOf(lines[lead - 1]!) === indent) lead--;
+    entries.set(key, { start: at, end: e, lead });
+  });
+  return { body: sec.body, indent, entries };
+}
+
+/** The block of an entry without its indentation, or undefined when a line sits left of it. */
+function dedent(block: string[], indent: number): string | undefined {
+  const out: string[] = [];
+  for (const l of block) {
+    if (l.trim() === '') out.push('');
+    else if (indentOf(l) >= indent) out.push(l.slice(indent));
+    else if (l.trim().startsWith('#')) out.push('');
+    else return undefined;
+  }
+  return out.join('\n') + '\n';
+}
+
+/** An entry touched by the edits: its block before and after (dedented; undefined: absent). */
+export interface TouchedEntry {
+  section: string;
+  key: string;
+  before?: string;
+  after?: string;
+}
+
+export interface SpliceResult {
+  text: string;
+  /** Every entry an edit touched, by `section\0key`. */
+  touched: Map<string, TouchedEntry>;
+}
+
+interface EntryState {
+  section: string;
+  key: string;
+  indent: number;
+  /** The entry's lines now (undefined: deleted or never there). */
+  lines: string[] | undefined;
+  original: IndexedEntry | undefined;
+  before: string | undefined;
+}
+
+/**
+ * Applies the edits in one pass over the text (each section indexed once, so 10,000 edits cost
+ * about as much as one): whole entries are added at the end of their section, replaced or
+ * deleted (with the comment lines directly above them); a key inside an entry is set or deleted
+ * on that entry alone as a small Document (its comments kept). Returns the new text and, for the
+ * caller's check, each touched entry's block before and after; undefined when any edit needs
+ * the full Document (text this code does not recognise, a missing section, a deep edit of an
+ * entry that does not exist).
+ */
+export function spliceEditsDetailed(text: string, ops: EditOp[]): SpliceResult | undefined {
+  if (/^(---|\.\.\.|%)/m.test(text) || /[&*!][A-Za-z0-9]/.test(text.replace(/#.*$/gm, '').replace(/'[^'\n]*'|"[^"\n]*"/g, ''))) return undefined;
+  // A block scalar that keeps its trailing newlines (|+, >+) would swallow what follows it.
+  if (/:\s*[|>][1-9]?\+\s*(#.*)?$/m.test(text) || text.includes('\t')) return undefined;
+  const lines = text.split('\n');
+  const sections = new Map<string, IndexedSection>();
+  const states = new Map<string, EntryState>();
+  const added = new Map<string, string[]>(); // section -> keys appended, in order
+  for (const op of ops) {
+    const [section, key, ...rest] = op.path;
+    if (!section || !key || !SIMPLE_KEY.test(key) || rest.some((k) => !SIMPLE_KEY.test(k))) return undefined;
+    let sec = sections.get(section);
+    if (!sec) {
+      sec = indexSection(lines, section);
+      if (!sec) return undefined;
+      sections.set(section, sec);
+    }
+    const id = `${section}\0${key}`;
+    let st = states.get(id);
+    if (!st) {
+      const original = sec.entries.get(key);
+      const block = original ? lines.slice(original.start, original.end) : undefined;
+      const before = block ? dedent(block, sec.indent) : undefined;
+      if (block && before === undefined) return undefined;
+      st = { section, key, indent: sec.indent, lines: block, original, before };
+      states.set(id, st);
+    }
+    if (op.kind === 'delete' && rest.length === 0) {
+      st.lines = undefined;
+      continue;
+    }
+    if (st.lines === undefined) {
+      if (op.kind === 'delete') continue; // nothing to delete
+      if (rest.length) return undefined; // deep set into a missing entry: let the full path do it
+      st.lines = reindent(jsyaml.dump({ [key]: op.value }, { lineWidth: -1, schema: jsyaml.CORE_SCHEMA }), sec.indent);
+      if (!st.original && !added.get(section)?.includes(key)) added.set(section, [...(added.get(section) ?? []), key]);
+      continue;
+    }
+    // Edit the entry as a small Document (dedented), then put it back.
+    const dedented = dedent(st.lines, sec.indent);
+    if (dedented === undefined) return undefined;
+    const doc = yaml().parseDocument(dedented);
+    if (doc.errors.length) return undefined;
+    if (op.kind === 'delete') doc.deleteIn([key, ...rest]);
+    else doc.setIn([key, ...rest], doc.createNode(op.value));
+    st.lines = reindent(doc.toString({ lineWidth: 0 }), sec.indent);
+  }
+  // Put the text back together: replaced and deleted entries in place, added ones at the end of their section.
+  const replace = new Map<number, { end: number; with: string[] }>();
+  for (const st of states.values()) {
+    if (!st.original) continue;
+    const o = st.original;
+    if (st.lines === undefined) replace.set(o.lead, { end: o.end, with: [] });
+    else replace.set(o.start, { end: o.end, with: st.lines });
+  }
+  const appendAt = new Map<number, string[]>();
+  for (const [section, keys] of added) {
+    const at = sections.get(section)!.body.end;
+    const block: string[] = [];
+    for (const key of keys) block.push(...(states.get(`${section}\0${key}`)!.lines ?? []));
+    appendAt.set(at, [...(appendAt.get(at) ?? []), ...block]);
+  }
+  const out: string[] = [];
+  for (let i = 0; i <= lines.length; i++) {
+    const app = appendAt.get(i);
+    if (app) out.push(...app);
+    if (i === lines.length) break;
+    const r = replace.get(i);
+    if (r) {
+      out.push(...r.with);
+      i = r.end - 1;
+      continue;
+    }
+    out.push(lines[i]!);
+  }
+  const touched = new Map<string, TouchedEntry>();
+  for (const [id, st] of states) {
+    const t: TouchedEntry = { section: st.section, key: st.key };
+    if (st.before !== undefined) t.before = st.before;
+    if (st.lines !== undefined) {
+      const after = dedent(st.lines, st.indent);
+      if (after === undefined) return undefined;
+      t.after = after;
+    }
+    touched.set(id, t);
+  }
+  return { text: out.join('\n'), touched };
 }
 
 /** Applies the edits to the text, or returns undefined if any of them needs the full path. */
 export function spliceEdits(text: string, ops: EditOp[]): string | undefined {
-  if (/^(---|\.\.\.|%)/m.test(text) || /[&*!][A-Za-z0-9]/.test(text.replace(/#.*$/gm, '').replace(/'[^'\n]*'|"[^"\n]*"/g, ''))) return undefined;
-  let lines: string[] | undefined = text.split('\n');
-  const bulk = ops.length > 8 ? applyFieldEdits(lines, ops) : undefined;
-  if (bulk) return bulk.join('\n');
-  for (const op of ops) {
-    lines = applyOne(lines, op);
-    if (!lines) return undefined;
-  }
-  return lines.join('\n');
+  return spliceEditsDetailed(text, ops)?.text;
 }
 
-/**
- * Many edits of fields inside existing entries of one section (a rollout moving thousands of
- * nodes): the section is scanned once, each entry is edited once (all its ops in one small
- * Document), and the entries are put back from the bottom up. Undefined when any op is of
- * another kind (the one-by-one path then takes them all).
- */
-function applyFieldEdits(lines: string[], ops: EditOp[]): string[] | undefined {
-  const bySection = new Map<string, EditOp[]>();
-  for (const op of ops) bySection.set(op.path[0] ?? '', [...(bySection.get(op.path[0] ?? '') ?? []), op]);
-  let out: string[] | undefined = lines;
-  for (const [section, sectionOps] of bySection) {
-    out = applySectionFieldEdits(out, section, sectionOps);
-    if (!out) return undefined;
-  }
-  return out;
-}
 
-function applySectionFieldEdits(lines: string[], section: string, ops: EditOp[]): string[] | undefined {
-  const byKey = new Map<string, EditOp[]>();
-  for (const op of ops) {
-    const [, key, ...rest] = op.path;
-    if (!key || rest.length === 0 || !SIMPLE_KEY.test(key) || rest.some((k) => !SIMPLE_KEY.test(k))) return undefined;
-    const list = byKey.get(key);
-    if (list) list.push(op);
-    else byKey.set(key, [op]);
-  }
-  const sec = findSection(lines, section);
-  if (!sec) return undefined;
-  const indent = sectionIndent(lines, sec.body);
-  if (indent <= 0) return undefined;
-  // Every entry of the section: its key line and its end (same rules as findEntry).
-  const starts: { key: string; start: number }[] = [];
-  for (let i = sec.body.start; i < sec.body.end; i++) {
-    const l = lines[i]!;
-    if (isBlankOrComment(l) || indentOf(l) !== indent) continue;
-    const m = /^ *(?:"([^"]*)"|'([^']*)'|([^\s:'"]+)):(\s|$)/.exec(l);
-    if (m) starts.push({ key: m[1] ?? m[2] ?? m[3]!, start: i });
-  }
-  const found = new Map<string, { block: Range }>();
-  for (const { key, start } of starts) {
-    if (!byKey.has(key) || found.has(key)) continue;
-    const e = findEntry(lines, { start, end: sec.body.end }, key);
-    if (!e || e.block.start !== start) return undefined;
-    found.set(key, e);
-  }
-  if (found.size !== byKey.size) return undefined;
-  const out = lines.slice();
-  for (const [key, e] of [...found.entries()].sort(([, a], [, b]) => b.block.start - a.block.start)) {
-    const blockLines = out.slice(e.block.start, e.block.end);
-    if (blockLines.some((l) => l.includes('\t'))) return undefined;
-    const quick = scalarFieldEdits(blockLines, indent, byKey.get(key)!);
-    if (quick) {
-      out.splice(e.block.start, e.block.end - e.block.start, ...quick);
-      continue;
-    }
-    const doc = yaml().parseDocument(blockLines.map((l) => (l.trim() === '' ? '' : l.slice(indent))).join('\n') + '\n');
-    if (doc.errors.length) return undefined;
-    for (const op of byKey.get(key)!) {
-      if (op.kind === 'delete') doc.deleteIn(op.path.slice(1));
-      else doc.setIn(op.path.slice(1), doc.createNode(op.value));
-    }
-    out.splice(e.block.start, e.block.end - e.block.start, ...reindent(doc.toString({ lineWidth: 0 }), indent));
-  }
-  return out;
-}
-
-/**
- * Sets or deletes top-level scalar fields (numbers, plain words) of one entry's lines without a
- * Document: `  field: value` lines are replaced, removed or appended at the end of the entry.
- * Undefined when an op is anything else or the field's line is not a one-line plain scalar.
- */
-function scalarFieldEdits(block: string[], indent: number, ops: EditOp[]): string[] | undefined {
-  const childIndent = block.slice(1).find((l) => !isBlankOrComment(l));
-  const ci = childIndent === undefined ? indent + 2 : indentOf(childIndent);
-  if (ci <= indent || block[0]!.trimEnd().slice(indent).split(':').slice(1).join(':').trim() !== '') return undefined;
-  const out = block.slice();
-  for (const op of ops) {
-    if (op.path.length !== 3) return undefined;
-    const field = op.path[2]!;
-    if (op.kind === 'set' && !(typeof op.value === 'number' || (typeof op.value === 'string' && /^[A-Za-z0-9_./-]+$/.test(op.value) && !/^(true|false|null|yes|no|on|off|~|[-+]?[\d.].*)$/i.test(op.value)))) return undefined;
-    const re = new RegExp(`^ {${ci}}${field.replace(/[.]/g, '\\.')}:( .*)?$`);
-    const at = out.findIndex((l) => re.test(l));
-    if (at >= 0) {
-      const next = out[at + 1];
-      // The value must be on its line alone (no block scalar or nested map below it).
-      if (next !== undefined && !isBlankOrComment(next) && indentOf(next) > ci) return undefined;
-      if (/:\s*[|>&*!{[]/.test(out[at]!)) return undefined;
-    }
-    if (op.kind === 'delete') {
-      if (at >= 0) out.splice(at, 1);
-      continue;
-    }
-    const line = `${' '.repeat(ci)}${field}: ${String(op.value)}`;
-    if (at >= 0) out[at] = line;
-    else {
-      let end = out.length;
-      while (end > 1 && isBlankOrComment(out[end - 1]!)) end--;
-      out.splice(end, 0, line);
-    }
-  }
-  return out;
-}

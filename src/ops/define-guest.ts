@@ -2,7 +2,9 @@
 import type { DomainTarget } from '../inventory/schema.js';
 import { guestFiles } from '../inventory/paths.js';
 import { updateInventory } from '../inventory/store.js';
-import { domainGuest, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { ensureHostBoot } from './host-boot.js';
+import { log } from '../sys/log.js';
 import { writeGuestFiles } from './guest-files.js';
 
 export interface DefineResult {
@@ -18,7 +20,16 @@ export interface DefineResult {
 export async function defineGuest(inventoryFile: string, name: string, opts: HostOptions = {}): Promise<DefineResult> {
   const r = await resolveGuest(inventoryFile, name, opts);
   return usingHypervisor(r.uri, opts, async (h) => {
-    const guest = domainGuest(r.inv, name, h, opts);
+    // On an inventory host the definition names the boot files there: ship them first (issue 15).
+    const onHost = h.capabilities.persistentDefinitions ? await ensureHostBoot(r.inv.data, name, r.host, h, guestTarget(h, opts)) : undefined;
+    // Its console log's directory exists before anything starts the definition (qemu opens the file).
+    // (Xen: xenconsoled's directory; a host that keeps no guest logs is told about at start, not refused.)
+    const target = guestTarget(h, opts);
+    if (onHost && h.consoleLog) await h.consoleLog(target).ensurePool().catch((err: unknown) => {
+      if (target === 'qemu') throw err;
+      log().warn({ name, err: (err as Error).message }, 'the host keeps no Xen console logs xenroot can read (xenconsoled --log=guest; docs/hosts.md)');
+    });
+    const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
     if (!h.capabilities.persistentDefinitions) {
       await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
       return { name, uri: h.uri, target: guest.target, defined: false, cfg: guestFiles(r.inv.data, r.inv.path, name).cfg };

@@ -16,11 +16,14 @@ import { manifestPath } from '../deploy/manifest.js';
 import { planGuestFiles } from '../deploy/plan.js';
 import type { Inventory } from '../inventory/store.js';
 import { removeFile, writeFileAtomic } from '../sys/atomic.js';
+import { generatedHostPaths } from './host-boot.js';
 
 /** Writes (or rewrites, when changed) the files of `names` from the open inventory's model. */
 export async function writeGuestFiles(inv: Inventory, names: string[]): Promise<ApplyResult> {
-  // A guest on a published revision names that revision's boot files and export (issue 12).
-  const files = planGuestFiles(revisionModel(inv.data), inv.path, names);
+  // A guest on a published revision names that revision's boot files and export (issue 12); a guest
+  // on an inventory host names them where they are on that host (issue 15).
+  const model = revisionModel(inv.data);
+  const files = planGuestFiles(model, inv.path, names, await generatedHostPaths(model, names));
   const r = await applyOwned(files, names.map((n) => `guest:${n}`), manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());
   return r;
@@ -36,7 +39,8 @@ export async function removeGuestFiles(inv: Inventory, before: Inventory['data']
   inv.onSaveFailure(async () => r.undo());
   const removed = r.changes.filter((c) => c.outcome === 'removed').map((c) => c.target);
   // The guest's own paths (NAME.cfg, NAME.xml) reach their content through the node switch (plan.ts: nodeSwitch).
-  const planned = planGuestFiles(revisionModel(before), inv.path, [name]);
+  const beforeModel = revisionModel(before);
+  const planned = planGuestFiles(beforeModel, inv.path, [name], await generatedHostPaths(beforeModel, [name]));
   const contentOf = new Map(planned.flatMap((f) => (f.kind === 'text' ? [[basename(f.path), f.content] as const] : [])));
   const own = new Set([guestFiles(before, inv.path, name).cfg, guestFiles(before, inv.path, name).xml]);
   let kept = false;

@@ -4,13 +4,16 @@ import { isActive, type DomainState } from '../hypervisor/types.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory } from '../inventory/store.js';
-import { guestUri, usingHypervisor, type HostOptions } from './guest-host.js';
+import { guestUri, hostOf, usingHypervisor, type HostOptions } from './guest-host.js';
 import { imageRef } from '../inventory/paths.js';
-import { runningImage } from '../inventory/revisions.js';
+import { nodeImage, runningImage } from '../inventory/revisions.js';
+import { effectiveGuest } from '../inventory/effective.js';
 
 export interface StatusRow {
   name: string;
   uri: string;
+  /** The inventory host (issue 15), if the guest is on one. */
+  host: string | undefined;
   state: DomainState | 'unreachable';
   id: number | undefined;
   persistent: boolean | undefined;
@@ -26,21 +29,25 @@ export interface StatusRow {
   running?: string | undefined;
 }
 
-/** State and MACs of one guest or all guests; a host that cannot be reached marks its guests `unreachable`. */
-export async function guestStatus(inventoryFile: string, name?: string, opts: HostOptions = {}): Promise<StatusRow[]> {
+/**
+ * State and MACs of one guest or all guests (or the guests `names`); a host that cannot be reached
+ * marks its guests `unreachable`. Hosts are asked in parallel, one connection each.
+ */
+export async function guestStatus(inventoryFile: string, name?: string | string[], opts: HostOptions = {}): Promise<StatusRow[]> {
   const inv = await loadInventory(inventoryFile);
-  const names = name === undefined ? Object.keys(inv.data.guests).sort() : [name];
-  if (name !== undefined) requireEntry(inv.data, 'guest', name);
+  const names = name === undefined ? Object.keys(inv.data.guests).sort() : typeof name === 'string' ? [name] : name;
+  for (const n of names) requireEntry(inv.data, 'guest', n);
+  const single = typeof name === 'string';
   const byUri = new Map<string, string[]>();
   for (const n of names) {
     const uri = guestUri(inv, inv.data.guests[n] as Guest, opts);
     byUri.set(uri, [...(byUri.get(uri) ?? []), n]);
   }
   const rows: StatusRow[] = [];
-  for (const [uri, group] of byUri) {
+  await Promise.all([...byUri].map(async ([uri, group]) => {
     const base = (n: string): Omit<StatusRow, 'state' | 'id' | 'persistent' | 'liveMacs'> => {
       const g = inv.data.guests[n] as Guest;
-      return { name: n, uri, pinnedMac: g.mac, macSource: g.macSource, nextBoot: imageRef(g.image, g.revision) };
+      return { name: n, uri, host: hostOf(inv, g, uri)?.name, pinnedMac: g.mac, macSource: g.macSource, nextBoot: imageRef(effectiveGuest(inv.data, n, g).image, g.revision) };
     };
     try {
       await usingHypervisor(uri, opts, async (h) => {
@@ -50,16 +57,16 @@ export async function guestStatus(inventoryFile: string, name?: string, opts: Ho
             const d = domains.get(n);
             const state: DomainState = d ? d.state : 'undefined';
             const liveMacs = d && isActive(d.state) ? (await h.interfaces(n).catch(() => [])).map((i) => i.mac) : undefined;
-            const running = d && isActive(d.state) ? runningImage(await h.liveDescription(n).catch(() => ''), (inv.data.guests[n] as Guest).image) : undefined;
+            const running = d && isActive(d.state) ? runningImage(await h.liveDescription(n).catch(() => ''), nodeImage(inv.data, 'guest', n, inv.data.guests[n] as Guest)) : undefined;
             rows.push({ ...base(n), state, id: d?.id, persistent: d?.persistent, liveMacs, running });
           }),
         );
       });
     } catch (err) {
-      if (name !== undefined || !(err instanceof HypervisorError || err instanceof TimeoutError)) throw err;
+      if (single || !(err instanceof HypervisorError || err instanceof TimeoutError)) throw err;
       for (const n of group) rows.push({ ...base(n), state: 'unreachable', id: undefined, persistent: undefined, liveMacs: undefined, error: (err as Error).message });
     }
-  }
+  }));
   return rows.sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -77,5 +84,5 @@ export async function clientStatus(inventoryFile: string): Promise<ClientStatusR
   const inv = await loadInventory(inventoryFile);
   return Object.entries(inv.data.clients)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, c]) => ({ name, kind: 'client' as const, mac: c.mac, nextBoot: imageRef(c.image, c.revision), running: undefined }));
+    .map(([name, c]) => ({ name, kind: 'client' as const, mac: c.mac, nextBoot: imageRef(nodeImage(inv.data, 'client', name, c), c.revision), running: undefined }));
 }

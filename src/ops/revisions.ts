@@ -23,7 +23,8 @@ import { manifestDiff, snapshotTree, treeManifest } from '../image/snapshot.js';
 import { requireEntry } from '../inventory/lookup.js';
 import { bootFiles, imageRef, parseImageRef, revisionExport, revisionRoot, revisionStore } from '../inventory/paths.js';
 import type { BootTarget, Image, InitrdBuilder, InventoryData, Site } from '../inventory/schema.js';
-import { loadInventory, withInventoryLock } from '../inventory/store.js';
+import { loadInventory } from '../inventory/store.js';
+import { withInventoryLock } from '../inventory/lock.js';
 import {
   emptyIndex,
   readRevisionIndex,
@@ -38,7 +39,8 @@ import { lastPass, liveRevisions, revisionImage, revisionsInUse, type RevisionIn
 import { stageBootFiles } from './build-initrd.js';
 import { resolveUri } from '../hypervisor/connect.js';
 import { targetForUri } from '../hypervisor/types.js';
-import { syncUnlocked, type SyncResult } from './sync.js';
+import { syncUnlocked } from './sync-apply.js';
+import type { SyncResult } from './sync.js';
 
 async function sha256Of(path: string): Promise<string> {
   const h = createHash('sha256');

@@ -20,13 +20,14 @@ import { log } from '../sys/log.js';
 import { requireEntry } from '../inventory/lookup.js';
 import { guestFiles, imageRef } from '../inventory/paths.js';
 import { writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
-import { lastPass, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
-import type { InitrdBuilder, InventoryData } from '../inventory/schema.js';
+import { lastPass, nodeImage, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
+import type { Client, Guest, InitrdBuilder, InventoryData } from '../inventory/schema.js';
 import { loadInventory, parseInventoryText, updateInventory, type Inventory } from '../inventory/store.js';
 import { CLIENT_SWITCH_DIR, GUEST_SWITCH_DIR } from '../deploy/plan.js';
 import { under } from '../deploy/manifest.js';
 import { ensureStaged, nodeTargets, requireRevision } from './revisions.js';
-import { syncUnlocked, type SyncResult } from './sync.js';
+import { syncUnlocked } from './sync-apply.js';
+import type { SyncResult } from './sync.js';
 
 /** Which nodes a rollout or rollback moves. */
 export interface NodeSelection {
@@ -100,18 +101,23 @@ function requireSelection(sel: NodeSelection): void {
 
 function selectNodes(data: InventoryData, image: string, sel: NodeSelection): Selected[] {
   requireSelection(sel);
-  if (sel.group !== undefined)
-    throw new InventoryError(`no group named "${sel.group}" in the inventory`, { hint: 'this inventory has no groups yet; name the nodes with --clients and --guests, or use --all' });
+  if (sel.group !== undefined) requireEntry(data, 'group', sel.group);
   const out = new Map<string, Selected>();
-  const add = (kind: NodeKind, name: string, node: { image: string; revision?: number | undefined; previousRevision?: number | undefined }, explicit: boolean) => {
-    if (node.image !== image) {
+  const add = (kind: NodeKind, name: string, node: Guest | Client, explicit: boolean) => {
+    // The image a node boots: its own, else its group's.
+    const boots = nodeImage(data, kind, name, node);
+    if (boots !== image) {
       if (!explicit) return;
-      throw new InventoryError(`${kind} ${name} boots image ${node.image}, not ${image}`, { hint: `move it to ${image} first (\`xenroot ${kind === 'client' ? 'client set NAME --image' : 'create'} ...\`), or leave it out` });
+      throw new InventoryError(`${kind} ${name} boots image ${boots}, not ${image}`, { hint: `move it to ${image} first (\`xenroot ${kind === 'client' ? 'client set NAME --image' : 'create'} ...\`), or leave it out` });
     }
     out.set(`${kind}:${name}`, { kind, name, revision: node.revision, previous: node.previousRevision });
   };
   for (const n of sel.clients ?? []) add('client', n, requireEntry(data, 'client', n), true);
   for (const n of sel.guests ?? []) add('guest', n, requireEntry(data, 'guest', n), true);
+  if (sel.group !== undefined) {
+    for (const [n, c] of Object.entries(data.clients)) if (c.group === sel.group) add('client', n, c, false);
+    for (const [n, g] of Object.entries(data.guests)) if (g.group === sel.group) add('guest', n, g, false);
+  }
   if (sel.all) {
     for (const [n, c] of Object.entries(data.clients)) add('client', n, c, false);
     for (const [n, g] of Object.entries(data.guests)) add('guest', n, g, false);

@@ -11,8 +11,13 @@ import { isActive, type DomainState } from '../hypervisor/types.js';
 import { setGuestMacEntry } from '../inventory/guests.js';
 import type { DomainTarget } from '../inventory/schema.js';
 import { updateInventory } from '../inventory/store.js';
-import { domainGuest, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { HypervisorError } from '../sys/errors.js';
+import type { ShippedFile } from '../hypervisor/boot-store.js';
+import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
 import { writeGuestFiles } from './guest-files.js';
+import { ensureHostBoot } from './host-boot.js';
+import { needsPlacement, placeGuestsOnHosts } from './placement.js';
+import { recordConsoleStart } from './console-log.js';
 
 export interface PinResult {
   /** The MAC now pinned in the inventory. */
@@ -53,11 +58,33 @@ export interface StartResult {
   /** The pinned MAC (differs from `mac` only when another start pinned first). */
   pinnedMac: string;
   warnings: string[];
+  /** The inventory host it runs on (issue 15), if any. */
+  host?: string | undefined;
+  /** 'placed': xenroot chose the host on this start. */
+  placement?: 'placed' | 'given';
+  /** Boot files on the host: each either sent now or already there. */
+  shipped?: ShippedFile[];
 }
 
-/** Starts a guest; on its first boot pins the MAC the hypervisor gave it. */
-export async function startGuest(inventoryFile: string, name: string, opts: HostOptions = {}): Promise<StartResult> {
-  const r = await resolveGuest(inventoryFile, name, opts);
+export interface StartOptions extends HostOptions {
+  /** Progress lines (shipping large boot files). */
+  say?: (line: string) => void;
+}
+
+/**
+ * Starts a guest; on its first boot pins the MAC the hypervisor gave it. A guest that names no
+ * host is placed first when the inventory has hosts; on an inventory host (libvirt) its kernel and
+ * initrd are shipped as volumes when missing or truncated (a size check before every start).
+ */
+export async function startGuest(inventoryFile: string, name: string, opts: StartOptions = {}): Promise<StartResult> {
+  let r = await resolveGuest(inventoryFile, name, opts);
+  let placement: StartResult['placement'] = r.guest.host !== undefined ? 'given' : undefined;
+  if (needsPlacement(r.inv, name, opts)) {
+    const [p] = await placeGuestsOnHosts(inventoryFile, [name], opts);
+    if (p && p.host === undefined) throw new HypervisorError(`no inventory host can take guest '${name}': ${p.reason ?? 'none answered'}`, { hint: '`xenroot host list` shows the hosts; `xenroot create --host H` or `host:` in the inventory places a guest by hand' });
+    r = await resolveGuest(inventoryFile, name, opts);
+    placement = 'placed';
+  }
   return usingHypervisor(r.uri, opts, async (h) => {
     const before = await h.state(name);
     if (isActive(before)) {
@@ -67,7 +94,12 @@ export async function startGuest(inventoryFile: string, name: string, opts: Host
     }
     // The files the admin sees are what boots: bring them up to date (nothing is written when they are).
     await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
-    const guest = domainGuest(r.inv, name, h, opts);
+    const target = guestTarget(h, opts);
+    const onHost = await ensureHostBoot(r.inv.data, name, r.host, h, target, opts.say);
+    const shipped: ShippedFile[] | undefined = onHost?.shipped;
+    // The console log's directory (and the pool `console --log-tail` reads it through) exists before the guest does.
+    if (onHost && r.host && h.consoleLog) await recordConsoleStart(h.consoleLog(target), r.host.name, name);
+    const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
     let mode: StartResult['mode'];
     if (before === 'shutoff' && h.capabilities.persistentDefinitions) {
       await h.define(guest); // refresh the definition from the inventory, then boot it
@@ -95,6 +127,19 @@ export async function startGuest(inventoryFile: string, name: string, opts: Host
     }
     const state = await h.state(name);
     log().debug({ name, uri: h.uri, mode, mac, pin }, 'guest started');
-    return { name, uri: h.uri, target: guest.target, mode, state, mac, pin, pinnedMac, warnings };
+    return {
+      name,
+      uri: h.uri,
+      target: guest.target,
+      mode,
+      state,
+      mac,
+      pin,
+      pinnedMac,
+      warnings,
+      ...(r.host ? { host: r.host.name } : {}),
+      ...(placement ? { placement } : {}),
+      ...(shipped ? { shipped } : {}),
+    };
   });
 }

@@ -3,103 +3,61 @@
  * DHCP, exports) and applies it idempotently; then reloads what changed. A re-run with no
  * inventory change writes nothing. `root` writes every path under a directory (DESTDIR style)
  * and skips the reload hooks.
+ *
+ * Three speeds, each as safe as the full one:
+ * - nothing changed (inventory text, code, probed files) and every file is as xenroot left it:
+ *   nothing is loaded or rendered (one stat per owned file);
+ * - only some guests and clients changed (the site, images and groups did not): only their files
+ *   and the site's shared files are rendered and applied; the other owners' files are checked
+ *   (stat) and carried over. The previous model is the snapshot kept beside the manifest;
+ * - otherwise the full plan.
+ * The model itself comes from the model cache (inventory/model-cache.ts) when xenroot saved the
+ * inventory last.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadInventory, parseInventoryText, withInventoryLock } from '../inventory/store.js';
-import { bootFiles } from '../inventory/paths.js';
-import type { InventoryData } from '../inventory/schema.js';
-import { isGenerated } from '../render/header.js';
-import { log } from '../sys/log.js';
-import { sweepTempFiles } from '../sys/atomic.js';
-import { applyPlan, type FileChange, type Outcome } from '../deploy/apply.js';
-import { manifestIntact, manifestPath, readManifest, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
-import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
-import { reloadServices, type ReloadResult } from '../deploy/reload.js';
-import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
-import { isRevisionEntry, type RevisionIndex } from '../inventory/revisions.js';
-import { revisionIndexPath } from '../inventory/revision-store.js';
-import { revisionModel } from './revision-model.js';
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { withInventoryLock } from '../inventory/lock.js';
+import { applyMarkPath, intactFileCount, manifestPath } from '../deploy/manifest.js';
+import { fingerprints, sameStats, type SyncOptions, type SyncResult } from './sync-inputs.js';
 
-export interface SyncOptions {
-  /** Write every system path under this directory; no reload hooks. */
-  root?: string;
-  dryRun?: boolean;
-  diff?: boolean;
-  /** false: skip the reload hooks (--no-reload). */
-  reload?: boolean;
-  /** Where to look for pxelinux.0 / ldlinux.c32 (tests). */
-  syslinuxPaths?: typeof SYSLINUX_PATHS;
-  chunk?: number;
-  /** Plan from this inventory text instead of the file's (a command that edits the inventory applies the files it is about to save). */
-  inventoryText?: string;
-  /** Revision facts to plan with instead of the recorded ones (a dry run of publish or prune). */
-  revisions?: Map<string, RevisionIndex>;
-}
+export type { SyncOptions, SyncResult } from './sync-inputs.js';
 
-export interface SyncResult {
-  dryRun: boolean;
-  root?: string;
-  counts: Record<Outcome, number>;
-  /** Every file that was (or, in a dry run, would be) created, updated or removed. */
-  changes: FileChange[];
-  warnings: string[];
-  reloads: ReloadResult[];
-  manifest: string;
-  ms: { load: number; plan: number; apply: number; total: number };
-}
-
-/** The code that renders: a change of any renderer or planner module invalidates the plan cache. */
-let codeStamp: string | undefined;
-export function rendererStamp(): string {
-  if (codeStamp) return codeStamp;
-  // The built modules (dist/) when they exist, so that the sources run by tests and the built CLI
-  // agree on one stamp; else the directory of this module.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const dist = join(here, '../../dist');
-  const base = existsSync(join(dist, 'deploy')) ? dist : join(here, '..');
-  // Content, not mtimes: every build rewrites dist/ with new mtimes and the same bytes.
-  const h = createHash('sha1');
-  for (const dir of [join(base, 'deploy'), join(base, 'render'), join(base, 'inventory'), join(base, 'ops')]) {
-    for (const f of readdirSync(dir).sort()) {
-      if (f.endsWith('.map')) continue;
-      h.update(`${f}\0`).update(readFileSync(join(dir, f))).update('\0');
-    }
+/**
+ * The no-op check, without the lock and without loading the planner: the inventory text, the
+ * code and the probed files are what the manifest was planned from, and every file is as xenroot
+ * left it. Safe unlocked: it answers "nothing to do" only for a state that was complete when it
+ * looked (a sync running meanwhile has changed files or not yet written its manifest).
+ */
+function noOp(file: string, opts: SyncOptions, t0: number): SyncResult | undefined {
+  // A plan from a given text or given revision facts (rollout, publish, prune) always plans.
+  if (opts.inventoryText !== undefined || opts.revisions) return undefined;
+  const root = opts.root;
+  const mtarget = manifestPath(file, root);
+  let invText: string;
+  let manifestText: string;
+  try {
+    invText = readFileSync(file, 'utf8');
+    manifestText = readFileSync(mtarget, 'utf8');
+  } catch {
+    return undefined;
   }
-  return (codeStamp = h.digest('hex'));
-}
-
-type StatRecord = PlanInputs['stats'][string];
-
-function statRecord(path: string): StatRecord {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) return null;
-  // Directories count by existence only (their mtime moves with every file inside).
-  return st.isDirectory() ? { size: -1, mtimeMs: 0, ino: 0 } : { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-}
-
-/** Every path whose state the plan depends on besides the inventory text. */
-function probedPaths(data: InventoryData, root: string | undefined, syslinux: typeof SYSLINUX_PATHS): string[] {
-  const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
-  // The recorded revisions of each image (issue 12): publish and prune change what is exported and staged.
-  for (const name of Object.keys(data.images)) if (!isRevisionEntry(name)) paths.push(revisionIndexPath(data.site, name));
-  for (const [name, image] of Object.entries(data.images)) {
-    if (!image.kver) continue;
-    const b = bootFiles(data.site, name, image, 'pxe');
-    paths.push(b.kernel, b.initrd);
-  }
-  return paths;
-}
-
-function sameStats(a: PlanInputs['stats']): boolean {
-  for (const [path, rec] of Object.entries(a)) {
-    const now = statRecord(path);
-    if (JSON.stringify(now) !== JSON.stringify(rec)) return false;
-  }
-  return true;
+  // An apply that was killed (its mark is still there) is never a no-op: the full path sweeps after it.
+  if (existsSync(applyMarkPath(mtarget))) return undefined;
+  const { base, fingerprint } = fingerprints(file, opts, invText);
+  const intact = intactFileCount(manifestText, fingerprint, root);
+  if (!intact || intact.inputs.base !== base || !sameStats(intact.inputs.stats)) return undefined;
+  const ms = Math.round(performance.now() - t0);
+  return {
+    dryRun: !!opts.dryRun,
+    ...(root ? { root } : {}),
+    counts: { created: 0, updated: 0, removed: 0, unchanged: intact.count },
+    changes: [],
+    warnings: [],
+    reloads: [],
+    manifest: mtarget,
+    mode: 'no-op',
+    ms: { load: ms, plan: 0, apply: 0, total: ms },
+  };
 }
 
 /**
@@ -107,103 +65,12 @@ function sameStats(a: PlanInputs['stats']): boolean {
  * inventory cannot change between the plan and the manifest that records it.
  */
 export async function sync(inventoryFile: string, opts: SyncOptions = {}): Promise<SyncResult> {
-  const file = resolve(inventoryFile);
-  if (opts.dryRun || !existsSync(file)) return syncUnlocked(file, opts);
-  return withInventoryLock(file, () => syncUnlocked(file, opts));
-}
-
-/** sync for a caller that already holds the inventory's lock (rollout, publish, prune). */
-export async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<SyncResult> {
   const t0 = performance.now();
-  const root = opts.root;
-  const warnings: string[] = [];
   const file = resolve(inventoryFile);
-  const mtarget = manifestPath(file, root);
-  const loaded = readManifest(mtarget);
-  const { manifest: prev, text: prevText } = loaded;
-  if (loaded.warning) warnings.push(loaded.warning);
-  // The plan is a pure function of the inventory text, the renderer code and the probed paths:
-  // when none of them changed and every file is as xenroot left it, there is nothing to do.
-  const invText = opts.inventoryText ?? (await readFile(file, 'utf8').catch(() => undefined));
-  const fingerprint =
-    invText === undefined ? '' : createHash('sha1').update(JSON.stringify([rendererStamp(), file, root ?? '', opts.syslinuxPaths ?? null, invText])).digest('hex');
-  if (invText !== undefined && !opts.revisions && prev.inputs?.fingerprint === fingerprint && sameStats(prev.inputs.stats) && manifestIntact(prev, root)) {
-    const n = Object.keys(prev.files).length;
-    const ms = Math.round(performance.now() - t0);
-    log().debug({ ms }, 'sync: inputs unchanged, tree intact');
-    return {
-      dryRun: !!opts.dryRun,
-      ...(root ? { root } : {}),
-      counts: { created: 0, updated: 0, removed: 0, unchanged: n },
-      changes: [],
-      warnings,
-      reloads: [],
-      manifest: mtarget,
-      ms: { load: ms, plan: 0, apply: 0, total: ms },
-    };
-  }
-  const inv = invText === undefined ? await loadInventory(file) : parseInventoryText(invText, file);
-  // Published revisions become entries IMAGE@REV of the model the renderers see (issue 12).
-  const data = revisionModel(inv.data, opts.revisions);
-  const site = data.site;
-  const t1 = performance.now();
-
-  const sources = { ...prev.sources };
-  const stage = await stageImages(data, sources);
-  warnings.push(...stage.warnings);
-  const needSyslinux = stage.staged.size > 0 || Object.keys(data.clients).length > 0;
-  const syslinux: PlanInput['syslinux'] = needSyslinux
-    ? await findSyslinux(opts.syslinuxPaths)
-    : { pxelinux0: '', pxelinux0Size: 0, ldlinux: '', ldlinuxSize: 0 };
-  const exportsDirExists = (await stat(under(root, site.exports.dir)).catch(() => undefined))?.isDirectory() ?? false;
-  const dfile = dhcpFile(site);
-  let dhcpShared = false;
-  if (dfile) {
-    const text = await readFile(under(root, dfile), 'utf8').catch(() => undefined);
-    dhcpShared = text !== undefined && text !== '' && !isGenerated(text);
-  }
-  // Keep only the hashes of sources still in use.
-  const used = new Set([...stage.staged.values()].flatMap((s) => [s.kernelSource, s.initrdSource]));
-  for (const k of Object.keys(sources)) if (!used.has(k)) delete sources[k];
-
-  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared });
-  // Temp files of a run killed with SIGKILL are recognised by name and removed.
-  if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
-  warnings.push(...plan.warnings);
-  const t2 = performance.now();
-
-  const applied = await applyPlan(plan.files, prev, sources, {
-    ...(root ? { root } : {}),
-    dryRun: !!opts.dryRun,
-    diff: !!opts.diff,
-    ...(opts.chunk ? { chunk: opts.chunk } : {}),
-  });
-  if (!opts.dryRun) {
-    const stats: PlanInputs['stats'] = {};
-    for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
-    applied.manifest.inputs = { fingerprint, stats };
-    await writeManifest(mtarget, applied.manifest, prevText);
-  }
-  const t3 = performance.now();
-
-  const changed = new Set<FileGroup>(applied.changes.filter((c) => c.outcome !== 'unchanged').map((c) => c.group));
-  let reloads: ReloadResult[] = [];
-  if (!opts.dryRun && !root && opts.reload !== false && changed.size > 0) {
-    reloads = await reloadServices(changed, site);
-    for (const r of reloads) if (r.outcome === 'failed') warnings.push(`reload failed: ${r.command}: ${r.message}; the files are written, reload by hand`);
-  }
-  for (const w of warnings) log().warn(w);
-  const t4 = performance.now();
-  const ms = { load: Math.round(t1 - t0), plan: Math.round(t2 - t1), apply: Math.round(t3 - t2), total: Math.round(t4 - t0) };
-  log().debug({ ms, counts: applied.counts }, 'sync done');
-  return {
-    dryRun: !!opts.dryRun,
-    ...(root ? { root } : {}),
-    counts: applied.counts,
-    changes: applied.changes.filter((c) => c.outcome !== 'unchanged'),
-    warnings,
-    reloads,
-    manifest: mtarget,
-    ms,
-  };
+  const quick = noOp(file, opts, t0);
+  if (quick) return quick;
+  const { syncUnlocked } = await import('./sync-apply.js');
+  if (opts.dryRun || !existsSync(file)) return syncUnlocked(file, opts, t0);
+  return withInventoryLock(file, () => syncUnlocked(file, opts, t0));
 }
+

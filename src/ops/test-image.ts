@@ -9,7 +9,8 @@
  * (src/hypervisor/local-libvirtd.ts) and stopped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { makeTempDir } from '../sys/tmp.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { renderXlCfg } from '../render/xlcfg.js';
@@ -27,7 +28,7 @@ import { loadInventory } from '../inventory/store.js';
 import { guestSpec } from '../render/guest-spec.js';
 import { log } from '../sys/log.js';
 import { requireEntry } from '../inventory/lookup.js';
-import { exportPath } from '../inventory/paths.js';
+import { exportPath, stateDir } from '../inventory/paths.js';
 import { stageBootFiles } from './build-initrd.js';
 import { recordTest, testSubject } from './revisions.js';
 import type { TestRecord } from '../inventory/revisions.js';
@@ -71,6 +72,8 @@ export interface TestImageResult {
   initrd?: string;
   /** IMAGE@REV: the result as recorded with the revision (issue 12). */
   record?: TestRecord | undefined;
+  /** The console transcript of this test run (--log FILE, else STATE/tests/IMAGE-TIME.log); kept with the result (issue 15). */
+  transcript: string;
 }
 
 /** A copy of the model with one throwaway guest and the NFS settings the test boots with. */
@@ -95,6 +98,9 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const ready = opts.expect ?? (image.readyPattern ? new RegExp(image.readyPattern, 'm') : DEFAULT_READY);
   const domain = `xenroot-test-${imageName}-${randomBytes(3).toString('hex')}`.slice(0, 63);
+  // Every run keeps its console transcript (issue 15): the file named by --log, else one in the state dir.
+  const transcript = opts.logFile ?? join(stateDir(), 'tests', `${imageName}-${new Date().toISOString().replace(/[:.]/g, '-')}-${domain.slice(-6)}.log`);
+  await mkdir(dirname(transcript), { recursive: true });
 
   /** root: where the image's tree is (its directory, or the mount of its loop image file). */
   const run = async (root: string | undefined): Promise<TestImageResult> => {
@@ -136,13 +142,13 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       await writeFileAtomic(cfg, renderXlCfg(spec));
       await hv.create({ spec, target, files: { cfg } });
       log().info({ step: 'wait', domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
-      const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo, initrd: staged.initrd };
+      const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo, initrd: staged.initrd, transcript };
       try {
         const r = await expectConsole(hv.consoleCommand(domain), ready, {
           timeoutMs,
           name: domain,
           stateOf: () => hv.state(domain),
-          ...(opts.logFile ? { logFile: opts.logFile } : {}),
+          logFile: transcript,
         });
         kept = !!opts.keep && !local;
         if (opts.keep && local) log().warn('--keep: the private libvirtd ends with this command, so the guest cannot be kept; use --connect URI of a running libvirtd');

@@ -7,6 +7,7 @@ import { bootFiles } from '../inventory/paths.js';
 import type { DomainTarget, Guest, InventoryData } from '../inventory/schema.js';
 import { nodeCmdline } from './cmdline.js';
 import { findEntry, requireEntry } from '../inventory/lookup.js';
+import { effectiveGuest } from '../inventory/effective.js';
 
 export interface GuestSpec {
   name: string;
@@ -24,10 +25,20 @@ export interface GuestSpec {
   onPoweroff: Guest['onPoweroff'];
   onReboot: Guest['onReboot'];
   onCrash: Guest['onCrash'];
+  /** The console's log file on the guest's host (qemu flavour: the serial chardev's <log>); issue 15. */
+  consoleLog?: string | undefined;
 }
 
-export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen'): GuestSpec {
-  const guest = requireEntry(inv, 'guest', name);
+/** Where a guest's boot files and console log are on its host, when it is not the site's boot dir (issue 15). */
+export interface HostPaths {
+  kernel: string;
+  initrd: string;
+  consoleLog?: string | undefined;
+}
+
+export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen', host?: HostPaths): GuestSpec {
+  // Group-able values (image, append, bridge) come resolved: own > group > site.
+  const guest = effectiveGuest(inv, name, requireEntry(inv, 'guest', name));
   const image = findEntry(inv, 'image', guest.image);
   if (!image) throw new InventoryError(`guests.${name}.image names image "${guest.image}", which is not in images`);
   const site = inv.site;
@@ -42,9 +53,10 @@ export function guestSpec(inv: InventoryData, name: string, target: DomainTarget
     initrd: files.initrd,
     cmdline,
     mac: guest.mac,
-    bridge: guest.bridge ?? site.bridge,
+    bridge: guest.bridge,
     onPoweroff: guest.onPoweroff,
     onReboot: guest.onReboot,
     onCrash: guest.onCrash,
+    ...(host ? { kernel: host.kernel, initrd: host.initrd, consoleLog: host.consoleLog } : {}),
   };
 }

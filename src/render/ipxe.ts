@@ -1,22 +1,13 @@
 /**
  * iPXE scripts: the second boot path. Pure. Each script loads the same kernel and initrd as the
  * pxelinux entry, over TFTP (paths absolute on the boot server: `/images/...`) or over HTTP when a
- * base URL is configured. `boot.ipxe` chains the per-MAC script and falls back to `default.ipxe`.
+ * base URL is configured. `boot.ipxe` chains the booting NIC's node script and falls back to `default.ipxe`.
  */
 import { RenderError } from '../sys/errors.js';
 import { generatedHeader } from './header.js';
-import { parseMac } from '../inventory/validate.js';
 import type { BootEntry } from './pxelinux.js';
 
 export const IPXE_DIR = 'ipxe';
-
-/** File name of a MAC's script, as iPXE's ${net0/mac:hexhyp} spells it: aa-bb-cc-dd-ee-ff.ipxe. */
-export function ipxeMacName(mac: string): string {
-  if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) return `${mac.replaceAll(':', '-')}.ipxe`;
-  const normal = parseMac(mac);
-  if (!normal) throw new RenderError(`MAC "${mac}" is not valid for an iPXE script name`);
-  return `${normal.replace(/:/g, '-')}.ipxe`;
-}
 
 /** URL of a file of the TFTP tree: `/path` (same TFTP server) or BASE/path. */
 export function ipxeUrl(relPath: string, httpBase?: string): string {
@@ -46,13 +37,17 @@ export function renderIpxeEntry(entry: BootEntry | undefined, opts: { httpBase?:
   return lines.join('\n');
 }
 
-/** The entry script: the MAC's own script, else the default one. */
-export function renderIpxeBoot(opts: { httpBase?: string } = {}): string {
+/**
+ * The entry script: the script of the NIC that booted (${netX/mac}: iPXE's net0 is the first NIC,
+ * not the one that booted), in its node's switch directory NODESDIR/aa-bb-cc-dd-ee-ff/ipxe, else
+ * the default one.
+ */
+export function renderIpxeBoot(opts: { httpBase?: string; nodesDir: string }): string {
   return [
     '#!ipxe',
     generatedHeader(),
-    '# Chains this machine\'s script, else the default one.',
-    `chain --autofree ${ipxeUrl(`${IPXE_DIR}/\${net0/mac:hexhyp}.ipxe`, opts.httpBase)} || chain --autofree ${ipxeUrl(`${IPXE_DIR}/default.ipxe`, opts.httpBase)}`,
+    '# Chains the script of the NIC that booted, else the default one.',
+    `chain --autofree ${ipxeUrl(`${opts.nodesDir}/\${netX/mac:hexhyp}/ipxe`, opts.httpBase)} || chain --autofree ${ipxeUrl(`${IPXE_DIR}/default.ipxe`, opts.httpBase)}`,
     '',
   ].join('\n');
 }

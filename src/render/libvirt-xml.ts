@@ -93,7 +93,10 @@ export function renderQemuXml(spec: GuestSpec, options: QemuOptions = {}): strin
     macElement(nic, spec.mac);
     nic.ele('model', { type: 'virtio' });
   }
-  devices.ele('serial', { type: 'pty' }).ele('target', { port: '0' });
+  const serial = devices.ele('serial', { type: 'pty' });
+  // The console kept in a file on the host whether or not anyone is attached (issue 15).
+  if (spec.consoleLog) serial.ele('log', { file: text('consoleLog', spec.consoleLog), append: 'on' });
+  serial.ele('target', { port: '0' });
   devices.ele('console', { type: 'pty' }).ele('target', { type: 'serial', port: '0' });
   if (options.pxe) {
     const { tftpRoot, bootfile } = options.pxe;

@@ -17,7 +17,7 @@
  * and it cannot share one flush across a batch; xenroot needs both (issue: a zero-byte temp file
  * that survived every later sync).
  */
-import { chmodSync, closeSync, constants, copyFileSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { copyFile, open, rename, unlink } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
@@ -75,6 +75,11 @@ export interface WriteOptions {
   mode?: number;
   /** Create missing parent directories (default false). */
   mkdirs?: boolean;
+  /**
+   * false: no fsync of the file and its directory (still temp + rename: a reader never sees half
+   * a file). Only for caches whose loss or tearing by a crash is detected and costs a rebuild.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -113,12 +118,12 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
     try {
       writeAll(fd, data);
       chmodSync(tmp, opts.mode ?? 0o644);
-      fsyncSync(fd);
+      if (opts.durable !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
-    fsyncDir(dirname(path));
+    if (opts.durable !== false) fsyncDir(dirname(path));
   } catch (err) {
     rmSync(tmp, { force: true });
     throw writeError(path, err);
@@ -158,6 +163,18 @@ function writeAll(fd: number, data: string | Uint8Array): void {
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
+/** Up to this many files, a batch flushes each file (fsync) instead of the whole filesystem (syncfs). */
+const SMALL_BATCH = 64;
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Flushes the filesystem that holds `path` (syncfs(2) through coreutils `sync -f`): one call
  * instead of an fsync per file, for a batch.
@@ -181,8 +198,7 @@ export function sweepTempFiles(dir: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const m = TEMP_RE.exec(name);
-    if (!m || (Number(m[2]) !== process.pid && pidAlive(Number(m[2])))) continue;
-    if (Number(m[2]) === process.pid) continue;
+    if (!m || Number(m[2]) === process.pid || pidAlive(Number(m[2]))) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
     removed.push(join(dir, name));
   }
@@ -200,6 +216,10 @@ export class AtomicBatch {
   private dirs = new Map<string, string>();
   private staged: { staging: string; dir: string }[] = [];
   private renames: { tmp: string; target: string }[] = [];
+  /** Files written inside staging directories (for the per-file flush of a small batch). */
+  private stagedFiles: string[] = [];
+  /** Temp names that are symbolic links (never opened for a flush). */
+  private links = new Set<string>();
   private readonly cleanup = onCleanup('files being written', () => this.abort());
 
   /**
@@ -228,6 +248,15 @@ export class AtomicBatch {
   }
 
   /**
+   * Whether `dir` did not exist when this batch first wrote into it (its files are then new: no
+   * need to look for them on disk).
+   */
+  isNewDir(dir: string): boolean {
+    const where = this.dirs.get(dir);
+    return where !== undefined && where !== dir;
+  }
+
+  /**
    * Writes `data` (or a copy of `source`) for `target`; visible at commit. Returns the stat of
    * the written file (the rename keeps inode, size and mtime).
    */
@@ -241,22 +270,31 @@ export class AtomicBatch {
       if ('link' in data) {
         // A symbolic link (mode is meaningless for links on Linux); rename(2) replaces an old one atomically.
         symlinkSync(data.link, tmp);
-        if (where === dir) this.renames.push({ tmp, target });
+        if (where === dir) {
+          this.renames.push({ tmp, target });
+          this.links.add(tmp); // nothing to flush: a link is its directory entry
+        }
         return lstatSync(tmp);
       }
+      let st: Stats;
       if ('text' in data) {
+        // By descriptor: one path lookup per file (open), the rest on the fd.
         const fd = openSync(tmp, 'wx', mode);
         try {
           writeAll(fd, data.text);
+          fchmodSync(fd, mode); // open's mode is masked by the umask
+          st = fstatSync(fd);
         } finally {
           closeSync(fd);
         }
       } else {
         copyFileSync(data.source, tmp, constants.COPYFILE_FICLONE);
+        chmodSync(tmp, mode);
+        st = statSync(tmp);
       }
-      chmodSync(tmp, mode); // open's mode is masked by the umask
       if (where === dir) this.renames.push({ tmp, target });
-      return statSync(tmp);
+      else this.stagedFiles.push(tmp);
+      return st;
     } catch (err) {
       if (tmp && dirname(tmp) === dir) rmSync(tmp, { force: true });
       throw writeError(target, err);
@@ -268,11 +306,21 @@ export class AtomicBatch {
     return this.renames.length + this.staged.length;
   }
 
-  /** Flushes once, then renames every file and staged directory into place. */
+  /**
+   * Flushes, then renames every file and staged directory into place. A large batch is flushed
+   * with one syncfs(2); a small one (at most SMALL_BATCH files) with an fsync per file, which
+   * waits only for its own data, not for everything dirty on the filesystem. Either way every
+   * byte is on disk before the first rename.
+   */
   commit(): void {
     if (this.renames.length === 0 && this.staged.length === 0) return this.cleanup.release();
     const first = this.renames[0]?.target ?? this.staged[0]!.dir;
-    syncFileSystem(dirname(first));
+    const files = [...this.renames.filter((r) => !this.links.has(r.tmp)).map((r) => r.tmp), ...this.stagedFiles];
+    if (files.length <= SMALL_BATCH) {
+      for (const f of files) fsyncFile(f);
+      // The entries of new directories inside a staging tree (their own rename is flushed with the journal).
+      for (const d of new Set([...this.stagedFiles.map((f) => dirname(f)), ...this.staged.map((s) => s.staging)])) fsyncDir(d);
+    } else syncFileSystem(dirname(first));
     // New directories first: a file renamed into place (a link, say) may name something inside them.
     for (const { staging, dir } of this.staged) {
       try {
@@ -293,6 +341,8 @@ export class AtomicBatch {
       }
     }
     this.renames = [];
+    this.stagedFiles = [];
+    this.links.clear();
     this.dirs.clear();
     this.cleanup.release();
   }
@@ -303,6 +353,8 @@ export class AtomicBatch {
     for (const { staging } of this.staged) rmSync(staging, { recursive: true, force: true });
     this.renames = [];
     this.staged = [];
+    this.stagedFiles = [];
+    this.links.clear();
     this.dirs.clear();
     this.cleanup.release();
   }

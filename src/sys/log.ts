@@ -14,6 +14,11 @@ export function setLogLevel(next: string): void {
   if (logger) logger.level = next;
 }
 
+/** Whether debug lines are written (without creating the logger: a hot path asks before building a line). */
+export function debugEnabled(): boolean {
+  return level === 'debug' || level === 'trace';
+}
+
 export function log(): Logger {
   if (logger) return logger;
   // pino is CommonJS; require keeps it synchronous and lazy.

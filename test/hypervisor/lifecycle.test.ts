@@ -2,7 +2,7 @@
 // test:///default is shared by the whole process, so every test uses its own guest names.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HypervisorError } from '../../src/sys/errors.js';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt.js';
 import { defineGuest, undefineGuest } from '../../src/ops/define-guest.js';
@@ -14,7 +14,15 @@ import { loadInventory } from '../../src/inventory/store.js';
 import { inventoryFixture } from './fixture.js';
 
 const fx = inventoryFixture({ connect: 'test:///default' });
-afterAll(() => fx.cleanup());
+// libvirt's test:///default state lives while a connection to it is open: each workflow opens and
+// closes its own, so one held for the whole file keeps the domains between them (without it, the
+// state survived only until the binding's closed connections were garbage-collected).
+const keepalive = new LibvirtHypervisor('test:///default');
+beforeAll(() => keepalive.connect());
+afterAll(async () => {
+  await keepalive.close();
+  fx.cleanup();
+});
 
 async function pinned(name: string): Promise<{ mac: string | undefined; source: string | undefined; cfg: string; xml: string }> {
   const g = (await loadInventory(fx.file)).data.guests[name];

@@ -13,6 +13,12 @@ describe('qemuArgs', () => {
     expect(a.slice(a.indexOf('-kernel'))).toEqual(['-kernel', '/k', '-initrd', '/i', '-append', 'console=ttyS0']);
   });
 
+  it('the serial console goes to a file when one is given (QEMU drops characters a slow pipe does not take)', () => {
+    const a = qemuArgs({ kernel: '/k', serialFile: '/w/console.log' });
+    expect(a.slice(0, 10)).toEqual(['-accel', 'tcg', '-display', 'none', '-monitor', 'none', '-serial', 'file:/w/console.log', '-no-reboot', '-m']);
+    expect(a).not.toContain('-nographic');
+  });
+
   it('PXE: -boot n, the iPXE ROM kept, QEMU TFTP serving the tree with the boot file', () => {
     const a = qemuArgs({ pxe: { tftp: '/srv/tftp', bootfile: 'pxelinux.0' }, nic: 'e1000', memory: 256 });
     expect(a[a.indexOf('-netdev') + 1]).toBe('user,id=n0,tftp=/srv/tftp,bootfile=pxelinux.0');

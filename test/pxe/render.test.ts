@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pxelinuxMacName, renderPxelinux } from '../../src/render/pxelinux.js';
-import { ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../../src/render/ipxe.js';
+import { renderIpxeBoot, renderIpxeEntry } from '../../src/render/ipxe.js';
 import { renderDnsmasq, cidrParts } from '../../src/render/dnsmasq.js';
 import { renderIscDhcp } from '../../src/render/isc-dhcp.js';
 import { BLOCK_BEGIN, BLOCK_END, mergeManagedBlock, renderExportLines } from '../../src/render/exports.js';
@@ -19,11 +19,6 @@ describe('pxelinux file names', () => {
     ['52:54:00:12:34:56', '01-52-54-00-12-34-56'],
   ])('names the per-MAC file of %s as pxelinux looks it up (%s)', (mac, name) => {
     expect(pxelinuxMacName(mac)).toBe(name);
-  });
-
-  it('names the iPXE script as ${net0/mac:hexhyp}.ipxe for any MAC spelling', () => {
-    expect(ipxeMacName('00:16:3E:AA:BB:CC')).toBe('00-16-3e-aa-bb-cc.ipxe');
-    expect(ipxeMacName('00-16-3e-Aa-bB-cc')).toBe('00-16-3e-aa-bb-cc.ipxe');
   });
 
   it('refuses a MAC that is not one', () => {
@@ -58,8 +53,8 @@ describe('iPXE scripts', () => {
     expect(http).toContain('initrd http://10.0.0.1/tftp/images/terminal/initrd-X.img');
   });
 
-  it('chains the per-MAC script and falls back to default.ipxe', () => {
-    expect(renderIpxeBoot()).toContain('chain --autofree /ipxe/${net0/mac:hexhyp}.ipxe || chain --autofree /ipxe/default.ipxe');
+  it("chains the booting NIC's node script and falls back to default.ipxe", () => {
+    expect(renderIpxeBoot({ nodesDir: 'nodes' })).toContain('chain --autofree /nodes/${netX/mac:hexhyp}/ipxe || chain --autofree /ipxe/default.ipxe');
   });
 });
 
@@ -137,7 +132,7 @@ describe('planner', () => {
     expect(bootEntry(data, 'terminal', staged.get('terminal')!).cmdline).toContain('root=nfs4:10.0.2.2:/srv/xenroot/terminal ');
   });
 
-  it('plans per-client pxelinux and iPXE files, DHCP and exports from the model alone', () => {
+  it('plans per-client pxelinux files, one iPXE script, DHCP and exports from the model alone', () => {
     const data = inventory({ clients: { a: { mac: '00-16-3E-00-00-0A', image: 'terminal' } }, guests: { g: { image: 'terminal', mac: '00:16:3e:00:00:0b' } } });
     const plan = planSync({ data, inventoryFile: '/g/inventory.yaml', staged, syslinux, exportsDirExists: false, dhcpShared: false });
     const paths = plan.files.map((f) => f.path);
@@ -150,7 +145,7 @@ describe('planner', () => {
         '/tftpboot/linux-install/images/terminal/vmlinuz-K-h',
         '/tftpboot/linux-install/pxelinux.cfg/default',
         '/tftpboot/linux-install/pxelinux.cfg/01-00-16-3e-00-00-0a',
-        '/tftpboot/linux-install/ipxe/00-16-3e-00-00-0a.ipxe',
+        '/tftpboot/linux-install/ipxe/boot.ipxe',
         '/etc/dnsmasq.d/xenroot.conf',
         '/etc/exports',
       ]),

@@ -89,13 +89,13 @@ export async function leaksSince(before: LeakSnapshot, scope: LeakScope = {}): P
     loops: now.loops.filter((l) => !before.loops.includes(l) && under(l.split(' ').slice(1).join(' '), scope.paths)),
     processes: now.processes.filter((p) => !pids.has(p.pid) && (!own || own.has(p.pid))),
     // Namespaces are machine-wide and test files run in parallel: count only this process's own
-    // (xenroot-nfs-PID-N) and those whose owner is gone (really leaked).
+    // (xenroot-KIND-PID-N, e.g. xenroot-nfs-, xenroot-disc-) and those whose owner is gone (really leaked).
     netns: now.netns.filter((n) => !before.netns.includes(n) && ownOrOrphaned(n)),
   };
 }
 
 function ownOrOrphaned(netns: string): boolean {
-  const m = /^xenroot-nfs-(\d+)-/.exec(netns);
+  const m = /^xenroot-[a-z]+-(\d+)-/.exec(netns);
   if (!m) return true;
   const pid = Number(m[1]);
   if (pid === process.pid) return true;

@@ -6,7 +6,7 @@
  * `setpriv --pdeathsig KILL`) when the test process dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ export interface QemuOptions {
   extraArgs?: string[];
   /** Run QEMU inside this network namespace (`ip netns exec`), e.g. the NFS server's. */
   netns?: string;
+  /** Attach the NIC to this existing tap device (in `netns`) instead of user networking: PXE from a real DHCP/TFTP server there. */
+  tap?: string;
   /** Console log file (default: a new temp dir's console.log). */
   logFile?: string;
 }
@@ -72,13 +74,22 @@ export async function stopAllQemu(): Promise<void> {
   );
 }
 
-export function qemuArgs(o: QemuOptions): string[] {
+/**
+ * The QEMU command line. The serial console goes to a file (`serialFile`), not to a pipe: QEMU's
+ * 16550 drops a character after a few failed writes to a backend that is not drained fast enough
+ * (hw/char/serial.c, MAX_XMIT_RETRY), which a busy test process reading a pipe made happen; a
+ * file never refuses a write.
+ */
+export function qemuArgs(o: QemuOptions & { serialFile?: string }): string[] {
   const nic = o.nic ?? 'virtio-net-pci';
-  const netdev = ['user', 'id=n0', ...(o.pxe ? [`tftp=${o.pxe.tftp}`, `bootfile=${o.pxe.bootfile}`] : []), ...(o.netdevExtra ?? [])].join(',');
-  const args = ['-accel', 'tcg', '-nographic', '-no-reboot', '-m', String(o.memory ?? 512), '-netdev', netdev];
+  const netdev = o.tap
+    ? ['tap', 'id=n0', `ifname=${o.tap}`, 'script=no', 'downscript=no'].join(',')
+    : ['user', 'id=n0', ...(o.pxe ? [`tftp=${o.pxe.tftp}`, `bootfile=${o.pxe.bootfile}`] : []), ...(o.netdevExtra ?? [])].join(',');
+  const console = o.serialFile ? ['-display', 'none', '-monitor', 'none', '-serial', `file:${o.serialFile}`] : ['-nographic'];
+  const args = ['-accel', 'tcg', ...console, '-no-reboot', '-m', String(o.memory ?? 512), '-netdev', netdev];
   // Direct kernel boot needs no option ROM: an empty romfile skips iPXE and its Ctrl-B prompt.
-  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : []), ...(o.pxe ? [] : ['romfile='])].join(','));
-  if (o.pxe) args.push('-boot', 'n');
+  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : []), ...(o.pxe || (o.tap && !o.kernel) ? [] : ['romfile='])].join(','));
+  if (o.pxe || o.tap) args.push('-boot', 'n');
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
@@ -87,9 +98,10 @@ export function qemuArgs(o: QemuOptions): string[] {
 }
 
 export async function bootQemu(o: QemuOptions): Promise<QemuVm> {
-  if (!o.pxe && !o.kernel) throw new Error('bootQemu: give a kernel (direct boot) or pxe');
+  if (!o.pxe && !o.tap && !o.kernel) throw new Error('bootQemu: give a kernel (direct boot), pxe, or a tap to PXE-boot from');
   const logFile = o.logFile ?? join(await mkdtemp(join(tmpdir(), 'xenroot-qemu-')), 'console.log');
-  const args = qemuArgs(o);
+  writeFileSync(logFile, '');
+  const args = qemuArgs({ ...o, serialFile: logFile });
   const started = Date.now();
   const cmd = ['setpriv', '--pdeathsig', 'KILL', 'qemu-system-x86_64', ...args];
   // nsenter execs the command (ip netns exec would fork), so the PID stays QEMU's.
@@ -99,19 +111,36 @@ export async function bootQemu(o: QemuOptions): Promise<QemuVm> {
   const pid = child.pid;
   if (pid === undefined) throw new Error('bootQemu: qemu-system-x86_64 could not be started');
   let text = '';
-  const stream: WriteStream = createWriteStream(logFile);
   const waiters = new Set<() => void>();
-  const onData = (d: Buffer): void => {
+  // QEMU writes the serial console into logFile; read what it added every 50 ms.
+  const fd = openSync(logFile, 'r');
+  let offset = 0;
+  const buf = Buffer.alloc(64 * 1024);
+  const pull = (): void => {
+    let added = false;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      if (n <= 0) break;
+      offset += n;
+      text += buf.subarray(0, n).toString('utf8').replace(/\r/g, '');
+      added = true;
+    }
+    if (added) for (const w of waiters) w();
+  };
+  const poll = setInterval(pull, 50);
+  // QEMU's own messages (a bad option, a missing ROM) are kept too.
+  const onStderr = (d: Buffer): void => {
     text += d.toString('utf8').replace(/\r/g, '');
-    stream.write(d);
     for (const w of waiters) w();
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  child.stdout?.on('data', onStderr);
+  child.stderr?.on('data', onStderr);
   const exit = new Promise<number | null>((res) =>
     child.once('exit', (code) => {
       running.delete(child);
-      stream.end();
+      clearInterval(poll);
+      pull();
+      closeSync(fd);
       for (const w of waiters) w();
       res(code);
     }),

@@ -32,6 +32,10 @@ export interface Dom0Build {
   rootImage: string;
   /** xen-netfront.ko of the same kernel, for marker guests. */
   netfront: string;
+  /** The test client's private key, allowed as root by dom0's sshd (xen+ssh://). */
+  sshClientKey: string;
+  /** dom0's sshd host public key (ssh_host_ed25519_key.pub). */
+  sshHostKeyPub: string;
   manifest: {
     key: string;
     xenVersion: string;
@@ -66,6 +70,8 @@ export function buildDom0(): Promise<Dom0Build> {
       initrd: join(dir, 'dom0-initrd.gz'),
       rootImage: join(dir, 'dom0.ext4'),
       netfront: join(dir, 'xen-netfront.ko'),
+      sshClientKey: join(dir, 'id_ed25519'),
+      sshHostKeyPub: join(dir, 'ssh_host_ed25519_key.pub'),
       manifest,
       ms: Date.now() - t0,
     };
@@ -104,6 +110,8 @@ export interface NestedXen {
   pid: number;
   /** Milliseconds from QEMU start until `virsh version` answered through the forwarded port. */
   readyMs: number;
+  /** Loopback port forwarded to dom0's sshd, when started with `ssh`. */
+  sshPort: number | undefined;
   /** Runs a shell script in dom0 as root; stdout and stderr together. */
   runInDom0(script: string, opts?: { timeoutMs?: number }): Promise<RunResult>;
   /** Like runInDom0 but throws on a non-zero exit. */
@@ -119,6 +127,8 @@ export interface StartOptions {
   workParent?: string;
   /** How long to wait for dom0's libvirtd (default 600 s: TCG on a busy 2-core host). */
   readyTimeoutMs?: number;
+  /** Also forward a free loopback port to dom0's sshd (xen+ssh://). */
+  ssh?: boolean;
 }
 
 const running = new Set<number>();
@@ -163,6 +173,8 @@ export function qemuArgs(o: {
   spool: string;
   share?: string;
   pidFile: string;
+  /** Loopback port to forward to dom0's sshd. */
+  sshPort?: number;
 }): string[] {
   const dom0Cmdline = ['console=hvc0', 'earlyprintk=xen', 'root=/dev/vda'];
   if (o.share) dom0Cmdline.push(`xenroot.share=${o.share}`);
@@ -177,7 +189,7 @@ export function qemuArgs(o: {
     '-append', 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 noreboot',
     '-initrd', `${o.build.vmlinuz} ${dom0Cmdline.join(' ')},${o.build.initrd}`,
     '-drive', `file=${o.build.rootImage},if=virtio,format=raw,snapshot=on`,
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${o.port}-:16509`,
+    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${o.port}-:16509${o.sshPort ? `,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22` : ''}`,
     '-device', 'e1000,netdev=n0',
     '-fsdev', `local,id=fsagent,path=${o.spool},security_model=none`,
     '-device', 'virtio-9p-pci,fsdev=fsagent,mount_tag=xagent',
@@ -198,11 +210,12 @@ export async function startNestedXen(opts: StartOptions = {}): Promise<NestedXen
   const consoleLog = join(workDir, 'console.log');
   const pidFile = join(workDir, 'qemu.pid');
   const port = await freeLoopbackPort();
+  const sshPort = opts.ssh ? await freeLoopbackPort() : undefined;
   const uri = `xen+tcp://127.0.0.1:${port}/system`;
   hookExit();
 
   const t0 = Date.now();
-  const child = execa('qemu-system-x86_64', qemuArgs({ build, port, spool, share: opts.share, pidFile }), {
+  const child = execa('qemu-system-x86_64', qemuArgs({ build, port, spool, share: opts.share, pidFile, ...(sshPort ? { sshPort } : {}) }), {
     stdin: 'ignore',
     stdout: { file: consoleLog },
     stderr: { file: join(workDir, 'qemu.stderr') },
@@ -266,7 +279,7 @@ export async function startNestedXen(opts: StartOptions = {}): Promise<NestedXen
     const readyMs = Date.now() - t0;
     // The agent starts before libvirtd; it is up once its flag file exists.
     for (let i = 0; i < 100 && !existsSync(join(spool, 'agent-ready')); i++) await sleep(100);
-    return { uri, port, consoleLog, share: opts.share, workDir, pid, readyMs, runInDom0, mustRunInDom0, readConsole, stop };
+    return { uri, port, sshPort, consoleLog, share: opts.share, workDir, pid, readyMs, runInDom0, mustRunInDom0, readConsole, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -36,14 +36,16 @@ describe('xenroot sync --root', () => {
     });
   });
 
-  it('writes the whole tree from empty: one pxelinux and iPXE file per client, versioned kernel and initrd', async () => {
+  it('writes the whole tree from empty: one pxelinux file and one switch link per client, versioned kernel and initrd', async () => {
     const r = await sync(s.inventory, { root: s.root });
     expect(r.counts.updated + r.counts.removed + r.counts.unchanged).toBe(0);
     const cfg = await readdir(join(s.root, TFTP, 'pxelinux.cfg'));
     expect(cfg.sort()).toEqual(['01-00-16-3e-aa-00-01', '01-00-16-3e-aa-00-02', '01-00-16-3e-aa-00-03', 'default']);
-    expect((await readdir(join(s.root, TFTP, 'ipxe'))).sort()).toEqual([
-      '00-16-3e-aa-00-01.ipxe', '00-16-3e-aa-00-02.ipxe', '00-16-3e-aa-00-03.ipxe', 'boot.ipxe', 'default.ipxe',
-    ]);
+    expect((await readdir(join(s.root, TFTP, 'ipxe'))).sort()).toEqual(['boot.ipxe', 'default.ipxe']);
+    const boot = await readFile(join(s.root, TFTP, 'ipxe/boot.ipxe'), 'utf8');
+    expect(boot).toContain('chain --autofree /nodes/${netX/mac:hexhyp}/ipxe || chain --autofree /ipxe/default.ipxe');
+    // Each client's switch link names its boot entry; the entry holds its pxelinux and iPXE files.
+    expect(await readFile(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-03/ipxe'), 'utf8')).toMatch(/\nkernel \/images\/terminal\/vmlinuz-\S+ initrd=\S+ root=nfs4:10\.0\.2\.9:\/srv\/own /);
     expect(await readFile(join(s.root, TFTP, 'pxelinux.0'))).toEqual(await readFile('/usr/lib/PXELINUX/pxelinux.0'));
     expect(existsSync(join(s.root, TFTP, 'ldlinux.c32'))).toBe(true);
     const images = await readdir(join(s.root, TFTP, 'images/terminal'));
@@ -65,7 +67,8 @@ describe('xenroot sync --root', () => {
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root });
     expect(r.changes).toEqual([]);
-    expect(r.counts).toEqual({ created: 0, updated: 0, removed: 0, unchanged: before.size - 1 });
+    // Every file but xenroot's own state under the root (the manifest and the model it was planned from).
+    expect(r.counts).toEqual({ created: 0, updated: 0, removed: 0, unchanged: before.size - 2 });
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root], { env: { XENROOT_INVENTORY: s.inventory } });
     expect(cli.code).toBe(0);
@@ -78,28 +81,28 @@ describe('xenroot sync --root', () => {
     await addClient(s.inventory, { mac: '00:16:3e:aa:00:04', name: 'fourth' });
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root, dryRun: true, diff: true });
-    // "fourth": its pxelinux and iPXE links and its switch link; "dashed": a new entry (pxelinux + iPXE).
-    expect(r.counts.created).toBe(5);
+    // "fourth": its pxelinux link and its switch link; "dashed": a new entry (pxelinux + iPXE).
+    expect(r.counts.created).toBe(4);
     expect(r.counts.updated).toBe(2); // the switch link of "dashed", dnsmasq
     const pxe = r.changes.find((c) => c.path.endsWith('/pxelinux') && c.diff?.includes('quiet'));
     expect(pxe?.diff).toMatch(/^\+  APPEND .*selinux=0 quiet$/m);
     expect(r.changes.find((c) => c.path.endsWith('/nodes/00-16-3e-aa-00-02'))?.diff).toMatch(/^--> entries\/[0-9a-f]{16}\n\+-> entries\/[0-9a-f]{16}$/m);
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root, '--dry-run', '--diff'], { env: { XENROOT_INVENTORY: s.inventory } });
-    expect(cli.stdout).toContain('dry run: would have 5 created, 2 updated, 0 removed');
+    expect(cli.stdout).toContain('dry run: would have 4 created, 2 updated, 0 removed');
     expect(cli.stdout).toContain('+dhcp-host=00:16:3e:aa:00:04,fourth');
     expect(await snapshot(s.root)).toEqual(before);
   });
 
   it('applies a change to exactly the files it touches and removes the files of a removed client', async () => {
     const r = await sync(s.inventory, { root: s.root });
-    expect(r.counts).toMatchObject({ created: 5, updated: 2, removed: 0 });
+    expect(r.counts).toMatchObject({ created: 4, updated: 2, removed: 0 });
     await removeClient(s.inventory, 'upper');
     const r2 = await sync(s.inventory, { root: s.root });
-    // Its two links and its switch link, and its entry (no other client boots with its command line).
-    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 5 });
+    // Its pxelinux link and its switch link, and its entry's two files (no other client boots with its command line).
+    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 4 });
     expect(existsSync(join(s.root, TFTP, 'pxelinux.cfg/01-00-16-3e-aa-00-01'))).toBe(false);
-    expect(existsSync(join(s.root, TFTP, 'ipxe/00-16-3e-aa-00-01.ipxe'))).toBe(false);
+    expect(existsSync(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-01'))).toBe(false);
     expect(await readFile(join(s.root, 'etc/dnsmasq.d/xenroot.conf'), 'utf8')).not.toContain('00:16:3e:aa:00:01');
   });
 

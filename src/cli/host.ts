@@ -1,0 +1,62 @@
+/** `xenroot host add|list|show|remove|trust`: the hypervisor hosts guests are placed on (issue 15). */
+import type { Command } from 'commander';
+import { UsageError } from '../sys/errors.js';
+import { table, type CliContext } from './context.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  const host = program.command('host').description('manage hypervisor hosts: guests are placed on them, their boot files shipped there');
+
+  host
+    .command('add <name>')
+    .description('add a host: --connect URI (xen+ssh://root@HOST/system, xen+tcp://..., qemu:///system, xl://)')
+    .option('--boot-dir <dir>', 'directory of xenroot\'s boot-file pool on the host (default /var/lib/xenroot/boot)')
+    .option('--max-guests <n>', 'place at most N guests there')
+    .action(async (name: string, o: { bootDir?: string; maxGuests?: string }) => {
+      // --connect is the global option (commander gives it to the program wherever it stands).
+      const connect = ctx.options.connect;
+      if (!connect) throw new UsageError('host add needs --connect URI (the host\'s libvirt URI, or xl://)');
+      const { addHost } = await import('../ops/hosts.js');
+      const r = await addHost(await ctx.inventoryPath(), { name, connect, ...(o.bootDir ? { bootDir: o.bootDir } : {}), ...(o.maxGuests ? { maxGuests: o.maxGuests } : {}) });
+      ctx.print(r, () => `added host ${name} (${r.host.connect}, boot files in ${r.host.bootDir} there)`);
+    });
+
+  host
+    .command('list')
+    .description('list hosts and the guests placed on them')
+    .action(async () => {
+      const { listHosts } = await import('../ops/hosts.js');
+      const rows = await listHosts(await ctx.inventoryPath());
+      ctx.print(rows, () =>
+        table([['NAME', 'URI', 'BOOT DIR', 'GUESTS', 'MAX'], ...rows.map((r) => [r.name, r.host.connect, r.host.bootDir, String(r.guests.length), r.host.maxGuests === undefined ? '-' : String(r.host.maxGuests)])]),
+      );
+    });
+
+  host
+    .command('show <name>')
+    .description('show one host')
+    .action(async (name: string) => {
+      const { showHost } = await import('../ops/hosts.js');
+      const r = await showHost(await ctx.inventoryPath(), name);
+      ctx.print(r, () => [`name: ${name}`, ...Object.entries(r.host).map(([k, v]) => `${k}: ${String(v)}`), `guests: ${r.guests.join(', ') || '-'}`].join('\n'));
+    });
+
+  host
+    .command('remove <name>')
+    .description('remove a host (refused while guests are placed on it)')
+    .action(async (name: string) => {
+      const { removeHost } = await import('../ops/hosts.js');
+      const r = await removeHost(await ctx.inventoryPath(), name);
+      ctx.print(r, () => `removed host ${name}`);
+    });
+
+  host
+    .command('trust <name>')
+    .description('record the ssh host key of an xen+ssh:// host in xenroot\'s known_hosts')
+    .option('--key-file <file>', 'the host\'s public key (ssh_host_*_key.pub) got by a channel you trust; default: what the host shows now')
+    .option('--replace', 'replace a recorded key that differs (the host was reinstalled)')
+    .action(async (name: string, o: { keyFile?: string; replace?: boolean }) => {
+      const { trustHost } = await import('../ops/hosts.js');
+      const r = await trustHost(await ctx.inventoryPath(), name, o);
+      ctx.print(r, () => [`${r.added.length ? 'recorded' : 'already trusted'}: ${r.known} in ${r.file}`, ...r.fingerprints.map((f) => `  ${f}`)].join('\n'));
+    });
+}

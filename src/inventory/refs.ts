@@ -1,0 +1,80 @@
+/**
+ * Naming nodes on the command line: a client by its name or by its MAC in any notation
+ * (AA-BB-CC-DD-EE-FF, aa:bb:cc:dd:ee:ff, aabbccddeeff), several at once, and name ranges
+ * (`lab-[01-40]`, names.ts). Guests likewise by name or pinned MAC. Pure lookups over the model.
+ */
+import { InventoryError } from '../sys/errors.js';
+import { expandRange, isRange } from './names.js';
+import type { InventoryData } from './schema.js';
+import { parseMac } from './validate.js';
+
+type NodeKind = 'client' | 'guest';
+
+const macIndexes = new WeakMap<object, Map<string, string>>();
+
+/** MAC -> name of one section (built once per model section object). */
+function macIndex(data: InventoryData, kind: NodeKind): Map<string, string> {
+  const section = (kind === 'client' ? data.clients : data.guests) as Record<string, { mac?: string | undefined }>;
+  let index = macIndexes.get(section);
+  if (!index) {
+    index = new Map();
+    for (const [name, node] of Object.entries(section)) if (node.mac) index.set(node.mac, name);
+    macIndexes.set(section, index);
+  }
+  return index;
+}
+
+/** The name of the client or guest `ref` names (its name, else its MAC in any spelling), or undefined. */
+export function findNodeRef(data: InventoryData, kind: NodeKind, ref: string): string | undefined {
+  const section = kind === 'client' ? data.clients : data.guests;
+  if (Object.hasOwn(section, ref)) return ref;
+  const mac = parseMac(ref);
+  return mac ? macIndex(data, kind).get(mac) : undefined;
+}
+
+const LIST_HINT = { client: '`xenroot client list` shows the clients', guest: '`xenroot list` shows the guests' };
+
+/** The name of the node `ref` names; InventoryError `no client named or with MAC "X"` otherwise. */
+export function requireNodeRef(data: InventoryData, kind: NodeKind, ref: string): string {
+  const name = findNodeRef(data, kind, ref);
+  if (name === undefined) throw new InventoryError(`no ${kind} named ${parseMac(ref) ? 'or with MAC ' : ''}"${ref}" in the inventory`, { hint: LIST_HINT[kind] });
+  return name;
+}
+
+/**
+ * The names of every node the references name, in the order given, each once: names, MACs, name
+ * ranges (every name of a range must exist) and comma-separated lists of them. InventoryError
+ * naming the first reference that names nothing (and the range it came from).
+ */
+export function resolveNodeRefs(data: InventoryData, kind: NodeKind, refs: string[]): string[] {
+  const out = new Set<string>();
+  for (const arg of refs) {
+    for (const ref of splitRefs(arg)) {
+      if (isRange(ref)) {
+        for (const name of expandRange(ref)) {
+          const found = findNodeRef(data, kind, name);
+          if (found === undefined) throw new InventoryError(`no ${kind} named "${name}" (from ${ref}) in the inventory`, { hint: LIST_HINT[kind] });
+          out.add(found);
+        }
+      } else out.add(requireNodeRef(data, kind, ref));
+    }
+  }
+  return [...out];
+}
+
+/** Splits `a,b,lab-[01-03,07]` at the commas outside brackets. */
+function splitRefs(arg: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of arg) {
+    if (ch === '[') depth++;
+    if (ch === ']') depth--;
+    if (ch === ',' && depth === 0) {
+      if (cur) out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
