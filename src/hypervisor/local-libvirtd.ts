@@ -187,8 +187,9 @@ export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Pr
           await h.close();
         }
       }
-      for (const q of qemuPids(dir)) await killPid(q, { what: 'qemu' });
+      // libvirtd first, so that no create still in flight starts another QEMU after the sweep.
       await killPid(pid, { what: 'libvirtd' });
+      for (const q of qemuPids(dir)) await killPid(q, { what: 'qemu' });
     } finally {
       if (options.keepDir) own?.keep();
       else await own?.remove();

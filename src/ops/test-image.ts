@@ -130,8 +130,15 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       const hv = h;
       log().info({ step: 'boot', domain }, `booting the throwaway guest ${domain}`);
       const t0 = Date.now();
-      // The throwaway guest goes on every way out, an interrupt included.
-      const undoGuest = onCleanup(`throwaway guest ${domain}`, () => hv.destroy(domain).catch((e: unknown) => log().warn({ err: String(e) }, 'could not destroy the throwaway guest')));
+      // The throwaway guest goes on every way out, an interrupt included. An interrupt that lands
+      // while the create call is in flight must wait for it: destroying before the domain exists
+      // fails, and the domain the daemon then finishes creating would outlive the command.
+      let creating: Promise<unknown> = Promise.resolve();
+      const undoGuest = onCleanup(`throwaway guest ${domain}`, async () => {
+        await creating.catch(() => undefined);
+        if ((await hv.state(domain).catch(() => 'unknown')) === 'undefined') return;
+        await hv.destroy(domain).catch((e: unknown) => log().warn({ err: String(e) }, 'could not destroy the throwaway guest'));
+      });
       destroyGuest = () => undoGuest.run();
       keepGuest = () => undoGuest.release();
       const spec = guestSpec(model, domain, target);
@@ -140,7 +147,8 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       removeCfg = cfgDir.remove;
       const cfg = join(cfgDir.path, `${domain}.cfg`);
       await writeFileAtomic(cfg, renderXlCfg(spec));
-      await hv.create({ spec, target, files: { cfg } });
+      creating = hv.create({ spec, target, files: { cfg } });
+      await creating;
       log().info({ step: 'wait', domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
       const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo, initrd: staged.initrd, transcript };
       try {
