@@ -14,7 +14,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--serve-nfs', 'serve the image with a private NFS server on loopback while the test runs')
     .option('--memory <MiB>', 'memory of the throwaway guest (default 512)', intOption('--memory', 64, 65536))
     .option('--log <file>', 'write the console transcript to a file')
-    .action(async (image: string, o: { target: DomainTarget; initrdBuilder?: InitrdBuilder; expect?: RegExp; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string }) => {
+    .option('--rebuild', 'build the initrd again even when the staged one was made from this kernel, image and builder')
+    .action(async (image: string, o: { target: DomainTarget; initrdBuilder?: InitrdBuilder; expect?: RegExp; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string; rebuild?: boolean }) => {
       const expect = o.expect;
       const { testImage, assertPassed } = await import('../ops/test-image.js');
       const r = await testImage(await ctx.inventoryPath(), image, {
@@ -23,16 +24,19 @@ export function register(program: Command, ctx: CliContext): void {
         keep: !!o.keep,
         serveNfs: !!o.serveNfs,
         progress: !ctx.json,
+        rebuild: !!o.rebuild,
         ...(o.initrdBuilder ? { builder: o.initrdBuilder } : {}),
         ...(expect ? { expect } : {}),
         ...(ctx.options.connect ? { connect: ctx.options.connect } : {}),
         ...(o.memory ? { memory: o.memory } : {}),
         ...(o.log ? { logFile: o.log } : {}),
       });
+      const booted = `${r.builder} initrd ${r.initrd} (sha256 ${r.initrdSha256.slice(0, 12)}, ${r.initrdBuilt ? 'built now' : 'reused: same kernel, image and builder'}), kernel ${r.kver} (sha256 ${r.kernelSha256.slice(0, 12)}), image ${r.image}, ${r.target}, root ${r.nfs.server}:${r.nfs.path}`;
+      const timeline = r.timeline.length ? `\n  timeline: ${r.timeline.map((t) => `${t.stage} ${(t.ms / 1000).toFixed(1)} s`).join(', ')}` : '';
       ctx.print(r, () =>
         r.pass
-          ? `PASS ${image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s (${r.builder} initrd, ${r.target}, root ${r.nfs.server}:${r.nfs.path}${r.kept ? `; guest ${r.domain} kept running` : ''})`
-          : `FAIL ${image}: ${r.reason}\nlast console lines:\n  ${r.lastLines.join('\n  ')}`,
+          ? `PASS ${image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s with the ${booted}${r.kept ? `; guest ${r.domain} kept running` : ''}${timeline}`
+          : `FAIL ${image}: ${r.reason}${r.failedStage ? ` [stage: ${r.failedStage}]` : ''}\n  booted: the ${booted}${timeline}\nlast console lines:\n  ${r.lastLines.join('\n  ')}`,
       );
       assertPassed(r);
     });

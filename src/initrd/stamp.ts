@@ -2,14 +2,14 @@
  * What made a staged initrd: its builder, target, kernel (release and sha256 of the kernel file),
  * the image content it was built from (a fingerprint of the files a distro builder reads) and the
  * recipe (xenroot's arguments, config and scripts for that builder). Kept beside the initrd as
- * `INITRD.stamp` (JSON); a staged initrd is reused only when all of it still holds and the file is
+ * `.INITRD.stamp` (JSON); a staged initrd is reused only when all of it still holds and the file is
  * the one the stamp describes (its sha256), so a test never boots an initrd another builder, kernel
  * or image made (issue 11).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../sys/atomic.js';
 import type { InitrdBuilder } from '../inventory/schema.js';
 import type { Target } from './targets.js';
@@ -30,9 +30,9 @@ export interface InitrdStamp {
   built: string;
 }
 
-/** The stamp file of an initrd. */
+/** The stamp file of an initrd: DIR/.NAME.stamp (hidden: nothing that lists initrds takes it for one). */
 export function stampPath(initrd: string): string {
-  return `${initrd}.stamp`;
+  return join(dirname(initrd), `.${basename(initrd)}.stamp`);
 }
 
 /** sha256 of a file (streamed). */
