@@ -124,10 +124,14 @@ export class BootTimeline {
   /** The console text so far (the last 256-512 KiB). */
   text = '';
 
+  /** When a failure signature first showed (ms), if one did. */
+  failedAt: number | undefined;
+
   feed(chunk: string, ms: number): void {
     this.text += chunk;
     if (this.text.length > 512 * 1024) this.text = this.text.slice(-256 * 1024);
     for (const m of MARKERS) if (!this.at.has(m.stage) && m.re.test(this.text)) this.at.set(m.stage, ms);
+    if (this.failedAt === undefined && FAILURE_PATTERN.test(this.text)) this.failedAt = ms;
   }
 
   mark(stage: Stage, ms: number): void {

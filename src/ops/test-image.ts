@@ -94,6 +94,9 @@ export interface TestImageResult {
   failure: BootFailure | undefined;
   /** The initrds whose own lines the console showed. */
   initrdsSeen: InitrdBuilder[];
+  /** On failure: when the console first showed the failure, and when the test stopped waiting (ms from domain creation). */
+  failureSeenMs: number | undefined;
+  endedMs: number | undefined;
 }
 
 /**
@@ -216,7 +219,12 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
         kernelSha256: staged.kernelSha256,
         cmdline: spec.cmdline,
       };
-      const facts = () => ({ timeline: timeline.entries().map(([stage, ms]) => ({ stage, ms })), initrdsSeen: initrdsSeen(timeline.text) });
+      const facts = () => ({
+        timeline: timeline.entries().map(([stage, ms]) => ({ stage, ms })),
+        initrdsSeen: initrdsSeen(timeline.text),
+        failureSeenMs: timeline.failedAt,
+        endedMs: Date.now() - t0,
+      });
       try {
         const r = await expectConsole(hv.consoleCommand(domain), ready, {
           timeoutMs,

@@ -20,6 +20,7 @@ import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
 import { bootQemu, stopAllQemu, type QemuVm } from '../support/qemu.js';
 import { buildDom0, startNestedXen, writeMarkerInitrd, type NestedXen } from '../support/xen.js';
+import { realImage, type RealImageFixture } from '../support/real-image.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -229,6 +230,62 @@ describe.skipIf(!process.env.XENROOT_TEST_XEN)('real Xen 4.17, nested under QEMU
       // The Xen guest is still up on the same export.
       expect(await xen!.mustRunInDom0('xl list')).toMatch(/^Terminal\s/m);
       await xen!.runInDom0('xl destroy Terminal');
+    }, 1_800_000);
+  });
+
+  // ---- issue 11: the real Debian 12 systemd image as a PV guest ----------------------------
+  describe('Debian: the real systemd image as a PV guest with the xen-target built-in initrd, login prompt on hvc0', () => {
+    let fx: RealImageFixture;
+    let nfs: NfsServer | undefined;
+    let inventory: string;
+    const cli = (args: string[]) => xenroot(['--inventory', inventory, '--connect', xen!.uri, '--json', ...args], { env: { XENROOT_LIBVIRT_TIMEOUT: '900' } });
+
+    beforeAll(async () => {
+      fx = await realImage();
+      nfs = await startNfsServer({ exports: [{ path: fx.dir }] });
+      // Inventory and boot files in the folder dom0 mounts at the same path.
+      const dir = join(share, 'xenroot-real');
+      inventory = join(dir, 'inventory.yaml');
+      await mkdir(dir, { recursive: true });
+      await writeFile(
+        inventory,
+        stringify({
+          site: { nfsServer: '10.0.2.2', allow: ['10.0.2.0/24'], bootDir: join(dir, 'boot'), bridge: 'xenbr0' },
+          images: { real: { root: fx.dir, export: '/export', kver: fx.kver, nfsOptions: `port=${nfs.port}` } },
+          guests: {},
+          clients: {},
+        }),
+      );
+      const built = await cli(['initrd', 'build', 'real', '--target', 'xen']);
+      expect(built.code, built.stderr).toBe(0);
+      expect(JSON.parse(built.stdout)).toMatchObject({ builder: 'builtin', target: 'xen', xennet: true });
+    }, 900_000);
+
+    afterAll(async () => {
+      await xen?.runInDom0('xl destroy Debian 2>/dev/null');
+      await nfs?.stop();
+    }, 120_000);
+
+    it('xenroot start boots it over NFSv4 (xen-netfront, the built-in initrd); xenroot console reaches the login prompt on hvc0 without waiting for dev-hvc0.device', async () => {
+      const created = await cli(['create', 'Debian', '--image', 'real', '--memory', '512']);
+      expect(created.code, created.stderr).toBe(0);
+      const cfgPath = join(share, 'xenroot-real', 'guests', 'Debian.cfg');
+      const cfg = await readFile(cfgPath, 'utf8');
+      expect(cfg).toMatch(/extra = 'root=nfs4:10\.0\.2\.2:\/export:port=\d+ ro ip=dhcp console=hvc0 selinux=0'/);
+      // The same .cfg is what `xl create Debian.cfg` reads: xl parses it (dry run) in dom0.
+      await xen!.mustRunInDom0(`xl create -n ${cfgPath}`);
+      const s0 = Date.now();
+      const started = await cli(['start', 'Debian']);
+      expect(started.code, started.stderr).toBe(0);
+      const seen = await cli(['console', 'Debian', '--expect', 'login: *$', '--timeout', '900']);
+      console.log(`Debian (real image) PV guest: xenroot start -> login prompt through xenroot console: ${Date.now() - s0} ms`);
+      expect(seen.code, seen.stderr).toBe(0);
+      expect(JSON.parse(seen.stdout)).toMatchObject({ name: 'Debian', matched: true });
+      const log = await guestLogMatches('Debian', new RegExp(`${fx.hostname} login:`), 60_000);
+      expect(log).toMatch(/xenroot-initrd: interface eth0 \(00:16:3e:/);
+      expect(log).toMatch(/xenroot-initrd: nfs root mounted: 10\.0\.2\.2:\/export/);
+      expect(log).toMatch(/Welcome to .*Debian GNU\/Linux 12/);
+      expect(log).not.toMatch(/Timed out waiting for device .*hvc0|Dependency failed for .*Serial Getty on hvc0/);
     }, 1_800_000);
   });
 });
