@@ -9,7 +9,7 @@
  * xenroot's own templates/initrd/cmdline.sh):
  *
  *   builtin          root=nfs[4]:SERVER:/PATH[:OPTS] ro ip=dhcp
- *   dracut           root=nfs[4]:SERVER:/PATH[:OPTS] ro ip=dhcp rd.neednet=1
+ *   dracut           root=nfs[4]:SERVER:/PATH[:OPTS] ro ip=dhcp rd.neednet=1 rootovl
  *   initramfs-tools  v4: root=nfs4:SERVER:/PATH[:OPTS] ro ip=dhcp   (xenroot's BOOT=xenroot script)
  *                    v3: root=/dev/nfs nfsroot=SERVER:/PATH[,OPTS] ro ip=dhcp (stock, klibc nfsmount)
  *                    SERVER must be an IPv4 address (klibc resolves no names)
@@ -83,7 +83,9 @@ export function rootArgs(dialect: CmdlineDialect, server: string, path: string, 
 /** The generated part of a line: root, ro, ip=dhcp, what the dialect needs to bring the network up, console, selinux. */
 function generatedArgs(input: CmdlineInput, dialect: CmdlineDialect): string[] {
   const parts = [...rootArgs(dialect, input.server, input.path, input.nfsVersion, input.nfsOptions ?? ''), 'ro', 'ip=dhcp'];
-  if (dialect === 'dracut') parts.push('rd.neednet=1');
+  // dracut: bring the network up; rootovl: the tmpfs-upper overlay over the NFS root (xenroot's
+  // dracut builds carry overlay-root's hook), as the built-in and initramfs-tools initrds make it.
+  if (dialect === 'dracut') parts.push('rd.neednet=1', 'rootovl');
   parts.push(...CONSOLES[input.console].split(' '));
   if (!input.selinux) parts.push('selinux=0');
   return parts;

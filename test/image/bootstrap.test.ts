@@ -70,3 +70,29 @@ describe('the rest of the NFS-root setup', () => {
     expect(p[1]).toMatch(/manage ens3/);
   });
 });
+
+describe('xenroot image bootstrap (the CLI, refusals before anything is built)', () => {
+  it('refuses a bad package name, --root-password with --autologin, a bad builder and an image name in use, naming each', async () => {
+    const { xenroot } = await import('../support/cli.js');
+    const dir = await mkdtemp(join(tmpdir(), 'xenroot-bootstrap-cli-'));
+    try {
+      const env = { XENROOT_INVENTORY: join(dir, 'inventory.yaml') };
+      expect((await xenroot(['init', '--nfs-server', '10.0.2.2'], { env })).code).toBe(0);
+      const bad = await xenroot(['image', 'bootstrap', 'deb', '--packages', 'ok,Bad_Name', '--dir', join(dir, 'deb')], { env });
+      expect(bad.code).toBe(3);
+      expect(bad.stderr).toMatch(/--packages "Bad_Name" is not a Debian package name/);
+      const both = await xenroot(['image', 'bootstrap', 'deb', '--root-password', 'pw', '--autologin', '--dir', join(dir, 'deb')], { env });
+      expect(both.code).toBe(3);
+      expect(both.stderr).toMatch(/--root-password or --autologin, not both/);
+      const builder = await xenroot(['image', 'bootstrap', 'deb', '--builder', 'grub', '--dir', join(dir, 'deb')], { env });
+      expect(builder.code).toBe(3);
+      expect(builder.stderr).toMatch(/--builder "grub" is not valid: must be builtin, dracut, initramfs-tools, mkinitrd/);
+      expect((await xenroot(['image', 'add', 'deb', '--root', dir, '--kver', '6.1.0-1-amd64'], { env })).code).toBe(0);
+      const dup = await xenroot(['image', 'bootstrap', 'deb', '--dir', join(dir, 'deb2')], { env });
+      expect(dup.code).toBe(3);
+      expect(dup.stderr).toMatch(/image "deb" exists already/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -17,9 +17,9 @@ const line = (dialect: CmdlineDialect, over: Partial<Parameters<typeof buildCmdl
 const args = (l: string) => l.split(' ');
 
 describe('each initrd gets the root in the form it reads', () => {
-  it('built-in and dracut: root=nfs4:SERVER:/PATH:OPTS; only dracut gets rd.neednet=1', () => {
+  it('built-in and dracut: root=nfs4:SERVER:/PATH:OPTS; only dracut gets rd.neednet=1 (and rootovl: the overlay the others make)', () => {
     expect(line('builtin', { nfsOptions: 'port=2049' })).toBe('root=nfs4:10.0.2.2:/srv/xenroot/t:port=2049 ro ip=dhcp console=ttyS0 selinux=0');
-    expect(line('dracut', { nfsOptions: 'port=2049' })).toBe('root=nfs4:10.0.2.2:/srv/xenroot/t:port=2049 ro ip=dhcp rd.neednet=1 console=ttyS0 selinux=0');
+    expect(line('dracut', { nfsOptions: 'port=2049' })).toBe('root=nfs4:10.0.2.2:/srv/xenroot/t:port=2049 ro ip=dhcp rd.neednet=1 rootovl console=ttyS0 selinux=0');
     expect(line('dracut', { nfsVersion: 3 })).toMatch(/^root=nfs:10\.0\.2\.2:\/srv\/xenroot\/t ro /);
   });
 
@@ -43,7 +43,7 @@ describe('each initrd gets the root in the form it reads', () => {
 describe('user arguments that conflict with generated ones are resolved, not duplicated', () => {
   it('a user ip= replaces ip=dhcp, in its place', () => {
     const l = line('dracut', { extra: ['ip=10.0.2.15::10.0.2.2:255.255.255.0:h::none quiet'] });
-    expect(l).toBe('root=nfs4:10.0.2.2:/srv/xenroot/t ro ip=10.0.2.15::10.0.2.2:255.255.255.0:h::none rd.neednet=1 console=ttyS0 selinux=0 quiet');
+    expect(l).toBe('root=nfs4:10.0.2.2:/srv/xenroot/t ro ip=10.0.2.15::10.0.2.2:255.255.255.0:h::none rd.neednet=1 rootovl console=ttyS0 selinux=0 quiet');
     expect(line('builtin', { extra: ['ip=dhcp'] }).match(/ip=/g)).toHaveLength(1);
   });
 
