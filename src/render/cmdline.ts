@@ -256,7 +256,9 @@ export function rootForm(value: string): RootForm {
 /** The root= forms each initrd reads (docs/cmdline.md). */
 const ROOT_FORMS: Record<CmdlineDialect, RootForm[]> = {
   builtin: ['nfs', 'nfs4', 'dev-nfs', 'server-path', 'dhcp'],
-  dracut: ['nfs', 'nfs4', 'dev-nfs', 'server-path', 'nfs-url', 'dhcp'],
+  // root=nfs://SERVER/PATH (RFC 2224): dracut 059's parse-nfsroot.sh turns it into an empty server and
+  // the path //SERVER/PATH (test/render/cmdline-dracut.test.ts), so no dialect takes it.
+  dracut: ['nfs', 'nfs4', 'dev-nfs', 'server-path', 'dhcp'],
   'initramfs-tools': ['nfs', 'nfs4', 'dev-nfs', 'server-path'],
   mkinitrd: ['server-path'],
 };

@@ -10,6 +10,7 @@ import { argKey, buildCmdline, parseIp, type CmdlineDialect } from '../../src/re
 import { renderPxelinux } from '../../src/render/pxelinux.js';
 import { renderIpxeEntry } from '../../src/render/ipxe.js';
 import { RenderError } from '../../src/sys/errors.js';
+import { TOKENS } from '../support/cmdline-tokens.js';
 
 const DIALECTS: CmdlineDialect[] = ['builtin', 'dracut', 'initramfs-tools', 'mkinitrd'];
 const base = { server: '10.0.2.2', path: '/srv/xenroot/t', nfsVersion: 4 as const, console: 'qemu' as const };
@@ -96,14 +97,6 @@ describe('user arguments that conflict with generated ones are resolved, not dup
 
 // ---- property ------------------------------------------------------------------------------
 
-const TOKENS = [
-  'root=nfs4:10.0.0.1:/srv/a', 'root=nfs:10.0.0.2:/srv/b:vers=3,nolock', 'root=10.0.0.3:/srv/c', 'root=/dev/nfs', 'root=dhcp',
-  'root=nfs://10.0.0.1/x', 'root=/dev/sda1', 'root=nfs4:files.example:/srv/d', 'nfsroot=10.0.0.4:/srv/e,vers=4.2', 'nfsroot=/srv/f',
-  'nfsroot=host.example:/srv/g', 'ip=dhcp', 'ip=on', 'ip=eth0:dhcp', 'ip=eth1:dhcp', 'ip=10.0.0.9::10.0.0.1:255.255.255.0:h::none',
-  'ip=10.0.0.9::10.0.0.1:255.255.255.0:h:eth0:none', 'ip=:::::eth1:dhcp', 'ip=none', 'ip=dhcp6', 'ip=bootp', 'ip=10.0.0.9:::::eth0:dhcp',
-  'BOOTIF=01-52-54-00-12-34-56', 'BOOTIF=01-52-54-00-aa-bb-cc', 'ro', 'rw', 'selinux=1', 'selinux=0', 'quiet', 'console=ttyS0',
-  'console=hvc0', 'rd.shell', 'rd.shell=0', 'panic=1', 'rd.neednet=0', 'rd.neednet=1', 'xenroot.overlay=0', 'systemd.unit=multi-user.target', 'foo=bar',
-];
 const appendArb = fc.array(fc.constantFrom(...TOKENS), { maxLength: 6 }).map((t) => t.join(' '));
 const inputArb = fc.record({
   dialect: fc.constantFrom(...DIALECTS),
@@ -118,7 +111,7 @@ const SINGLE_KEYS = ['BOOTIF', 'selinux', 'quiet', 'rd.shell', 'panic', 'rd.need
 /** Tokens each initrd cannot honour on their own (docs/cmdline.md), written down independently of the code. */
 const BAD: Record<CmdlineDialect, string[]> = {
   builtin: ['root=/dev/sda1', 'root=nfs://10.0.0.1/x', 'ip=none', 'ip=dhcp6', 'ip=bootp', 'ip=10.0.0.9:::::eth0:dhcp'],
-  dracut: ['root=/dev/sda1', 'ip=none', 'ip=bootp', 'ip=10.0.0.9:::::eth0:dhcp'],
+  dracut: ['root=/dev/sda1', 'root=nfs://10.0.0.1/x', 'ip=none', 'ip=bootp', 'ip=10.0.0.9:::::eth0:dhcp'],
   'initramfs-tools': ['root=/dev/sda1', 'root=nfs://10.0.0.1/x', 'root=dhcp', 'root=nfs4:files.example:/srv/d', 'nfsroot=host.example:/srv/g', 'ip=none', 'ip=dhcp6', 'ip=eth0:dhcp', 'ip=eth1:dhcp'],
   mkinitrd: ['root=/dev/sda1', 'root=nfs4:10.0.0.1:/srv/a', 'root=nfs:10.0.0.2:/srv/b:vers=3,nolock', 'root=/dev/nfs', 'root=dhcp', 'root=nfs://10.0.0.1/x', 'root=nfs4:files.example:/srv/d', 'nfsroot=10.0.0.4:/srv/e,vers=4.2', 'nfsroot=/srv/f', 'nfsroot=host.example:/srv/g', 'ip=none'],
 };
