@@ -4,7 +4,7 @@
 // Then a real Debian 12 systemd image (xenroot image bootstrap's recipe, cached): built-in vs
 // initramfs-tools (xenroot's BOOT=xenroot build) vs dracut, direct kernel boot to the login prompt.
 //   node bench/boot.mjs [N=3]          (root; needs the packages of scripts/setup.sh; run after `npm run build`)
-//   XENROOT_BENCH_REAL=0 leaves the real image out.
+//   XENROOT_BENCH_REAL=0 leaves the real image out, XENROOT_BENCH_TINY=0 the tiny image.
 // Targets (issue 6): built-in <= 0.35x dracut direct, <= 0.6x dracut over PXE.
 // Target (issue 11): built-in <= 0.5x the distro initrd's boot time for the real image.
 import { spawn } from 'node:child_process';
@@ -53,6 +53,10 @@ function boot(args, marker, timeoutMs = 240_000, memory = ['-m', '512']) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+if (process.env.XENROOT_BENCH_TINY !== '0') await tinyBench();
+if (process.env.XENROOT_BENCH_REAL !== '0') await realImageBench();
+
+async function tinyBench() {
 const kernel = await prepareKernel();
 await prepareBusyboxStatic();
 const imageDir = await buildTinyImage({ dir: join(cacheDir(), 'images', `tiny-${kernel.kver}`), kernel });
@@ -102,8 +106,7 @@ try {
   await nfs.stop();
   await rm(work, { recursive: true, force: true });
 }
-
-if (process.env.XENROOT_BENCH_REAL !== '0') await realImageBench();
+}
 
 /** The real image: the same cache entry as the test fixture (test/support/real-image.ts). */
 async function realImage() {
