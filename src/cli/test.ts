@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DOMAIN_TARGETS, INITRD_BUILDERS, type DomainTarget, type InitrdBuilder } from '../inventory/constants.js';
 import { choiceOption, intOption, regexOption, type CliContext } from './context.js';
+import type { TestImageResult } from '../ops/test-image.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -31,13 +32,19 @@ export function register(program: Command, ctx: CliContext): void {
         ...(o.memory ? { memory: o.memory } : {}),
         ...(o.log ? { logFile: o.log } : {}),
       });
-      const booted = `${r.builder} initrd ${r.initrd} (sha256 ${r.initrdSha256.slice(0, 12)}, ${r.initrdBuilt ? 'built now' : 'reused: same kernel, image and builder'}), kernel ${r.kver} (sha256 ${r.kernelSha256.slice(0, 12)}), image ${r.image}, ${r.target}, root ${r.nfs.server}:${r.nfs.path}`;
-      const timeline = r.timeline.length ? `\n  timeline: ${r.timeline.map((t) => `${t.stage} ${(t.ms / 1000).toFixed(1)} s`).join(', ')}` : '';
-      ctx.print(r, () =>
-        r.pass
-          ? `PASS ${image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s with the ${booted}${r.kept ? `; guest ${r.domain} kept running` : ''}${timeline}`
-          : `FAIL ${image}: ${r.reason}${r.failedStage ? ` [stage: ${r.failedStage}]` : ''}\n  booted: the ${booted}${timeline}\nlast console lines:\n  ${r.lastLines.join('\n  ')}`,
-      );
+      ctx.print(r, () => formatTestResult(r));
       assertPassed(r);
     });
+}
+
+/**
+ * The human result of `xenroot test`: PASS/FAIL, what was booted (builder, initrd file and sha256
+ * prefix, kernel, image), the per-stage timeline; on FAIL the stage and the console tail.
+ */
+export function formatTestResult(r: TestImageResult): string {
+  const booted = `${r.builder} initrd ${r.initrd} (sha256 ${r.initrdSha256.slice(0, 12)}, ${r.initrdBuilt ? 'built now' : 'reused: same kernel, image and builder'}), kernel ${r.kver} (sha256 ${r.kernelSha256.slice(0, 12)}), image ${r.image}, ${r.target}, root ${r.nfs.server}:${r.nfs.path}`;
+  const timeline = r.timeline.length ? `\n  timeline: ${r.timeline.map((t) => `${t.stage} ${(t.ms / 1000).toFixed(1)} s`).join(', ')}` : '';
+  return r.pass
+    ? `PASS ${r.image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s with the ${booted}${r.kept ? `; guest ${r.domain} kept running` : ''}${timeline}`
+    : `FAIL ${r.image}: ${r.reason}${r.failedStage ? ` [stage: ${r.failedStage}]` : ''}\n  booted: the ${booted}${timeline}\nlast console lines:\n  ${r.lastLines.join('\n  ')}`;
 }

@@ -111,3 +111,27 @@ describe('the console watcher ends on a failure line', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
   });
 });
+
+describe('the result line of xenroot test', () => {
+  const r = {
+    image: 'real', pass: true, domain: 'd', uri: 'qemu:///system', target: 'qemu', builder: 'dracut', bootMs: 42_500, match: 'login: ', lastLines: [], reason: undefined, kept: false,
+    nfs: { server: '10.0.2.2', path: '/export', port: 2049, private: true },
+    initrd: '/b/real/initrd-6.1.0-57-amd64-qemu-dracut.img', initrdSha256: 'ab12cd34ef56'.repeat(5) + 'abcd', initrdBuilt: true,
+    kver: '6.1.0-57-amd64', kernel: '/b/real/vmlinuz-6.1.0-57-amd64', kernelSha256: '0123456789ab'.repeat(5) + '0123', cmdline: 'root=nfs4:...',
+    timeline: [{ stage: 'kernel', ms: 3000 }, { stage: 'initrd', ms: 6500 }, { stage: 'ready', ms: 42_500 }], failedStage: undefined, failure: undefined, initrdsSeen: ['dracut'], failureSeenMs: undefined, endedMs: 42_600,
+  } as const;
+
+  it('PASS names the initrd (file, sha256 prefix), the kernel and the image, and prints the timeline', async () => {
+    const { formatTestResult } = await import('../../src/cli/test.js');
+    const text = formatTestResult(structuredClone(r) as never);
+    expect(text).toMatch(/^PASS real: up in 42\.5 s with the dracut initrd \/b\/real\/initrd-6\.1\.0-57-amd64-qemu-dracut\.img \(sha256 ab12cd34ef56, built now\), kernel 6\.1\.0-57-amd64 \(sha256 0123456789ab\), image real, qemu/);
+    expect(text).toContain('timeline: kernel 3.0 s, initrd 6.5 s, ready 42.5 s');
+  });
+
+  it('FAIL names the stage and shows the console tail', async () => {
+    const { formatTestResult } = await import('../../src/cli/test.js');
+    const text = formatTestResult({ ...structuredClone(r), pass: false, reason: 'the dracut initrd failed at nfs: the NFS server has no 10.0.2.2:/nope', failedStage: 'nfs', lastLines: ['mount.nfs4: mounting 10.0.2.2:/nope failed'] } as never);
+    expect(text).toMatch(/^FAIL real: the dracut initrd failed at nfs: .* \[stage: nfs\]\n  booted: the dracut initrd /);
+    expect(text).toMatch(/last console lines:\n  mount\.nfs4: mounting/);
+  });
+});
