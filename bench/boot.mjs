@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Boot-to-marker time of the tiny test image: built-in initrd against a dracut initrd, by direct
 // kernel boot and over PXE (iPXE ROM + QEMU's TFTP + pxelinux), all in one run, medians of N.
+// Then a real Debian 12 systemd image (xenroot image bootstrap's recipe, cached): built-in vs
+// initramfs-tools (xenroot's BOOT=xenroot build) vs dracut, direct kernel boot to the login prompt.
 //   node bench/boot.mjs [N=3]          (root; needs the packages of scripts/setup.sh; run after `npm run build`)
+//   XENROOT_BENCH_REAL=0 leaves the real image out, XENROOT_BENCH_TINY=0 the tiny image.
 // Targets (issue 6): built-in <= 0.35x dracut direct, <= 0.6x dracut over PXE.
+// Target (issue 11): built-in <= 0.5x the distro initrd's boot time for the real image.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,15 +18,19 @@ import { buildTinyImage, DEFAULT_MARKER } from '../dist/image/tiny.js';
 import { buildInitrd } from '../dist/initrd/build.js';
 import { startNfsServer } from '../dist/deploy/nfs-server.js';
 import { buildCmdline } from '../dist/render/cmdline.js';
+import { bootstrapImage, bootstrapRecipeKey } from '../dist/image/bootstrap.js';
+import { withCacheLock } from '../dist/image/debian.js';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 
 const N = Number(process.argv[2] ?? 3);
 const XENROOT = fileURLToPath(new URL('../bin/xenroot.js', import.meta.url));
 
 /** Boots QEMU, returns ms until the marker shows on the serial console (and what happened before). */
-function boot(args, marker, timeoutMs = 240_000) {
+function boot(args, marker, timeoutMs = 240_000, memory = ['-m', '512']) {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
-    const q = spawn('setpriv', ['--pdeathsig', 'KILL', 'qemu-system-x86_64', '-accel', 'tcg', '-nographic', '-no-reboot', '-m', '512', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const q = spawn('setpriv', ['--pdeathsig', 'KILL', 'qemu-system-x86_64', '-accel', 'tcg', '-nographic', '-no-reboot', ...memory, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     const marks = {};
     const timer = setTimeout(() => { q.kill('SIGKILL'); reject(new Error(`no marker within ${timeoutMs} ms:\n${text.slice(-2000)}`)); }, timeoutMs);
@@ -45,6 +53,10 @@ function boot(args, marker, timeoutMs = 240_000) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+if (process.env.XENROOT_BENCH_TINY !== '0') await tinyBench();
+if (process.env.XENROOT_BENCH_REAL !== '0') await realImageBench();
+
+async function tinyBench() {
 const kernel = await prepareKernel();
 await prepareBusyboxStatic();
 const imageDir = await buildTinyImage({ dir: join(cacheDir(), 'images', `tiny-${kernel.kver}`), kernel });
@@ -93,4 +105,53 @@ try {
 } finally {
   await nfs.stop();
   await rm(work, { recursive: true, force: true });
+}
+}
+
+/** The real image: the same cache entry as the test fixture (test/support/real-image.ts). */
+async function realImage() {
+  const hostname = 'xenroot-real';
+  const dir = join(cacheDir(), 'images', `real-bookworm-${bootstrapRecipeKey('bookworm', hostname)}`);
+  const stamp = join(dir, '.xenroot-real-image');
+  return withCacheLock(cacheDir(), 'real-image', async () => {
+    if (existsSync(stamp)) return { dir, kver: (await readFile(stamp, 'utf8')).trim() };
+    await rm(dir, { recursive: true, force: true });
+    const r = await bootstrapImage({ dir, suite: 'bookworm', hostname });
+    await writeFile(stamp, `${r.kver}\n`);
+    return { dir, kver: r.kver };
+  });
+}
+
+async function realImageBench() {
+  const img = await realImage();
+  const rwork = await mkdtemp(join(tmpdir(), 'xenroot-bench-real-'));
+  const rnfs = await startNfsServer({ exports: [{ path: img.dir }] });
+  try {
+    const builders = ['builtin', 'initramfs-tools', 'dracut'];
+    const built = {};
+    for (const builder of builders) {
+      const r = await buildInitrd({ source: { dir: img.dir }, target: 'qemu', builder, kver: img.kver, out: join(rwork, `initrd-${builder}.img`), progress: false });
+      built[builder] = r;
+      console.log(`  ${builder.padEnd(16)} initrd ${(r.size / 1e6).toFixed(1)} MB, built in ${(r.ms / 1000).toFixed(1)} s`);
+    }
+    const vmlinuz = join(img.dir, 'boot', `vmlinuz-${img.kver}`);
+    const results = {};
+    for (let i = 0; i < N; i++)
+      for (const builder of builders) {
+        // Each initrd gets the line in its own dialect (docs/cmdline.md).
+        const cmdline = buildCmdline({ server: '10.0.2.2', path: rnfs.exports[0].pseudo, nfsVersion: 4, nfsOptions: `port=${rnfs.port}`, console: 'qemu', dialect: builder });
+        const args = ['-m', '768', '-kernel', vmlinuz, '-initrd', built[builder].path, '-append', cmdline, '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0,romfile='];
+        const r = await boot(args.slice(2), 'login: ', 400_000, ['-m', '768']);
+        (results[builder] ??= []).push(r.ms);
+        console.log(`  run ${i + 1} real ${builder.padEnd(16)} ${(r.ms / 1000).toFixed(1)} s to the login prompt`);
+      }
+    const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
+    console.log(`\nreal Debian 12 image, boot to the login prompt, median of ${N}:`);
+    for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(16)} ${(v / 1000).toFixed(1)} s`);
+    console.log(`  built-in / initramfs-tools: ${(m.builtin / m['initramfs-tools']).toFixed(2)}x (target <= 0.5x)`);
+    console.log(`  built-in / dracut:          ${(m.builtin / m.dracut).toFixed(2)}x (target <= 0.5x)`);
+  } finally {
+    await rnfs.stop();
+    await rm(rwork, { recursive: true, force: true });
+  }
 }

@@ -24,6 +24,37 @@ export function register(program: Command, ctx: CliContext): void {
     });
 
   image
+    .command('bootstrap <name>')
+    .description('make a real Debian root directory with mmdebstrap, ready for an NFS root, and add it as an image')
+    .option('--suite <suite>', 'Debian suite', 'bookworm')
+    .option('--packages <list>', 'further packages (comma-separated or repeated)', collect)
+    .option('--builder <builder>', `the image's initrd builder: ${INITRD_BUILDERS.join(', ')} (default builtin)`)
+    .option('--root-password <pw>', 'let root log in with this password (default: root stays locked)')
+    .option('--autologin', 'log root in automatically on the serial consoles (ttyS0, hvc0)')
+    .option('--dir <dir>', 'where the image goes (default: the site\'s exportRoot/NAME)')
+    .option('--mirror <url>', 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)')
+    .action(async (name: string, o: { suite: string; packages?: string[]; builder?: string; rootPassword?: string; autologin?: boolean; dir?: string; mirror?: string }) => {
+      const { bootstrapImageCmd } = await import('../ops/bootstrap-image.js');
+      const r = await bootstrapImageCmd(await ctx.inventoryPath(), name, {
+        suite: o.suite,
+        ...(o.packages ? { packages: o.packages } : {}),
+        ...(o.builder ? { builder: o.builder as (typeof INITRD_BUILDERS)[number] } : {}),
+        ...(o.rootPassword !== undefined ? { rootPassword: o.rootPassword } : {}),
+        autologin: !!o.autologin,
+        ...(o.dir ? { dir: o.dir } : {}),
+        ...(o.mirror ? { mirror: o.mirror } : {}),
+        progress: !ctx.json && !ctx.options.quiet,
+      });
+      ctx.print(r, () =>
+        [
+          `added image ${name}: Debian ${r.suite} in ${r.dir} (kernel ${r.kver}, ${r.builder} initrd, ${(r.ms / 1000).toFixed(0)} s)`,
+          ...r.warnings.map((w) => `warning: ${w}`),
+          `next: xenroot test ${name} --serve-nfs`,
+        ].join('\n'),
+      );
+    });
+
+  image
     .command('list')
     .description('list images')
     .action(async () => {

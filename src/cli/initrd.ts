@@ -30,7 +30,7 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(r, () =>
         (r.kernel ? `staged ${r.kernel}\n` : '') +
         `built ${r.path}: ${r.builder} initrd for ${r.target}, kernel ${r.kver}, ${(r.size / 1e6).toFixed(2)} MB in ${(r.ms / 1000).toFixed(1)} s, ` +
-        `xennet ${r.xennet ? 'yes' : 'no'}, nfs ${r.nfs ? 'yes' : 'no'}${r.sha256 ? `\nsha256 ${r.sha256}` : ''}`,
+        `xennet ${r.xennet ? 'yes' : 'no'}, nfs ${r.nfs ? 'yes' : 'no'}\nsha256 ${r.sha256}`,
       );
     });
 

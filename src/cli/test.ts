@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DOMAIN_TARGETS, INITRD_BUILDERS, type DomainTarget, type InitrdBuilder } from '../inventory/constants.js';
 import { choiceOption, intOption, regexOption, type CliContext } from './context.js';
+import type { TestImageResult } from '../ops/test-image.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -13,8 +14,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keep', 'leave the throwaway guest running')
     .option('--serve-nfs', 'serve the image with a private NFS server on loopback while the test runs')
     .option('--memory <MiB>', 'memory of the throwaway guest (default 512)', intOption('--memory', 64, 65536))
-    .option('--log <file>', 'write the console transcript to FILE (default: a file in xenroot\'s state dir, named in the result)')
-    .action(async (image: string, o: { target: DomainTarget; initrdBuilder?: InitrdBuilder; expect?: RegExp; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string }) => {
+    .option('--log <file>', 'write the console transcript to a file')
+    .option('--rebuild', 'build the initrd again even when the staged one was made from this kernel, image and builder')
+    .action(async (image: string, o: { target: DomainTarget; initrdBuilder?: InitrdBuilder; expect?: RegExp; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string; rebuild?: boolean }) => {
       const expect = o.expect;
       const { testImage, assertPassed } = await import('../ops/test-image.js');
       const r = await testImage(await ctx.inventoryPath(), image, {
@@ -23,6 +25,7 @@ export function register(program: Command, ctx: CliContext): void {
         keep: !!o.keep,
         serveNfs: !!o.serveNfs,
         progress: !ctx.json,
+        rebuild: !!o.rebuild,
         ...(o.initrdBuilder ? { builder: o.initrdBuilder } : {}),
         ...(expect ? { expect } : {}),
         ...(ctx.options.connect ? { connect: ctx.options.connect } : {}),
@@ -34,6 +37,20 @@ export function register(program: Command, ctx: CliContext): void {
           ? `PASS ${image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s (${r.builder} initrd, ${r.target}, root ${r.nfs.server}:${r.nfs.path}${r.kept ? `; guest ${r.domain} kept running` : ''})`
           : `FAIL ${image}: ${r.reason}\nlast console lines:\n  ${r.lastLines.join('\n  ')}\ntranscript: ${r.transcript}`,
       );
+      ctx.print(r, () => formatTestResult(r));
       assertPassed(r);
     });
+}
+
+/**
+ * The human result of `xenroot test`: PASS/FAIL, what was booted (builder, initrd file and sha256
+ * prefix, kernel, image), the per-stage timeline; on FAIL the stage and the console tail.
+ */
+export function formatTestResult(r: TestImageResult): string {
+  const booted = `${r.builder} initrd ${r.initrd} (sha256 ${r.initrdSha256.slice(0, 12)}, ${r.initrdBuilt ? 'built now' : 'reused: same kernel, image and builder'}), kernel ${r.kver} (sha256 ${r.kernelSha256.slice(0, 12)}), image ${r.image}, ${r.target}, root ${r.nfs.server}:${r.nfs.path}`;
+  const timeline = r.timeline.length ? `\n  timeline: ${r.timeline.map((t) => `${t.stage} ${(t.ms / 1000).toFixed(1)} s`).join(', ')}` : '';
+  const recorded = r.record ? `\n  recorded with ${r.image} (${r.record.pass ? 'PASS' : 'FAIL'} ${r.record.date})` : '';
+  return r.pass
+    ? `PASS ${r.image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s with the ${booted}${r.kept ? `; guest ${r.domain} kept running` : ''}${timeline}${recorded}`
+    : `FAIL ${r.image}: ${r.reason}${r.failedStage ? ` [stage: ${r.failedStage}]` : ''}\n  booted: the ${booted}${timeline}\nlast console lines:\n  ${r.lastLines.join('\n  ')}\ntranscript: ${r.transcript}${recorded}`;
 }

@@ -95,6 +95,17 @@ export class ConsoleEndedError extends TestFailedError {
   }
 }
 
+/** The console showed a failure (ExpectOptions.failPattern) before the pattern it waited for. */
+export class ConsoleFailedError extends TestFailedError {
+  constructor(
+    message: string,
+    readonly line: string,
+    readonly lastLines: string[],
+  ) {
+    super(message, { hint: lastLines.length ? `last console lines:\n    ${lastLines.join('\n    ')}` : undefined });
+  }
+}
+
 export interface ExpectOptions {
   timeoutMs: number;
   /** Append everything the console prints to this file. */
@@ -105,6 +116,11 @@ export interface ExpectOptions {
   pollMs?: number;
   /** Name for messages. */
   name?: string;
+  /** Called with each piece of console text (escapes removed) and the ms since attach. */
+  onText?: (text: string, ms: number) => void;
+  /** Console text that means the boot failed: the wait ends `failGraceMs` later (default 3 s, to keep the lines that follow) with ConsoleFailedError. */
+  failPattern?: RegExp;
+  failGraceMs?: number;
 }
 
 export interface ExpectResult {
@@ -162,6 +178,7 @@ export function expectConsole(cmd: ConsoleCommand, pattern: RegExp, opts: Expect
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (failing) clearTimeout(failing);
       if (poll) clearInterval(poll);
       const done = (): void => (result instanceof Error ? reject(result) : resolve(result));
       void endPty(term, cmd.escape, exited).then(() => {
@@ -192,12 +209,20 @@ export function expectConsole(cmd: ConsoleCommand, pattern: RegExp, opts: Expect
       );
     }
 
+    let failing: NodeJS.Timeout | undefined;
+    const failRe = opts.failPattern ? new RegExp(opts.failPattern.source, opts.failPattern.flags.replace('g', '')) : undefined;
     term.onData((data) => {
       if (settled) return;
       log_?.write(data);
-      text += cleanConsoleText(data);
+      const clean = cleanConsoleText(data);
+      text += clean;
       if (text.length > KEEP) text = text.slice(-KEEP);
-      check();
+      opts.onText?.(clean, Date.now() - started);
+      if (check()) return;
+      const m = !failing && failRe ? failRe.exec(text) : null;
+      if (m) {
+        failing = setTimeout(() => finish(new ConsoleFailedError(`the console of ${name} shows a failure: ${m[0].trim()}`, m[0].trim(), lastLines(text))), opts.failGraceMs ?? 3_000);
+      }
     });
     term.onExit(({ exitCode }) => {
       if (!settled) void ended('the console program exited', exitCode);

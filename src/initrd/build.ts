@@ -17,6 +17,7 @@ import { buildBuiltinInitrd, imageKver } from './builtin.js';
 import { buildDistroInitrd, type DistroBuilder, imageTool } from './distro.js';
 import { listInitrd, type InitrdListing } from './ls.js';
 import { createProgress } from './progress.js';
+import { sha256File } from './stamp.js';
 import type { Target } from './targets.js';
 
 export type Builder = InitrdBuilder;
@@ -42,7 +43,7 @@ export interface BuildInitrdResult {
   kver: string;
   size: number;
   ms: number;
-  sha256?: string;
+  sha256: string;
   /** What `initrd ls` says of the result. */
   xennet: boolean;
   nfs: boolean;
@@ -55,6 +56,9 @@ async function verify(path: string, target: Target, builder: Builder): Promise<I
     throw new InitrdError(`the dracut initrd ${path} has no NFS root support (dracut's nfs module was left out)`, {
       hint: 'dracut needs mount.nfs where it runs: install nfs-common (in the image, or on the host for host mode)',
     });
+  }
+  if (builder === 'initramfs-tools' && !l.members.some((m) => /(^|\/)scripts\/xenroot$/.test(m.path))) {
+    throw new InitrdError(`the initramfs-tools initrd ${path} has no scripts/xenroot: it could not mount an NFSv4 root`, { hint: 'mkinitramfs -d did not take xenroot\'s config dir; check the image\'s initramfs-tools' });
   }
   if (target === 'xen' && !l.xennet.present) {
     throw new InitrdError(`the initrd ${path} has no xen-netfront (xennet): a Xen guest could not reach its NFS root`, {
@@ -102,7 +106,8 @@ export async function buildInitrd(o: BuildInitrdOptions): Promise<BuildInitrdRes
     onStep('checking the result');
     const l = await verify(r.path, o.target, builder);
     progress?.done(`${r.path} (${(r.size / 1e6).toFixed(1)} MB)`);
-    return { ...r, builder, target: o.target, xennet: l.xennet.present, nfs: l.nfs.present, modules: l.modules.length };
+    const sha256 = r.sha256 ?? (await sha256File(r.path));
+    return { ...r, sha256, builder, target: o.target, xennet: l.xennet.present, nfs: l.nfs.present, modules: l.modules.length };
   } catch (err) {
     progress?.fail((err as Error).message);
     throw err;

@@ -45,7 +45,7 @@ export interface BuiltinOptions {
   out: string;
   /** Host busybox candidates (default: Debian busybox-static's paths). */
   hostBusybox?: string[];
-  /** Directory with `init` and `udhcpc.script` (default: templates/initrd of xenroot). */
+  /** Directory with `init`, `cmdline.sh` and `udhcpc.script` (default: templates/initrd of xenroot). */
   templatesDir?: string;
   /** The fixed mtime of every entry (default: SOURCE_DATE_EPOCH or 0). */
   mtime?: number;
@@ -148,6 +148,7 @@ export async function builtinEntries(opts: BuiltinOptions): Promise<{ entries: C
   }
   entries.push({ type: 'file', path: 'init', data: await readTemplate('init'), mode: 0o755 });
   entries.push({ type: 'file', path: 'etc/xenroot/udhcpc.script', data: await readTemplate('udhcpc.script'), mode: 0o755 });
+  entries.push({ type: 'file', path: 'etc/xenroot/cmdline.sh', data: await readTemplate('cmdline.sh'), mode: 0o644 });
   entries.push({ type: 'file', path: 'etc/xenroot/target', data: Buffer.from(`${opts.target}\n`), mode: 0o644 });
 
   step(`adding ${modules.length} modules`);

@@ -3,13 +3,17 @@
  * their command lines or a temporary config dir, never by editing the image's config:
  *  - dracut (--no-hostonly, network + nfs modules, --add-drivers with the target's NIC drivers),
  *    in the image's chroot, or on the host with --kmoddir when the image has no dracut;
- *  - initramfs-tools (mkinitramfs -d TMPCONF: BOOT=nfs, MODULES=netboot, plus xen-netfront);
+ *  - initramfs-tools (mkinitramfs -d TMPCONF: MODULES=netboot plus xen-netfront, and BOOT=xenroot with
+ *    xenroot's boot script templates/initramfs-tools/xenroot, since stock initramfs-tools mounts NFS
+ *    with klibc's nfsmount, which cannot do NFSv4; the script reads the built-in initrd's root forms);
  *  - legacy mkinitrd (--rootfs nfs, --with=xen-netfront).
  * The chroot runs through a mount session (src/image/session.ts); writes go to its /tmp tmpfs.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { DependencyError, InitrdError } from '../sys/errors.js';
 import { copyFileAtomic } from '../sys/atomic.js';
@@ -75,13 +79,16 @@ export function distroDrivers(target: Target, nics?: string[]): string[] {
 }
 
 /** dracut's arguments (pure; exported for tests). */
-export function dracutArgs(o: { kver: string; target: Target; nics?: string[]; out: string; kmoddir?: string; tmpdir?: string; compress?: boolean }): string[] {
+export function dracutArgs(o: { kver: string; target: Target; nics?: string[]; out: string; kmoddir?: string; tmpdir?: string; compress?: boolean; overlayHook?: string }): string[] {
   const args = [
     '--force', '--no-hostonly', '--no-hostonly-cmdline', '--no-early-microcode', '--quiet',
     '--kver', o.kver,
     '-m', 'base network-legacy nfs',
     '--add-drivers', [...distroDrivers(o.target, o.nics), 'nfsv3', 'nfsv4', 'overlay'].join(' '),
   ];
+  // overlay-root cannot be named with -m on the host (its check() looks at the host's modules):
+  // its pre-pivot hook goes in as a file; it acts only with `rootovl` on the command line.
+  if (o.overlayHook) args.push('--include', o.overlayHook, '/lib/dracut/hooks/pre-pivot/10-overlay-mount.sh');
   if (o.kmoddir) args.push('--kmoddir', o.kmoddir);
   if (o.tmpdir) args.push('--tmpdir', o.tmpdir);
   if (o.compress === false) args.push('--no-compress');
@@ -89,12 +96,44 @@ export function dracutArgs(o: { kver: string; target: Target; nics?: string[]; o
   return args;
 }
 
-/** initramfs-tools config for an NFS root (pure). */
+/** initramfs-tools config for an NFS root (pure): BOOT=xenroot runs xenroot's boot script (scripts/xenroot). */
 export function initramfsToolsConfig(target: Target, nics?: string[]): { conf: string; modules: string } {
   return {
-    conf: ['# written by xenroot for one build; the image\'s /etc/initramfs-tools is untouched', 'MODULES=netboot', 'BUSYBOX=auto', 'COMPRESS=gzip', 'BOOT=nfs', 'DEVICE=', 'NFSROOT=auto', 'RUNSIZE=10%', ''].join('\n'),
+    conf: ['# written by xenroot for one build; the image\'s /etc/initramfs-tools is untouched', 'MODULES=netboot', 'BUSYBOX=auto', 'COMPRESS=gzip', 'BOOT=xenroot', 'DEVICE=', 'NFSROOT=auto', 'RUNSIZE=10%', ''].join('\n'),
     modules: [...distroDrivers(target, nics), ...NFS_MODULES, 'overlay', ''].join('\n'),
   };
+}
+
+const TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
+
+/** The scripts xenroot adds to an initramfs-tools build: CONFDIR/scripts/NAME -> their text. */
+export async function initramfsToolsScripts(): Promise<Record<string, string>> {
+  return {
+    xenroot: await readFile(join(TEMPLATES, 'initramfs-tools/xenroot'), 'utf8'),
+    'xenroot-cmdline': await readFile(join(TEMPLATES, 'initrd/cmdline.sh'), 'utf8'),
+  };
+}
+
+/** dracut's overlay-root pre-pivot hook (tmpfs upper over the NFS root with `rootovl`), where dracut runs. */
+export const DRACUT_OVERLAY_HOOK = 'usr/lib/dracut/modules.d/90overlay-root/overlay-mount.sh';
+
+/**
+ * A hash of xenroot's recipe for a distro builder: its arguments, config and scripts, and for dracut
+ * on the host the host's dracut version. A staged initrd made by another recipe is not reused.
+ */
+export async function distroRecipe(builder: DistroBuilder, target: Target, nics?: string[]): Promise<string> {
+  const h = createHash('sha256').update(builder).update(target);
+  if (builder === 'dracut') {
+    h.update(dracutArgs({ kver: 'KVER', target, nics, out: 'OUT' }).join(' '));
+    h.update(await readFile('/usr/lib/dracut/dracut-version.sh', 'utf8').catch(() => 'no host dracut'));
+  } else if (builder === 'initramfs-tools') {
+    const c = initramfsToolsConfig(target, nics);
+    h.update(c.conf).update(c.modules);
+    for (const [name, text] of Object.entries(await initramfsToolsScripts())) h.update(name).update(text);
+  } else {
+    h.update(mkinitrdArgs({ kver: 'KVER', target, nics, out: 'OUT' }).join(' '));
+  }
+  return h.digest('hex');
 }
 
 /** legacy mkinitrd's arguments (pure). */
@@ -142,7 +181,8 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
     try {
       const tmpOut = join(work, 'initrd.img');
       // Ends with this process's interrupt: SIGTERM, SIGKILL 3 s later (execa's escalation).
-      const r = await execa('dracut', dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: tmpOut, kmoddir: modulesDir, tmpdir: work, compress: o.compress }), {
+      const hook = `/${DRACUT_OVERLAY_HOOK}`;
+      const r = await execa('dracut', dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: tmpOut, kmoddir: modulesDir, tmpdir: work, compress: o.compress, ...(existsSync(hook) ? { overlayHook: hook } : {}) }), {
         all: true,
         reject: false,
         cancelSignal: interruptSignal(),
@@ -164,7 +204,8 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
       let r;
       if (o.builder === 'dracut') {
         step('dracut in the image');
-        r = await session.run(tool!, dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, tmpdir: inside, compress: o.compress }), { reject: false });
+        const hook = existsSync(join(o.root, DRACUT_OVERLAY_HOOK)) ? { overlayHook: `/${DRACUT_OVERLAY_HOOK}` } : {};
+        r = await session.run(tool!, dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, tmpdir: inside, compress: o.compress, ...hook }), { reject: false });
       } else if (o.builder === 'initramfs-tools') {
         step('mkinitramfs in the image');
         const conf = initramfsToolsConfig(o.target, o.nics);
@@ -173,6 +214,7 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
         await mkdir(join(hostSide, 'conf/hooks'), { recursive: true });
         await writeFile(join(hostSide, 'conf/initramfs.conf'), conf.conf);
         await writeFile(join(hostSide, 'conf/modules'), conf.modules);
+        for (const [name, text] of Object.entries(await initramfsToolsScripts())) await writeFile(join(hostSide, 'conf/scripts', name), text);
         r = await session.run(tool!, ['-d', `${inside}/conf`, '-o', outInside, o.kver], { env: { TMPDIR: inside }, reject: false });
       } else {
         step('mkinitrd in the image');

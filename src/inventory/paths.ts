@@ -1,7 +1,7 @@
 /** Where generated and staged files live, derived from the model. Pure (reads no file). */
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { BootTarget, Image, InventoryData, Site } from './schema.js';
+import type { BootTarget, Image, InitrdBuilder, InventoryData, Site } from './schema.js';
 import { InventoryError } from '../sys/errors.js';
 import { findEntry } from './lookup.js';
 
@@ -13,11 +13,22 @@ export function requireKver(imageName: string, image: Image): string {
   return image.kver;
 }
 
-/** Kernel and initrd of an image as staged on the Xen host: BOOTDIR/IMAGE/vmlinuz-KVER, initrd-KVER-TARGET.img. */
-export function bootFiles(site: Site, imageName: string, image: Image, target: BootTarget): { kernel: string; initrd: string; dir: string } {
+/**
+ * Kernel and initrd of an image as staged on the Xen host: BOOTDIR/IMAGE/vmlinuz-KVER and
+ * initrd-KVER-TARGET.img (built-in builder) or initrd-KVER-TARGET-BUILDER.img (a distro builder):
+ * two builders never share a file. `builder` defaults to the image's initrdBuilder, else builtin.
+ */
+export function bootFiles(
+  site: Site,
+  imageName: string,
+  image: Image,
+  target: BootTarget,
+  builder: InitrdBuilder = image.initrdBuilder ?? 'builtin',
+): { kernel: string; initrd: string; dir: string } {
   const kver = requireKver(imageName, image);
   const dir = join(site.bootDir, imageName);
-  return { dir, kernel: join(dir, `vmlinuz-${kver}`), initrd: join(dir, `initrd-${kver}-${target}.img`) };
+  const initrd = builder === 'builtin' ? `initrd-${kver}-${target}.img` : `initrd-${kver}-${target}-${builder}.img`;
+  return { dir, kernel: join(dir, `vmlinuz-${kver}`), initrd: join(dir, initrd) };
 }
 
 /** The NFS path clients mount for an image: its `export`, else its root dir, else EXPORTROOT/IMAGE. */

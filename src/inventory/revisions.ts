@@ -21,6 +21,9 @@ export interface TestRecord {
   builder: InitrdBuilder;
   /** sha256 of the initrd the test booted. */
   initrdSha256: string | undefined;
+  /** The kernel release and the sha256 of the kernel file the test booted (issue 11: a result names what it booted). */
+  kver?: string;
+  kernelSha256?: string;
   /** Domain creation to readiness line, ms (PASS only). */
   bootMs: number | undefined;
   /** Console transcript of the test. */

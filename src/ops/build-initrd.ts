@@ -1,9 +1,11 @@
 /**
  * `xenroot initrd build IMAGE --target T`, and the staging every boot needs: an image's boot files
  * where guests boot them from, BOOTDIR/IMAGE/vmlinuz-KVER (copied from the image's /boot) and
- * BOOTDIR/IMAGE/initrd-KVER-TARGET.img (built). The kernel is copied only when it changed; the
- * built-in initrd is reproducible, so rebuilding it costs about a second and changes nothing when
- * its inputs did not change; a distro-built initrd is reused unless asked to rebuild.
+ * BOOTDIR/IMAGE/initrd-KVER-TARGET[-BUILDER].img (built; one file per builder, see bootFiles).
+ * The kernel is copied only when it changed; the built-in initrd is reproducible, so rebuilding it
+ * costs about a second and changes nothing when its inputs did not change; a distro-built initrd
+ * is reused only when its stamp (src/initrd/stamp.ts: builder, target, kernel sha256, image
+ * fingerprint, recipe, its own sha256) still holds, unless asked to rebuild.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +13,8 @@ import { ImageError, InventoryError } from '../sys/errors.js';
 import { copyFileAtomic } from '../sys/atomic.js';
 import { buildInitrd, type BuildInitrdResult } from '../initrd/build.js';
 import { imageKver } from '../initrd/builtin.js';
+import { distroRecipe } from '../initrd/distro.js';
+import { imageFingerprint, sha256File, stampHolds, writeStamp } from '../initrd/stamp.js';
 import { bootFiles, requireKver } from '../inventory/paths.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { BootTarget, Image, InitrdBuilder, Site } from '../inventory/schema.js';
@@ -25,6 +29,9 @@ export interface StagedBootFiles {
   builder: InitrdBuilder;
   /** Whether the initrd was built now (false: an existing distro initrd was reused). */
   built: boolean;
+  /** sha256 of the initrd and of the kernel file (what a result line names). */
+  sha256: string;
+  kernelSha256: string;
 }
 
 async function sameContent(a: string, b: string): Promise<boolean> {
@@ -66,18 +73,33 @@ export async function stageBootFiles(
   }
   log().info({ step: 'stage-kernel', image: imageName }, `staging the kernel ${kver} of ${imageName}`);
   const kernel = await stageKernel(site, imageName, image, root);
-  const initrd = bootFiles(site, imageName, image, target).initrd;
+  const kernelSha256 = await sha256File(kernel);
   const builder = opts.builder ?? image.initrdBuilder ?? 'builtin';
-  const exists = await stat(initrd).then(() => true, () => false);
-  if (builder !== 'builtin' && exists && !opts.rebuild) {
-    log().info({ initrd }, 'reusing the staged initrd (--rebuild builds it again)');
-    return { kernel, initrd, kver, builder, built: false };
+  // Each builder has its own file (initrd-KVER-TARGET[-BUILDER].img): never one another builder made.
+  const initrd = bootFiles(site, imageName, image, target, builder).initrd;
+  // What made the file: reused only when builder, target, kernel, image content and recipe all hold.
+  const want = {
+    builder,
+    target,
+    kver,
+    kernelSha256,
+    image: builder === 'builtin' ? '' : await imageFingerprint(image.root ? { dir: root } : { file: image.file as string }, kver),
+    recipe: builder === 'builtin' ? '' : await distroRecipe(builder, target),
+  };
+  if (builder !== 'builtin' && !opts.rebuild) {
+    const held = await stampHolds(initrd, want);
+    if (held) {
+      log().info({ initrd, builder, sha256: held.sha256.slice(0, 12) }, `reusing the staged ${builder} initrd ${initrd}, built ${held.built} from this kernel and image (--rebuild builds it again)`);
+      return { kernel, initrd, kver, builder, built: false, sha256: held.sha256, kernelSha256 };
+    }
   }
   // The built-in builder reads the tree it is given; a distro builder of a loop image opens its own chroot session.
   const source = image.root || builder === 'builtin' ? { dir: root } : { file: image.file as string };
   log().info({ step: 'build-initrd', image: imageName, builder, target }, `building the ${builder} initrd of ${imageName} for ${target}`);
-  await buildInitrd({ source, target, builder, kver, out: initrd, progress: !!opts.progress });
-  return { kernel, initrd, kver, builder, built: true };
+  const r = await buildInitrd({ source, target, builder, kver, out: initrd, progress: !!opts.progress });
+  const sha256 = r.sha256;
+  await writeStamp(initrd, { ...want, sha256, built: new Date().toISOString() });
+  return { kernel, initrd, kver, builder, built: true, sha256, kernelSha256 };
 }
 
 export interface BuildImageInitrdOptions {
@@ -100,12 +122,13 @@ export async function buildImageInitrd(inventoryFile: string, name: string, o: B
   const source: { dir: string } | { file: string } = image.root ? { dir: image.root } : { file: image.file! };
   let kver = o.kver ?? image.kver;
   if (!kver && 'dir' in source) kver = await imageKver(source.dir);
-  const out = o.out ?? (kver ? bootFiles(inv.data.site, name, { ...image, kver }, o.target).initrd : undefined);
+  const builder = o.builder ?? image.initrdBuilder ?? 'builtin';
+  const out = o.out ?? (kver ? bootFiles(inv.data.site, name, { ...image, kver }, o.target, builder).initrd : undefined);
   if (!out) throw new InventoryError(`images.${name}.kver is not set`, { hint: 'pass --kver VER or --out PATH' });
   const r = await buildInitrd({
     source,
     target: o.target,
-    builder: o.builder ?? image.initrdBuilder ?? 'builtin',
+    builder,
     out,
     ...(kver ? { kver } : {}),
     ...(o.nics ? { nics: o.nics } : {}),
@@ -119,6 +142,17 @@ export async function buildImageInitrd(inventoryFile: string, name: string, o: B
     kernel = image.root
       ? await stageKernel(inv.data.site, name, withKver)
       : await withImageSession({ file: image.file as string }, { chroot: false }, (s) => stageKernel(inv.data.site, name, withKver, s.root));
+    // The stamp of what made it, so that `xenroot test` and staging reuse it only for the same kernel, image and recipe.
+    await writeStamp(out, {
+      builder,
+      target: o.target,
+      kver,
+      kernelSha256: await sha256File(kernel),
+      image: builder === 'builtin' ? '' : await imageFingerprint(source, kver),
+      recipe: builder === 'builtin' ? '' : await distroRecipe(builder, o.target, o.nics),
+      sha256: r.sha256,
+      built: new Date().toISOString(),
+    });
   }
   return { ...r, kernel };
 }

@@ -457,7 +457,7 @@ export function testSubject(data: InventoryData, ref: string): { name: string; d
 export async function recordTest(
   inventoryFile: string,
   subject: ReturnType<typeof testSubject>,
-  r: { pass: boolean; target: string; builder: InitrdBuilder; bootMs: number | undefined; reason: string | undefined; initrd?: string },
+  r: { pass: boolean; target: string; builder: InitrdBuilder; bootMs: number | undefined; reason: string | undefined; initrd?: string; initrdSha256?: string; kver?: string; kernelSha256?: string },
   logFile: string | undefined,
 ): Promise<TestRecord | undefined> {
   const rev = subject.revision;
@@ -467,7 +467,9 @@ export async function recordTest(
     date: new Date().toISOString(),
     target: r.target,
     builder: r.builder,
-    initrdSha256: r.initrd && existsSync(r.initrd) ? await sha256Of(r.initrd) : undefined,
+    initrdSha256: r.initrdSha256 ?? (r.initrd && existsSync(r.initrd) ? await sha256Of(r.initrd) : undefined),
+    ...(r.kver ? { kver: r.kver } : {}),
+    ...(r.kernelSha256 ? { kernelSha256: r.kernelSha256 } : {}),
     bootMs: r.bootMs,
     log: logFile && existsSync(logFile) ? logFile : undefined,
     reason: r.reason,

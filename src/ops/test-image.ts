@@ -7,6 +7,14 @@
  *
  * Where no libvirtd answers at qemu:///system, a private one is started for the test
  * (src/hypervisor/local-libvirtd.ts) and stopped afterwards.
+ *
+ * A result never names an initrd it did not boot (issue 11): the throwaway guest boots exactly the
+ * staged kernel and initrd of the chosen builder (one file per builder, reused only when its stamp
+ * holds), the result names them with their sha256, and a PASS needs the console to show that
+ * initrd's own lines. The console is watched for the failure signatures of every supported initrd
+ * and of the kernel (src/initrd/boot-console.ts): a test ends within seconds of one, naming the
+ * stage, with the console tail; the boot args of a test make every initrd give up instead of
+ * waiting at a shell (`rd.shell=0 panic=1`, dracut `rd.retry=`). Stage markers give a timeline.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -17,7 +25,7 @@ import { renderXlCfg } from '../render/xlcfg.js';
 import { TestFailedError } from '../sys/errors.js';
 import { onCleanup } from '../sys/lifetime.js';
 import { startNfsServer, type NfsServer } from '../deploy/nfs-server.js';
-import { expectConsole, ConsoleTimeoutError, ConsoleEndedError } from '../hypervisor/console.js';
+import { expectConsole, ConsoleTimeoutError, ConsoleEndedError, ConsoleFailedError } from '../hypervisor/console.js';
 import { resolveUri } from '../hypervisor/connect.js';
 import { connectOrStartPrivate } from '../hypervisor/ensure.js';
 import type { LocalLibvirtd } from '../hypervisor/local-libvirtd.js';
@@ -32,6 +40,8 @@ import { exportPath, stateDir } from '../inventory/paths.js';
 import { stageBootFiles } from './build-initrd.js';
 import { recordTest, testSubject } from './revisions.js';
 import type { TestRecord } from '../inventory/revisions.js';
+import { BootTimeline, FAILURE_PATTERN, findFailure, initrdsSeen, INITRD_START, type BootFailure, type Stage } from '../initrd/boot-console.js';
+import { InitrdError } from '../sys/errors.js';
 
 /** Readiness when the image names none: a login prompt or systemd's multi-user target. */
 export const DEFAULT_READY = /login: *$|Reached target .*Multi-User System/m;
@@ -51,6 +61,8 @@ export interface TestImageOptions {
   /** Console transcript file. */
   logFile?: string;
   progress?: boolean;
+  /** Build the initrd again even when the staged one's stamp holds. */
+  rebuild?: boolean;
 }
 
 export interface TestImageResult {
@@ -68,23 +80,78 @@ export interface TestImageResult {
   reason: string | undefined;
   kept: boolean;
   nfs: { server: string; path: string; port: number | undefined; private: boolean };
-  /** The initrd the throwaway guest booted. */
-  initrd?: string;
   /** IMAGE@REV: the result as recorded with the revision (issue 12). */
   record?: TestRecord | undefined;
   /** The console transcript of this test run (--log FILE, else STATE/tests/IMAGE-TIME.log); kept with the result (issue 15). */
   transcript: string;
+  /** The initrd the throwaway guest booted, its sha256, and whether it was built for this test. */
+  initrd: string;
+  initrdSha256: string;
+  initrdBuilt: boolean;
+  /** The kernel it booted (release, file, sha256). */
+  kver: string;
+  kernel: string;
+  kernelSha256: string;
+  /** The kernel command line it booted with. */
+  cmdline: string;
+  /** First-seen times of the boot stages (ms from domain creation), in stage order. */
+  timeline: { stage: Stage; ms: number }[];
+  /** On failure: the stage it failed at, and the failure line the console showed (if any). */
+  failedStage: string | undefined;
+  failure: BootFailure | undefined;
+  /** The initrds whose own lines the console showed. */
+  initrdsSeen: InitrdBuilder[];
+  /** On failure: when the console first showed the failure, and when the test stopped waiting (ms from domain creation). */
+  failureSeenMs: number | undefined;
+  endedMs: number | undefined;
+}
+
+/**
+ * What a test boot adds to the command line, in the dialect of its initrd: no shell on a failure
+ * (rd.shell=0: dracut and the built-in), a panic reboots at once (panic=1; the test domain is
+ * destroyed on reboot), dracut's own lines under quiet (rd.info) and a bounded wait for the root
+ * (rd.retry=30 instead of 180 s).
+ */
+export function testBootArgs(builder: InitrdBuilder): string {
+  switch (builder) {
+    case 'builtin':
+      return 'rd.shell=0 panic=1';
+    case 'dracut':
+      return 'rd.shell=0 rd.info rd.retry=30 panic=1';
+    case 'initramfs-tools':
+    case 'mkinitrd':
+      return 'panic=1';
+  }
 }
 
 /** A copy of the model with one throwaway guest and the NFS settings the test boots with. */
-export function testModel(data: InventoryData, imageName: string, domain: string, nfs: { server: string; path: string; port?: number }, memory: number): InventoryData {
+export function testModel(
+  data: InventoryData,
+  imageName: string,
+  domain: string,
+  nfs: { server: string; path: string; port?: number },
+  memory: number,
+  builder?: InitrdBuilder,
+): InventoryData {
   const model = structuredClone(data);
   const image = model.images[imageName]!;
   image.export = nfs.path;
   if (nfs.port !== undefined) image.nfsOptions = [image.nfsOptions ?? model.site.nfsOptions, `port=${nfs.port}`].filter(Boolean).join(',');
+  // The initrd this test boots decides the file and the command line dialect.
+  if (builder) image.initrdBuilder = builder;
   model.site.nfsServer = nfs.server;
-  model.guests = { [domain]: { image: imageName, memory, vcpus: 1, onPoweroff: 'destroy', onReboot: 'destroy', onCrash: 'destroy' } };
+  const append = builder ? testBootArgs(builder) : undefined;
+  model.guests = { [domain]: { image: imageName, memory, vcpus: 1, onPoweroff: 'destroy', onReboot: 'destroy', onCrash: 'destroy', ...(append ? { append } : {}) } };
   return model;
+}
+
+/** Why a boot that reached its readiness line does not prove the initrd under test (undefined: it does). */
+function initrdProof(builder: InitrdBuilder, seen: InitrdBuilder[]): string | undefined {
+  if (builder === 'mkinitrd') return undefined; // no known line of its own
+  if (seen.includes(builder)) return undefined;
+  const others = seen.filter((b) => b !== builder);
+  if (others.length) return `the console shows the ${others.join(' and ')} initrd's lines, not the ${builder} initrd's: it did not boot the initrd under test`;
+  return `the console never showed a line of the ${builder} initrd (${INITRD_START[builder]}): it cannot prove which initrd booted`;
 }
 
 export async function testImage(inventoryFile: string, imageName: string, opts: TestImageOptions = {}): Promise<TestImageResult> {
@@ -104,7 +171,12 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
 
   /** root: where the image's tree is (its directory, or the mount of its loop image file). */
   const run = async (root: string | undefined): Promise<TestImageResult> => {
-    const staged = await stageBootFiles(inv.data.site, imageName, image, target, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress, ...(root ? { root } : {}) });
+    const staged = await stageBootFiles(inv.data.site, imageName, image, target, {
+      ...(opts.builder ? { builder: opts.builder } : {}),
+      progress: !!opts.progress,
+      rebuild: !!opts.rebuild,
+      ...(root ? { root } : {}),
+    });
     const exportDir = root;
     let nfs: NfsServer | undefined;
     let local: LocalLibvirtd | undefined;
@@ -123,7 +195,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       } else {
         nfsInfo = { server: inv.data.site.nfsServer, path: exportPath(inv.data.site, imageName, image), port: undefined, private: false };
       }
-      const model = testModel(inv.data, imageName, domain, { server: nfsInfo.server, path: nfsInfo.path, ...(nfsInfo.port ? { port: nfsInfo.port } : {}) }, opts.memory ?? 512);
+      const model = testModel(inv.data, imageName, domain, { server: nfsInfo.server, path: nfsInfo.path, ...(nfsInfo.port ? { port: nfsInfo.port } : {}) }, opts.memory ?? 512, staged.builder);
       const uri = resolveUri({ flag: opts.connect, site: target === 'qemu' ? 'qemu:///system' : inv.data.site.connect });
       log().info({ step: 'connect', uri }, `connecting to ${uri}`);
       ({ h, local } = await connectOrStartPrivate(uri, target === 'qemu' && !opts.connect && !process.env.XENROOT_CONNECT));
@@ -142,6 +214,9 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       destroyGuest = () => undoGuest.run();
       keepGuest = () => undoGuest.release();
       const spec = guestSpec(model, domain, target);
+      // The guest boots exactly what was staged for this builder, nothing else.
+      if (spec.initrd !== staged.initrd || spec.kernel !== staged.kernel)
+        throw new InitrdError(`internal: the throwaway guest would boot ${spec.kernel} + ${spec.initrd}, not the staged ${staged.kernel} + ${staged.initrd}`);
       // A driver that boots a .cfg (xl) gets the throwaway guest's own, in a private temp dir.
       const cfgDir = await makeTempDir('xenroot-test-');
       removeCfg = cfgDir.remove;
@@ -150,21 +225,57 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       creating = hv.create({ spec, target, files: { cfg } });
       await creating;
       log().info({ step: 'wait', domain, uri: hv.uri, builder: staged.builder }, 'throwaway guest started; waiting for the image to come up');
-      const base = { image: imageName, domain, uri: hv.uri, target, builder: staged.builder, nfs: nfsInfo, initrd: staged.initrd, transcript };
+      const timeline = new BootTimeline();
+      const base = {
+        image: imageName,
+        domain,
+        uri: hv.uri,
+        target,
+        builder: staged.builder,
+        nfs: nfsInfo,
+        initrd: staged.initrd,
+        initrdSha256: staged.sha256,
+        initrdBuilt: staged.built,
+        kver: staged.kver,
+        kernel: staged.kernel,
+        kernelSha256: staged.kernelSha256,
+        cmdline: spec.cmdline,
+        transcript,
+      };
+      const facts = () => ({
+        timeline: timeline.entries().map(([stage, ms]) => ({ stage, ms })),
+        initrdsSeen: initrdsSeen(timeline.text),
+        failureSeenMs: timeline.failedAt,
+        endedMs: Date.now() - t0,
+      });
       try {
         const r = await expectConsole(hv.consoleCommand(domain), ready, {
           timeoutMs,
           name: domain,
           stateOf: () => hv.state(domain),
+          // Times from the domain's creation; the console attaches a moment later.
+          onText: (text) => timeline.feed(text, Date.now() - t0),
+          failPattern: FAILURE_PATTERN,
           logFile: transcript,
         });
+        const bootMs = Date.now() - t0;
+        timeline.mark('ready', bootMs);
+        const seen = initrdsSeen(timeline.text);
+        const notProven = initrdProof(staged.builder, seen);
+        if (notProven) return { ...base, ...facts(), pass: false, bootMs: undefined, match: r.match, lastLines: r.lastLines, reason: notProven, kept: false, failedStage: 'initrd', failure: undefined };
         kept = !!opts.keep && !local;
         if (opts.keep && local) log().warn('--keep: the private libvirtd ends with this command, so the guest cannot be kept; use --connect URI of a running libvirtd');
-        return { ...base, pass: true, bootMs: Date.now() - t0, match: r.match, lastLines: [], reason: undefined, kept };
+        return { ...base, ...facts(), pass: true, bootMs, match: r.match, lastLines: [], reason: undefined, kept, failedStage: undefined, failure: undefined };
       } catch (err) {
-        if (err instanceof ConsoleTimeoutError || err instanceof ConsoleEndedError) {
-          const tail = err.lastLines;
-          return { ...base, pass: false, bootMs: undefined, match: undefined, lastLines: tail, reason: err.message, kept: false };
+        if (err instanceof ConsoleTimeoutError || err instanceof ConsoleEndedError || err instanceof ConsoleFailedError) {
+          const failure = findFailure(timeline.text);
+          const stage = failure ? timeline.failedStage(failure) : timeline.failedStage({ line: '', by: 'kernel', step: undefined, what: '' });
+          const last = timeline.lastStage();
+          const who = failure ? (failure.by === 'kernel' || failure.by === 'systemd' ? `the ${failure.by}` : `the ${failure.by} initrd`) : undefined;
+          const reason = failure
+            ? `${who} failed at ${stage}: ${failure.what}`
+            : `${err.message}; the boot got as far as ${last ?? 'nothing'}${last ? ` (${((timeline.at.get(last) ?? 0) / 1000).toFixed(1)} s)` : ''}, the next stage is ${stage}`;
+          return { ...base, ...facts(), pass: false, bootMs: undefined, match: undefined, lastLines: err.lastLines, reason, kept: false, failedStage: stage, failure };
         }
         throw err;
       }

@@ -6,6 +6,7 @@
 import { RenderError } from '../sys/errors.js';
 import { generatedHeader } from './header.js';
 import type { BootEntry } from './pxelinux.js';
+import { hasArg } from './cmdline.js';
 
 export const IPXE_DIR = 'ipxe';
 
@@ -29,7 +30,7 @@ export function renderIpxeEntry(entry: BootEntry | undefined, opts: { httpBase?:
   }
   const initrdName = entry.initrd.split('/').pop() as string;
   lines.push(
-    `kernel ${checkLine('kernel path', ipxeUrl(entry.kernel, opts.httpBase))} initrd=${initrdName} ${checkLine('command line', entry.cmdline)} BOOTIF=01-\${net0/mac:hexhyp}`,
+    `kernel ${checkLine('kernel path', ipxeUrl(entry.kernel, opts.httpBase))} initrd=${initrdName} ${checkLine('command line', entry.cmdline)}${hasArg(entry.cmdline, 'BOOTIF') ? '' : ' BOOTIF=01-${net0/mac:hexhyp}'}`,
     `initrd ${checkLine('initrd path', ipxeUrl(entry.initrd, opts.httpBase))}`,
     'boot',
     '',

@@ -7,6 +7,7 @@ import { RenderError } from '../sys/errors.js';
 import { parseMac } from '../inventory/validate.js';
 
 import { generatedHeader } from './header.js';
+import { hasArg } from './cmdline.js';
 
 /** The pxelinux.cfg file name of a MAC: 01-aa-bb-cc-dd-ee-ff (any input spelling). */
 const NORMAL_MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -63,9 +64,9 @@ export function renderPxelinux(cfg: PxelinuxConfig): string {
       `LABEL ${e.label}`,
       `  KERNEL ${checkLine('kernel path', e.kernel)}`,
       `  APPEND initrd=${checkLine('initrd path', e.initrd)} ${checkLine('command line', e.cmdline)}`,
-      // IPAPPEND 2 adds BOOTIF=01-<mac>: the initrd knows which NIC booted.
-      '  IPAPPEND 2',
     );
+    // IPAPPEND 2 adds BOOTIF=01-<mac>: the initrd knows which NIC booted (never a second BOOTIF: issue 11).
+    if (!hasArg(e.cmdline, 'BOOTIF')) lines.push('  IPAPPEND 2');
   }
   lines.push('');
   return lines.join('\n');

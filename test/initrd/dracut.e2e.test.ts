@@ -77,9 +77,9 @@ describe('dracut', () => {
 });
 
 describe('initramfs-tools and mkinitrd', () => {
-  it('initramfs-tools config is BOOT=nfs, MODULES=netboot plus xen-netfront; mkinitrd gets --rootfs=nfs --with=xen-netfront', () => {
+  it('initramfs-tools config is BOOT=xenroot (xenroot\'s boot script), MODULES=netboot plus xen-netfront; mkinitrd gets --rootfs=nfs --with=xen-netfront', () => {
     const c = initramfsToolsConfig('xen');
-    expect(c.conf).toMatch(/^BOOT=nfs$/m);
+    expect(c.conf).toMatch(/^BOOT=xenroot$/m);
     expect(c.conf).toMatch(/^MODULES=netboot$/m);
     expect(c.modules.split('\n')).toContain('xen-netfront');
     const a = mkinitrdArgs({ kver: 'K', target: 'xen', out: '/o', nfsRoot: '10.0.2.2:/export' });

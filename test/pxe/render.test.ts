@@ -128,7 +128,7 @@ describe('planner', () => {
       clients: { a: { mac: '00:16:3e:00:00:0a', image: 'terminal', append: 'console=ttyS0', root: '10.9.9.9:/other' } },
     });
     const e = bootEntry(data, 'terminal', staged.get('terminal')!, data.clients.a);
-    expect(e.cmdline).toBe('root=nfs4:10.9.9.9:/other ro ip=dhcp rd.neednet=1 console=ttyS0,115200 console=tty0 selinux=0 quiet console=ttyS0');
+    expect(e.cmdline).toBe('root=nfs4:10.9.9.9:/other ro ip=dhcp console=ttyS0,115200 console=tty0 selinux=0 quiet console=ttyS0');
     expect(bootEntry(data, 'terminal', staged.get('terminal')!).cmdline).toContain('root=nfs4:10.0.2.2:/srv/xenroot/terminal ');
   });
 

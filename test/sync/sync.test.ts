@@ -51,7 +51,7 @@ describe('xenroot sync --root', () => {
     const images = await readdir(join(s.root, TFTP, 'images/terminal'));
     expect(images.sort()).toEqual([expect.stringMatching(new RegExp(`^initrd-${KVER}-pxe-[0-9a-f]{12}\\.img$`)), expect.stringMatching(new RegExp(`^vmlinuz-${KVER}-[0-9a-f]{12}$`))]);
     const upper = await readFile(join(s.root, TFTP, 'pxelinux.cfg/01-00-16-3e-aa-00-01'), 'utf8');
-    expect(upper).toMatch(/APPEND initrd=images\/terminal\/initrd-\S+ root=nfs4:10\.0\.2\.2:\S+\/img ro ip=dhcp rd\.neednet=1 console=ttyS0,115200 console=tty0 selinux=0 console=ttyS0\n  IPAPPEND 2/);
+    expect(upper).toMatch(/APPEND initrd=images\/terminal\/initrd-\S+ root=nfs4:10\.0\.2\.2:\S+\/img ro ip=dhcp console=ttyS0,115200 console=tty0 selinux=0 console=ttyS0\n  IPAPPEND 2/);
     expect(await readFile(join(s.root, TFTP, 'pxelinux.cfg/01-00-16-3e-aa-00-03'), 'utf8')).toContain('root=nfs4:10.0.2.9:/srv/own ');
     const dnsmasq = await readFile(join(s.root, 'etc/dnsmasq.d/xenroot.conf'), 'utf8');
     expect(dnsmasq).toContain('dhcp-host=00:16:3e:11:22:33,Terminal');

@@ -20,6 +20,7 @@ import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
 import { bootQemu, stopAllQemu, type QemuVm } from '../support/qemu.js';
 import { buildDom0, startNestedXen, writeMarkerInitrd, type NestedXen } from '../support/xen.js';
+import { realImage, type RealImageFixture } from '../support/real-image.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -105,6 +106,48 @@ describe.skipIf(!process.env.XENROOT_TEST_XEN)('real Xen 4.17, nested under QEMU
         await execa('virsh', ['-c', xen!.uri, 'undefine', name], { reject: false });
       }
     }, 900_000);
+  });
+
+  // ---- issue 11: the real Debian 12 systemd image as a PV guest ----------------------------
+  // It boots while the Terminal scenario runs (the nested Xen has a second vCPU): started here,
+  // its console watched by `xenroot console --expect` from the start, checked after Terminal.
+  const debian: { fx?: RealImageFixture; nfs?: NfsServer; inventory?: string; console?: Promise<{ code: number; stdout: string; stderr: string }>; t0?: number } = {};
+  const debianCli = (args: string[]) => xenroot(['--inventory', debian.inventory!, '--connect', xen!.uri, '--json', ...args], { env: { XENROOT_LIBVIRT_TIMEOUT: '900' } });
+
+  describe('Debian, part 1: the real systemd image as a PV guest with the xen-target built-in initrd, started through xenroot', () => {
+    beforeAll(async () => {
+      debian.fx = await realImage();
+      debian.nfs = await startNfsServer({ exports: [{ path: debian.fx.dir }] });
+      // Inventory and boot files in the folder dom0 mounts at the same path.
+      const dir = join(share, 'xenroot-real');
+      debian.inventory = join(dir, 'inventory.yaml');
+      await mkdir(dir, { recursive: true });
+      await writeFile(
+        debian.inventory,
+        stringify({
+          site: { nfsServer: '10.0.2.2', allow: ['10.0.2.0/24'], bootDir: join(dir, 'boot'), bridge: 'xenbr0' },
+          images: { real: { root: debian.fx.dir, export: '/export', kver: debian.fx.kver, nfsOptions: `port=${debian.nfs.port}` } },
+          guests: {},
+          clients: {},
+        }),
+      );
+      const built = await debianCli(['initrd', 'build', 'real', '--target', 'xen']);
+      expect(built.code, built.stderr).toBe(0);
+      expect(JSON.parse(built.stdout)).toMatchObject({ builder: 'builtin', target: 'xen', xennet: true });
+    }, 900_000);
+
+    it('xenroot create writes the NFS-root line in the built-in dialect; xl parses the .cfg; xenroot start boots it and xenroot console watches hvc0', async () => {
+      const created = await debianCli(['create', 'Debian', '--image', 'real', '--memory', '512']);
+      expect(created.code, created.stderr).toBe(0);
+      const cfgPath = join(share, 'xenroot-real', 'guests', 'Debian.cfg');
+      expect(await readFile(cfgPath, 'utf8')).toMatch(/extra = 'root=nfs4:10\.0\.2\.2:\/export:port=\d+ ro ip=dhcp console=hvc0 selinux=0'/);
+      // The same .cfg is what `xl create Debian.cfg` reads: xl parses it (dry run) in dom0.
+      await xen!.mustRunInDom0(`xl create -n ${cfgPath}`);
+      debian.t0 = Date.now();
+      const started = await debianCli(['start', 'Debian']);
+      expect(started.code, started.stderr).toBe(0);
+      debian.console = debianCli(['console', 'Debian', '--expect', 'login: *$', '--timeout', '1800']);
+    }, 1_800_000);
   });
 
   describe('Terminal: xenroot against the real Xen, NFS root from ganesha on the host', () => {
@@ -229,6 +272,27 @@ describe.skipIf(!process.env.XENROOT_TEST_XEN)('real Xen 4.17, nested under QEMU
       // The Xen guest is still up on the same export.
       expect(await xen!.mustRunInDom0('xl list')).toMatch(/^Terminal\s/m);
       await xen!.runInDom0('xl destroy Terminal');
+    }, 1_800_000);
+  });
+
+
+  describe('Debian, part 2: the login prompt on hvc0, reached through xenroot console', () => {
+    afterAll(async () => {
+      await xen?.runInDom0('xl destroy Debian 2>/dev/null');
+      await debian.nfs?.stop();
+    }, 120_000);
+
+    it('xenroot console shows the login prompt of the real image on hvc0: NFSv4 root through xen-netfront, no wait for dev-hvc0.device', async () => {
+      expect(debian.console, 'part 1 did not start the guest').toBeDefined();
+      const seen = await debian.console!;
+      console.log(`Debian (real image) PV guest: xenroot start -> login prompt through xenroot console: ${Date.now() - debian.t0!} ms after the start (it booted while Terminal ran)`);
+      expect(seen.code, seen.stderr).toBe(0);
+      expect(JSON.parse(seen.stdout)).toMatchObject({ name: 'Debian', matched: true });
+      const log = await guestLogMatches('Debian', new RegExp(`${debian.fx!.hostname} login:`), 60_000);
+      expect(log).toMatch(/xenroot-initrd: interface eth0 \(00:16:3e:/);
+      expect(log).toMatch(/xenroot-initrd: nfs root mounted: 10\.0\.2\.2:\/export/);
+      expect(log).toMatch(/Welcome to .*Debian GNU\/Linux 12/);
+      expect(log).not.toMatch(/Timed out waiting for device .*hvc0|Dependency failed for .*Serial Getty on hvc0/);
     }, 1_800_000);
   });
 });
