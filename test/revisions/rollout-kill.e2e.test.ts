@@ -55,7 +55,7 @@ function fleet(): Map<string, number> {
   for (let i = 0; i < CLIENTS; i++) {
     const mac = clientMac(i).replaceAll(':', '-');
     const a = revisionOf(join(tftp, 'pxelinux.cfg', `01-${mac}`), 'tftp');
-    const b = revisionOf(join(tftp, 'ipxe', `${mac}.ipxe`), 'tftp');
+    const b = revisionOf(join(tftp, 'nodes', mac, 'ipxe'), 'tftp');
     expect(b, `client pc${i}: pxelinux.cfg names revision ${a}, ipxe names ${b}`).toBe(a);
     out.set(`pc${i}`, a);
   }
