@@ -32,11 +32,6 @@ export function register(program: Command, ctx: CliContext): void {
         ...(o.memory ? { memory: o.memory } : {}),
         ...(o.log ? { logFile: o.log } : {}),
       });
-      ctx.print(r, () =>
-        r.pass
-          ? `PASS ${image}: up in ${((r.bootMs ?? 0) / 1000).toFixed(1)} s (${r.builder} initrd, ${r.target}, root ${r.nfs.server}:${r.nfs.path}${r.kept ? `; guest ${r.domain} kept running` : ''})`
-          : `FAIL ${image}: ${r.reason}\nlast console lines:\n  ${r.lastLines.join('\n  ')}\ntranscript: ${r.transcript}`,
-      );
       ctx.print(r, () => formatTestResult(r));
       assertPassed(r);
     });

@@ -148,7 +148,10 @@ export async function builtinEntries(opts: BuiltinOptions): Promise<{ entries: C
   }
   entries.push({ type: 'file', path: 'init', data: await readTemplate('init'), mode: 0o755 });
   entries.push({ type: 'file', path: 'etc/xenroot/udhcpc.script', data: await readTemplate('udhcpc.script'), mode: 0o755 });
-  entries.push({ type: 'file', path: 'etc/xenroot/cmdline.sh', data: await readTemplate('cmdline.sh'), mode: 0o644 });
+  // The command line reader is a library the init sources: a templates dir that replaces only the
+  // init (a test probe) keeps xenroot's own reader.
+  const cmdlineReader = existsSync(join(templatesDir, 'cmdline.sh')) ? readTemplate('cmdline.sh') : readFile(join(DEFAULT_TEMPLATES_DIR, 'cmdline.sh'));
+  entries.push({ type: 'file', path: 'etc/xenroot/cmdline.sh', data: await cmdlineReader, mode: 0o644 });
   entries.push({ type: 'file', path: 'etc/xenroot/target', data: Buffer.from(`${opts.target}\n`), mode: 0o644 });
 
   step(`adding ${modules.length} modules`);

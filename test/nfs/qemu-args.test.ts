@@ -10,7 +10,7 @@ describe('qemuArgs', () => {
     expect(a[a.indexOf('-netdev') + 1]).toBe('user,id=n0');
     expect(a[a.indexOf('-device') + 1]).toBe('virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=');
     expect(a).not.toContain('-boot');
-    expect(a.slice(a.indexOf('-kernel'))).toEqual(['-kernel', '/k', '-initrd', '/i', '-append', 'console=ttyS0']);
+    expect(a.slice(a.indexOf('-kernel'))).toEqual(['-kernel', '/k', '-initrd', '/i', '-append', 'console=ttyS0 no_timer_check']);
   });
 
   it('the serial console goes to a file when one is given (QEMU drops characters a slow pipe does not take)', () => {
