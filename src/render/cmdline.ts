@@ -230,8 +230,37 @@ export function resolveArgs(sources: string[][], dialect: CmdlineDialect): strin
     if ((SINGLE.has(s) || s === 'ro/rw') && lastOf.get(s) !== i) return false;
     return lastText.get(t.arg) === i;
   });
+  const line = kept.map((t) => t.arg);
+  if (rootPair) serverlessRootCheck(line);
   // Loader-appended BOOTIF (pxelinux IPAPPEND 2, iPXE) is left out by the renderers when one is here.
-  return kept.map((t) => t.arg);
+  return line;
+}
+
+/**
+ * A root that names no server (nfsroot=/PATH, root=nfs:/PATH, root=/dev/nfs, root=dhcp) takes it
+ * from DHCP (root-path, next-server) in every initrd; with only static ip= there is no DHCP, and
+ * neither the root nor ip='s SERVER field names one: dracut dies ("Server-ip or dhcp for netboot
+ * needed", 95nfs/parse-nfsroot.sh) and the others cannot mount. Refused here instead.
+ */
+function serverlessRootCheck(line: string[]): void {
+  const root = line.find((a) => argKey(a) === 'nfsroot') ?? line.find((a) => argKey(a) === 'root');
+  if (root === undefined) return;
+  const value = argValue(root) ?? '';
+  const named = argKey(root) === 'nfsroot' ? /^[^/:,]+:\//.test(value) : (() => {
+    const form = rootForm(value);
+    return form !== 'dev-nfs' && form !== 'dhcp' && rootServer(form, value) !== undefined;
+  })();
+  if (named) return;
+  const ips = line.filter((a) => argKey(a) === 'ip').map((a) => argValue(a) ?? '');
+  if (ips.length === 0) return;
+  const staticNoServer = (v: string) => {
+    const ip = parseIp(v);
+    return ip.form === 'kernel' && ip.client !== '' && STATIC_LIKE.includes(ip.method) && !(v.split(':')[1] ?? '');
+  };
+  if (ips.every(staticNoServer))
+    throw new RenderError(`${root} names no NFS server and ip=${ips[0]} is static: there is no DHCP to name one`, {
+      hint: 'write the server in the root (nfsroot=SERVER:/PATH) or in the SERVER field of ip=',
+    });
 }
 
 function lastSource(user: Tagged[], pred: (arg: string) => boolean): number | undefined {

@@ -140,6 +140,15 @@ function mustRefuse(input: { dialect: CmdlineDialect; extra: string[] }): boolea
       if (devs.some((x) => !x) || new Set(devs).size !== devs.length) return true;
     }
   }
+  // A root without a server takes it from DHCP; static ip= only (without their SERVER field) leave none.
+  const SERVERLESS = ['root=/dev/nfs', 'root=dhcp', 'nfsroot=/srv/f'];
+  const STATIC_NO_SERVER = ['ip=10.0.0.9::10.0.0.1:255.255.255.0:h::none', 'ip=10.0.0.9::10.0.0.1:255.255.255.0:h:eth0:none'];
+  if (rootSrc && ipSrc) {
+    const nfsroot = rootSrc.find((x) => argKey(x) === 'nfsroot');
+    const root = nfsroot ?? rootSrc.find((x) => argKey(x) === 'root');
+    const ips = ipSrc.filter((x) => argKey(x) === 'ip');
+    if (root && SERVERLESS.includes(root) && ips.every((x) => STATIC_NO_SERVER.includes(x))) return true;
+  }
   return false;
 }
 
@@ -202,5 +211,16 @@ describe('property: a generated line never holds two arguments an initrd reads a
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('a root without a server needs DHCP to name one', () => {
+  it('nfsroot=/PATH (or root=/dev/nfs, root=dhcp) with only a static ip= is refused naming both (dracut died on it: "Server-ip or dhcp for netboot needed")', () => {
+    for (const d of ['builtin', 'dracut'] as const) {
+      expect(() => line(d, { extra: ['nfsroot=/srv/f ip=10.0.0.9::10.0.0.1:255.255.255.0:h::none'] })).toThrow(/nfsroot=\/srv\/f names no NFS server and ip=10\.0\.0\.9::10\.0\.0\.1:255\.255\.255\.0:h::none is static/);
+    }
+    // The server in the root, or DHCP, is fine.
+    expect(line('dracut', { extra: ['nfsroot=10.0.0.4:/srv/e ip=10.0.0.9::10.0.0.1:255.255.255.0:h::none'] })).toContain('nfsroot=10.0.0.4:/srv/e');
+    expect(line('dracut', { extra: ['nfsroot=/srv/f ip=dhcp'] })).toContain('nfsroot=/srv/f');
   });
 });
