@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createTwoFilesPatch } from 'diff';
 import { DeployError } from '../sys/errors.js';
-import { AtomicBatch, removeFile, writeFileAtomicSync } from '../sys/atomic.js';
+import { AtomicBatch, removeFile, writeError, writeFileAtomicSync } from '../sys/atomic.js';
 import { throwIfInterrupted } from '../sys/lifetime.js';
 import { mergeManagedBlock, hasManagedBlock } from '../render/exports.js';
 import { beginApply, endApply, interruptedApply, readManifest, sweepAfterInterruptedApply, under, writeManifest, type HashCache, type Manifest, type ManifestEntry } from './manifest.js';
@@ -242,7 +242,10 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   };
 
   try {
-    await chunked(files, chunk, one);
+    // A path that cannot even be looked at (ENOTDIR, ENAMETOOLONG, EACCES...) is a typed error naming it, not an internal one.
+    await chunked(files, chunk, one).catch((err: NodeJS.ErrnoException) => {
+      throw err?.code && typeof err.path === 'string' && !(err instanceof DeployError) ? writeError(err.path, err) : err;
+    });
     throwIfInterrupted();
     if (batch) opts.beforeCommit?.();
     batch?.commit();
