@@ -12,7 +12,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../bin/xenroot.js', import.meta.url));
@@ -27,7 +27,8 @@ const HOSTILE = [
 ].slice(0, N_VALUES);
 
 const run = (inv, args, opts = {}) => {
-  const r = spawnSync('node', [CLI, '-i', inv, ...args], { encoding: 'utf8', env: { ...process.env, XENROOT_LOG_JSON: '1', XENROOT_LOCK_STALE_MS: '', ...opts.env }, timeout: 60_000 });
+  // In the case's own directory: a relative path among the values lands there, never in the checkout.
+  const r = spawnSync('node', [CLI, '-i', inv, ...args], { cwd: dirname(inv), encoding: 'utf8', env: { ...process.env, XENROOT_LOG_JSON: '1', XENROOT_LOCK_STALE_MS: '', ...opts.env }, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', signal: r.signal };
 };
 
@@ -91,14 +92,16 @@ try {
     ...['image', 'group', 'append', 'root', 'address', 'mac'].map((f) => ['client set', (v) => ['client', 'set', 'pc1', `--${f}`, v], f]),
     ['client set', (v) => ['client', 'set', v, '--append', 'quiet'], 'ref'],
     ['create', (v) => ['create', v, '--image', 't', '--out', join(fx.dir, 'g')], 'name'],
-    ...['image', 'group', 'memory', 'vcpus', 'bridge', 'mac', 'append', 'out', 'host'].map((f) => ['create', (v) => ['create', 'g9', ...(f === 'image' || f === 'group' ? [] : ['--image', 't']), `--${f}`, v, ...(f === 'out' ? [] : ['--out', join(fx.dir, 'g')])], f]),
+    // A directory value (--out) is taken inside the case's directory: a hostile path such as /tmp/../etc
+    // must not make the bench write guest files into the machine's /etc.
+    ...['image', 'group', 'memory', 'vcpus', 'bridge', 'mac', 'append', 'out', 'host'].map((f) => ['create', (v) => ['create', 'g9', ...(f === 'image' || f === 'group' ? [] : ['--image', 't']), `--${f}`, f === 'out' ? join(fx.dir, 'out', v) : v, ...(f === 'out' ? [] : ['--out', join(fx.dir, 'g')])], f]),
     ['group add', (v) => ['group', 'add', v], 'name'],
     ...['image', 'append', 'root', 'connect', 'bridge', 'names'].map((f) => ['group add', (v) => ['group', 'add', 'lab2', `--${f}`, v], f]),
     ...['image', 'append', 'root', 'connect', 'bridge', 'names'].map((f) => ['group set', (v) => ['group', 'set', 'lab', `--${f}`, v], f]),
     ['image add', (v) => ['image', 'add', v, '--root', join(fx.dir, 'r'), '--kver', '6.1.0-28-amd64'], 'name'],
     ...['root', 'kver', 'export', 'nfs-version', 'nfs-options', 'initrd-builder', 'ready-pattern', 'append'].map((f) => ['image add', (v) => ['image', 'add', 'i9', ...(f === 'root' ? [] : ['--root', join(fx.dir, 'r')]), ...(f === 'kver' ? [] : ['--kver', '6.1.0-28-amd64']), `--${f}`, v], f]),
     ['host add', (v) => ['host', 'add', v, '--connect', 'qemu:///system'], 'name'],
-    ...['connect', 'boot-dir', 'max-guests'].map((f) => ['host add', (v) => ['host', 'add', 'h9', ...(f === 'connect' ? [] : ['--connect', 'qemu:///system']), `--${f}`, v], f]),
+    ...['connect', 'boot-dir', 'max-guests'].map((f) => ['host add', (v) => ['host', 'add', 'h9', ...(f === 'connect' ? [] : ['--connect', 'qemu:///system']), `--${f}`, f === 'boot-dir' ? join(fx.dir, 'out', v) : v], f]),
   ];
   // A NUL cannot be in an argument (execve ends each at the first NUL): those values are tried as hand edits only.
   for (const [cmd, args, flag] of FLAGS) for (const v of HOSTILE.filter((x) => !x.includes('\u0000'))) probe('flags', `${cmd} --${flag} ${JSON.stringify(v).slice(0, 40)}`, fx, args(v));
