@@ -11,6 +11,8 @@ import { CliContext } from './context.js';
 import { commandModules } from './commands.js';
 import { ExitCode, isXenrootError } from '../sys/errors.js';
 import { installSignalPolicy, interrupted, runCleanups } from '../sys/lifetime.js';
+// The model rules of the layers above the inventory (issue 16: command line lengths per consumer).
+import '../ops/inventory-rules.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -38,6 +40,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A message as one line: every control character (C0, DEL, C1) written as its JSON escape. */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 function report(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
     // Help and version are "errors" to commander; its message was already printed.
@@ -45,6 +52,8 @@ function report(err: unknown, json: boolean): number {
     return ExitCode.usage;
   }
   if (isXenrootError(err)) {
+    // One line whatever a quoted value held: control characters are shown escaped (\n, \u0085).
+    err.message = oneLine(err.message);
     if (json) process.stderr.write(JSON.stringify({ error: err.name, message: err.message, hint: err.hint, exitCode: err.exitCode }) + '\n');
     else process.stderr.write(`xenroot: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
     return err.exitCode;

@@ -32,7 +32,16 @@ export function register(program: Command, ctx: CliContext): void {
         }
         if (shown.length < r.changes.length) lines.push(`  ... and ${r.changes.length - shown.length} more (--json lists all)`);
         for (const rl of r.reloads) lines.push(`reload: ${rl.command}: ${rl.outcome}${rl.message ? ` (${rl.message})` : ''}`);
+        for (const f of r.failures ?? []) lines.push(`  FAILED  ${f.kind} ${f.name}: ${f.path}: ${f.reason}`);
         return lines.join('\n');
       });
+      // Every other node was written; the failing ones make the exit non-zero (8: files not applied).
+      const failed = r.failures ?? [];
+      if (failed.length) {
+        const { DeployError } = await import('../sys/errors.js');
+        throw new DeployError(`${failed.length} node${failed.length > 1 ? 's' : ''} not written (the others were): ${failed.map((f) => `${f.kind} ${f.name}: ${f.reason}`).join('; ')}`, {
+          hint: 'fix the values named and run xenroot sync again; the failed nodes keep the files they had',
+        });
+      }
     });
 }

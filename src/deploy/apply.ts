@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createTwoFilesPatch } from 'diff';
 import { DeployError } from '../sys/errors.js';
-import { AtomicBatch, removeFile, writeFileAtomicSync } from '../sys/atomic.js';
+import { AtomicBatch, removeFile, writeError, writeFileAtomicSync } from '../sys/atomic.js';
 import { throwIfInterrupted } from '../sys/lifetime.js';
 import { mergeManagedBlock, hasManagedBlock } from '../render/exports.js';
 import { beginApply, endApply, interruptedApply, readManifest, sweepAfterInterruptedApply, under, writeManifest, type HashCache, type Manifest, type ManifestEntry } from './manifest.js';
@@ -44,6 +44,10 @@ export interface ApplyOptions {
   chunk?: number;
   /** Called right before anything becomes visible (throw to apply nothing): the lock check. */
   beforeCommit?: () => void;
+  /** Owners whose files stay as the manifest has them (nodes that failed, issue 16). */
+  keep?: ReadonlySet<string>;
+  /** Files of other owners that stay too: the shared sets a failed node's links still point into. */
+  keepPaths?: ReadonlySet<string>;
 }
 
 export interface ApplyResult {
@@ -89,7 +93,7 @@ function patch(path: string, before: string | undefined, after: string | undefin
 export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: HashCache, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const { root, dryRun = false, diff = false, owners } = opts;
   const chunk = opts.chunk ?? 256;
-  const inScope = (owner: string): boolean => !owners || owners.has(owner);
+  const inScope = (owner: string): boolean => (!owners || owners.has(owner)) && !opts.keep?.has(owner);
   const batch = dryRun ? undefined : new AtomicBatch();
   const next: Manifest = { files: {}, sources };
   const changes: FileChange[] = [];
@@ -238,7 +242,10 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   };
 
   try {
-    await chunked(files, chunk, one);
+    // A path that cannot even be looked at (ENOTDIR, ENAMETOOLONG, EACCES...) is a typed error naming it, not an internal one.
+    await chunked(files, chunk, one).catch((err: NodeJS.ErrnoException) => {
+      throw err?.code && typeof err.path === 'string' && !(err instanceof DeployError) ? writeError(err.path, err) : err;
+    });
     throwIfInterrupted();
     if (batch) opts.beforeCommit?.();
     batch?.commit();
@@ -247,14 +254,14 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   }
   const wanted = new Set(files.map((f) => f.path));
   const stale = Object.entries(prev.files)
-    .filter(([p, e]) => !wanted.has(p) && inScope(e.owner))
+    .filter(([p, e]) => !wanted.has(p) && inScope(e.owner) && !opts.keepPaths?.has(p))
     .sort(([a], [b]) => a.localeCompare(b));
   await chunked(stale, chunk, ([path, entry]) => removeStale(path, entry));
   const counts: Record<Outcome, number> = { created: 0, updated: 0, removed: 0, unchanged: 0 };
   for (const c of changes) counts[c.outcome]++;
   // Plan order, so that an unchanged tree gives a byte-identical manifest; out-of-scope entries kept.
   const ordered: Record<string, ManifestEntry> = {};
-  if (owners) for (const [p, e] of Object.entries(prev.files)) if (!inScope(e.owner) && !wanted.has(p)) ordered[p] = e;
+  if (owners || opts.keep) for (const [p, e] of Object.entries(prev.files)) if ((!inScope(e.owner) || opts.keepPaths?.has(p)) && !wanted.has(p)) ordered[p] = e;
   for (const f of files) if (next.files[f.path]) ordered[f.path] = next.files[f.path]!;
   next.files = ordered;
   if (owners) next.inputs = undefined;

@@ -18,6 +18,7 @@ import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.
 import { renderIscDhcp } from '../render/isc-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
 import { isRevisionEntry } from '../inventory/revisions.js';
+import { nodeAttempt, type NodeFailure } from './node-faults.js';
 
 export type FileGroup = 'tftp' | 'dhcp' | 'exports' | 'guest';
 
@@ -81,6 +82,8 @@ export interface PlanInput {
 export interface Plan {
   files: DesiredFile[];
   warnings: string[];
+  /** Nodes whose files could not be rendered (issue 16): left out of `files`, the others planned. */
+  failures: NodeFailure[];
 }
 
 export const EXPORTS_DROPIN = 'xenroot.exports';
@@ -101,15 +104,18 @@ export function bootEntry(data: InventoryData, imageName: string, staged: Staged
  * The generated files of some guests (NAME.cfg for xl, NAME.xml for libvirt), at each guest's
  * one recorded home (see guestFiles). Pure; render errors are thrown before anything is written.
  */
-export function planGuestFiles(data: InventoryData, inventoryFile: string, names: string[], hostPaths?: Map<string, HostPaths>): DesiredFile[] {
+export function planGuestFiles(data: InventoryData, inventoryFile: string, names: string[], hostPaths?: Map<string, HostPaths>, failures?: NodeFailure[]): DesiredFile[] {
   const files: DesiredFile[] = [];
   for (const name of names) {
     const g = guestFiles(data, inventoryFile, name);
     const owner: FileOwner = `guest:${name}`;
     // A guest on an inventory host names its boot files where they are on that host (issue 15).
     const host = hostPaths?.get(name);
-    const cfg = { name: `${name}.cfg`, content: renderGuest(data, name, 'xl', host) };
-    const xml = { name: `${name}.xml`, content: renderGuest(data, name, 'libvirt', host) };
+    // With `failures`, a guest whose files cannot be rendered is reported there and left out (issue 16).
+    const rendered = nodeAttempt(failures, 'guest', name, g.cfg, () => [renderGuest(data, name, 'xl', host), renderGuest(data, name, 'libvirt', host)] as const);
+    if (!rendered) continue;
+    const cfg = { name: `${name}.cfg`, content: rendered[0] };
+    const xml = { name: `${name}.xml`, content: rendered[1] };
     files.push(...nodeSwitch({ base: g.dir, switchDir: GUEST_SWITCH_DIR, key: name, entryDir: GUEST_SWITCH_DIR, entryName: `${name}.`, group: 'guest', owner, entryOwner: owner, files: [{ ...cfg, path: g.cfg }, { ...xml, path: g.xml }] }));
   }
   return files;
@@ -120,12 +126,13 @@ export function planSync(input: PlanInput): Plan {
   const site = data.site;
   const files: DesiredFile[] = [];
   const warnings: string[] = [];
+  const failures: NodeFailure[] = [];
   const tftpBase = site.tftpRoot.replace(/\/+$/, '');
   const tftp = (rel: string) => `${tftpBase}/${rel}`;
 
   const wanted = (owner: string): boolean => !input.only || input.only.has(owner);
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
-  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort().filter((n) => wanted(`guest:${n}`)), input.guestHostPaths));
+  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort().filter((n) => wanted(`guest:${n}`)), input.guestHostPaths, failures));
 
   // TFTP tree.
   // Each client as it boots: its own values, else its group's (inventory/effective.ts).
@@ -171,7 +178,17 @@ export function planSync(input: PlanInput): Plan {
       }
       const key = `${c.image}\n${c.append ?? ''}\n${c.root ?? ''}`;
       let entry = entries.get(key);
-      if (!entry) entries.set(key, (entry = bootEntry(data, c.image, st, c)));
+      if (!entry) {
+        // A client whose entry cannot be rendered is reported and left out; the others go on (issue 16).
+        const made = nodeAttempt(failures, 'client', name, tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), () => {
+          const e = bootEntry(data, c.image, st, c);
+          renderPxelinux({ entries: [e] });
+          renderIpxeEntry(e, httpBase ? { httpBase } : {});
+          return e;
+        });
+        if (!made) continue;
+        entries.set(key, (entry = made));
+      }
       // One boot entry shared by every client with the same command line (see nodeSwitch).
       let texts = entryTexts.get(entry);
       if (!texts) {
@@ -235,7 +252,7 @@ export function planSync(input: PlanInput): Plan {
   if (input.exportsDirExists) files.push({ kind: 'text', group: 'exports', owner: 'site', path: join(site.exports.dir, EXPORTS_DROPIN), content: renderExportsFile(exportsInput) });
   else files.push({ kind: 'block', group: 'exports', owner: 'site', path: site.exports.file, body: renderExportsBlock(exportsInput) });
 
-  return { files, warnings };
+  return { files, warnings, failures };
 }
 
 /** Where a client's switch link and the shared client boot entries live, in the TFTP tree. */

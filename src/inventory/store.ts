@@ -22,6 +22,7 @@ import { assertLockHeld, withInventoryLock } from './lock.js';
 import { decodeInventory, encodeInventory, type TextFormat } from './text.js';
 import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, knownKeysAt, type InventoryData } from './schema.js';
 import { describeIssues } from './issues.js';
+import { modelCheckIssues } from './model-checks.js';
 
 export class Inventory {
   private document: Document | undefined;
@@ -142,6 +143,8 @@ export class Inventory {
     }
     const issue = crossIssues(next)[0];
     if (issue) throw new InventoryError(`${this.path}: ${issue.path.join('.')}: ${issue.message}`);
+    const rule = modelCheckIssues(next)[0];
+    if (rule) throw new InventoryError(`${this.path}: ${rule.path.join('.')}: ${rule.message}`, { hint: 'shorten the append arguments of the image, group or node' });
     return next;
   }
 
@@ -277,6 +280,9 @@ export function validate(raw: unknown, file: string): InventoryData {
       hint: 'fix the file by hand or with xenroot commands; `xenroot show` and `xenroot image show` print what is there',
     });
   }
+  // Rules registered by the layers above (model-checks.ts): what a consumer of a value would refuse.
+  const issue = modelCheckIssues(parsed.data)[0];
+  if (issue) throw new InventoryError(`${file}: ${issue.path.join('.')}: ${issue.message}`, { hint: 'shorten the append arguments of the image, group or node' });
   return parsed.data;
 }
 

@@ -12,6 +12,7 @@ import { resolveNodeRefs } from '../inventory/refs.js';
 import type { Client } from '../inventory/schema.js';
 import { loadInventory, updateInventory } from '../inventory/store.js';
 import { InventoryError, UsageError } from '../sys/errors.js';
+import './inventory-rules.js';
 
 export interface ClientResult {
   name: string;

@@ -10,6 +10,7 @@ import { guestFiles } from '../inventory/paths.js';
 import type { Guest } from '../inventory/schema.js';
 import { updateInventory } from '../inventory/store.js';
 import { writeGuestFiles } from './guest-files.js';
+import './inventory-rules.js';
 
 export interface CreateGuestOptions extends Omit<GuestEntryOptions, 'configDir'> {
   /** Directory for NAME.cfg and NAME.xml (default: the site's guest directory, guests/ beside the inventory). */

@@ -4,6 +4,7 @@ import { requireGroup } from '../inventory/clients.js';
 import { addGroupEntry, removeGroupEntry, setGroupEntry, type GroupFields } from '../inventory/groups.js';
 import type { Group } from '../inventory/schema.js';
 import { loadInventory, updateInventory } from '../inventory/store.js';
+import './inventory-rules.js';
 
 export interface GroupResult {
   name: string;

@@ -7,6 +7,7 @@ import { addImageEntry, removeImageEntry, type ImageEntryOptions } from '../inve
 import { requireEntry } from '../inventory/lookup.js';
 import { FIELDS, flagValue, type Image } from '../inventory/schema.js';
 import { loadInventory, updateInventory } from '../inventory/store.js';
+import './inventory-rules.js';
 
 export interface AddImageOptions extends Omit<ImageEntryOptions, 'kver'> {
   /** Default: the newest kernel found in the image (/boot/vmlinuz-V with /lib/modules/V). */

@@ -17,6 +17,7 @@ import { beginApply, endApply, interruptedApply, manifestPath, readManifest, swe
 import { assertLockHeld } from '../inventory/lock.js';
 import { decodeInventory } from '../inventory/text.js';
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
+import { blockedNodes, keptSetFiles } from '../deploy/node-faults.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
 import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
 import { generatedHostPaths } from './host-boot.js';
@@ -171,26 +172,32 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
   // After a kill, staging directories may sit beside any ancestor of what it wrote.
   if (killedBefore) for (const t of sweepAfterInterruptedApply([...plan.files.map((f) => f.path), ...Object.keys(prev.files)], root)) warnings.push(`removed ${t}, left by an interrupted run`);
+  // A node whose files cannot be rendered or written is reported and left as it was; the others go on (issue 16).
+  const failures = [...plan.failures, ...blockedNodes(plan.files, root)];
+  const keep = new Set(failures.map((f) => f.owner));
+  const files = keep.size ? plan.files.filter((f) => !keep.has(f.owner)) : plan.files;
   if (!opts.dryRun) beginApply(mtarget);
   warnings.push(...plan.warnings);
   const t2 = performance.now();
 
   // An incremental plan applies its owners and the shared files; every other owner's files stay as recorded.
   const scope = owners ? new Set([...owners, 'site', ...Object.keys(data.images).map((n) => `image:${n}`)]) : undefined;
-  const applied = await applyPlan(plan.files, prev, sources, {
+  const applied = await applyPlan(files, prev, sources, {
     ...(root ? { root } : {}),
     dryRun: !!opts.dryRun,
     diff: !!opts.diff,
     ...(opts.chunk ? { chunk: opts.chunk } : {}),
     ...(scope ? { owners: scope } : {}),
+    ...(keep.size ? { keep, keepPaths: keptSetFiles(prev, keep, root) } : {}),
     // A sync that was stopped past the lock's stale time applies nothing.
     beforeCommit: () => assertLockHeld(file),
   });
   if (!opts.dryRun) {
     const stats: PlanInputs['stats'] = {};
     for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
-    applied.manifest.inputs = { fingerprint, stats, base, modelKey: model.key };
-    if (prev.inputs?.modelKey !== model.key || !existsSync(snapshotPath(mtarget))) keepSnapshot(mtarget, file, model.text, model.data, model.siteKeys, model.key);
+    // A sync with failed nodes is not complete: the next one plans in full again.
+    applied.manifest.inputs = failures.length ? undefined : { fingerprint, stats, base, modelKey: model.key };
+    if (!failures.length && (prev.inputs?.modelKey !== model.key || !existsSync(snapshotPath(mtarget)))) keepSnapshot(mtarget, file, model.text, model.data, model.siteKeys, model.key);
     assertLockHeld(file);
     await writeManifest(mtarget, applied.manifest, prevText);
     endApply(mtarget);
@@ -220,5 +227,6 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
     manifest: mtarget,
     mode: scope ? 'incremental' : 'full',
     ms,
+    failures,
   };
 }

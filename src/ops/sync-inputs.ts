@@ -2,6 +2,7 @@
  * What a sync's plan depends on besides the inventory text, and the cheap check that nothing
  * changed at all (shared by the no-op check of ops/sync.ts and the planner of ops/sync-apply.ts).
  */
+import type { NodeFailure } from '../deploy/node-faults.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { bootFiles } from '../inventory/paths.js';
@@ -43,6 +44,8 @@ export interface SyncResult {
   /** Which path the sync took: nothing to do, a plan of the changed owners only, or the full plan. */
   mode: 'no-op' | 'incremental' | 'full';
   ms: { load: number; plan: number; apply: number; total: number };
+  /** Nodes whose files could not be rendered or written (issue 16): every other node was written. */
+  failures?: NodeFailure[];
 }
 
 
