@@ -180,10 +180,11 @@ export function planSync(input: PlanInput): Plan {
 
   // NFS exports.
   const exportsInput: ExportsInput = {
-    exports: Object.entries(data.images).map(([name, img]) => ({ image: name, path: exportPath(site, name, img) })),
+    exports: Object.entries(data.images).map(([name, img]) => ({ image: name, path: exportPath(site, name, img), options: img.exportOptions })),
     allow: site.allow,
     options: site.exports.options,
     insecure: site.exports.insecure,
+    pseudoRoot: site.exports.pseudoRoot,
   };
   if (site.allow.length === 0 && Object.keys(data.images).length > 0) warnings.push('site.allow is empty: no image is exported; list the client networks in site.allow');
   if (input.exportsDirExists) files.push({ kind: 'text', group: 'exports', owner: 'site', path: join(site.exports.dir, EXPORTS_DROPIN), content: renderExportsFile(exportsInput) });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
 import { INITRD_BUILDERS } from './constants.js';
+import { exportIssues, exportOptionsProblem } from './exports.js';
 
 export type { BootTarget, DomainTarget, InitrdBuilder } from './constants.js';
 import {
@@ -15,6 +16,7 @@ import {
   KVER_RULE,
   NAME_RULE,
   checkAbsPath,
+  checkCidr,
   checkHost,
   checkKernelArgs,
   checkName,
@@ -75,7 +77,7 @@ export const SiteSchema = z
         server: z.enum(['dnsmasq', 'isc', 'none'], { error: 'must be dnsmasq, isc or none' }).default('dnsmasq'),
         file: AbsPath.optional(),
         proxy: z.boolean().default(false),
-        subnet: Network.optional(),
+        subnet: checked(checkCidr).optional(),
       })
       .strict()
       .prefault({}),
@@ -83,13 +85,10 @@ export const SiteSchema = z
       .object({
         file: AbsPath.default('/etc/exports'),
         dir: AbsPath.default('/etc/exports.d'),
-        options: z
-          .string()
-          .regex(/^[a-z_]+(=[A-Za-z0-9:._-]+)?(,[a-z_]+(=[A-Za-z0-9:._-]+)?)*$/, {
-            error: 'must be comma-separated export options such as ro,no_root_squash,no_subtree_check',
-          })
-          .default('ro,no_root_squash,no_subtree_check'),
+        options: checked((v) => exportOptionsProblem(v, 'site')).default('ro,no_root_squash,no_subtree_check'),
         insecure: z.boolean().default(false),
+        /** The NFSv4 pseudo-root (exported with fsid=0); NFSv4 command lines name paths relative to it. */
+        pseudoRoot: AbsPath.optional(),
       })
       .strict()
       .prefault({}),
@@ -118,6 +117,8 @@ export const ImageSchema = z
     initrdBuilder: z.enum(INITRD_BUILDERS, { error: `must be ${INITRD_BUILDERS.join(', ')}` }).optional(),
     readyPattern: z.string().optional(),
     append: KernelArgs.optional(),
+    /** exports(5) options of this image's export, over site.exports.options (e.g. fsid=7, rw). */
+    exportOptions: checked((v) => exportOptionsProblem(v, 'image')).optional(),
   })
   .strict()
   .superRefine((img, ctx) => {
@@ -208,6 +209,8 @@ export function crossIssues(inv: { images: Record<string, unknown>; guests: Reco
     if (prev) issues.push({ path: c.path, message: `${c.mac} is already used by ${prev}` });
     else owners.set(c.mac, c.owner);
   }
+  // Exports against what mounts them (inventory/exports.ts); only where the whole model is given.
+  if ('site' in inv) issues.push(...exportIssues(inv as unknown as Parameters<typeof exportIssues>[0]));
   return issues;
 }
 
