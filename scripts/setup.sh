@@ -28,6 +28,12 @@ DEBS=(
   iproute2 procps file ca-certificates
   # nested-Xen test harness: builds the dom0 root filesystem (scripts/xen/build-dom0.sh)
   mmdebstrap
+  # UEFI network boot: loaders staged into the TFTP tree, OVMF firmware for the UEFI tests, grub-script-check
+  syslinux-efi ipxe grub-efi-amd64-signed shim-signed grub-common ovmf
+  # the real config parsers tests run (dnsmasq --test, dhcpd -t, exportfs -ra): never started
+  dnsmasq-base isc-dhcp-server nfs-kernel-server
+  # per-node SSH host keys (ssh-keygen)
+  openssh-client
 )
 
 missing=()

@@ -14,6 +14,7 @@ import { IPXE_DIR, ipxeMacName, renderIpxeBoot, renderIpxeEntry } from '../rende
 import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.js';
 import { renderIscDhcp } from '../render/isc-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
+import { GRUB_DIR, grubMacName, renderGrubDispatcher, renderGrubEntry } from '../render/grub.js';
 
 export type FileGroup = 'tftp' | 'dhcp' | 'exports' | 'guest';
 
@@ -59,6 +60,8 @@ export interface PlanInput {
   staged: Map<string, StagedImage>;
   /** pxelinux.0 and ldlinux.c32 on this host. */
   syslinux: { pxelinux0: string; pxelinux0Size: number; ldlinux: string; ldlinuxSize: number };
+  /** The files of the site's UEFI loader (deploy/tftp.ts findEfiLoader); absent: none. */
+  efi?: { name: string; source: string; size: number }[];
   /** Does site.exports.dir exist (then exports go to DIR/xenroot.exports)? */
   exportsDirExists: boolean;
   /** Is the DHCP file shared with the admin (then a managed block, else a whole file)? */
@@ -116,6 +119,8 @@ export function planSync(input: PlanInput): Plan {
     const s = input.syslinux;
     files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp('pxelinux.0'), source: s.pxelinux0, size: s.pxelinux0Size, versioned: false });
     files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp('ldlinux.c32'), source: s.ldlinux, size: s.ldlinuxSize, versioned: false });
+    // UEFI clients: the site's EFI loader beside pxelinux.0 (syslinux.efi shares pxelinux.cfg/).
+    for (const l of input.efi ?? []) files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp(l.name), source: l.source, size: l.size, versioned: false });
     for (const [name, st] of [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.kernel), source: st.kernelSource, size: st.kernelSize, versioned: true });
       files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.initrd), source: st.initrdSource, size: st.initrdSize, versioned: true });
@@ -137,6 +142,11 @@ export function planSync(input: PlanInput): Plan {
       path: tftp(`${IPXE_DIR}/default.ipxe`),
       content: renderIpxeEntry(defaults[0], { ...(httpBase ? { httpBase } : {}), comment: 'machines without a script of their own' }),
     });
+    const grub = site.pxe.efiLoader === 'grub';
+    if (grub) {
+      files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${GRUB_DIR}/grub.cfg`), content: renderGrubDispatcher() });
+      files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${GRUB_DIR}/grub.cfg-default`), content: renderGrubEntry(defaults[0], { comment: 'machines without a config of their own' }) });
+    }
     // Most clients share their image's entry: build each distinct command line once.
     const entries = new Map<string, BootEntry>();
     for (const [name, c] of clients) {
@@ -156,8 +166,9 @@ export function planSync(input: PlanInput): Plan {
         group: 'tftp',
         owner,
         path: tftp(`${IPXE_DIR}/${ipxeMacName(c.mac)}`),
-        content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment }),
+        content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment, mac: c.mac }),
       });
+      if (grub) files.push({ kind: 'text', group: 'tftp', owner, path: tftp(`${GRUB_DIR}/${grubMacName(c.mac)}`), content: renderGrubEntry(entry, { mac: c.mac, comment }) });
     }
   }
 
@@ -170,7 +181,7 @@ export function planSync(input: PlanInput): Plan {
         .filter(([, g]) => g.mac)
         .map(([name, g]) => ({ kind: 'guest' as const, name, mac: g.mac as string })),
     ];
-    const dhcp: DhcpInput = { hosts, proxy: site.dhcp.proxy, bootServer: site.nfsServer };
+    const dhcp: DhcpInput = { hosts, proxy: site.dhcp.proxy, bootServer: site.nfsServer, efiLoader: site.pxe.efiLoader };
     if (site.dhcp.subnet) dhcp.subnet = site.dhcp.subnet;
     if (site.pxe.httpBase) dhcp.httpBase = site.pxe.httpBase;
     const text = site.dhcp.server === 'dnsmasq' ? renderDnsmasq(dhcp) : renderIscDhcp(dhcp);

@@ -100,6 +100,8 @@ export const SiteSchema = z
           .optional(),
         nicDrivers: z.array(z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be a kernel module name' })).optional(),
         timeout: z.number().int().min(0).max(600).default(0),
+        /** The loader of x86-64 UEFI clients (client-arch 7 and 9): docs/netboot.md says why syslinux by default. */
+        efiLoader: z.enum(['syslinux', 'ipxe', 'grub', 'none'], { error: 'must be syslinux, ipxe, grub or none' }).default('syslinux'),
       })
       .strict()
       .prefault({}),

@@ -72,6 +72,22 @@ export function checkKernelArgs(value: string): string | undefined {
   const bad = unsafeChar(value);
   if (bad) return `contains a ${bad}; must be ${KARGS_RULE}`;
   if (value.length > CMDLINE_MAX) return `is ${value.length} bytes; the kernel takes at most ${CMDLINE_MAX}`;
+  return ipxeProblem(value);
+}
+
+/**
+ * What iPXE's script reader would not pass through as written (src/core/exec.c: every
+ * white-space separated token is expanded by expand_settings, so `${...}` becomes a setting's
+ * value; a token starting with "#" ends the line as a comment; the tokens "||", "&&" and ";" end
+ * the command). iPXE scripts carry the same command lines as pxelinux and GRUB, so these are
+ * refused for every boot path.
+ */
+function ipxeProblem(value: string): string | undefined {
+  if (value.includes('${')) return 'contains "${", which iPXE replaces with the value of one of its settings (write the value itself)';
+  for (const t of value.split(/\s+/)) {
+    if (t.startsWith('#')) return `contains the word "${t}": iPXE reads a word starting with "#" as a comment and drops the rest of the line`;
+    if (t === '||' || t === '&&' || t === ';') return `contains the word "${t}", which ends a command in an iPXE script`;
+  }
   return undefined;
 }
 

@@ -20,7 +20,7 @@ import { applyPlan, type FileChange, type Outcome } from '../deploy/apply.js';
 import { beginApply, endApply, interruptedApply, manifestIntact, manifestPath, readManifest, sweepAfterInterruptedApply, under, writeManifest, type PlanInputs } from '../deploy/manifest.js';
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
-import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { EFI_LOADER_PATHS, findEfiLoader, findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
 
 export interface SyncOptions {
   /** Write every system path under this directory; no reload hooks. */
@@ -31,6 +31,8 @@ export interface SyncOptions {
   reload?: boolean;
   /** Where to look for pxelinux.0 / ldlinux.c32 (tests). */
   syslinuxPaths?: typeof SYSLINUX_PATHS;
+  /** Where to look for the UEFI loaders (tests). */
+  efiPaths?: typeof EFI_LOADER_PATHS;
   chunk?: number;
 }
 
@@ -76,8 +78,10 @@ function statRecord(path: string): StatRecord {
 }
 
 /** Every path whose state the plan depends on besides the inventory text. */
-function probedPaths(data: InventoryData, root: string | undefined, syslinux: typeof SYSLINUX_PATHS): string[] {
+function probedPaths(data: InventoryData, root: string | undefined, syslinux: typeof SYSLINUX_PATHS, efi: typeof EFI_LOADER_PATHS): string[] {
   const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
+  const loader = data.site.pxe.efiLoader;
+  if (loader !== 'none') for (const l of efi[loader]) paths.push(...l.paths);
   for (const [name, image] of Object.entries(data.images)) {
     if (!image.kver) continue;
     const b = bootFiles(data.site, name, image, 'pxe');
@@ -118,7 +122,7 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   const invBytes = await readFile(file).catch(() => undefined);
   const invText = invBytes === undefined ? undefined : decodeInventory(invBytes, file).text;
   const fingerprint =
-    invText === undefined ? '' : createHash('sha1').update(JSON.stringify([rendererStamp(), file, root ?? '', opts.syslinuxPaths ?? null, invText])).digest('hex');
+    invText === undefined ? '' : createHash('sha1').update(JSON.stringify([rendererStamp(), file, root ?? '', opts.syslinuxPaths ?? null, opts.efiPaths ?? null, invText])).digest('hex');
   const killedBefore = !opts.dryRun && interruptedApply(mtarget);
   if (!killedBefore && invText !== undefined && prev.inputs?.fingerprint === fingerprint && sameStats(prev.inputs.stats) && manifestIntact(prev, root)) {
     const n = Object.keys(prev.files).length;
@@ -148,6 +152,7 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   const syslinux: PlanInput['syslinux'] = needSyslinux
     ? await findSyslinux(opts.syslinuxPaths)
     : { pxelinux0: '', pxelinux0Size: 0, ldlinux: '', ldlinuxSize: 0 };
+  const efi = needSyslinux ? await findEfiLoader(site.pxe.efiLoader, opts.efiPaths) : [];
   const exportsDirExists = (await stat(under(root, site.exports.dir)).catch(() => undefined))?.isDirectory() ?? false;
   const dfile = dhcpFile(site);
   let dhcpShared = false;
@@ -159,7 +164,7 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   const used = new Set([...stage.staged.values()].flatMap((s) => [s.kernelSource, s.initrdSource]));
   for (const k of Object.keys(sources)) if (!used.has(k)) delete sources[k];
 
-  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared });
+  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, efi, exportsDirExists, dhcpShared });
   // A run killed mid-apply (SIGKILL) left temp files: recognised by their names, removed.
   if (killedBefore) for (const t of sweepAfterInterruptedApply([...plan.files.map((f) => f.path), ...Object.keys(prev.files)], root)) warnings.push(`removed ${t}, left by an interrupted run`);
   if (!opts.dryRun) beginApply(mtarget);
@@ -176,7 +181,7 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   });
   if (!opts.dryRun) {
     const stats: PlanInputs['stats'] = {};
-    for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
+    for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS, opts.efiPaths ?? EFI_LOADER_PATHS)) stats[p] = statRecord(p);
     applied.manifest.inputs = { fingerprint, stats };
     assertLockHeld(file);
     await writeManifest(mtarget, applied.manifest, prevText);

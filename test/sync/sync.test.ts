@@ -177,6 +177,30 @@ describe('sync failures', () => {
     expect(await snapshot(s.root)).toEqual(new Map());
   });
 
+  it('stages the UEFI loader beside pxelinux.0 (syslinux.efi and ldlinux.e64 by default), GRUB configs only with efiLoader grub', async () => {
+    const s = await site({ clients: { a: { mac: '00:16:3e:dd:00:09', image: 'terminal' } } });
+    await sync(s.inventory, { root: s.root });
+    expect(await readFile(join(s.root, TFTP, 'syslinux.efi'))).toEqual(await readFile('/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi'));
+    expect(await readFile(join(s.root, TFTP, 'ldlinux.e64'))).toEqual(await readFile('/usr/lib/syslinux/modules/efi64/ldlinux.e64'));
+    expect(existsSync(join(s.root, TFTP, 'grub'))).toBe(false);
+    const g = await site({ site: { pxe: { efiLoader: 'grub' } }, clients: { a: { mac: '00:16:3e:dd:00:0a', image: 'terminal' } } });
+    await sync(g.inventory, { root: g.root });
+    expect((await readdir(join(g.root, TFTP, 'grub'))).sort()).toEqual(['grub.cfg', 'grub.cfg-01-00-16-3e-dd-00-0a', 'grub.cfg-default']);
+    expect(await readFile(join(g.root, TFTP, 'grubx64.efi'))).toEqual(await readFile('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'));
+    expect(existsSync(join(g.root, TFTP, 'shimx64.efi'))).toBe(true);
+    expect(existsSync(join(g.root, TFTP, 'syslinux.efi'))).toBe(false);
+  });
+
+  it('names the Debian package of a missing UEFI loader, and writes nothing', async () => {
+    const s = await site({ clients: { a: { mac: '00:16:3e:dd:00:0b', image: 'terminal' } } });
+    const efiPaths = { syslinux: [{ name: 'syslinux.efi', paths: ['/nonexistent/syslinux.efi'], pkg: 'syslinux-efi' }], ipxe: [], grub: [] };
+    const err = await sync(s.inventory, { root: s.root, efiPaths }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyError);
+    expect((err as DependencyError).message).toContain('syslinux.efi (looked at /nonexistent/syslinux.efi) not found on this host');
+    expect((err as DependencyError).hint).toContain('apt-get install syslinux-efi');
+    expect(await snapshot(s.root)).toEqual(new Map());
+  });
+
   it('refuses to sync a client whose image has no pxe initrd, naming the file', async () => {
     const s = await site({ clients: { a: { mac: '00:16:3e:dd:00:02', image: 'terminal' } } });
     const { rm } = await import('node:fs/promises');
