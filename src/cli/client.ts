@@ -1,6 +1,6 @@
 /** `xenroot client add|list|show|set|remove`: physical PXE clients. */
 import type { Command } from 'commander';
-import { table, type CliContext } from './context.js';
+import { collectFiles, table, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const client = program.command('client').description('manage physical PXE clients (files are written by `xenroot sync`)');
@@ -12,9 +12,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--image <image>', 'the image it boots (default: the only image)')
     .option('--append <args>', 'extra kernel arguments for this client')
     .option('--root <server:/path>', 'NFS root overriding the image\'s export')
-    .action(async (mac: string, o: { name?: string; image?: string; append?: string; root?: string }) => {
+    .option('--hostname <name>', 'host name (default: the client\'s name)')
+    .option('--address <ipv4[/prefix]>', 'static IPv4 address (its DHCP reservation; set in the initrd when the prefix is known)')
+    .option('--gateway <ipv4>', 'default gateway with --address')
+    .option('--file <dest=source>', 'per-node file: DEST on the client gets the content of SOURCE (repeatable)', collectFiles)
+    .action(async (mac: string, o: { name?: string; image?: string; append?: string; root?: string; hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
       const { addClient } = await import('../ops/clients.js');
-      const r = await addClient(await ctx.inventoryPath(), { mac, ...o });
+      const { file, ...rest } = o;
+      const r = await addClient(await ctx.inventoryPath(), { mac, ...rest, ...(file ? { files: file } : {}) });
       ctx.print(r, () => `added client ${r.name} (MAC ${r.client.mac}, image ${r.client.image}); run \`xenroot sync\` to write its boot files`);
     });
 
@@ -45,9 +50,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--image <image>', 'the image it boots')
     .option('--append <args>', 'extra kernel arguments ("" to remove)')
     .option('--root <server:/path>', 'NFS root override ("" to remove)')
-    .action(async (name: string, o: { mac?: string; image?: string; append?: string; root?: string }) => {
+    .option('--hostname <name>', 'host name ("" for the client\'s name)')
+    .option('--address <ipv4[/prefix]>', 'static IPv4 address ("" to remove)')
+    .option('--gateway <ipv4>', 'default gateway ("" to remove)')
+    .option('--file <dest=source>', 'per-node file DEST from SOURCE; DEST= removes it (repeatable)', collectFiles)
+    .action(async (name: string, o: { mac?: string; image?: string; append?: string; root?: string; hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
       const { setClient } = await import('../ops/clients.js');
-      const r = await setClient(await ctx.inventoryPath(), name, o);
+      const { file, ...rest } = o;
+      const r = await setClient(await ctx.inventoryPath(), name, { ...rest, ...(file ? { files: file } : {}) });
       ctx.print(r, () => (r.changed ? `changed client ${name}; run \`xenroot sync\` to write its boot files` : `client ${name} unchanged`));
     });
 

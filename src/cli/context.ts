@@ -71,6 +71,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').filter(Boolean)];
 }
 
+/** A repeatable flag whose values may hold commas (`--file DEST=SOURCE`). */
+export function collectFiles(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** Aligns rows of cells into columns for human output. */
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';

@@ -4,6 +4,7 @@
  * /etc/exports.d exists, whether a DHCP file is shared with the admin) come in as inputs, so a dry
  * run is the same plan without the apply.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
 import { exportPath, guestFiles } from '../inventory/paths.js';
@@ -15,6 +16,8 @@ import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.
 import { renderIscDhcp } from '../render/isc-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
 import { GRUB_DIR, grubMacName, renderGrubDispatcher, renderGrubEntry } from '../render/grub.js';
+import { identityTftpPath } from '../render/identity.js';
+import { guestRamdiskPath, nodeAddress, nodeHostname } from '../inventory/identity.js';
 
 export type FileGroup = 'tftp' | 'dhcp' | 'exports' | 'guest';
 
@@ -38,7 +41,16 @@ export type DesiredFile =
   /** A file copied from `source`; `versioned`: its name carries the content hash. */
   | (FileBase & { kind: 'copy'; source: string; size: number; versioned: boolean })
   /** The xenroot managed block inside a file the admin owns too. */
-  | (FileBase & { kind: 'block'; body: string });
+  | (FileBase & { kind: 'block'; body: string })
+  /**
+   * Bytes made from parts at apply time (a node's identity piece, a guest's ramdisk): `key` names
+   * the inputs, so a file whose manifest entry has the same key and stat is not rebuilt; `mode`
+   * (default 0644) and `owner` are applied exactly.
+   */
+  | (FileBase & { kind: 'bytes'; key: string; parts: BytePart[]; mode?: number; fileOwner?: { uid: number; gid: number } });
+
+/** A part of a `bytes` file: a file's content, data made on demand, NULs, or NULs up to a multiple of `align` bytes. */
+export type BytePart = { source: string } | { data: () => Uint8Array } | { zeros: number } | { align: number };
 
 /** Kernel and initrd of an image as staged in the TFTP tree (relative paths). */
 export interface StagedImage {
@@ -66,6 +78,25 @@ export interface PlanInput {
   exportsDirExists: boolean;
   /** Is the DHCP file shared with the admin (then a managed block, else a whole file)? */
   dhcpShared: boolean;
+  /** Per-node identity pieces by node (`client:NAME`, `guest:NAME`; ops/identity.ts); absent: none. */
+  identities?: Map<string, IdentityArchive>;
+  /** The image initrds each guest's ramdisk can be made from, by guest name (ops/identity.ts). */
+  ramdisks?: Map<string, GuestRamdiskInput[]>;
+  /** Owner of the identity pieces in the TFTP tree (site.pxe.tftpUser); absent: root. */
+  tftpOwner?: { uid: number; gid: number };
+}
+
+/** A node's identity piece: `key` names its inputs, `build` makes the gzip'd cpio (render/identity.ts). */
+export interface IdentityArchive {
+  key: string;
+  build: () => Uint8Array;
+}
+
+/** One image initrd a guest's ramdisk is made from: its flavour, path and stat. */
+export interface GuestRamdiskInput {
+  target: 'xen' | 'qemu';
+  base: string;
+  baseStamp: string;
 }
 
 export interface Plan {
@@ -84,6 +115,36 @@ export function dhcpFile(site: InventoryData['site']): string | undefined {
 /** The boot entry of an image for one client (or the default entry with `client` undefined). */
 export function bootEntry(data: InventoryData, imageName: string, staged: StagedImage, client?: { append?: string; root?: string }): BootEntry {
   return { label: imageName, kernel: staged.kernel, initrd: staged.initrd, cmdline: nodeCmdline(data, imageName, client ?? {}, 'pxe') };
+}
+
+/**
+ * The ramdisks of some guests (issue 13): for each flavour whose image initrd exists, the guest's
+ * own ramdisk beside it (inventory/identity.ts guestRamdiskPath) = 4 NULs + the image's initrd +
+ * NULs up to a multiple of 4 bytes + the guest's identity piece. A Xen PV guest boots one ramdisk;
+ * the kernel unpacks every concatenated cpio (NULs between members are allowed, an uncompressed
+ * member must start 4-byte aligned; Documentation/driver-api/early-userspace/buffer-format.rst).
+ * The leading NULs keep Xen <= 4.19's libxenguest from un-gzipping the ramdisk in dom0, which
+ * keeps only the first gzip member (xc_dom_build_module; removed in Xen 4.20). Mode 0600: the piece
+ * holds the guest's SSH host keys.
+ */
+export function planGuestRamdisks(names: string[], ramdisks: Map<string, GuestRamdiskInput[]> | undefined, identities: Map<string, IdentityArchive> | undefined): DesiredFile[] {
+  const files: DesiredFile[] = [];
+  for (const name of names) {
+    const id = identities?.get(`guest:${name}`);
+    if (!id) continue;
+    for (const r of ramdisks?.get(name) ?? []) {
+      files.push({
+        kind: 'bytes',
+        group: 'guest',
+        owner: `guest:${name}`,
+        path: guestRamdiskPath(r.base, name),
+        key: createHash('sha1').update(`${r.base}\0${r.baseStamp}\0${id.key}`).digest('hex'),
+        parts: [{ zeros: 4 }, { source: r.base }, { align: 4 }, { data: id.build }],
+        mode: 0o600,
+      });
+    }
+  }
+  return files;
 }
 
 /**
@@ -111,6 +172,7 @@ export function planSync(input: PlanInput): Plan {
 
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
   files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort()));
+  files.push(...planGuestRamdisks(Object.keys(data.guests).sort(), input.ramdisks, input.identities));
 
   // TFTP tree.
   const clients = Object.entries(data.clients);
@@ -156,10 +218,15 @@ export function planSync(input: PlanInput): Plan {
         continue;
       }
       const key = `${c.image}\n${c.append ?? ''}\n${c.root ?? ''}`;
-      let entry = entries.get(key);
-      if (!entry) entries.set(key, (entry = bootEntry(data, c.image, st, c)));
+      let shared = entries.get(key);
+      if (!shared) entries.set(key, (shared = bootEntry(data, c.image, st, c)));
       const comment = `client ${name} (${c.mac}), image ${c.image}`;
       const owner: FileOwner = `client:${name}`;
+      // The client's identity piece, loaded after the image's initrd (mode 0600: it holds host keys).
+      const id = input.identities?.get(owner);
+      const entry: BootEntry = id ? { ...shared, nodeInitrd: identityTftpPath(name) } : shared;
+      if (id)
+        files.push({ kind: 'bytes', group: 'tftp', owner, path: tftp(identityTftpPath(name)), key: id.key, parts: [{ data: id.build }], mode: 0o600, ...(input.tftpOwner ? { fileOwner: input.tftpOwner } : {}) });
       files.push({ kind: 'text', group: 'tftp', owner, path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: renderPxelinux({ entries: [entry], comment }) });
       files.push({
         kind: 'text',
@@ -175,11 +242,13 @@ export function planSync(input: PlanInput): Plan {
   // DHCP reservations.
   const dfile = dhcpFile(site);
   if (dfile) {
+    // Each reservation hands out the node's host name and, where it has one, its static address.
+    const identity = (name: string, n: { hostname?: string | undefined; address?: string | undefined }) => ({ hostname: nodeHostname(name, n).split('.')[0], address: nodeAddress(site, n)?.ip });
     const hosts: DhcpHost[] = [
-      ...clients.map(([name, c]) => ({ kind: 'client' as const, name, mac: c.mac })),
+      ...clients.map(([name, c]) => ({ kind: 'client' as const, name, mac: c.mac, ...identity(name, c) })),
       ...Object.entries(data.guests)
         .filter(([, g]) => g.mac)
-        .map(([name, g]) => ({ kind: 'guest' as const, name, mac: g.mac as string })),
+        .map(([name, g]) => ({ kind: 'guest' as const, name, mac: g.mac as string, ...identity(name, g) })),
     ];
     const dhcp: DhcpInput = { hosts, proxy: site.dhcp.proxy, bootServer: site.nfsServer, efiLoader: site.pxe.efiLoader };
     if (site.dhcp.subnet) dhcp.subnet = site.dhcp.subnet;

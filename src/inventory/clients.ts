@@ -9,8 +9,10 @@ import { assertMacFree, normaliseMac } from './mac.js';
 import { FIELDS, checkEntryName, flagValue, type Client, type InventoryData } from './schema.js';
 import type { Inventory } from './store.js';
 import { findEntry, requireEntry } from './lookup.js';
+import { setIdentityFields } from './identity-edit.js';
+import type { IdentityFlags } from './identity.js';
 
-export interface ClientEntryOptions {
+export interface ClientEntryOptions extends IdentityFlags {
   mac: string;
   /** Default: the MAC with dashes (00-16-3e-aa-bb-cc). */
   name?: string;
@@ -21,7 +23,7 @@ export interface ClientEntryOptions {
   root?: string;
 }
 
-export interface ClientChanges {
+export interface ClientChanges extends IdentityFlags {
   mac?: string;
   image?: string;
   /** "" removes the client's append. */
@@ -63,6 +65,7 @@ export function addClientEntry(inv: Inventory, opts: ClientEntryOptions): { name
   if (append) entry.append = append;
   if (root) entry.root = root;
   inv.set(['clients', name], entry);
+  setIdentityFields(inv, ['clients', name], opts);
   inv.revalidate();
   return { name, client: inv.data.clients[name] as Client };
 }
@@ -79,6 +82,7 @@ export function setClientEntry(inv: Inventory, name: string, opts: ClientChanges
   if (opts.image !== undefined) inv.set(['clients', name, 'image'], pickImage(inv.data, opts.image));
   if (opts.append !== undefined) inv.set(['clients', name, 'append'], opts.append === '' ? undefined : flagValue(f.append, '--append', opts.append));
   if (opts.root !== undefined) inv.set(['clients', name, 'root'], opts.root === '' ? undefined : flagValue(f.root, '--root', opts.root));
+  setIdentityFields(inv, ['clients', name], opts);
   inv.revalidate();
   const client = inv.data.clients[name] as Client;
   return { client, changed: JSON.stringify(client) !== before };

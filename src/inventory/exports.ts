@@ -10,6 +10,8 @@
  * all exported filesystems" for NFSv4; with one, NFSv4 clients mount paths relative to it
  * (exports(5), "fsid=num|root|uuid").
  */
+import { isIPv4 } from 'node:net';
+import { ipv4Number, prefixMask } from './validate.js';
 
 /** Options that take no value, in pairs of opposites (the second undoes the first). */
 const FLAG_PAIRS: [string, string][] = [
@@ -148,6 +150,18 @@ export function nfsClientPath(serverPath: string, version: 3 | 4, pseudoRoot: st
   if (version !== 4 || pseudoRoot === undefined || !pathWithin(serverPath, pseudoRoot)) return serverPath;
   const rel = serverPath.slice(pseudoRoot.replace(/\/+$/, '').length);
   return rel === '' ? '/' : rel;
+}
+
+/** Does the IPv4 `address` fall inside the allow entry `entry`? undefined when the entry is a name, pattern or netgroup. */
+export function allowCovers(entry: string, address: string): boolean | undefined {
+  if (entry === '*') return true;
+  if (isIPv4(entry)) return entry === address;
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(entry);
+  if (m && isIPv4(m[1] as string)) {
+    const mask = prefixMask(Number(m[2]));
+    return ((ipv4Number(address) & mask) >>> 0) === ((ipv4Number(m[1] as string) & mask) >>> 0);
+  }
+  return undefined;
 }
 
 /** What the export rules read of the inventory (structural: the schema's types need not be imported here). */

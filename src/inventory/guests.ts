@@ -8,8 +8,10 @@ import { allocateMac, assertMacFree, normaliseMac } from './mac.js';
 import { FIELDS, checkEntryName, flagValue, type Guest } from './schema.js';
 import type { Inventory } from './store.js';
 import { findEntry, requireEntry } from './lookup.js';
+import { setIdentityFields } from './identity-edit.js';
+import type { IdentityFlags } from './identity.js';
 
-export interface GuestEntryOptions {
+export interface GuestEntryOptions extends IdentityFlags {
   name: string;
   image: string;
   /** MiB; a string from a flag is checked by the schema's own field rule. */
@@ -51,8 +53,18 @@ export function addGuestEntry(inv: Inventory, opts: GuestEntryOptions): Guest {
     entry.macSource = 'given';
   }
   inv.set(['guests', name], entry);
+  setIdentityFields(inv, ['guests', name], opts);
   inv.revalidate();
   return inv.data.guests[name] as Guest;
+}
+
+/** Changes the identity of a guest (host name, address, gateway, files); returns whether anything changed. */
+export function setGuestIdentity(inv: Inventory, name: string, flags: IdentityFlags): { guest: Guest; changed: boolean } {
+  const before = JSON.stringify(requireEntry(inv.data, 'guest', name));
+  setIdentityFields(inv, ['guests', name], flags);
+  inv.revalidate();
+  const guest = inv.data.guests[name] as Guest;
+  return { guest, changed: JSON.stringify(guest) !== before };
 }
 
 /** Removes a guest entry and returns what it was; InventoryError when there is none. */

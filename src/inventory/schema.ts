@@ -7,6 +7,7 @@ import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
 import { INITRD_BUILDERS } from './constants.js';
 import { exportIssues, exportOptionsProblem } from './exports.js';
+import { identityIssues } from './identity.js';
 
 export type { BootTarget, DomainTarget, InitrdBuilder } from './constants.js';
 import {
@@ -15,8 +16,12 @@ import {
   KVER_RE,
   KVER_RULE,
   NAME_RULE,
+  addressProblem,
   checkAbsPath,
   checkCidr,
+  hostnameProblem,
+  ipv4AddressProblem,
+  nodeFilePathProblem,
   checkHost,
   checkKernelArgs,
   checkName,
@@ -54,6 +59,42 @@ const MacPrefix = z
   .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){1,4}$/, { error: 'must be 2 to 5 hex byte pairs such as 00:16:3e or 02:00' })
   .refine((v) => (parseInt(v.slice(0, 2), 16) & 1) === 0, { error: 'must be a unicast prefix (first byte even)' })
   .transform((v) => v.toLowerCase());
+/**
+ * One per-node file (issue 13): the file's text inline, or `{ content }` / `{ source }` (a file
+ * on this host, relative to the inventory's directory) with an optional quoted octal `mode`.
+ */
+const NodeFile = z.union(
+  [
+    z.string(),
+    z
+      .object({
+        content: z.string().optional(),
+        source: z.string().min(1, { error: 'must be a path' }).optional(),
+        mode: z.string({ error: 'must be a quoted octal mode such as "0600"' }).regex(/^0?[0-7]{3}$/, { error: 'must be a quoted octal mode such as "0600"' }).optional(),
+      })
+      .strict()
+      .refine((f) => (f.content === undefined) !== (f.source === undefined), { error: 'takes content (the text) or source (a file), one of them' }),
+  ],
+  { error: 'must be the file\'s text, or { content: TEXT } or { source: PATH }, with an optional mode: "0600"' },
+);
+const NodeFiles = z.record(z.string(), NodeFile).superRefine((files, ctx) => {
+  for (const path of Object.keys(files)) {
+    const problem = nodeFilePathProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', path: [path], message: problem });
+  }
+});
+
+/** The identity fields of guests and clients (issue 13), added at the end of both objects. */
+const IDENTITY_FIELDS = {
+  /** Host name (default: the node's name, made a host name). */
+  hostname: checked(hostnameProblem).optional(),
+  /** Static IPv4 address, with /PREFIX unless site.dhcp.subnet gives it. */
+  address: checked(addressProblem).optional(),
+  gateway: checked(ipv4AddressProblem).optional(),
+  /** Per-node files: destination path -> text or { content | source, mode }. */
+  files: NodeFiles.optional(),
+};
+
 const LifecycleAction = z.enum(['destroy', 'restart', 'preserve', 'rename-restart', 'coredump-destroy', 'coredump-restart'], {
   error: 'must be one of destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart',
 });
@@ -102,6 +143,18 @@ export const SiteSchema = z
         timeout: z.number().int().min(0).max(600).default(0),
         /** The loader of x86-64 UEFI clients (client-arch 7 and 9): docs/netboot.md says why syslinux by default. */
         efiLoader: z.enum(['syslinux', 'ipxe', 'grub', 'none'], { error: 'must be syslinux, ipxe, grub or none' }).default('syslinux'),
+        /** The user the TFTP server reads files as: per-node identity files (mode 0600) are given to it. */
+        tftpUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a user name such as tftp or dnsmasq' }).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Per-node identity (issue 13): which SSH host keys each node gets, generated once and kept in xenroot's state. */
+    identity: z
+      .object({
+        hostKeys: z
+          .array(z.enum(['ed25519', 'ecdsa', 'rsa'], { error: 'must be ed25519, ecdsa or rsa' }))
+          .refine((l) => new Set(l).size === l.length, { error: 'lists a key type twice' })
+          .default(['ed25519']),
       })
       .strict()
       .prefault({}),
@@ -151,6 +204,7 @@ export const GuestSchema = z
     onPoweroff: LifecycleAction.default('destroy'),
     onReboot: LifecycleAction.default('restart'),
     onCrash: LifecycleAction.default('destroy'),
+    ...IDENTITY_FIELDS,
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -167,6 +221,7 @@ export const ClientSchema = z
     image: Name,
     append: KernelArgs.optional(),
     root: RootOverride.optional(),
+    ...IDENTITY_FIELDS,
   })
   .strict();
 
@@ -212,7 +267,7 @@ export function crossIssues(inv: { images: Record<string, unknown>; guests: Reco
     else owners.set(c.mac, c.owner);
   }
   // Exports against what mounts them (inventory/exports.ts); only where the whole model is given.
-  if ('site' in inv) issues.push(...exportIssues(inv as unknown as Parameters<typeof exportIssues>[0]));
+  if ('site' in inv) issues.push(...exportIssues(inv as unknown as Parameters<typeof exportIssues>[0]), ...identityIssues(inv as unknown as Parameters<typeof identityIssues>[0]));
   return issues;
 }
 

@@ -199,3 +199,52 @@ export function parseRootSpec(value: string): { server: string; path: string } |
 export function rootSpecProblem(value: string): string | undefined {
   return parseRootSpec(value) ? undefined : `must be ${ROOT_SPEC_RULE}`;
 }
+
+export const HOSTNAME_RULE = 'a host name: dot-separated labels of letters, digits and "-" (not first or last), at most 63 characters each and 253 in all';
+
+/** A host name (RFC 1123 section 2.1): what /etc/hostname and DHCP carry. */
+export function hostnameProblem(value: string): string | undefined {
+  if (value.length === 0 || value.length > 253) return `must be ${HOSTNAME_RULE}`;
+  if (!value.split('.').every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l))) return `must be ${HOSTNAME_RULE}`;
+  return undefined;
+}
+
+/**
+ * The host name a node gets when the inventory gives none: its name where that is a host name,
+ * else the name with every character a host name cannot hold made "-" (odd_name: odd-name).
+ */
+export function defaultHostname(name: string): string {
+  if (!hostnameProblem(name)) return name;
+  const fixed = name
+    .replace(/[^A-Za-z0-9.-]/g, '-')
+    .split('.')
+    .map((l) => l.replace(/^-+|-+$/g, '').slice(0, 63) || 'node')
+    .join('.');
+  return hostnameProblem(fixed) ? 'node' : fixed;
+}
+
+export const ADDRESS_RULE = 'an IPv4 address, with its prefix length when the site\'s DHCP subnet does not give it (10.0.2.50/24)';
+
+/** A node's static address: a dotted IPv4, optionally with /PREFIX (1-32). */
+export function addressProblem(value: string): string | undefined {
+  const m = /^([\d.]+)(?:\/(\d{1,2}))?$/.exec(value);
+  if (!m || !isIPv4(m[1] as string) || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 32))) return `must be ${ADDRESS_RULE}`;
+  return undefined;
+}
+
+/** A dotted IPv4 address (a gateway). */
+export function ipv4AddressProblem(value: string): string | undefined {
+  return isIPv4(value) ? undefined : 'must be a dotted IPv4 address such as 10.0.2.2';
+}
+
+/**
+ * A destination path of a per-node file: absolute, no "..", none of the kernel's filesystems
+ * (/proc, /sys, /dev), not a directory.
+ */
+export function nodeFilePathProblem(value: string): string | undefined {
+  const p = checkAbsPath(value);
+  if (p) return p;
+  if (value === '/' || value.endsWith('/')) return 'must name a file, not a directory';
+  if (/^\/(proc|sys|dev)(\/|$)/.test(value)) return 'is on a filesystem the kernel provides (/proc, /sys, /dev): a file cannot be placed there';
+  return undefined;
+}

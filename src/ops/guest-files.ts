@@ -9,13 +9,20 @@
 import { readFileSync } from 'node:fs';
 import { applyOwned, type ApplyResult } from '../deploy/apply.js';
 import { manifestPath } from '../deploy/manifest.js';
-import { planGuestFiles } from '../deploy/plan.js';
+import { planGuestFiles, planGuestRamdisks } from '../deploy/plan.js';
+import { stateDir } from '../inventory/paths.js';
+import { guestRamdiskInputs, nodeIdentities } from './identity.js';
 import type { Inventory } from '../inventory/store.js';
 import { removeFile, writeFileAtomic } from '../sys/atomic.js';
 
-/** Writes (or rewrites, when changed) the files of `names` from the open inventory's model. */
+/**
+ * Writes (or rewrites, when changed) the files of `names` from the open inventory's model: their
+ * .cfg and .xml, and their own ramdisks (the image's initrd with the guest's identity piece, for
+ * each flavour whose image initrd is built; host keys made on first use).
+ */
 export async function writeGuestFiles(inv: Inventory, names: string[]): Promise<ApplyResult> {
-  const files = planGuestFiles(inv.data, inv.path, names);
+  const identities = await nodeIdentities(inv.data, inv.path, stateDir(), names.map((name) => ({ kind: 'guest' as const, name })));
+  const files = [...planGuestFiles(inv.data, inv.path, names), ...planGuestRamdisks(names, guestRamdiskInputs(inv.data, names), identities)];
   const r = await applyOwned(files, names.map((n) => `guest:${n}`), manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());
   return r;

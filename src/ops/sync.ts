@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { loadInventory, parseInventoryText } from '../inventory/store.js';
 import { assertLockHeld, withInventoryLock } from '../inventory/lock.js';
 import { decodeInventory } from '../inventory/text.js';
-import { bootFiles } from '../inventory/paths.js';
+import { bootFiles, stateDir } from '../inventory/paths.js';
 import type { InventoryData } from '../inventory/schema.js';
 import { isGenerated } from '../render/header.js';
 import { log } from '../sys/log.js';
@@ -21,6 +21,8 @@ import { beginApply, endApply, interruptedApply, manifestIntact, manifestPath, r
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
 import { EFI_LOADER_PATHS, findEfiLoader, findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { hostKeysFile, pruneHostKeys } from '../deploy/host-keys.js';
+import { guestRamdiskInputs, lookupUser, nodeIdentities, nodeKey } from './identity.js';
 
 export interface SyncOptions {
   /** Write every system path under this directory; no reload hooks. */
@@ -78,10 +80,24 @@ function statRecord(path: string): StatRecord {
 }
 
 /** Every path whose state the plan depends on besides the inventory text. */
-function probedPaths(data: InventoryData, root: string | undefined, syslinux: typeof SYSLINUX_PATHS, efi: typeof EFI_LOADER_PATHS): string[] {
+function probedPaths(data: InventoryData, inventoryFile: string, root: string | undefined, syslinux: typeof SYSLINUX_PATHS, efi: typeof EFI_LOADER_PATHS): string[] {
   const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
   const loader = data.site.pxe.efiLoader;
   if (loader !== 'none') for (const l of efi[loader]) paths.push(...l.paths);
+  // Identity pieces: each node's host keys and per-node source files; guests' ramdisks: the image initrds.
+  const state = under(root, stateDir());
+  const dir = dirname(inventoryFile);
+  for (const [kind, section] of [['client', data.clients], ['guest', data.guests]] as const)
+    for (const [name, node] of Object.entries(section)) {
+      paths.push(hostKeysFile(state, inventoryFile, kind, name));
+      const files = (node as { files?: Record<string, string | { source?: string | undefined }> }).files ?? {};
+      for (const spec of Object.values(files)) if (typeof spec !== 'string' && spec.source) paths.push(resolve(dir, spec.source));
+    }
+  for (const g of Object.values(data.guests)) {
+    const image = data.images[g.image];
+    if (image?.kver) for (const t of ['xen', 'qemu'] as const) paths.push(bootFiles(data.site, g.image, image, t).initrd);
+  }
+  if (data.site.pxe.tftpUser) paths.push('/etc/passwd');
   for (const [name, image] of Object.entries(data.images)) {
     if (!image.kver) continue;
     const b = bootFiles(data.site, name, image, 'pxe');
@@ -164,7 +180,13 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   const used = new Set([...stage.staged.values()].flatMap((s) => [s.kernelSource, s.initrdSource]));
   for (const k of Object.keys(sources)) if (!used.has(k)) delete sources[k];
 
-  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, efi, exportsDirExists, dhcpShared });
+  // Per-node identity pieces (host keys made on first use, none in a dry run) and guests' ramdisks.
+  const state = under(root, stateDir());
+  const nodes = [...Object.keys(data.clients).map((name) => ({ kind: 'client' as const, name })), ...Object.keys(data.guests).map((name) => ({ kind: 'guest' as const, name }))];
+  const identities = await nodeIdentities(data, file, state, nodes, { generate: !opts.dryRun });
+  const ramdisks = guestRamdiskInputs(data, Object.keys(data.guests));
+  const tftpOwner = site.pxe.tftpUser ? lookupUser(site.pxe.tftpUser) : undefined;
+  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, efi, exportsDirExists, dhcpShared, identities, ramdisks, ...(tftpOwner ? { tftpOwner } : {}) });
   // A run killed mid-apply (SIGKILL) left temp files: recognised by their names, removed.
   if (killedBefore) for (const t of sweepAfterInterruptedApply([...plan.files.map((f) => f.path), ...Object.keys(prev.files)], root)) warnings.push(`removed ${t}, left by an interrupted run`);
   if (!opts.dryRun) beginApply(mtarget);
@@ -181,11 +203,13 @@ async function syncUnlocked(inventoryFile: string, opts: SyncOptions): Promise<S
   });
   if (!opts.dryRun) {
     const stats: PlanInputs['stats'] = {};
-    for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS, opts.efiPaths ?? EFI_LOADER_PATHS)) stats[p] = statRecord(p);
+    for (const p of probedPaths(data, file, root, opts.syslinuxPaths ?? SYSLINUX_PATHS, opts.efiPaths ?? EFI_LOADER_PATHS)) stats[p] = statRecord(p);
     applied.manifest.inputs = { fingerprint, stats };
     assertLockHeld(file);
     await writeManifest(mtarget, applied.manifest, prevText);
     endApply(mtarget);
+    // Host keys of nodes that left the inventory are secrets nobody needs any more.
+    for (const k of pruneHostKeys(state, file, new Set(nodes.map((n) => nodeKey(n.kind, n.name))))) log().info({ file: k }, 'removed the host keys of a node no longer in the inventory');
   }
   const t3 = performance.now();
 

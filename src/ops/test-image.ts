@@ -118,7 +118,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       const undoGuest = onCleanup(`throwaway guest ${domain}`, () => hv.destroy(domain).catch((e: unknown) => log().warn({ err: String(e) }, 'could not destroy the throwaway guest')));
       destroyGuest = () => undoGuest.run();
       keepGuest = () => undoGuest.release();
-      const spec = guestSpec(model, domain, target);
+      const spec = guestSpec(model, domain, target, { ramdisk: 'image' });
       // A driver that boots a .cfg (xl) gets the throwaway guest's own, in a private temp dir.
       const cfgDir = await makeTempDir('xenroot-test-');
       removeCfg = cfgDir.remove;

@@ -7,6 +7,7 @@ import { bootFiles } from '../inventory/paths.js';
 import type { DomainTarget, Guest, InventoryData } from '../inventory/schema.js';
 import { nodeCmdline } from './cmdline.js';
 import { findEntry, requireEntry } from '../inventory/lookup.js';
+import { guestRamdiskPath } from '../inventory/identity.js';
 
 export interface GuestSpec {
   name: string;
@@ -26,7 +27,12 @@ export interface GuestSpec {
   onCrash: Guest['onCrash'];
 }
 
-export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen'): GuestSpec {
+/**
+ * The guest as its config files describe it. `ramdisk: 'node'` (the default) boots the guest's own
+ * ramdisk (the image's initrd with its identity piece appended, inventory/identity.ts
+ * guestRamdiskPath); 'image' the image's initrd alone (a throwaway test guest has no identity).
+ */
+export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen', opts: { ramdisk?: 'node' | 'image' } = {}): GuestSpec {
   const guest = requireEntry(inv, 'guest', name);
   const image = findEntry(inv, 'image', guest.image);
   if (!image) throw new InventoryError(`guests.${name}.image names image "${guest.image}", which is not in images`);
@@ -39,7 +45,7 @@ export function guestSpec(inv: InventoryData, name: string, target: DomainTarget
     maxmem: guest.maxmem ?? guest.memory,
     vcpus: guest.vcpus,
     kernel: files.kernel,
-    initrd: files.initrd,
+    initrd: opts.ramdisk === 'image' ? files.initrd : guestRamdiskPath(files.initrd, name),
     cmdline,
     mac: guest.mac,
     bridge: guest.bridge ?? site.bridge,

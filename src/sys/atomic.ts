@@ -16,7 +16,7 @@
  * and it cannot share one flush across a batch; xenroot needs both (issue: a zero-byte temp file
  * that survived every later sync).
  */
-import { chmodSync, closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { copyFile, open, rename, unlink } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
@@ -226,10 +226,10 @@ export class AtomicBatch {
   }
 
   /**
-   * Writes `data` (or a copy of `source`) for `target`; visible at commit. Returns the stat of
-   * the written file (the rename keeps inode, size and mtime).
+   * Writes `data` (or a copy of `source`) for `target`, with `mode` (and `owner`, when given);
+   * visible at commit. Returns the stat of the written file (the rename keeps inode, size and mtime).
    */
-  put(target: string, data: { text: string | Uint8Array } | { source: string }, mode: number): Stats {
+  put(target: string, data: { text: string | Uint8Array } | { source: string }, mode: number, owner?: { uid: number; gid: number }): Stats {
     const dir = dirname(target);
     let tmp = '';
     try {
@@ -246,6 +246,7 @@ export class AtomicBatch {
       } else {
         copyFileSync(data.source, tmp, constants.COPYFILE_FICLONE);
       }
+      if (owner) chownSync(tmp, owner.uid, owner.gid); // before chmod: chown clears set-id bits
       chmodSync(tmp, mode); // open's mode is masked by the umask
       if (where === dir) this.renames.push({ tmp, target });
       return statSync(tmp);
