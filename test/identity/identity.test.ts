@@ -114,6 +114,18 @@ describe('client identity through sync', () => {
     expect(readdirSync(join(keysDir, readdirSync(keysDir)[0]!))).toEqual(['client-odd_name.json']);
   });
 
+  it('the hooks for initramfs-tools and dracut images are shell both shells accept (dash, busybox sh)', async () => {
+    const m = members(await readFile(join(s.root, TFTP, 'identity/node-odd_name.cpio.gz')));
+    for (const hook of ['conf/conf.d/zz-xenroot-node', 'scripts/init-bottom/xenroot-node', 'lib/dracut/hooks/pre-pivot/90-xenroot-node.sh', 'xenroot/node/etc/xenroot/node.conf']) {
+      const f = join(s.dir, 'hook.sh');
+      await writeFile(f, m.get(hook)!.data);
+      for (const sh of [['dash'], ['busybox', 'sh']]) {
+        const r = await execa(sh[0]!, [...sh.slice(1), '-n', f], { reject: false, all: true });
+        expect(r.exitCode, `${sh.join(' ')} -n ${hook}: ${String(r.all)}`).toBe(0);
+      }
+    }
+  });
+
   it('a dry run makes no host keys', async () => {
     const t = await makeSite({ clients: { a: { mac: '52:54:00:13:00:09', image: 'terminal' } } });
     try {
