@@ -40,7 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string) => {
       const { getClient } = await import('../ops/clients.js');
       const r = await getClient(await ctx.inventoryPath(), name);
-      ctx.print({ name, ...r.client }, () => [`name: ${name}`, ...Object.entries(r.client).map(([k, v]) => `${k}: ${String(v)}`)].join('\n'));
+      ctx.print({ name, ...r.client }, () => [`name: ${name}`, ...Object.entries(r.client).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)].join('\n'));
     });
 
   client

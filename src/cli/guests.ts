@@ -33,7 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string) => {
       const { showGuest } = await import('../ops/guests.js');
       const g = await showGuest(await ctx.inventoryPath(), name);
-      ctx.print({ name, ...g }, () => [`name: ${name}`, ...Object.entries(g).map(([k, v]) => `${k}: ${String(v)}`)].join('\n'));
+      ctx.print({ name, ...g }, () => [`name: ${name}`, ...Object.entries(g).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)].join('\n'));
     });
 
   program
