@@ -28,7 +28,7 @@ const FALLBACK_APPLETS = [
   'ls', 'switch_root', 'setsid', 'cttyhack', 'poweroff', 'mknod', 'hostname', 'nslookup', 'ifconfig', 'chmod',
   'rm', 'sync', 'uname', 'grep', 'echo', 'test', '[',
   // the node identity step (issue 13)
-  'cp', 'mountpoint', 'printf',
+  'cp', 'mountpoint', 'printf', 'find',
 ];
 
 export interface BuiltinOptions {

@@ -19,7 +19,7 @@ import { identityMembers, type NodeIdentity } from '../render/identity.js';
 import { DeployError } from '../sys/errors.js';
 
 /** Bumped when the layout of the piece changes, so every piece is rebuilt. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 export type NodeKind = 'guest' | 'client';
 
@@ -106,7 +106,13 @@ export async function nodeIdentities(data: InventoryData, inventoryFile: string,
         keys: keyList,
         files: p.files.map((f) => ({ path: f.path, mode: f.mode, data: f.inline !== undefined ? Buffer.from(f.inline, 'utf8') : readFileSync(f.source as string) })),
       };
-      const cpio = writeCpio(identityMembers(id).map((m) => ({ type: 'file' as const, path: m.path, data: Buffer.from(m.data), mode: m.mode })));
+      // No entry for lib/ or below: dracut's initramfs has lib -> usr/lib, which a directory entry
+      // would replace (its hook directory exists there already).
+      const cpio = writeCpio(
+        identityMembers(id).map((m) => ({ type: 'file' as const, path: m.path, data: Buffer.from(m.data), mode: m.mode })),
+        0,
+        (d) => d === 'lib' || d.startsWith('lib/'),
+      );
       return gzipSync(cpio, { level: 9 });
     };
     out.set(nodeKey(p.kind, p.name), { key, build });

@@ -69,6 +69,10 @@ describe('client identity through sync', () => {
     expect(m.has('lib/dracut/hooks/pre-pivot/90-xenroot-node.sh')).toBe(true);
     expect(m.has('conf/conf.d/zz-xenroot-node')).toBe(true);
     expect(m.get('scripts/init-bottom/xenroot-node')?.mode).toBe(0o755);
+    // No entry for lib/ or below: it would replace dracut's lib -> usr/lib symlink (the kernel
+    // replaces an existing entry of another type), and dracut would lose its modules and scripts.
+    const all = readCpio(gunzipSync(await readFile(piece))).members.map((x) => x.path);
+    expect(all.filter((p) => p === 'lib' || (p.startsWith('lib/') && !p.endsWith('.sh')))).toEqual([]);
     const pxe = await readFile(join(s.root, TFTP, 'pxelinux.cfg/01-52-54-00-13-00-01'), 'utf8');
     expect(pxe).toMatch(/APPEND initrd=images\/terminal\/initrd-\S+\.img,identity\/node-pc1\.cpio\.gz /);
     const ipxe = await readFile(join(s.root, TFTP, 'ipxe/52-54-00-13-00-01.ipxe'), 'utf8');
