@@ -141,7 +141,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       });
       destroyGuest = () => undoGuest.run();
       keepGuest = () => undoGuest.release();
-      const spec = guestSpec(model, domain, target);
+      const spec = guestSpec(model, domain, target, undefined, { ramdisk: 'image' });
       // A driver that boots a .cfg (xl) gets the throwaway guest's own, in a private temp dir.
       const cfgDir = await makeTempDir('xenroot-test-');
       removeCfg = cfgDir.remove;
