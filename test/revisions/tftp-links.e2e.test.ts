@@ -1,5 +1,5 @@
 /**
- * The per-node switch (deploy/plan.ts: nodeSwitch) makes pxelinux.cfg/01-MAC and ipxe/MAC.ipxe
+ * The per-node switch (deploy/plan.ts: nodeSwitch) makes pxelinux.cfg/01-MAC (and grub/grub.cfg-01-MAC)
  * symbolic links, through nodes/MAC, into a file set. A TFTP server must follow such links inside
  * its root. Proven here for the real dnsmasq and tftpd-hpa, each serving a tree written by
  * `xenroot sync --root`, fetched by curl's TFTP client; all inside a network namespace this test
@@ -57,7 +57,7 @@ function serve(cmd: string[]): void {
 }
 
 describe('TFTP servers follow the per-node links', () => {
-  it('the tree holds links: pxelinux.cfg/01-MAC and ipxe/MAC.ipxe -> nodes/MAC/... -> nodes/entries/SET/...', () => {
+  it('the tree holds links: pxelinux.cfg/01-MAC -> nodes/MAC/... -> nodes/entries/SET/..., and nodes/MAC/ipxe (what boot.ipxe chains)', () => {
     const link = execFileSync('readlink', [join(tftp, 'pxelinux.cfg/01-52-54-00-aa-bb-01')], { encoding: 'utf8' }).trim();
     expect(link).toBe('../nodes/52-54-00-aa-bb-01/pxelinux');
     expect(execFileSync('readlink', [join(tftp, 'nodes/52-54-00-aa-bb-01')], { encoding: 'utf8' }).trim()).toMatch(/^entries\/[0-9a-f]{16}$/);
@@ -68,7 +68,7 @@ describe('TFTP servers follow the per-node links', () => {
     const want = readFileSync(join(tftp, 'pxelinux.cfg/01-52-54-00-aa-bb-01'), 'utf8');
     expect(want).toContain('xenroot.client=pc1');
     expect(await fetch(69, 'pxelinux.cfg/01-52-54-00-aa-bb-01')).toBe(want);
-    expect(await fetch(69, 'ipxe/52-54-00-aa-bb-01.ipxe')).toBe(readFileSync(join(tftp, 'ipxe/52-54-00-aa-bb-01.ipxe'), 'utf8'));
+    expect(await fetch(69, 'nodes/52-54-00-aa-bb-01/ipxe')).toBe(readFileSync(join(tftp, 'nodes/52-54-00-aa-bb-01/ipxe'), 'utf8'));
   });
 
   it('tftpd-hpa (chrooted into the tree, --secure) serves the files through the links', async () => {
@@ -76,6 +76,6 @@ describe('TFTP servers follow the per-node links', () => {
     // has only lo; unbound, it listens on the namespace's loopback, the only interface there is.
     serve(['in.tftpd', '-4', '--foreground', '--listen', '--address', ':6969', '--user', 'root', '--secure', tftp]);
     expect(await fetch(6969, 'pxelinux.cfg/01-52-54-00-aa-bb-01')).toBe(readFileSync(join(tftp, 'pxelinux.cfg/01-52-54-00-aa-bb-01'), 'utf8'));
-    expect(await fetch(6969, 'ipxe/52-54-00-aa-bb-01.ipxe')).toBe(readFileSync(join(tftp, 'ipxe/52-54-00-aa-bb-01.ipxe'), 'utf8'));
+    expect(await fetch(6969, 'nodes/52-54-00-aa-bb-01/ipxe')).toBe(readFileSync(join(tftp, 'nodes/52-54-00-aa-bb-01/ipxe'), 'utf8'));
   });
 });
