@@ -246,3 +246,24 @@ describe('sync failures', () => {
     expect(JSON.parse(again.stdout).reloads).toEqual([]);
   });
 });
+
+describe('GRUB (site.pxe.efiLoader: grub) and the per-node switch', () => {
+  it('grub/grub.cfg-01-MAC is a fixed link through the client switch: it names the MAC and the identity piece, and follows the switch when the entry changes', async () => {
+    const s = await site({ site: { pxe: { efiLoader: 'grub' } }, clients: { pc1: { mac: '52:54:00:aa:01:22', image: 'terminal' } } });
+    await sync(s.inventory, { root: s.root });
+    const grubFile = join(s.root, TFTP, 'grub/grub.cfg-01-52-54-00-aa-01-22');
+    expect(await readlink(grubFile)).toBe('../nodes/52-54-00-aa-01-22/grub');
+    const before = await readFile(grubFile, 'utf8');
+    expect(before).toContain("'BOOTIF=01-52-54-00-aa-01-22'");
+    expect(before).toMatch(/\n {2}initrd '\/images\/terminal\/initrd-\S+\.img' '\/identity\/node-pc1\.cpio\.gz'\n/);
+    expect(existsSync(join(s.root, TFTP, 'shimx64.efi'))).toBe(true);
+    expect(await readFile(join(s.root, TFTP, 'grub/grub.cfg'), 'utf8')).toContain('source "$prefix/grub.cfg-01-$xr_mac"');
+    const entry = await readlink(join(s.root, TFTP, 'nodes/52-54-00-aa-01-22'));
+    await setClient(s.inventory, 'pc1', { append: 'quiet' });
+    const r = await sync(s.inventory, { root: s.root });
+    // The switch moved; the GRUB link stayed as it was and reads the new entry.
+    expect(await readlink(join(s.root, TFTP, 'nodes/52-54-00-aa-01-22'))).not.toBe(entry);
+    expect(r.changes.map((c) => c.path)).not.toContain(`/${TFTP}/grub/grub.cfg-01-52-54-00-aa-01-22`);
+    expect(await readFile(grubFile, 'utf8')).toMatch(/'quiet' 'BOOTIF=01-52-54-00-aa-01-22'/);
+  });
+});
