@@ -33,6 +33,12 @@ DEBS=(
   # image revisions (issue 12): copies hard-linked against the previous revision; TFTP servers the
   # per-node links are checked against (test/revisions/tftp-links.e2e.test.ts), fetched with curl
   rsync tftpd-hpa curl
+  # UEFI network boot: loaders staged into the TFTP tree, OVMF firmware for the UEFI tests, grub-script-check
+  syslinux-efi ipxe grub-efi-amd64-signed shim-signed grub-common ovmf
+  # the real config parsers tests run (dnsmasq --test, dhcpd -t above; exportfs -ra): never started
+  nfs-kernel-server
+  # per-node SSH host keys (ssh-keygen)
+  openssh-client
 )
 
 missing=()

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
-import { explained, table, type CliContext } from './context.js';
+import { collectFiles, explained, table, type CliContext } from './context.js';
 
 const IMPORT_FORMATS = ['csv', 'dnsmasq', 'isc'] as const;
 
@@ -20,10 +20,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--group <group>', 'the group whose defaults it takes')
     .option('--append <args>', 'extra kernel arguments for this client')
     .option('--root <server:/path>', 'NFS root overriding the image\'s export')
-    .option('--address <ipv4>', 'static IPv4 address')
-    .action(async (mac: string, o: { name?: string; image?: string; group?: string; append?: string; root?: string; address?: string }) => {
+    .option('--hostname <name>', 'host name (default: the client\'s name)')
+    .option('--address <ipv4[/prefix]>', 'static IPv4 address (its DHCP reservation; set in the initrd when the prefix is known)')
+    .option('--gateway <ipv4>', 'default gateway with --address')
+    .option('--file <dest=source>', 'per-node file: DEST on the client gets the content of SOURCE (repeatable)', collectFiles)
+    .action(async (mac: string, o: { name?: string; image?: string; group?: string; append?: string; root?: string; hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
       const { addClient } = await import('../ops/clients.js');
-      const r = await addClient(await ctx.inventoryPath(), { mac, ...o });
+      const { file, ...rest } = o;
+      const r = await addClient(await ctx.inventoryPath(), { mac, ...rest, ...(file ? { files: file } : {}) });
       ctx.print(r, () => `added client ${r.name} (MAC ${r.client.mac}${r.client.image ? `, image ${r.client.image}` : ''}${r.client.group ? `, group ${r.client.group}` : ''}); run \`xenroot sync\` to write its boot files`);
     });
 
@@ -55,10 +59,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--group <group>', 'the group whose defaults it takes ("" to leave it)')
     .option('--append <args>', 'extra kernel arguments ("" to remove)')
     .option('--root <server:/path>', 'NFS root override ("" to remove)')
-    .option('--address <ipv4>', 'static IPv4 address ("" to remove)')
-    .action(async (refs: string[], o: { mac?: string; image?: string; group?: string; append?: string; root?: string; address?: string }) => {
+    .option('--hostname <name>', 'host name ("" for the client\'s name)')
+    .option('--address <ipv4[/prefix]>', 'static IPv4 address ("" to remove)')
+    .option('--gateway <ipv4>', 'default gateway ("" to remove)')
+    .option('--file <dest=source>', 'per-node file DEST from SOURCE; DEST= removes it (repeatable)', collectFiles)
+    .action(async (refs: string[], o: { mac?: string; image?: string; group?: string; append?: string; root?: string; hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
       const { setClients } = await import('../ops/clients.js');
-      const r = await setClients(await ctx.inventoryPath(), refs, o);
+      const { file, ...rest } = o;
+      const r = await setClients(await ctx.inventoryPath(), refs, { ...rest, ...(file ? { files: file } : {}) });
       const changed = r.filter((c) => c.changed).map((c) => c.name);
       ctx.print(r.length === 1 ? r[0] : r, () =>
         changed.length ? `changed ${changed.length === 1 ? `client ${changed[0]}` : `${changed.length} clients`}; run \`xenroot sync\` to write their boot files` : `${r.length === 1 ? `client ${r[0]!.name}` : `${r.length} clients`} unchanged`,
@@ -131,8 +139,4 @@ export function register(program: Command, ctx: CliContext): void {
         return out.join('\n');
       });
     });
-}
-
-function collectFiles(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }

@@ -71,6 +71,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').filter(Boolean)];
 }
 
+/** A repeatable flag whose values may hold commas (`--file DEST=SOURCE`). */
+export function collectFiles(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** Aligns rows of cells into columns for human output. */
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
@@ -85,6 +90,6 @@ export function table(rows: string[][]): string {
 export function explained(title: string, values: Record<string, unknown>, sources: Record<string, { from: string; group?: string; site?: string }>): string {
   const describe = (s: { from: string; group?: string; site?: string }) => (s.from === 'group' ? `group ${s.group}` : s.site ? `${s.from} (${s.site})` : s.from);
   const fields = [...new Set([...Object.keys(values), ...Object.keys(sources)])];
-  const rows = fields.map((k) => [`  ${k}`, values[k] === undefined ? '-' : String(values[k]), sources[k] ? describe(sources[k]!) : '']);
+  const rows = fields.map((k) => [`  ${k}`, values[k] === undefined ? '-' : typeof values[k] === 'object' ? JSON.stringify(values[k]) : String(values[k]), sources[k] ? describe(sources[k]!) : '']);
   return `${title}\n${table(rows)}`;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CliContext } from './context.js';
+import { collectFiles, type CliContext } from './context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -14,10 +14,15 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--append <args>', 'extra kernel arguments')
     .option('--out <dir>', 'directory for NAME.cfg and NAME.xml (default: guests/ beside the inventory)')
     .option('--host <host>', 'the inventory host it runs on (default: placed by xenroot at its first start, when there are hosts)')
-    .action(async (name: string, o: { image?: string; group?: string; memory?: string; vcpus?: string; bridge?: string; mac?: string; append?: string; out?: string; host?: string }) => {
+    .option('--hostname <name>', 'host name (default: the guest\'s name)')
+    .option('--address <ipv4[/prefix]>', 'static IPv4 address')
+    .option('--gateway <ipv4>', 'default gateway with --address')
+    .option('--file <dest=source>', 'per-node file: DEST on the guest gets the content of SOURCE (repeatable)', collectFiles)
+    .action(async (name: string, o: { image?: string; group?: string; memory?: string; vcpus?: string; bridge?: string; mac?: string; append?: string; out?: string; host?: string; hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
       const { createGuest } = await import('../ops/create-guest.js');
       const connect = o.host ? undefined : ctx.options.connect;
-      const r = await createGuest(await ctx.inventoryPath(), { name, ...o, ...(connect ? { connect } : {}) });
+      const { file, ...rest } = o;
+      const r = await createGuest(await ctx.inventoryPath(), { name, ...rest, ...(file ? { files: file } : {}), ...(connect ? { connect } : {}) });
       ctx.print({ name: r.name, guest: r.guest, files: { cfg: r.files.cfg, xml: r.files.xml } }, () =>
         [
           `created guest ${name} (image ${r.guest.image ?? `of group ${r.guest.group}`}, ${r.guest.memory} MiB, ${r.guest.vcpus} vCPU, MAC ${r.guest.mac ?? 'pinned at first start'}${r.guest.host ? `, host ${r.guest.host}` : ''})`,
@@ -25,5 +30,19 @@ export function register(program: Command, ctx: CliContext): void {
           `  ${r.files.xml}`,
         ].join('\n'),
       );
+    });
+
+  program
+    .command('set <name>')
+    .description('change the identity of a guest (host name, address, per-node files) and rewrite its files')
+    .option('--hostname <name>', 'host name ("" for the guest\'s name)')
+    .option('--address <ipv4[/prefix]>', 'static IPv4 address ("" to remove)')
+    .option('--gateway <ipv4>', 'default gateway ("" to remove)')
+    .option('--file <dest=source>', 'per-node file DEST from SOURCE; DEST= removes it (repeatable)', collectFiles)
+    .action(async (name: string, o: { hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
+      const { setGuest } = await import('../ops/set-guest.js');
+      const { file, ...rest } = o;
+      const r = await setGuest(await ctx.inventoryPath(), name, { ...rest, ...(file ? { files: file } : {}) });
+      ctx.print(r, () => (r.changed ? `changed guest ${name}${r.written.length ? `; rewrote ${r.written.join(', ')}` : ''}` : `guest ${name} unchanged`));
     });
 }

@@ -19,7 +19,7 @@ import { AtomicBatch, removeFile, writeError, writeFileAtomicSync } from '../sys
 import { throwIfInterrupted } from '../sys/lifetime.js';
 import { mergeManagedBlock, hasManagedBlock } from '../render/exports.js';
 import { beginApply, endApply, interruptedApply, readManifest, sweepAfterInterruptedApply, under, writeManifest, type HashCache, type Manifest, type ManifestEntry } from './manifest.js';
-import type { DesiredFile, FileGroup, FileOwner } from './plan.js';
+import type { BytePart, DesiredFile, FileGroup, FileOwner } from './plan.js';
 
 export type Outcome = 'created' | 'updated' | 'removed' | 'unchanged';
 
@@ -88,6 +88,22 @@ async function chunked<T>(items: T[], chunk: number, fn: (item: T) => void): Pro
 
 function patch(path: string, before: string | undefined, after: string | undefined): string {
   return createTwoFilesPatch(before === undefined ? '/dev/null' : `a${path}`, after === undefined ? '/dev/null' : `b${path}`, before ?? '', after ?? '', '', '', { context: 3 });
+}
+
+/** The bytes of a `bytes` file: its parts in order (sources read now, data made now). */
+export function buildBytes(parts: BytePart[]): Buffer {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (const p of parts) {
+    let chunk: Uint8Array;
+    if ('source' in p) chunk = readFileSync(p.source);
+    else if ('data' in p) chunk = p.data();
+    else if ('zeros' in p) chunk = Buffer.alloc(p.zeros);
+    else chunk = Buffer.alloc((p.align - (length % p.align)) % p.align);
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  return Buffer.concat(chunks, length);
 }
 
 export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: HashCache, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -169,6 +185,26 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
       }
       return;
     }
+    if (f.kind === 'bytes') {
+      const st = statOf(target);
+      const old = prev.files[f.path];
+      const mode = f.mode ?? 0o644;
+      const ownerOk = !st || !f.fileOwner || (st.uid === f.fileOwner.uid && st.gid === f.fileOwner.gid);
+      // Made from the same inputs, unchanged since xenroot wrote it, with the mode and owner wanted.
+      if (st && old?.kind === 'bytes' && old.sha1 === f.key && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino && (st.mode & 0o7777) === mode && ownerOk) {
+        record(f, { sha1: f.key }, st);
+        return;
+      }
+      const data = buildBytes(f.parts);
+      if (st && (st.mode & 0o7777) === mode && ownerOk && st.size === data.length && readFileSync(target).equals(data)) {
+        record(f, { sha1: f.key }, st);
+        return;
+      }
+      change.outcome = st ? 'updated' : 'created';
+      if (diff) change.diff = `Binary file ${f.path} ${change.outcome} (${data.length} bytes)\n`;
+      if (batch) record(f, { sha1: f.key }, batch.put(target, { text: data }, mode, f.fileOwner));
+      return;
+    }
     // A managed block inside a shared file.
     const was = readText(target);
     const after = mergeManagedBlock(was, f.body);
@@ -216,14 +252,23 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
     }
     if (!statOf(target)) return;
     const change: FileChange = { path, target, group: entry.group, owner: entry.owner, outcome: 'removed' };
-    const was = entry.kind === 'copy' ? undefined : readText(target);
-    if (diff) change.diff = entry.kind === 'copy' ? `Binary file ${path} removed\n` : patch(path, was, undefined);
+    const binary = entry.kind === 'copy' || entry.kind === 'bytes';
+    const was = binary ? undefined : readText(target);
+    if (diff) change.diff = binary ? `Binary file ${path} removed\n` : patch(path, was, undefined);
     changes.push(change);
     if (!dryRun) {
-      if (entry.kind !== 'copy') before.set(target, was);
+      if (!binary) before.set(target, was);
       removeFile(target);
       // A node's file set (see nodeSwitch in plan.ts) left empty goes too.
       if (/\/(nodes\/entries|\.xenroot)\/[^/]+\/[^/]+$/.test(path)) {
+        try {
+          rmdirSync(dirname(target));
+        } catch {
+          /* not empty */
+        }
+      }
+      // A guest's ramdisk directory (IMAGE/nodes/NAME) left empty goes too.
+      if (entry.kind === 'bytes' && /\/nodes\/[^/]+\/[^/]+$/.test(path)) {
         try {
           rmdirSync(dirname(target));
         } catch {

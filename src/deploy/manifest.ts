@@ -66,7 +66,7 @@ export function manifestPath(inventoryFile: string, root?: string): string {
   return under(root, `${stateDir()}/sync/${createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12)}.json`);
 }
 
-const KINDS = ['text', 'copy', 'block', 'link'] as const;
+const KINDS = ['text', 'copy', 'block', 'link', 'bytes'] as const;
 const GROUPS = ['tftp', 'dhcp', 'exports', 'guest'] as const;
 type Row = [string, number, number, string | 0, number | 0, number | 0, number | 0, string?];
 

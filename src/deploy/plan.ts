@@ -19,6 +19,9 @@ import { renderIscDhcp } from '../render/isc-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
 import { isRevisionEntry } from '../inventory/revisions.js';
 import { nodeAttempt, type NodeFailure } from './node-faults.js';
+import { GRUB_DIR, grubMacName, renderGrubDispatcher, renderGrubEntry } from '../render/grub.js';
+import { identityTftpPath } from '../render/identity.js';
+import { guestRamdiskPath, nodeAddress, nodeHostname } from '../inventory/identity.js';
 
 export type FileGroup = 'tftp' | 'dhcp' | 'exports' | 'guest';
 
@@ -44,7 +47,17 @@ export type DesiredFile =
   /** The xenroot managed block inside a file the admin owns too. */
   | (FileBase & { kind: 'block'; body: string })
   /** A symbolic link to `target` (relative): the per-node switch layout, see nodeSwitch. */
-  | (FileBase & { kind: 'link'; target: string });
+  | (FileBase & { kind: 'link'; target: string })
+
+  /**
+   * Bytes made from parts at apply time (a node's identity piece, a guest's ramdisk): `key` names
+   * the inputs, so a file whose manifest entry has the same key and stat is not rebuilt; `mode`
+   * (default 0644) and `owner` are applied exactly.
+   */
+  | (FileBase & { kind: 'bytes'; key: string; parts: BytePart[]; mode?: number; fileOwner?: { uid: number; gid: number } });
+
+/** A part of a `bytes` file: a file's content, data made on demand, NULs, or NULs up to a multiple of `align` bytes. */
+export type BytePart = { source: string } | { data: () => Uint8Array } | { zeros: number } | { align: number };
 
 /** Kernel and initrd of an image as staged in the TFTP tree (relative paths). */
 export interface StagedImage {
@@ -66,6 +79,8 @@ export interface PlanInput {
   staged: Map<string, StagedImage>;
   /** pxelinux.0 and ldlinux.c32 on this host. */
   syslinux: { pxelinux0: string; pxelinux0Size: number; ldlinux: string; ldlinuxSize: number };
+  /** The files of the site's UEFI loader (deploy/tftp.ts findEfiLoader); absent: none. */
+  efi?: { name: string; source: string; size: number }[];
   /** Does site.exports.dir exist (then exports go to DIR/xenroot.exports)? */
   exportsDirExists: boolean;
   /** Is the DHCP file shared with the admin (then a managed block, else a whole file)? */
@@ -77,6 +92,25 @@ export interface PlanInput {
    * images' (an incremental sync after a change of a few nodes); absent: every owner.
    */
   only?: ReadonlySet<string>;
+  /** Per-node identity pieces by node (`client:NAME`, `guest:NAME`; ops/identity.ts); absent: none. */
+  identities?: Map<string, IdentityArchive>;
+  /** The image initrds each guest's ramdisk can be made from, by guest name (ops/identity.ts). */
+  ramdisks?: Map<string, GuestRamdiskInput[]>;
+  /** Owner of the identity pieces in the TFTP tree (site.pxe.tftpUser); absent: root. */
+  tftpOwner?: { uid: number; gid: number };
+}
+
+/** A node's identity piece: `key` names its inputs, `build` makes the gzip'd cpio (render/identity.ts). */
+export interface IdentityArchive {
+  key: string;
+  build: () => Uint8Array;
+}
+
+/** One image initrd a guest's ramdisk is made from: its flavour, path and stat. */
+export interface GuestRamdiskInput {
+  target: 'xen' | 'qemu';
+  base: string;
+  baseStamp: string;
 }
 
 export interface Plan {
@@ -98,6 +132,36 @@ export function dhcpFile(site: InventoryData['site']): string | undefined {
 export function bootEntry(data: InventoryData, imageName: string, staged: StagedImage, client?: { append?: string; root?: string }): BootEntry {
   // A revision entry (IMAGE@REV) is labelled IMAGE-rREV: pxelinux labels are kept to [A-Za-z0-9_.-].
   return { label: imageName.replace('@', '-r'), kernel: staged.kernel, initrd: staged.initrd, cmdline: nodeCmdline(data, imageName, client ?? {}, 'pxe') };
+}
+
+/**
+ * The ramdisks of some guests (issue 13): for each flavour whose image initrd exists, the guest's
+ * own ramdisk beside it (inventory/identity.ts guestRamdiskPath) = 4 NULs + the image's initrd +
+ * NULs up to a multiple of 4 bytes + the guest's identity piece. A Xen PV guest boots one ramdisk;
+ * the kernel unpacks every concatenated cpio (NULs between members are allowed, an uncompressed
+ * member must start 4-byte aligned; Documentation/driver-api/early-userspace/buffer-format.rst).
+ * The leading NULs keep Xen <= 4.19's libxenguest from un-gzipping the ramdisk in dom0, which
+ * keeps only the first gzip member (xc_dom_build_module; removed in Xen 4.20). Mode 0600: the piece
+ * holds the guest's SSH host keys.
+ */
+export function planGuestRamdisks(names: string[], ramdisks: Map<string, GuestRamdiskInput[]> | undefined, identities: Map<string, IdentityArchive> | undefined): DesiredFile[] {
+  const files: DesiredFile[] = [];
+  for (const name of names) {
+    const id = identities?.get(`guest:${name}`);
+    if (!id) continue;
+    for (const r of ramdisks?.get(name) ?? []) {
+      files.push({
+        kind: 'bytes',
+        group: 'guest',
+        owner: `guest:${name}`,
+        path: guestRamdiskPath(r.base, name),
+        key: createHash('sha1').update(`${r.base}\0${r.baseStamp}\0${id.key}`).digest('hex'),
+        parts: [{ zeros: 4 }, { source: r.base }, { align: 4 }, { data: id.build }],
+        mode: 0o600,
+      });
+    }
+  }
+  return files;
 }
 
 /**
@@ -132,7 +196,9 @@ export function planSync(input: PlanInput): Plan {
 
   const wanted = (owner: string): boolean => !input.only || input.only.has(owner);
   // Guests: NAME.cfg (xl) and NAME.xml (libvirt).
-  files.push(...planGuestFiles(data, input.inventoryFile, Object.keys(data.guests).sort().filter((n) => wanted(`guest:${n}`)), input.guestHostPaths, failures));
+  const guestNames = Object.keys(data.guests).sort().filter((n) => wanted(`guest:${n}`));
+  files.push(...planGuestFiles(data, input.inventoryFile, guestNames, input.guestHostPaths, failures));
+  files.push(...planGuestRamdisks(guestNames, input.ramdisks, input.identities));
 
   // TFTP tree.
   // Each client as it boots: its own values, else its group's (inventory/effective.ts).
@@ -142,6 +208,8 @@ export function planSync(input: PlanInput): Plan {
     const s = input.syslinux;
     files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp('pxelinux.0'), source: s.pxelinux0, size: s.pxelinux0Size, versioned: false });
     files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp('ldlinux.c32'), source: s.ldlinux, size: s.ldlinuxSize, versioned: false });
+    // UEFI clients: the site's EFI loader beside pxelinux.0 (syslinux.efi shares pxelinux.cfg/).
+    for (const l of input.efi ?? []) files.push({ kind: 'copy', group: 'tftp', owner: 'site', path: tftp(l.name), source: l.source, size: l.size, versioned: false });
     for (const [name, st] of [...input.staged.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.kernel), source: st.kernelSource, size: st.kernelSize, versioned: true });
       files.push({ kind: 'copy', group: 'tftp', owner: `image:${name}`, path: tftp(st.initrd), source: st.initrdSource, size: st.initrdSize, versioned: true });
@@ -166,9 +234,14 @@ export function planSync(input: PlanInput): Plan {
       path: tftp(`${IPXE_DIR}/default.ipxe`),
       content: renderIpxeEntry(defaults[0], { ...(httpBase ? { httpBase } : {}), comment: 'machines without a script of their own' }),
     });
+    const grub = site.pxe.efiLoader === 'grub';
+    if (grub) {
+      files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${GRUB_DIR}/grub.cfg`), content: renderGrubDispatcher() });
+      files.push({ kind: 'text', group: 'tftp', owner: 'site', path: tftp(`${GRUB_DIR}/grub.cfg-default`), content: renderGrubEntry(defaults[0], { comment: 'machines without a config of their own' }) });
+    }
     // Most clients share their image's entry: build each distinct command line once.
     const entries = new Map<string, BootEntry>();
-    const entryTexts = new Map<BootEntry, { pxe: string; ipxe: string; set: string }>();
+    const entryTexts = new Map<BootEntry, { files: { name: string; content: string }[]; set: string }>();
     const plannedSets = new Set<string>();
     for (const [name, c] of clients) {
       const st = input.staged.get(c.image);
@@ -177,45 +250,61 @@ export function planSync(input: PlanInput): Plan {
         continue;
       }
       const key = `${c.image}\n${c.append ?? ''}\n${c.root ?? ''}`;
-      let entry = entries.get(key);
-      if (!entry) {
-        // A client whose entry cannot be rendered is reported and left out; the others go on (issue 16).
-        const made = nodeAttempt(failures, 'client', name, tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), () => {
-          const e = bootEntry(data, c.image, st, c);
-          renderPxelinux({ entries: [e] });
-          renderIpxeEntry(e, httpBase ? { httpBase } : {});
-          return e;
+      const owner: FileOwner = `client:${name}`;
+      // The client's identity piece (issue 13), loaded after the image's initrd: its boot entry is
+      // its own (the set's hash covers the piece's path), owned by the client. With pieces in the
+      // plan, an incremental plan skips every other client whole: none of them shares a set.
+      const id = input.identities?.get(owner);
+      if (input.identities && !wanted(owner)) continue;
+      // A client whose entry cannot be rendered is reported and left out; the others go on (issue 16).
+      const failedAt = tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`);
+      let shared = entries.get(key);
+      if (!shared) {
+        const made = nodeAttempt(failures, 'client', name, failedAt, () => bootEntry(data, c.image, st, c));
+        if (!made) continue;
+        entries.set(key, (shared = made));
+      }
+      const entry: BootEntry = id ? { ...shared, nodeInitrd: identityTftpPath(name) } : shared;
+      // One boot entry shared by every client with the same command line and no piece (see nodeSwitch).
+      let texts = id ? undefined : entryTexts.get(entry);
+      if (!texts) {
+        // A client's own set names its MAC literally (BOOTIF of iPXE and GRUB); a shared one lets the
+        // loader say which NIC booted (${netX/mac}, $net_default_mac).
+        const comment = id ? `client ${name} (${c.mac}), image ${c.image}` : `image ${c.image}: the entry of every client booting it with this command line`;
+        const mac = id ? { mac: c.mac } : {};
+        const made = nodeAttempt(failures, 'client', name, failedAt, () => {
+          const set = [
+            { name: 'pxelinux', content: renderPxelinux({ entries: [entry], comment }) },
+            { name: 'ipxe', content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment, ...mac }) },
+            ...(grub ? [{ name: 'grub', content: renderGrubEntry(entry, { comment, ...mac }) }] : []),
+          ];
+          return { files: set, set: setName('', set) };
         });
         if (!made) continue;
-        entries.set(key, (entry = made));
+        texts = made;
+        if (!id) entryTexts.set(entry, texts);
       }
-      // One boot entry shared by every client with the same command line (see nodeSwitch).
-      let texts = entryTexts.get(entry);
-      if (!texts) {
-        const comment = `image ${c.image}: the entry of every client booting it with this command line`;
-        const pxe = renderPxelinux({ entries: [entry], comment });
-        const ipxe = renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment });
-        texts = { pxe, ipxe, set: setName('', [{ name: 'pxelinux', content: pxe }, { name: 'ipxe', content: ipxe }]) };
-        entryTexts.set(entry, texts);
-      }
-      const owner: FileOwner = `client:${name}`;
-      // iPXE's boot.ipxe chains straight into the node's switch (NODES/MAC/ipxe); pxelinux finds a
-      // machine's own entry only as a file of its own, pxelinux.cfg/01-MAC: a fixed link into it.
+      if (id)
+        files.push({ kind: 'bytes', group: 'tftp', owner, path: tftp(identityTftpPath(name)), key: id.key, parts: [{ data: id.build }], mode: 0o600, ...(input.tftpOwner ? { fileOwner: input.tftpOwner } : {}) });
+      // iPXE's boot.ipxe chains straight into the node's switch (NODES/MAC/ipxe); pxelinux (and
+      // syslinux.efi) and GRUB find a machine's own entry only as a file of its own,
+      // pxelinux.cfg/01-MAC and grub/grub.cfg-01-MAC: fixed links into it.
+      const dashed = c.mac.replaceAll(':', '-');
       const switched = nodeSwitch({
         base: tftpBase,
         switchDir: CLIENT_SWITCH_DIR,
-        key: c.mac.replaceAll(':', '-'),
+        key: dashed,
         entryDir: `${CLIENT_SWITCH_DIR}/entries`,
         entryName: '',
         group: 'tftp',
         owner,
-        entryOwner: `image:${c.image}`,
+        entryOwner: id ? owner : `image:${c.image}`,
         planned: plannedSets,
         set: texts.set,
-        files: [
-          { name: 'pxelinux', path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`), content: texts.pxe },
-          { name: 'ipxe', content: texts.ipxe },
-        ],
+        files: texts.files.map((f) => ({
+          ...f,
+          ...(f.name === 'pxelinux' ? { path: tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`) } : f.name === 'grub' ? { path: tftp(`${GRUB_DIR}/${grubMacName(c.mac)}`) } : {}),
+        })),
       });
       // An incremental plan leaves other clients' links as they are, but plans every shared set.
       files.push(...(wanted(owner) ? switched : switched.filter((f) => f.kind !== 'link')));
@@ -227,13 +316,15 @@ export function planSync(input: PlanInput): Plan {
   // DHCP reservations.
   const dfile = dhcpFile(site);
   if (dfile) {
+    // Each reservation hands out the node's host name and, where it has one, its static address.
+    const identity = (name: string, n: { hostname?: string | undefined; address?: string | undefined }) => ({ hostname: nodeHostname(name, n).split('.')[0], address: nodeAddress(site, n)?.ip });
     const hosts: DhcpHost[] = [
-      ...clients.map(([name, c]) => ({ kind: 'client' as const, name, mac: c.mac })),
+      ...clients.map(([name, c]) => ({ kind: 'client' as const, name, mac: c.mac, ...identity(name, c) })),
       ...Object.entries(data.guests)
         .filter(([, g]) => g.mac)
-        .map(([name, g]) => ({ kind: 'guest' as const, name, mac: g.mac as string })),
+        .map(([name, g]) => ({ kind: 'guest' as const, name, mac: g.mac as string, ...identity(name, g) })),
     ];
-    const dhcp: DhcpInput = { hosts, proxy: site.dhcp.proxy, bootServer: site.nfsServer };
+    const dhcp: DhcpInput = { hosts, proxy: site.dhcp.proxy, bootServer: site.nfsServer, efiLoader: site.pxe.efiLoader };
     if (site.dhcp.subnet) dhcp.subnet = site.dhcp.subnet;
     if (site.pxe.httpBase) dhcp.httpBase = site.pxe.httpBase;
     const text = site.dhcp.server === 'dnsmasq' ? renderDnsmasq(dhcp) : renderIscDhcp(dhcp);
@@ -243,10 +334,11 @@ export function planSync(input: PlanInput): Plan {
 
   // NFS exports.
   const exportsInput: ExportsInput = {
-    exports: Object.entries(data.images).map(([name, img]) => ({ image: name, path: exportPath(site, name, img) })),
+    exports: Object.entries(data.images).map(([name, img]) => ({ image: name, path: exportPath(site, name, img), options: img.exportOptions })),
     allow: site.allow,
     options: site.exports.options,
     insecure: site.exports.insecure,
+    pseudoRoot: site.exports.pseudoRoot,
   };
   if (site.allow.length === 0 && Object.keys(data.images).length > 0) warnings.push('site.allow is empty: no image is exported; list the client networks in site.allow');
   if (input.exportsDirExists) files.push({ kind: 'text', group: 'exports', owner: 'site', path: join(site.exports.dir, EXPORTS_DROPIN), content: renderExportsFile(exportsInput) });

@@ -94,3 +94,57 @@ export async function stageImages(data: InventoryData, cache: HashCache): Promis
   }
   return { staged, warnings };
 }
+
+/** One loader file of the TFTP root: where it goes (relative), where it comes from on this host. */
+export interface LoaderFile {
+  /** Path in the TFTP root (syslinux.efi must sit in the root, beside pxelinux.cfg/). */
+  name: string;
+  source: string;
+  size: number;
+}
+
+/**
+ * Where Debian's packages put the UEFI loaders (x86-64): syslinux.efi + ldlinux.e64
+ * (syslinux-efi), snponly.efi (ipxe), the Microsoft-signed shim (shim-signed) and Debian's signed
+ * GRUB network image (grub-efi-amd64-signed), served as grubx64.efi, the name shim loads.
+ */
+export const EFI_LOADER_PATHS: Record<'syslinux' | 'ipxe' | 'grub', { name: string; paths: string[]; pkg: string }[]> = {
+  syslinux: [
+    { name: 'syslinux.efi', paths: ['/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi'], pkg: 'syslinux-efi' },
+    { name: 'ldlinux.e64', paths: ['/usr/lib/syslinux/modules/efi64/ldlinux.e64'], pkg: 'syslinux-efi' },
+  ],
+  ipxe: [{ name: 'snponly.efi', paths: ['/usr/lib/ipxe/snponly.efi'], pkg: 'ipxe' }],
+  grub: [
+    { name: 'shimx64.efi', paths: ['/usr/lib/shim/shimx64.efi.signed'], pkg: 'shim-signed' },
+    { name: 'grubx64.efi', paths: ['/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'], pkg: 'grub-efi-amd64-signed' },
+  ],
+};
+
+/**
+ * The files of the site's UEFI loader (none for `none`); a DependencyError names the Debian
+ * packages of the missing ones.
+ */
+export async function findEfiLoader(loader: 'syslinux' | 'ipxe' | 'grub' | 'none', table = EFI_LOADER_PATHS): Promise<LoaderFile[]> {
+  if (loader === 'none') return [];
+  const found: LoaderFile[] = [];
+  const missing: { name: string; paths: string[]; pkg: string }[] = [];
+  for (const want of table[loader]) {
+    let hit: LoaderFile | undefined;
+    for (const p of want.paths) {
+      const st = await statOrUndefined(p);
+      if (st?.isFile()) {
+        hit = { name: want.name, source: p, size: st.size };
+        break;
+      }
+    }
+    if (hit) found.push(hit);
+    else missing.push(want);
+  }
+  if (missing.length) {
+    const pkgs = [...new Set(missing.map((m) => m.pkg))];
+    throw new DependencyError(`${missing.map((m) => `${m.name} (looked at ${m.paths.join(', ')})`).join(' and ')} not found on this host: UEFI clients need it (site.pxe.efiLoader: ${loader})`, {
+      hint: `install the Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(' ')} (apt-get install ${pkgs.join(' ')}), or set site.pxe.efiLoader to none`,
+    });
+  }
+  return found;
+}

@@ -27,8 +27,12 @@ export interface TinyImageOptions {
 
 export const DEFAULT_MARKER = 'XENROOT-READY';
 
-/** Bumped whenever the image's content changes, so that cached images are rebuilt. */
-const TINY_VERSION = 2;
+/**
+ * Bumped whenever the image's content changes, so that cached images are rebuilt. Part of the
+ * cached directory's name (test/support/kernel.ts): checkouts of different versions sharing one
+ * cache then never rebuild each other's image.
+ */
+export const TINY_VERSION = 3;
 
 /** The /sbin/init of the tiny image (pure; exported for tests). */
 export function tinyInit(marker: string): string {
@@ -40,6 +44,19 @@ export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 grep -q ' /tmp ' /proc/mounts || mount -t tmpfs tmpfs /tmp 2>/dev/null
 echo "xenroot-tiny: $(cat /etc/hostname) up on $(uname -r)"
+# The node's identity as the booted system sees it (issue 13): kernel host name, a per-node file,
+# the SSH host keys' fingerprints (hex SHA-256 of the key blob), the NICs and their addresses.
+echo "xenroot-tiny: hostname $(hostname)"
+[ -r /etc/motd ] && echo "xenroot-tiny: motd $(head -n 1 /etc/motd)"
+for k in /etc/ssh/ssh_host_*_key.pub /run/xenroot/node/etc/ssh/ssh_host_*_key.pub; do
+	[ -r "$k" ] && echo "xenroot-tiny: host-key $k $(cut -d ' ' -f 2 "$k" | base64 -d | sha256sum | cut -d ' ' -f 1)"
+done
+[ -r /run/xenroot/node/etc/hostname ] && echo "xenroot-tiny: run-node hostname $(cat /run/xenroot/node/etc/hostname)"
+for d in /sys/class/net/*; do
+	n="\${d##*/}"
+	[ "$n" = lo ] && continue
+	echo "xenroot-tiny: nic $n $(cat "$d/address") $(ip -4 addr show dev "$n" | sed -n 's/.*inet \\([0-9./]*\\).*/\\1/p' | head -n 1)"
+done
 grep -E ' / | /var | /tmp |:/' /proc/mounts | sed 's/^/xenroot-root: /'
 echo ${shellQuote(marker)}
 setsid cttyhack sh

@@ -44,9 +44,12 @@ export function normPath(p: string): string {
 
 /**
  * Serialises entries to a newc archive. Parent directories that are not listed are added
- * (mode 0755); duplicate paths are refused. `mtime` is the fixed timestamp of every entry.
+ * (mode 0755), except those `keepOut` names; duplicate paths are refused. `mtime` is the fixed
+ * timestamp of every entry. (An archive appended to another initrd must not list a directory the
+ * other holds as a symbolic link, such as dracut's lib -> usr/lib: the kernel replaces an entry of
+ * another type, init/initramfs.c clean_path.)
  */
-export function writeCpio(entries: CpioEntry[], mtime = 0): Buffer {
+export function writeCpio(entries: CpioEntry[], mtime = 0, keepOut: (dir: string) => boolean = () => false): Buffer {
   const byPath = new Map<string, CpioEntry>();
   for (const e of entries) {
     const path = normPath(e.path);
@@ -58,7 +61,7 @@ export function writeCpio(entries: CpioEntry[], mtime = 0): Buffer {
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
-      if (!byPath.has(dir)) byPath.set(dir, { type: 'dir', path: dir });
+      if (!byPath.has(dir) && !keepOut(dir)) byPath.set(dir, { type: 'dir', path: dir });
     }
   }
   // Sort by path components so that a directory always precedes its contents.

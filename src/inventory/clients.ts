@@ -9,8 +9,10 @@ import { assertMacFree, normaliseMac } from './mac.js';
 import { FIELDS, checkEntryName, flagValue, type Client, type Group, type InventoryData } from './schema.js';
 import type { Inventory } from './store.js';
 import { findEntry, requireEntry } from './lookup.js';
+import { setIdentityFields } from './identity-edit.js';
+import type { IdentityFlags } from './identity.js';
 
-export interface ClientEntryOptions {
+export interface ClientEntryOptions extends IdentityFlags {
   mac: string;
   /** Default: the MAC with dashes (00-16-3e-aa-bb-cc). */
   name?: string;
@@ -21,11 +23,9 @@ export interface ClientEntryOptions {
   root?: string;
   /** The group whose defaults it takes. */
   group?: string;
-  /** A static IPv4 address. */
-  address?: string;
 }
 
-export interface ClientChanges {
+export interface ClientChanges extends IdentityFlags {
   mac?: string;
   image?: string;
   /** "" removes the client's append. */
@@ -34,8 +34,6 @@ export interface ClientChanges {
   root?: string;
   /** "" takes the client out of its group. */
   group?: string;
-  /** "" removes the static address. */
-  address?: string;
 }
 
 /** The name a client gets from its MAC when none is given. */
@@ -77,7 +75,6 @@ export function addClientEntry(inv: Inventory, opts: ClientEntryOptions): { name
   const entry: Record<string, unknown> = { mac };
   const append = opts.append === undefined ? undefined : flagValue(f.append, '--append', opts.append);
   const root = opts.root === undefined ? undefined : flagValue(f.root, '--root', opts.root);
-  const address = opts.address === undefined ? undefined : flagValue(f.address, '--address', opts.address);
   const data = inv.data;
   if (findEntry(data, 'client', name)) throw new InventoryError(`client "${name}" exists already`, { hint: '`xenroot client show NAME` prints it; `xenroot client set NAME ...` changes it' });
   assertMacFree(data, mac);
@@ -87,8 +84,8 @@ export function addClientEntry(inv: Inventory, opts: ClientEntryOptions): { name
   if (append) entry.append = append;
   if (root) entry.root = root;
   if (opts.group !== undefined) entry.group = opts.group;
-  if (address) entry.address = address;
   inv.set(['clients', name], entry);
+  setIdentityFields(inv, ['clients', name], opts);
   inv.revalidate();
   return { name, client: inv.data.clients[name] as Client };
 }
@@ -118,7 +115,7 @@ function stageClientChanges(inv: Inventory, name: string, opts: ClientChanges): 
   if (opts.image !== undefined) inv.set(['clients', name, 'image'], opts.image === '' ? undefined : pickImage(inv.data, opts.image));
   if (opts.append !== undefined) inv.set(['clients', name, 'append'], opts.append === '' ? undefined : flagValue(f.append, '--append', opts.append));
   if (opts.root !== undefined) inv.set(['clients', name, 'root'], opts.root === '' ? undefined : flagValue(f.root, '--root', opts.root));
-  if (opts.address !== undefined) inv.set(['clients', name, 'address'], opts.address === '' ? undefined : flagValue(f.address, '--address', opts.address));
+  setIdentityFields(inv, ['clients', name], opts);
 }
 
 /** Removes a client entry and returns what it was. */

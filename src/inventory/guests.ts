@@ -9,8 +9,10 @@ import { FIELDS, checkEntryName, flagValue, type Guest } from './schema.js';
 import type { Inventory } from './store.js';
 import { findEntry, requireEntry } from './lookup.js';
 import { requireGroup } from './clients.js';
+import { setIdentityFields } from './identity-edit.js';
+import type { IdentityFlags } from './identity.js';
 
-export interface GuestEntryOptions {
+export interface GuestEntryOptions extends IdentityFlags {
   name: string;
   /** Optional when `group` names a group with an image. */
   image?: string;
@@ -66,8 +68,18 @@ export function addGuestEntry(inv: Inventory, opts: GuestEntryOptions): Guest {
     entry.macSource = 'given';
   }
   inv.set(['guests', name], entry);
+  setIdentityFields(inv, ['guests', name], opts);
   inv.revalidate();
   return inv.data.guests[name] as Guest;
+}
+
+/** Changes the identity of a guest (host name, address, gateway, files); returns whether anything changed. */
+export function setGuestIdentity(inv: Inventory, name: string, flags: IdentityFlags): { guest: Guest; changed: boolean } {
+  const before = JSON.stringify(requireEntry(inv.data, 'guest', name));
+  setIdentityFields(inv, ['guests', name], flags);
+  inv.revalidate();
+  const guest = inv.data.guests[name] as Guest;
+  return { guest, changed: JSON.stringify(guest) !== before };
 }
 
 /** Removes a guest entry and returns what it was; InventoryError when there is none. */

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
 import { INITRD_BUILDERS } from './constants.js';
+import { exportIssues, exportOptionsProblem } from './exports.js';
+import { identityIssues } from './identity.js';
 
 export type { BootTarget, DomainTarget, InitrdBuilder } from './constants.js';
 import {
@@ -14,12 +16,16 @@ import {
   KVER_RE,
   KVER_RULE,
   NAME_RULE,
+  addressProblem,
   checkAbsPath,
+  checkCidr,
+  hostnameProblem,
+  ipv4AddressProblem,
+  nodeFilePathProblem,
   checkHost,
   checkKernelArgs,
   checkName,
   checkNetwork,
-  ipv4Problem,
   macProblem,
   parseMac,
   rootSpecProblem,
@@ -56,6 +62,42 @@ const MacPrefix = z
   .transform((v) => v.toLowerCase());
 /** A published revision number of an image: 1, 2, ... */
 const Revision = z.number({ error: 'must be a revision number (1, 2, ...)' }).int({ error: 'must be a revision number (1, 2, ...)' }).min(1, { error: 'must be a revision number (1, 2, ...)' });
+/**
+ * One per-node file (issue 13): the file's text inline, or `{ content }` / `{ source }` (a file
+ * on this host, relative to the inventory's directory) with an optional quoted octal `mode`.
+ */
+const NodeFile = z.union(
+  [
+    z.string(),
+    z
+      .object({
+        content: z.string().optional(),
+        source: z.string().min(1, { error: 'must be a path' }).optional(),
+        mode: z.string({ error: 'must be a quoted octal mode such as "0600"' }).regex(/^0?[0-7]{3}$/, { error: 'must be a quoted octal mode such as "0600"' }).optional(),
+      })
+      .strict()
+      .refine((f) => (f.content === undefined) !== (f.source === undefined), { error: 'takes content (the text) or source (a file), one of them' }),
+  ],
+  { error: 'must be the file\'s text, or { content: TEXT } or { source: PATH }, with an optional mode: "0600"' },
+);
+const NodeFiles = z.record(z.string(), NodeFile).superRefine((files, ctx) => {
+  for (const path of Object.keys(files)) {
+    const problem = nodeFilePathProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', path: [path], message: problem });
+  }
+});
+
+/** The identity fields of guests and clients (issue 13), added at the end of both objects. */
+const IDENTITY_FIELDS = {
+  /** Host name (default: the node's name, made a host name). */
+  hostname: checked(hostnameProblem).optional(),
+  /** Static IPv4 address, with /PREFIX unless site.dhcp.subnet gives it. */
+  address: checked(addressProblem).optional(),
+  gateway: checked(ipv4AddressProblem).optional(),
+  /** Per-node files: destination path -> text or { content | source, mode }. */
+  files: NodeFiles.optional(),
+};
+
 const LifecycleAction = z.enum(['destroy', 'restart', 'preserve', 'rename-restart', 'coredump-destroy', 'coredump-restart'], {
   error: 'must be one of destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart',
 });
@@ -79,7 +121,7 @@ export const SiteSchema = z
         server: z.enum(['dnsmasq', 'isc', 'none'], { error: 'must be dnsmasq, isc or none' }).default('dnsmasq'),
         file: AbsPath.optional(),
         proxy: z.boolean().default(false),
-        subnet: Network.optional(),
+        subnet: checked(checkCidr).optional(),
       })
       .strict()
       .prefault({}),
@@ -87,13 +129,10 @@ export const SiteSchema = z
       .object({
         file: AbsPath.default('/etc/exports'),
         dir: AbsPath.default('/etc/exports.d'),
-        options: z
-          .string()
-          .regex(/^[a-z_]+(=[A-Za-z0-9:._-]+)?(,[a-z_]+(=[A-Za-z0-9:._-]+)?)*$/, {
-            error: 'must be comma-separated export options such as ro,no_root_squash,no_subtree_check',
-          })
-          .default('ro,no_root_squash,no_subtree_check'),
+        options: checked((v) => exportOptionsProblem(v, 'site')).default('ro,no_root_squash,no_subtree_check'),
         insecure: z.boolean().default(false),
+        /** The NFSv4 pseudo-root (exported with fsid=0); NFSv4 command lines name paths relative to it. */
+        pseudoRoot: AbsPath.optional(),
       })
       .strict()
       .prefault({}),
@@ -105,6 +144,20 @@ export const SiteSchema = z
           .optional(),
         nicDrivers: z.array(z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be a kernel module name' })).optional(),
         timeout: z.number().int().min(0).max(600).default(0),
+        /** The loader of x86-64 UEFI clients (client-arch 7 and 9): docs/netboot.md says why syslinux by default. */
+        efiLoader: z.enum(['syslinux', 'ipxe', 'grub', 'none'], { error: 'must be syslinux, ipxe, grub or none' }).default('syslinux'),
+        /** The user the TFTP server reads files as: per-node identity files (mode 0600) are given to it. */
+        tftpUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a user name such as tftp or dnsmasq' }).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Per-node identity (issue 13): which SSH host keys each node gets, generated once and kept in xenroot's state. */
+    identity: z
+      .object({
+        hostKeys: z
+          .array(z.enum(['ed25519', 'ecdsa', 'rsa'], { error: 'must be ed25519, ecdsa or rsa' }))
+          .refine((l) => new Set(l).size === l.length, { error: 'lists a key type twice' })
+          .default(['ed25519']),
       })
       .strict()
       .prefault({}),
@@ -134,6 +187,8 @@ export const ImageSchema = z
     initrdBuilder: z.enum(INITRD_BUILDERS, { error: `must be ${INITRD_BUILDERS.join(', ')}` }).optional(),
     readyPattern: z.string().optional(),
     append: KernelArgs.optional(),
+    /** exports(5) options of this image's export, over site.exports.options (e.g. fsid=7, rw). */
+    exportOptions: checked((v) => exportOptionsProblem(v, 'image')).optional(),
   })
   .strict()
   .superRefine((img, ctx) => {
@@ -173,6 +228,7 @@ export const GuestSchema = z
     host: Name.optional(),
     /** The group whose defaults this guest takes (groups.NAME). */
     group: Name.optional(),
+    ...IDENTITY_FIELDS,
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -210,8 +266,7 @@ export const ClientSchema = z
     previousRevision: Revision.optional(),
     /** The group whose defaults this client takes (groups.NAME). */
     group: Name.optional(),
-    /** A static IPv4 address (from `client import`; its DHCP reservation is the per-node identity's). */
-    address: checked(ipv4Problem).optional(),
+    ...IDENTITY_FIELDS,
   })
   .strict();
 
@@ -304,6 +359,8 @@ export function crossIssues(inv: {
     if (prev) issues.push({ path: c.path, message: `${c.mac} is already used by ${prev}` });
     else owners.set(c.mac, c.owner);
   }
+  // Exports against what mounts them (inventory/exports.ts); only where the whole model is given.
+  if ('site' in inv) issues.push(...exportIssues(inv as unknown as Parameters<typeof exportIssues>[0]), ...identityIssues(inv as unknown as Parameters<typeof identityIssues>[0]));
   return issues;
 }
 

@@ -9,21 +9,28 @@
 import { lstatSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { guestFiles } from '../inventory/paths.js';
+import { guestFiles, stateDir } from '../inventory/paths.js';
 import { revisionModel } from './revision-model.js';
 import { applyOwned, type ApplyResult } from '../deploy/apply.js';
 import { manifestPath } from '../deploy/manifest.js';
-import { planGuestFiles } from '../deploy/plan.js';
+import { planGuestFiles, planGuestRamdisks } from '../deploy/plan.js';
+import { guestRamdiskInputs, nodeIdentities } from './identity.js';
 import type { Inventory } from '../inventory/store.js';
 import { removeFile, writeFileAtomic } from '../sys/atomic.js';
 import { generatedHostPaths } from './host-boot.js';
 
-/** Writes (or rewrites, when changed) the files of `names` from the open inventory's model. */
+/**
+ * Writes (or rewrites, when changed) the files of `names` from the open inventory's model: their
+ * .cfg and .xml, and their own ramdisks (the image's initrd with the guest's identity piece, for
+ * each flavour whose image initrd is built; host keys made on first use).
+ */
 export async function writeGuestFiles(inv: Inventory, names: string[]): Promise<ApplyResult> {
   // A guest on a published revision names that revision's boot files and export (issue 12); a guest
-  // on an inventory host names them where they are on that host (issue 15).
+  // on an inventory host names them where they are on that host (issue 15); its ramdisk carries its
+  // identity piece (issue 13), beside the initrd of the image or revision it boots.
   const model = revisionModel(inv.data);
-  const files = planGuestFiles(model, inv.path, names, await generatedHostPaths(model, names));
+  const identities = await nodeIdentities(model, inv.path, stateDir(), names.map((name) => ({ kind: 'guest' as const, name })));
+  const files = [...planGuestFiles(model, inv.path, names, await generatedHostPaths(model, names)), ...planGuestRamdisks(names, guestRamdiskInputs(model, names), identities)];
   const r = await applyOwned(files, names.map((n) => `guest:${n}`), manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());
   return r;

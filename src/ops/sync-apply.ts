@@ -6,6 +6,7 @@
 import { closeSync, existsSync, linkSync, openSync, readFileSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { stateDir } from '../inventory/paths.js';
 import { modelOfText } from '../inventory/model.js';
 import { modelCachePath, writeModelCache } from '../inventory/model-cache.js';
 import type { InventoryData } from '../inventory/schema.js';
@@ -19,7 +20,9 @@ import { decodeInventory } from '../inventory/text.js';
 import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../deploy/plan.js';
 import { blockedNodes, keptSetFiles } from '../deploy/node-faults.js';
 import { reloadServices, type ReloadResult } from '../deploy/reload.js';
-import { findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { EFI_LOADER_PATHS, findEfiLoader, findSyslinux, stageImages, SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { pruneHostKeys } from '../deploy/host-keys.js';
+import { guestRamdiskInputs, lookupUser, nodeIdentities, nodeKey } from './identity.js';
 import { generatedHostPaths } from './host-boot.js';
 import { revisionModel } from './revision-model.js';
 import { fingerprints, inputsIntact, probedPaths, statRecord, type SyncOptions, type SyncResult } from './sync-inputs.js';
@@ -153,6 +156,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const syslinux: PlanInput['syslinux'] = needSyslinux
     ? await findSyslinux(opts.syslinuxPaths)
     : { pxelinux0: '', pxelinux0Size: 0, ldlinux: '', ldlinuxSize: 0 };
+  const efi = needSyslinux ? await findEfiLoader(site.pxe.efiLoader, opts.efiPaths) : [];
   const exportsDirExists = (await stat(under(root, site.exports.dir)).catch(() => undefined))?.isDirectory() ?? false;
   const dfile = dhcpFile(site);
   let dhcpShared = false;
@@ -167,7 +171,31 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
 
   // Guests on inventory hosts that keep boot files there name those paths (issue 15).
   const guestHostPaths = await generatedHostPaths(data, Object.keys(data.guests).filter((n) => !owners || owners.has(`guest:${n}`)));
-  const plan = planSync({ data, inventoryFile: file, staged: stage.staged, syslinux, exportsDirExists, dhcpShared, guestHostPaths, ...(owners ? { only: owners } : {}) });
+  // Per-node identity pieces (issue 13: host keys made on first use, none in a dry run) and
+  // guests' ramdisks, of the nodes this plan covers.
+  const state = under(root, stateDir());
+  const inScope = (kind: 'client' | 'guest', name: string) => !owners || owners.has(nodeKey(kind, name));
+  const nodes = [
+    ...Object.keys(data.clients).filter((n) => inScope('client', n)).map((name) => ({ kind: 'client' as const, name })),
+    ...Object.keys(data.guests).filter((n) => inScope('guest', n)).map((name) => ({ kind: 'guest' as const, name })),
+  ];
+  const identities = await nodeIdentities(data, file, state, nodes, { generate: !opts.dryRun });
+  const ramdisks = guestRamdiskInputs(data, nodes.filter((n) => n.kind === 'guest').map((n) => n.name));
+  const tftpOwner = site.pxe.tftpUser ? lookupUser(site.pxe.tftpUser) : undefined;
+  const plan = planSync({
+    data,
+    inventoryFile: file,
+    staged: stage.staged,
+    syslinux,
+    efi,
+    exportsDirExists,
+    dhcpShared,
+    guestHostPaths,
+    identities,
+    ramdisks,
+    ...(tftpOwner ? { tftpOwner } : {}),
+    ...(owners ? { only: owners } : {}),
+  });
   // Temp files of a run killed with SIGKILL are recognised by name and removed (where this run writes).
   if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
   // After a kill, staging directories may sit beside any ancestor of what it wrote.
@@ -194,13 +222,16 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   });
   if (!opts.dryRun) {
     const stats: PlanInputs['stats'] = {};
-    for (const p of probedPaths(data, root, opts.syslinuxPaths ?? SYSLINUX_PATHS)) stats[p] = statRecord(p);
+    for (const p of probedPaths(data, file, root, opts.syslinuxPaths ?? SYSLINUX_PATHS, opts.efiPaths ?? EFI_LOADER_PATHS)) stats[p] = statRecord(p);
     // A sync with failed nodes is not complete: the next one plans in full again.
     applied.manifest.inputs = failures.length ? undefined : { fingerprint, stats, base, modelKey: model.key };
     if (!failures.length && (prev.inputs?.modelKey !== model.key || !existsSync(snapshotPath(mtarget)))) keepSnapshot(mtarget, file, model.text, model.data, model.siteKeys, model.key);
     assertLockHeld(file);
     await writeManifest(mtarget, applied.manifest, prevText);
     endApply(mtarget);
+    // Host keys of nodes that left the inventory are secrets nobody needs any more.
+    const kept = new Set([...Object.keys(data.clients).map((n) => nodeKey('client', n)), ...Object.keys(data.guests).map((n) => nodeKey('guest', n))]);
+    for (const k of pruneHostKeys(state, file, kept)) log().info({ file: k }, 'removed the host keys of a node no longer in the inventory');
   }
   const t3 = performance.now();
 

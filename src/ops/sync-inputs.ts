@@ -5,11 +5,14 @@
 import type { NodeFailure } from '../deploy/node-faults.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { bootFiles } from '../inventory/paths.js';
+import { dirname, resolve } from 'node:path';
+import { bootFiles, stateDir } from '../inventory/paths.js';
+import { effectiveGuest } from '../inventory/effective.js';
 import type { InventoryData } from '../inventory/schema.js';
 import { codeStamp } from '../sys/stamp.js';
 import { manifestIntact, type LoadedManifest, type PlanInputs } from '../deploy/manifest.js';
-import { SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { EFI_LOADER_PATHS, SYSLINUX_PATHS } from '../deploy/tftp.js';
+import { hostKeysFile } from '../deploy/host-keys.js';
 import { under } from '../deploy/manifest.js';
 import type { FileChange, Outcome } from '../deploy/apply.js';
 import type { ReloadResult } from '../deploy/reload.js';
@@ -25,6 +28,8 @@ export interface SyncOptions {
   reload?: boolean;
   /** Where to look for pxelinux.0 / ldlinux.c32 (tests). */
   syslinuxPaths?: typeof SYSLINUX_PATHS;
+  /** Where to look for the UEFI loaders (tests). */
+  efiPaths?: typeof EFI_LOADER_PATHS;
   chunk?: number;
   /** Plan from this inventory text instead of the file's (a command that edits the inventory applies the files it is about to save). */
   inventoryText?: string;
@@ -59,8 +64,25 @@ export function statRecord(path: string): StatRecord {
 }
 
 /** Every path whose state the plan depends on besides the inventory text. */
-export function probedPaths(data: InventoryData, root: string | undefined, syslinux: typeof SYSLINUX_PATHS): string[] {
+export function probedPaths(data: InventoryData, inventoryFile: string, root: string | undefined, syslinux: typeof SYSLINUX_PATHS, efi: typeof EFI_LOADER_PATHS): string[] {
   const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
+  const loader = data.site.pxe.efiLoader;
+  if (loader !== 'none') for (const l of efi[loader]) paths.push(...l.paths);
+  // Identity pieces (issue 13): each node's host keys and per-node source files; guests' ramdisks: the image initrds.
+  const state = under(root, stateDir());
+  const dir = dirname(inventoryFile);
+  for (const [kind, section] of [['client', data.clients], ['guest', data.guests]] as const)
+    for (const [name, node] of Object.entries(section)) {
+      paths.push(hostKeysFile(state, inventoryFile, kind, name));
+      const files = (node as { files?: Record<string, string | { source?: string | undefined }> }).files ?? {};
+      for (const spec of Object.values(files)) if (typeof spec !== 'string' && spec.source) paths.push(resolve(dir, spec.source));
+    }
+  for (const [name, g] of Object.entries(data.guests)) {
+    const imageName = effectiveGuest(data, name, g).image;
+    const image = data.images[imageName];
+    if (image?.kver) for (const t of ['xen', 'qemu'] as const) paths.push(bootFiles(data.site, imageName, image, t).initrd);
+  }
+  if (data.site.pxe.tftpUser) paths.push('/etc/passwd');
   // The recorded revisions of each image (issue 12): publish and prune change what is exported and staged.
   for (const name of Object.keys(data.images)) if (!isRevisionEntry(name)) paths.push(revisionIndexPath(data.site, name));
   for (const [name, image] of Object.entries(data.images)) {
@@ -82,7 +104,7 @@ export function sameStats(a: PlanInputs['stats']): boolean {
 
 /** The fingerprints of a sync: `base` (code, file, root, probed paths' places) and of the whole input (base + inventory text). */
 export function fingerprints(file: string, opts: SyncOptions, invText: string | undefined): { base: string; fingerprint: string } {
-  const base = createHash('sha1').update(JSON.stringify([codeStamp(), file, opts.root ?? '', opts.syslinuxPaths ?? null])).digest('hex');
+  const base = createHash('sha1').update(JSON.stringify([codeStamp(), file, opts.root ?? '', opts.syslinuxPaths ?? null, opts.efiPaths ?? null])).digest('hex');
   const fingerprint = invText === undefined ? '' : createHash('sha1').update(base).update('\0').update(invText).digest('hex');
   return { base, fingerprint };
 }

@@ -217,7 +217,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       });
       destroyGuest = () => undoGuest.run();
       keepGuest = () => undoGuest.release();
-      const spec = guestSpec(model, domain, target);
+      const spec = guestSpec(model, domain, target, undefined, { ramdisk: 'image' });
       // The guest boots exactly what was staged for this builder, nothing else.
       if (spec.initrd !== staged.initrd || spec.kernel !== staged.kernel)
         throw new InitrdError(`internal: the throwaway guest would boot ${spec.kernel} + ${spec.initrd}, not the staged ${staged.kernel} + ${staged.initrd}`);

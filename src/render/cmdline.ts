@@ -26,6 +26,7 @@ import type { BootTarget, InitrdBuilder, InventoryData } from '../inventory/sche
 import { exportPath } from '../inventory/paths.js';
 import { requireEntry } from '../inventory/lookup.js';
 import { CMDLINE_MAX, checkKernelArgs, parseRootSpec } from '../inventory/validate.js';
+import { nfsClientPath } from '../inventory/exports.js';
 
 /** The console a command line names: the machine kind it boots on. */
 export type ConsoleKind = BootTarget;
@@ -119,7 +120,8 @@ export function nodeCmdline(
   const override = node.root ? parseRootSpec(node.root) : undefined;
   return buildCmdline({
     server: override?.server ?? site.nfsServer,
-    path: override?.path ?? exportPath(site, imageName, image),
+    // NFSv4 with a pseudo-root (fsid=0) names paths relative to it (inventory/exports.ts).
+    path: nfsClientPath(override?.path ?? exportPath(site, imageName, image), image.nfsVersion ?? site.nfsVersion, override && override.server !== site.nfsServer ? undefined : site.exports.pseudoRoot),
     nfsVersion: image.nfsVersion ?? site.nfsVersion,
     nfsOptions: image.nfsOptions ?? site.nfsOptions,
     console,

@@ -1,7 +1,10 @@
 /**
- * dnsmasq drop-in: a dhcp-host reservation per client and per guest with a pinned MAC,
- * dhcp-boot pxelinux.0 (iPXE clients get ipxe/boot.ipxe), and optionally proxy-DHCP mode beside
- * an existing DHCP server. Pure.
+ * dnsmasq drop-in: a dhcp-host reservation per client and per guest with a pinned MAC (with its
+ * static address when it has one), the boot file by client architecture (DHCP option 93, RFC
+ * 4578: 0 BIOS gets pxelinux.0, 7 "EFI BC" and 9 "x86-64 EFI" get the site's EFI loader; OVMF
+ * sends 7), iPXE clients (user class "iPXE") get ipxe/boot.ipxe, and optionally proxy-DHCP mode
+ * beside an existing DHCP server. Every dhcp-boot line carries tags that exclude the others:
+ * dnsmasq(8) defines no precedence between several matching ones. Pure.
  */
 import { RenderError } from '../sys/errors.js';
 import { generatedHeader } from './header.js';
@@ -11,6 +14,28 @@ export interface DhcpHost {
   kind: 'client' | 'guest';
   name: string;
   mac: string;
+  /** The host name handed out (default: the name, when it is one). */
+  hostname?: string | undefined;
+  /** A static IPv4 address the reservation hands out (not in proxy mode). */
+  address?: string | undefined;
+}
+
+/** The UEFI network loader of a site (site.pxe.efiLoader); see docs/netboot.md for the choice. */
+export type EfiLoader = 'syslinux' | 'ipxe' | 'grub' | 'none';
+
+/** Option 93 values of architectures xenroot serves no loader for (RFC 4578 and the IANA registry). */
+export const OTHER_ARCHES = [2, 6, 10, 11];
+
+/** The file a UEFI x86-64 client is handed for each loader (in the TFTP root). */
+export const EFI_BOOT_FILES: Record<Exclude<EfiLoader, 'none'>, string> = {
+  syslinux: 'syslinux.efi',
+  ipxe: 'snponly.efi',
+  grub: 'shimx64.efi',
+};
+
+/** The boot file for UEFI x86-64 clients, or undefined with efiLoader none. */
+export function efiBootFile(loader: EfiLoader): string | undefined {
+  return loader === 'none' ? undefined : EFI_BOOT_FILES[loader];
 }
 
 export interface DhcpInput {
@@ -23,11 +48,22 @@ export interface DhcpInput {
   bootServer: string;
   /** iPXE fetches its script over HTTP from here when set. */
   httpBase?: string;
+  /** The loader of UEFI x86-64 clients (default syslinux). */
+  efiLoader?: EfiLoader;
 }
 
-/** A DHCP host name: one RFC 1123 label, or undefined when the name cannot be one. */
+/**
+ * A DHCP host name: one RFC 1123 label that dnsmasq reads as a host name, or undefined. dnsmasq's
+ * dhcp-host parser (option.c, 2.90) reads a field of digits with an optional s/m/h/d/w suffix as a
+ * lease time, "infinite" as a lease time and "ignore" as "never answer this MAC"; with IDN support
+ * it refuses a label with "--" in its third and fourth characters (RFC 5891 4.2.3.1) and then
+ * refuses the whole file. Such names are reserved without a host name.
+ */
 export function dhcpHostname(name: string): string | undefined {
-  return /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(name) ? name : undefined;
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(name)) return undefined;
+  if (/^\d+[smhdwSMHDW]?$/.test(name) || name === 'infinite' || name === 'ignore') return undefined;
+  if (name.slice(2, 4) === '--') return undefined;
+  return name;
 }
 
 export function cidrParts(cidr: string): { network: string; netmask: string } {
@@ -46,26 +82,47 @@ export function renderDnsmasq(input: DhcpInput): string {
   const lines = [generatedHeader()];
   const server = IPV4.test(input.bootServer) ? `,,${input.bootServer}` : '';
   const ipxeBoot = input.httpBase ? `${input.httpBase.replace(/\/+$/, '')}/ipxe/boot.ipxe` : 'ipxe/boot.ipxe';
-  lines.push('dhcp-userclass=set:xenroot-ipxe,iPXE');
+  const efi = efiBootFile(input.efiLoader ?? 'syslinux');
+  lines.push(
+    '# client-arch (DHCP option 93): 7 EFI BC (what x86-64 UEFI firmware such as OVMF sends) and 9 x86-64 EFI',
+    'dhcp-match=set:xenroot-efi64,option:client-arch,7',
+    'dhcp-match=set:xenroot-efi64,option:client-arch,9',
+    '# architectures xenroot has no loader for (2 IA64, 6 IA32 EFI, 10/11 ARM EFI) get no boot file, never a BIOS one',
+    ...OTHER_ARCHES.map((a) => `dhcp-match=set:xenroot-other,option:client-arch,${a}`),
+    'dhcp-userclass=set:xenroot-ipxe,iPXE',
+  );
   if (input.proxy) {
     if (!input.subnet) throw new RenderError('site.dhcp.proxy needs site.dhcp.subnet (the client network, e.g. 192.168.1.0/24)');
     const { network, netmask } = cidrParts(input.subnet);
     lines.push(
       '# proxy-DHCP: the existing DHCP server hands out addresses, dnsmasq answers PXE requests',
       `dhcp-range=${network},proxy,${netmask}`,
+      // A name without a suffix gets ".0" appended by the PXE client; one with a suffix is used as is.
       'pxe-service=tag:!xenroot-ipxe,x86PC,"xenroot network boot",pxelinux',
-      `dhcp-boot=tag:xenroot-ipxe,${ipxeBoot}${server}`,
     );
+    if (efi) for (const csa of ['BC_EFI', 'x86-64_EFI']) lines.push(`pxe-service=tag:!xenroot-ipxe,${csa},"xenroot network boot",${efi}`);
+    else lines.push('# UEFI clients: no loader (site.pxe.efiLoader: none)');
+    lines.push(`dhcp-boot=tag:xenroot-ipxe,${ipxeBoot}${server}`);
   } else {
-    lines.push(`dhcp-boot=tag:!xenroot-ipxe,pxelinux.0${server}`, `dhcp-boot=tag:xenroot-ipxe,${ipxeBoot}${server}`);
+    lines.push(`dhcp-boot=tag:!xenroot-ipxe,tag:!xenroot-efi64,tag:!xenroot-other,pxelinux.0${server}`);
+    if (efi) lines.push(`dhcp-boot=tag:!xenroot-ipxe,tag:xenroot-efi64,${efi}${server}`);
+    else lines.push('# UEFI clients: no loader (site.pxe.efiLoader: none)');
+    lines.push(`dhcp-boot=tag:xenroot-ipxe,${ipxeBoot}${server}`);
   }
   const hosts = [...input.hosts].sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind.localeCompare(b.kind)));
   for (const h of hosts) {
-    const hostname = dhcpHostname(h.name);
+    const hostname = dhcpHostname(h.hostname ?? h.name);
     // dnsmasq has no trailing comments: a name that is not a host name goes on its own line.
     if (!hostname) lines.push(`# ${h.kind} ${h.name}: not a valid DHCP host name, reserved without a name`);
-    lines.push(`dhcp-host=${h.mac}${hostname ? `,${hostname}` : ''}`);
+    const address = h.address && !input.proxy ? `,${checkIpv4(h.address, h)}` : '';
+    lines.push(`dhcp-host=${h.mac}${address}${hostname ? `,${hostname}` : ''}`);
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** A static address as a reservation carries it: a dotted IPv4 (RenderError otherwise). */
+export function checkIpv4(address: string, h: { kind: string; name: string }): string {
+  if (!IPV4.test(address) || address.split('.').some((o) => Number(o) > 255)) throw new RenderError(`${h.kind} ${h.name}: address "${address}" is not an IPv4 address a DHCP reservation can hand out`);
+  return address;
 }

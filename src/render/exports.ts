@@ -4,36 +4,56 @@
  */
 import { RenderError } from '../sys/errors.js';
 import { generatedHeader } from './header.js';
+import { mergeExportOptions } from '../inventory/exports.js';
 
 export const BLOCK_BEGIN = '# BEGIN xenroot managed block: `xenroot sync` rewrites the lines up to END; edit outside it';
 export const BLOCK_END = '# END xenroot managed block';
 
 export interface ExportsInput {
-  /** Export path per image name. */
-  exports: { image: string; path: string }[];
+  /** Export path per image name, with the image's own exports(5) options (over the site's). */
+  exports: { image: string; path: string; options?: string | undefined }[];
   /** Client networks (site.allow); never widened to `*` unless it is listed. */
   allow: string[];
   options: string;
   insecure: boolean;
+  /** The NFSv4 pseudo-root, exported with fsid=0 (site.exports.pseudoRoot). */
+  pseudoRoot?: string | undefined;
 }
 
-export function exportOptions(options: string, insecure: boolean): string {
-  const opts = options.split(',').filter(Boolean);
-  if (insecure && !opts.includes('insecure')) opts.push('insecure');
-  return opts.join(',');
+
+/** A path exports(5) reads as one token: no white space, no "(" (it would start the options), not "#" first. */
+function checkExportPath(path: string, image: string): string {
+  if (/[\s()"\\]/.test(path) || /[\u0000-\u001f\u007f]/.test(path))
+    throw new RenderError(`export path "${path}" of image ${image} contains white space, a parenthesis, a quote or a backslash; /etc/exports cannot carry it as written`);
+  return path;
 }
 
-/** One line per distinct export path: `PATH NET(OPTS) NET(OPTS)`; none when allow is empty. */
+/**
+ * One line per distinct export path: `PATH NET(OPTS) NET(OPTS)` (no space before "(": exports(5)
+ * reads `NET (OPTS)` as an export to everyone), preceded by the NFSv4 pseudo-root's line when
+ * there is one; none when allow is empty.
+ */
 export function renderExportLines(input: ExportsInput): string[] {
   if (input.allow.length === 0) return [];
-  const opts = exportOptions(input.options, input.insecure);
-  const byPath = new Map<string, string[]>();
+  const byPath = new Map<string, { images: string[]; options: string | undefined }>();
   for (const e of input.exports) {
-    if (/\s/.test(e.path)) throw new RenderError(`export path "${e.path}" of image ${e.image} contains white space; /etc/exports cannot carry it`);
-    byPath.set(e.path, [...(byPath.get(e.path) ?? []), e.image]);
+    checkExportPath(e.path, e.image);
+    const had = byPath.get(e.path);
+    if (had && (had.options ?? '') !== (e.options ?? ''))
+      throw new RenderError(`images ${had.images[0]} and ${e.image} export ${e.path} with different options`, { hint: 'give them the same exportOptions' });
+    byPath.set(e.path, { images: [...(had?.images ?? []), e.image], options: e.options });
   }
-  const clients = input.allow.map((net) => `${net}(${opts})`).join(' ');
-  return [...byPath.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([path, images]) => `# image ${images.join(', ')}\n${path} ${clients}`);
+  const clients = (opts: string) => input.allow.map((net) => `${net}(${opts})`).join(' ');
+  const lines: string[] = [];
+  if (input.pseudoRoot !== undefined && byPath.size > 0) {
+    const root = checkExportPath(input.pseudoRoot, 'pseudo-root');
+    // The pseudo-root itself: read-only, crossmnt so that the exports below it are reachable.
+    const opts = mergeExportOptions(input.options, 'ro,fsid=0,crossmnt', input.insecure);
+    lines.push(`# NFSv4 pseudo-root (site.exports.pseudoRoot): NFSv4 clients name paths relative to it\n${root} ${clients(opts)}`);
+  }
+  for (const [path, { images, options }] of [...byPath.entries()].sort(([a], [b]) => a.localeCompare(b)))
+    lines.push(`# image ${images.join(', ')}\n${path} ${clients(mergeExportOptions(input.options, options, input.insecure))}`);
+  return lines;
 }
 
 /** A whole exports.d file owned by xenroot. */

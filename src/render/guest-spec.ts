@@ -8,6 +8,7 @@ import type { DomainTarget, Guest, InventoryData } from '../inventory/schema.js'
 import { nodeCmdline } from './cmdline.js';
 import { findEntry, requireEntry } from '../inventory/lookup.js';
 import { effectiveGuest } from '../inventory/effective.js';
+import { guestRamdiskPath } from '../inventory/identity.js';
 
 export interface GuestSpec {
   name: string;
@@ -36,7 +37,14 @@ export interface HostPaths {
   consoleLog?: string | undefined;
 }
 
-export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen', host?: HostPaths): GuestSpec {
+/**
+ * The guest as its config files describe it. `ramdisk: 'node'` (the default) boots the guest's own
+ * ramdisk (the image's initrd with its identity piece appended, inventory/identity.ts
+ * guestRamdiskPath); 'image' the image's initrd alone (a throwaway test guest has no identity).
+ * `host`: the boot files as shipped to the guest's inventory host (issue 15; the image's initrd,
+ * without the identity piece).
+ */
+export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen', host?: HostPaths, opts: { ramdisk?: 'node' | 'image' } = {}): GuestSpec {
   // Group-able values (image, append, bridge) come resolved: own > group > site.
   const guest = effectiveGuest(inv, name, requireEntry(inv, 'guest', name));
   const image = findEntry(inv, 'image', guest.image);
@@ -50,7 +58,7 @@ export function guestSpec(inv: InventoryData, name: string, target: DomainTarget
     maxmem: guest.maxmem ?? guest.memory,
     vcpus: guest.vcpus,
     kernel: files.kernel,
-    initrd: files.initrd,
+    initrd: opts.ramdisk === 'image' ? files.initrd : guestRamdiskPath(files.initrd, name),
     cmdline,
     mac: guest.mac,
     bridge: guest.bridge,

@@ -5,7 +5,8 @@
  */
 import { RenderError } from '../sys/errors.js';
 import { generatedHeader } from './header.js';
-import type { BootEntry } from './pxelinux.js';
+import { parseMac } from '../inventory/validate.js';
+import { checkLoaderLine, entryInitrds, type BootEntry } from './pxelinux.js';
 import { hasArg } from './cmdline.js';
 
 export const IPXE_DIR = 'ipxe';
@@ -21,17 +22,41 @@ function checkLine(what: string, value: string): string {
   return value;
 }
 
-export function renderIpxeEntry(entry: BootEntry | undefined, opts: { httpBase?: string; comment?: string } = {}): string {
+/**
+ * The BOOTIF= of an iPXE script: the MAC written literally when the script is a machine's own
+ * (the file was chosen by that MAC), else `${netX/mac:hexhyp}`. iPXE's `${net0/mac}` is the FIRST
+ * NIC, not the one that booted: on a two-NIC machine booting from its second NIC it named the
+ * other one (seen with the BIOS ROM and ipxe.efi, /work/notes/issue13-uefi-identity.md); `netX` is
+ * the most recently opened device, the one autoboot booted from (iPXE 66ea458, 2013).
+ */
+function bootifArg(mac: string | undefined): string {
+  if (mac === undefined) return 'BOOTIF=01-${netX/mac:hexhyp}';
+  const normal = parseMac(mac);
+  if (!normal) throw new RenderError(`MAC "${mac}" is not valid for an iPXE BOOTIF`);
+  return `BOOTIF=01-${normal.replace(/:/g, '-')}`;
+}
+
+/**
+ * One machine's boot script (or the default one without `mac`): kernel, then every initrd (the
+ * image's, then the node's identity piece), each also named on the kernel line as `initrd=NAME`
+ * (under UEFI the kernel's EFI stub loads only the initrds its command line names: LTSP's
+ * ltsp.ipxe "In EFI mode, iPXE requires initrds to be specified in the cmdline").
+ */
+export function renderIpxeEntry(entry: BootEntry | undefined, opts: { httpBase?: string; comment?: string; mac?: string } = {}): string {
   const lines = ['#!ipxe', generatedHeader()];
   if (opts.comment) lines.push(`# ${checkLine('comment', opts.comment)}`);
   if (!entry) {
-    lines.push('echo xenroot: no image to boot for ${net0/mac}', 'exit 1', '');
+    lines.push('echo xenroot: no image to boot for ${netX/mac}', 'exit 1', '');
     return lines.join('\n');
   }
-  const initrdName = entry.initrd.split('/').pop() as string;
+  const initrds = entryInitrds(entry);
+  const names = initrds.map((i) => i.split('/').pop() as string);
+  if (new Set(names).size !== names.length) throw new RenderError(`iPXE entry ${entry.label}: two initrds are both named ${names[0]}; iPXE names an image by its file name`);
+  const line = `${names.map((n) => `initrd=${n}`).join(' ')} ${checkLine('command line', entry.cmdline)}`;
+  checkLoaderLine(`iPXE entry ${entry.label}`, line);
   lines.push(
-    `kernel ${checkLine('kernel path', ipxeUrl(entry.kernel, opts.httpBase))} initrd=${initrdName} ${checkLine('command line', entry.cmdline)}${hasArg(entry.cmdline, 'BOOTIF') ? '' : ' BOOTIF=01-${net0/mac:hexhyp}'}`,
-    `initrd ${checkLine('initrd path', ipxeUrl(entry.initrd, opts.httpBase))}`,
+    `kernel ${checkLine('kernel path', ipxeUrl(entry.kernel, opts.httpBase))} ${line}${hasArg(entry.cmdline, 'BOOTIF') ? '' : ` ${bootifArg(opts.mac)}`}`,
+    ...initrds.map((i) => `initrd ${checkLine('initrd path', ipxeUrl(i, opts.httpBase))}`),
     'boot',
     '',
   );

@@ -1,6 +1,6 @@
-/** ISC dhcpd host blocks for clients and guests with pinned MACs, with the PXE boot file. Pure. */
+/** ISC dhcpd host blocks for clients and guests with pinned MACs, with the PXE boot file by client architecture. Pure. */
 import type { DhcpInput } from './dnsmasq.js';
-import { dhcpHostname } from './dnsmasq.js';
+import { OTHER_ARCHES, checkIpv4, dhcpHostname, efiBootFile } from './dnsmasq.js';
 import { generatedHeader } from './header.js';
 
 function hostId(kind: string, name: string): string {
@@ -8,15 +8,29 @@ function hostId(kind: string, name: string): string {
   return `xenroot-${kind}-${name.replace(/[^A-Za-z0-9-]/g, '-')}`;
 }
 
-/** A `group { ... }` of host blocks (the body of a managed block or a whole include file). */
+/**
+ * A `group { ... }` of host blocks (the body of a managed block or a whole include file), preceded
+ * by the declaration of option 93 under xenroot's own name (at global scope, before any use:
+ * dhcpd refuses `option arch` unless declared; another declaration of code 93 under the admin's
+ * name may coexist). The boot file: iPXE (user class "iPXE") gets ipxe/boot.ipxe, client-arch
+ * 00:07 or 00:09 (x86-64 UEFI) the site's EFI loader, everything else pxelinux.0. The `if` sits
+ * inside the group: it applies to the hosts declared there only, so a MAC that is no client gets
+ * no boot file from this fragment (dhcpd scoping; see docs/netboot.md).
+ */
 export function renderIscDhcp(input: DhcpInput): string {
   const ipxeBoot = input.httpBase ? `${input.httpBase.replace(/\/+$/, '')}/ipxe/boot.ipxe` : 'ipxe/boot.ipxe';
+  const efi = efiBootFile(input.efiLoader ?? 'syslinux');
   const lines = [
     generatedHeader(),
+    `option ${ISC_ARCH_OPTION} code 93 = unsigned integer 16;`,
     'group {',
     `  next-server ${input.bootServer};`,
     '  if exists user-class and option user-class = "iPXE" {',
     `    filename "${ipxeBoot}";`,
+    `  } elsif option ${ISC_ARCH_OPTION} = 00:07 or option ${ISC_ARCH_OPTION} = 00:09 {`,
+    efi ? `    filename "${efi}";` : '    # UEFI clients: no loader (site.pxe.efiLoader: none)',
+    `  } elsif ${OTHER_ARCHES.map((a) => `option ${ISC_ARCH_OPTION} = 00:${a.toString(16).padStart(2, '0')}`).join(' or ')} {`,
+    '    # architectures xenroot has no loader for (IA64, IA32 EFI, ARM EFI): no boot file, never a BIOS one',
     '  } else {',
     '    filename "pxelinux.0";',
     '  }',
@@ -27,9 +41,13 @@ export function renderIscDhcp(input: DhcpInput): string {
     let id = hostId(h.kind, h.name);
     while (seen.has(id)) id += '-';
     seen.add(id);
-    const hostname = dhcpHostname(h.name);
-    lines.push(`  host ${id} { hardware ethernet ${h.mac};${hostname ? ` option host-name "${hostname}";` : ''} }`);
+    const hostname = dhcpHostname(h.hostname ?? h.name);
+    const fixed = h.address ? ` fixed-address ${checkIpv4(h.address, h)};` : '';
+    lines.push(`  host ${id} { hardware ethernet ${h.mac};${fixed}${hostname ? ` option host-name "${hostname}";` : ''} }`);
   }
   lines.push('}', '');
   return lines.join('\n');
 }
+
+/** xenroot's name for DHCP option 93 (client-arch) in dhcpd.conf. */
+export const ISC_ARCH_OPTION = 'xenroot-arch';

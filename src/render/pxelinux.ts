@@ -1,10 +1,12 @@
 /**
  * pxelinux configuration files. Pure: boot entries in, text out.
  * pxelinux looks up pxelinux.cfg/<uuid>, then 01-<mac lower case, dashes> (01 = ARP type
- * Ethernet), then the IP in hex shortened digit by digit, then `default`.
+ * Ethernet), then the IP in hex shortened digit by digit, then `default`. syslinux.efi (UEFI
+ * clients) reads the same files from the same pxelinux.cfg/ beside it, with the same lookup
+ * order, IPAPPEND 2 and `initrd=a,b` (tested under OVMF: /work/notes/issue13-uefi-identity.md).
  */
 import { RenderError } from '../sys/errors.js';
-import { parseMac } from '../inventory/validate.js';
+import { CMDLINE_MAX, parseMac } from '../inventory/validate.js';
 
 import { generatedHeader } from './header.js';
 import { hasArg } from './cmdline.js';
@@ -26,6 +28,28 @@ export interface BootEntry {
   initrd: string;
   /** The kernel command line without initrd= (buildCmdline's output). */
   cmdline: string;
+  /** The node's identity piece (identity/node-NAME.cpio.gz), loaded after `initrd` (its files win). */
+  nodeInitrd?: string;
+}
+
+/** The initrds of an entry, in load order: the image's, then the node's. */
+export function entryInitrds(e: BootEntry): string[] {
+  return e.nodeInitrd ? [e.initrd, e.nodeInitrd] : [e.initrd];
+}
+
+/** The longest BOOTIF= a loader appends (" BOOTIF=01-aa-bb-cc-dd-ee-ff"). */
+export const BOOTIF_ARG_LENGTH = ' BOOTIF=01-aa-bb-cc-dd-ee-ff'.length;
+
+/**
+ * Refuses a command line that the kernel would truncate once the loader has added its own
+ * arguments (initrd=..., BOOTIF=...): COMMAND_LINE_SIZE is 2048 bytes with the NUL on x86.
+ */
+export function checkLoaderLine(what: string, line: string): string {
+  if (line.length + BOOTIF_ARG_LENGTH > CMDLINE_MAX)
+    throw new RenderError(`${what}: the kernel command line with the loader's initrd= and BOOTIF= is ${line.length + BOOTIF_ARG_LENGTH} bytes; the kernel keeps only ${CMDLINE_MAX}`, {
+      hint: 'shorten the append arguments of the image or node',
+    });
+  return line;
 }
 
 export interface PxelinuxConfig {
@@ -63,7 +87,8 @@ export function renderPxelinux(cfg: PxelinuxConfig): string {
       '',
       `LABEL ${e.label}`,
       `  KERNEL ${checkLine('kernel path', e.kernel)}`,
-      `  APPEND initrd=${checkLine('initrd path', e.initrd)} ${checkLine('command line', e.cmdline)}`,
+      // initrd=a,b: pxelinux and syslinux.efi load both, the later one's files win.
+      `  APPEND ${checkLoaderLine(`pxelinux entry ${e.label}`, `initrd=${entryInitrds(e).map((i) => checkLine('initrd path', i)).join(',')} ${checkLine('command line', e.cmdline)}`)}`,
     );
     // IPAPPEND 2 adds BOOTIF=01-<mac>: the initrd knows which NIC booted (never a second BOOTIF: issue 11).
     if (!hasArg(e.cmdline, 'BOOTIF')) lines.push('  IPAPPEND 2');

@@ -17,7 +17,7 @@
  * and it cannot share one flush across a batch; xenroot needs both (issue: a zero-byte temp file
  * that survived every later sync).
  */
-import { chmodSync, closeSync, constants, copyFileSync, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, chownSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { copyFile, open, rename, unlink } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
@@ -257,10 +257,11 @@ export class AtomicBatch {
   }
 
   /**
-   * Writes `data` (or a copy of `source`) for `target`; visible at commit. Returns the stat of
-   * the written file (the rename keeps inode, size and mtime).
+   * Writes `data` (or a copy of `source`, or a symbolic link to `link`) for `target`, with `mode`
+   * (and `owner`, when given; not for links); visible at commit. Returns the stat of the written
+   * file (the rename keeps inode, size and mtime).
    */
-  put(target: string, data: { text: string | Uint8Array } | { source: string } | { link: string }, mode: number): Stats {
+  put(target: string, data: { text: string | Uint8Array } | { source: string } | { link: string }, mode: number, owner?: { uid: number; gid: number }): Stats {
     const dir = dirname(target);
     let tmp = '';
     try {
@@ -282,6 +283,7 @@ export class AtomicBatch {
         const fd = openSync(tmp, 'wx', mode);
         try {
           writeAll(fd, data.text);
+          if (owner) fchownSync(fd, owner.uid, owner.gid); // before chmod: chown clears set-id bits
           fchmodSync(fd, mode); // open's mode is masked by the umask
           st = fstatSync(fd);
         } finally {
@@ -289,6 +291,7 @@ export class AtomicBatch {
         }
       } else {
         copyFileSync(data.source, tmp, constants.COPYFILE_FICLONE);
+        if (owner) chownSync(tmp, owner.uid, owner.gid);
         chmodSync(tmp, mode);
         st = statSync(tmp);
       }

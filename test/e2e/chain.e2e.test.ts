@@ -131,7 +131,12 @@ describe('end to end: one export, guests and a PXE client', () => {
     await x(['start', 'Dracut']);
     const log = join(dir, 'Dracut.console.log');
     await x(['console', 'Dracut', '--expect', tiny.marker, '--timeout', '240', '--log', log]);
-    expect(await readFile(log, 'utf8')).toMatch(/xenroot-root: 10\.0\.2\.2:\/export\S* \S+ nfs4 /);
+    const text = await readFile(log, 'utf8');
+    expect(text).toMatch(/xenroot-root: 10\.0\.2\.2:\/export\S* \S+ nfs4 /);
+    // Its ramdisk carries its identity piece: dracut's pre-pivot hook (in the piece) put it in
+    // /run/xenroot/node, which dracut carries into the root, and set the host name.
+    expect(text).toMatch(/xenroot-tiny: run-node hostname Dracut/);
+    expect(text).toMatch(/xenroot-tiny: hostname Dracut/);
     await x(['stop', 'Dracut', '--force']);
   });
 });

@@ -50,7 +50,7 @@ describe('client import', () => {
       ['mac,name\n52:54:00:02:00:01,ok1\n52:54:00:02:00:02,ok2\n52:54:00:02:00:03,ok1\n', /bad\.csv:4: name "ok1" is also on line 2/],
       ['mac,name,group\n52:54:00:02:00:01,ok1,\n52:54:00:02:00:02,ok2,nogroup\n', /bad\.csv:3: group "nogroup" is not in the inventory/],
       ['mac,name\n52:54:00:02:00:01,ok1\n00:16:3e:00:00:01,taken\n', /bad\.csv:3: MAC 00:16:3e:00:00:01 is already used by guest G/],
-      ['mac,name,address\n52:54:00:02:00:01,ok1,10.0.2.300\n', /bad\.csv:2: address "10\.0\.2\.300": must be a dotted IPv4 address/],
+      ['mac,name,address\n52:54:00:02:00:01,ok1,10.0.2.300\n', /bad\.csv:2: address "10\.0\.2\.300": must be an IPv4 address/],
       ['mac,name,color\n52:54:00:02:00:01,ok1,red\n', /bad\.csv:1: unknown column "color"/],
       ['mac,name\n52:54:00:02:00:01,ok1,extra\n', /bad\.csv:2: not valid CSV/],
       ['mac,name\n52:54:00:02:00:01,../x\n', /bad\.csv:2: name "\.\.\/x" is not valid/],

@@ -44,8 +44,11 @@ describe('the inventory lock', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    // Wait until it holds the lock (the lock directory exists), then stop it.
-    for (let i = 0; i < 400 && !existsSync(`${file}.lock`); i++) await sleep(5);
+    // Wait until it holds the lock, then stop it. The lock directory alone is not enough: between
+    // its mkdir and its first utimes proper-lockfile has not taken the lock yet (a child stopped
+    // there fails to lock, ENOENT, instead of losing a lock it holds); the owner note is written
+    // once the lock is held.
+    for (let i = 0; i < 1000 && !existsSync(`${file}.lock.owner`); i++) await sleep(5);
     child.kill('SIGSTOP');
     await sleep(3500);
     // Another command takes the stale lock over and changes the inventory.

@@ -67,8 +67,8 @@ describe('PXE boot of the synced tree', () => {
     const [c, o] = await Promise.all([client.waitFor(cmdline, 150_000), other.waitFor(cmdline, 150_000)]);
     const clientLine = c.match[1]!;
     const otherLine = o.match[1]!;
-    // pxelinux's own additions: initrd= from APPEND and BOOTIF= from IPAPPEND 2.
-    expect(clientLine).toMatch(/initrd=images\/terminal\/initrd-\S+-pxe-[0-9a-f]{12}\.img root=nfs4:10\.0\.2\.2:\S+\/img ro ip=dhcp console=ttyS0,115200 console=tty0 selinux=0 console=ttyS0 xenroot\.client=pc1/);
+    // pxelinux's own additions: initrd= from APPEND (the image's, then the client's identity piece) and BOOTIF= from IPAPPEND 2.
+    expect(clientLine).toMatch(/initrd=images\/terminal\/initrd-\S+-pxe-[0-9a-f]{12}\.img,identity\/node-pc1\.cpio\.gz root=nfs4:10\.0\.2\.2:\S+\/img ro ip=dhcp console=ttyS0,115200 console=tty0 selinux=0 console=ttyS0 xenroot\.client=pc1/);
     expect(clientLine).toContain(`BOOTIF=01-${CLIENT_MAC.replace(/:/g, '-')}`);
     expect(otherLine).not.toContain('xenroot.client=pc1');
     expect(otherLine).toContain('root=nfs4:10.0.2.2:');

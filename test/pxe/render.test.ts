@@ -46,7 +46,9 @@ describe('iPXE scripts', () => {
   it('loads kernel and initrd over TFTP by absolute path, or over HTTP with a base URL', () => {
     const tftp = renderIpxeEntry(entry);
     expect(tftp).toMatch(/^#!ipxe\n/);
-    expect(tftp).toContain('kernel /images/terminal/vmlinuz-X initrd=initrd-X.img root=nfs4:10.0.2.2:/srv/t ro ip=dhcp BOOTIF=01-${net0/mac:hexhyp}');
+    expect(tftp).toContain('kernel /images/terminal/vmlinuz-X initrd=initrd-X.img root=nfs4:10.0.2.2:/srv/t ro ip=dhcp BOOTIF=01-${netX/mac:hexhyp}');
+    // A machine's own script names its MAC literally: it was chosen by that MAC.
+    expect(renderIpxeEntry(entry, { mac: '00:16:3E:AA:BB:CC' })).toContain(' BOOTIF=01-00-16-3e-aa-bb-cc\n');
     expect(tftp).toContain('initrd /images/terminal/initrd-X.img\nboot');
     const http = renderIpxeEntry(entry, { httpBase: 'http://10.0.0.1/tftp/' });
     expect(http).toContain('kernel http://10.0.0.1/tftp/images/terminal/vmlinuz-X ');
@@ -55,6 +57,7 @@ describe('iPXE scripts', () => {
 
   it("chains the booting NIC's node script and falls back to default.ipxe", () => {
     expect(renderIpxeBoot({ nodesDir: 'nodes' })).toContain('chain --autofree /nodes/${netX/mac:hexhyp}/ipxe || chain --autofree /ipxe/default.ipxe');
+    expect(renderIpxeBoot({ nodesDir: 'nodes' })).not.toContain('net0');
   });
 });
 
@@ -70,7 +73,8 @@ describe('DHCP', () => {
     expect(text).toContain('dhcp-host=00:16:3e:00:00:01,pc-01\n');
     expect(text).toContain('dhcp-host=00:16:3e:00:00:02,Terminal\n');
     expect(text).toContain('dhcp-host=00:16:3e:00:00:03\n');
-    expect(text).toContain('dhcp-boot=tag:!xenroot-ipxe,pxelinux.0,,10.0.0.1');
+    expect(text).toContain('dhcp-boot=tag:!xenroot-ipxe,tag:!xenroot-efi64,tag:!xenroot-other,pxelinux.0,,10.0.0.1');
+    expect(text).toContain('dhcp-boot=tag:!xenroot-ipxe,tag:xenroot-efi64,syslinux.efi,,10.0.0.1');
     expect(text).toContain('dhcp-boot=tag:xenroot-ipxe,ipxe/boot.ipxe,,10.0.0.1');
     expect(text).not.toContain('proxy');
     // dnsmasq has no trailing comments

@@ -71,7 +71,7 @@ describe('user arguments that conflict with generated ones are resolved, not dup
     expect(renderIpxeEntry(entry).match(/BOOTIF=/g)).toHaveLength(1);
     const plain = { ...entry, cmdline: line('builtin') };
     expect(renderPxelinux({ entries: [plain] })).toContain('IPAPPEND 2');
-    expect(renderIpxeEntry(plain)).toContain('BOOTIF=01-${net0/mac:hexhyp}');
+    expect(renderIpxeEntry(plain)).toContain('BOOTIF=01-${netX/mac:hexhyp}');
   });
 
   it('a user root= replaces the generated one; nfsroot= alone becomes the root=/dev/nfs pair', () => {

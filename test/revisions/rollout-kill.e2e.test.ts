@@ -1,6 +1,6 @@
 /**
  * A rollout of 2,000 clients (and 20 guests) SIGKILLed at random moments, 50 times and more: after
- * every kill each node's files (pxelinux.cfg/01-MAC with ipxe/MAC.ipxe, NAME.cfg with NAME.xml)
+ * every kill each node's files (pxelinux.cfg/01-MAC with nodes/MAC/ipxe, NAME.cfg with NAME.xml)
  * name exactly one revision, whose kernel and initrd are there; the inventory parses; and the next
  * rollout completes, moving every node. Real processes and a real SIGKILL; no QEMU (the files are
  * what a booting node would read). The kill moments are spread over the whole run, and a share of
@@ -36,7 +36,7 @@ function revisionOf(file: string, kind: 'tftp' | 'guest'): number {
   expect(revs.size, `${file} names ${[...revs].join(' and ') || 'no revision'}:\n${text}`).toBe(1);
   const paths =
     kind === 'tftp'
-      ? [...text.matchAll(/(?:KERNEL |initrd=|kernel \/|initrd \/)(images\/terminal@\d+\/\S+)/g)].map((m) => join(tftp, m[1]!))
+      ? [...text.matchAll(/(?:KERNEL |initrd=|kernel \/|initrd \/)(images\/terminal@\d+\/[^\s,]+)/g)].map((m) => join(tftp, m[1]!))
       : [...text.matchAll(/(\/\S+\/terminal@\d+\/(?:vmlinuz|initrd)[^'"<\s]*)/g)].map((m) => m[1]!);
   expect(paths.length).toBeGreaterThan(0);
   for (const p of paths) {

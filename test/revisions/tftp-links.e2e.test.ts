@@ -1,5 +1,5 @@
 /**
- * The per-node switch (deploy/plan.ts: nodeSwitch) makes pxelinux.cfg/01-MAC and ipxe/MAC.ipxe
+ * The per-node switch (deploy/plan.ts: nodeSwitch) makes pxelinux.cfg/01-MAC (and grub/grub.cfg-01-MAC)
  * symbolic links, through nodes/MAC, into a file set. A TFTP server must follow such links inside
  * its root. Proven here for the real dnsmasq and tftpd-hpa, each serving a tree written by
  * `xenroot sync --root`, fetched by curl's TFTP client; all inside a network namespace this test

@@ -7,7 +7,7 @@ import { copyFile, cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/pro
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { cacheDir, prepareKernel, withCacheLock, type DebianKernel } from '../../src/image/debian.js';
-import { buildTinyImage, DEFAULT_MARKER } from '../../src/image/tiny.js';
+import { buildTinyImage, DEFAULT_MARKER, TINY_VERSION } from '../../src/image/tiny.js';
 import { loadModuleIndex, resolveModules } from '../../src/initrd/modules.js';
 import { targetModules } from '../../src/initrd/targets.js';
 
@@ -32,7 +32,7 @@ let tiny: Promise<TinyFixture> | undefined;
 export function tinyImage(): Promise<TinyFixture> {
   tiny ??= (async () => {
     const k = await testKernel();
-    const imageDir = await buildTinyImage({ dir: join(cacheDir(), 'images', `tiny-${k.kver}`), kernel: k });
+    const imageDir = await buildTinyImage({ dir: join(cacheDir(), 'images', `tiny-${k.kver}-v${TINY_VERSION}`), kernel: k });
     return { kernel: k, imageDir, marker: DEFAULT_MARKER };
   })();
   return tiny;

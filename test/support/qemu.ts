@@ -24,6 +24,8 @@ export interface QemuOptions {
   pxe?: { tftp: string; bootfile: string };
   /** Extra `,key=value` items for `-netdev user` (e.g. hostfwd=tcp:127.0.0.1:2222-:22). */
   netdevExtra?: string[];
+  /** Extra `,key=value` items for the NIC device (e.g. addr=0x5, bootindex=1, romfile= for OVMF's own PXE). */
+  nicExtra?: string[];
   /** Extra QEMU arguments. */
   extraArgs?: string[];
   /** Run QEMU inside this network namespace (`ip netns exec`), e.g. the NFS server's. */
@@ -88,7 +90,7 @@ export function qemuArgs(o: QemuOptions & { serialFile?: string }): string[] {
   const console = o.serialFile ? ['-display', 'none', '-monitor', 'none', '-serial', `file:${o.serialFile}`] : ['-nographic'];
   const args = ['-accel', 'tcg', ...console, '-no-reboot', '-m', String(o.memory ?? 512), '-netdev', netdev];
   // Direct kernel boot needs no option ROM: an empty romfile skips iPXE and its Ctrl-B prompt.
-  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : []), ...(o.pxe || (o.tap && !o.kernel) ? [] : ['romfile='])].join(','));
+  args.push('-device', [nic, 'netdev=n0', ...(o.mac ? [`mac=${o.mac}`] : []), ...(o.pxe || (o.tap && !o.kernel) || o.nicExtra?.includes('romfile=') ? [] : ['romfile=']), ...(o.nicExtra ?? [])].join(','));
   if (o.pxe || o.tap) args.push('-boot', 'n');
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { sync } from '../../src/ops/sync.js';
@@ -45,7 +45,9 @@ describe('xenroot sync --root', () => {
     const boot = await readFile(join(s.root, TFTP, 'ipxe/boot.ipxe'), 'utf8');
     expect(boot).toContain('chain --autofree /nodes/${netX/mac:hexhyp}/ipxe || chain --autofree /ipxe/default.ipxe');
     // Each client's switch link names its boot entry; the entry holds its pxelinux and iPXE files.
-    expect(await readFile(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-03/ipxe'), 'utf8')).toMatch(/\nkernel \/images\/terminal\/vmlinuz-\S+ initrd=\S+ root=nfs4:10\.0\.2\.9:\/srv\/own /);
+    expect(await readFile(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-03/ipxe'), 'utf8')).toMatch(/\nkernel \/images\/terminal\/vmlinuz-\S+ initrd=\S+ initrd=node-mixed\.cpio\.gz root=nfs4:10\.0\.2\.9:\/srv\/own /);
+    // Each client's entry is its own (it loads the client's identity piece, issue 13).
+    expect(new Set(await Promise.all(['01', '02', '03'].map((n) => readlink(join(s.root, TFTP, `nodes/00-16-3e-aa-00-${n}`))))).size).toBe(3);
     expect(await readFile(join(s.root, TFTP, 'pxelinux.0'))).toEqual(await readFile('/usr/lib/PXELINUX/pxelinux.0'));
     expect(existsSync(join(s.root, TFTP, 'ldlinux.c32'))).toBe(true);
     const images = await readdir(join(s.root, TFTP, 'images/terminal'));
@@ -67,8 +69,9 @@ describe('xenroot sync --root', () => {
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root });
     expect(r.changes).toEqual([]);
-    // Every file but xenroot's own state under the root (the manifest and the model it was planned from).
-    expect(r.counts).toEqual({ created: 0, updated: 0, removed: 0, unchanged: before.size - 2 });
+    // Every file under the root but xenroot's state (the manifest, the nodes' host keys) is a generated one.
+    const state = process.env.XENROOT_STATE_DIR!.replace(/^\/+/, '');
+    expect(r.counts).toEqual({ created: 0, updated: 0, removed: 0, unchanged: [...before.keys()].filter((p) => !p.startsWith(state)).length });
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root], { env: { XENROOT_INVENTORY: s.inventory } });
     expect(cli.code).toBe(0);
@@ -81,26 +84,29 @@ describe('xenroot sync --root', () => {
     await addClient(s.inventory, { mac: '00:16:3e:aa:00:04', name: 'fourth' });
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root, dryRun: true, diff: true });
-    // "fourth": its pxelinux link and its switch link; "dashed": a new entry (pxelinux + iPXE).
-    expect(r.counts.created).toBe(4);
+    // "fourth": its pxelinux link, its switch link, its own entry (pxelinux + iPXE) and its identity
+    // piece; "dashed": a new entry (pxelinux + iPXE), its old one goes (entries are per node).
+    expect(r.counts.created).toBe(7);
     expect(r.counts.updated).toBe(2); // the switch link of "dashed", dnsmasq
+    expect(r.counts.removed).toBe(2);
     const pxe = r.changes.find((c) => c.path.endsWith('/pxelinux') && c.diff?.includes('quiet'));
     expect(pxe?.diff).toMatch(/^\+  APPEND .*selinux=0 quiet$/m);
     expect(r.changes.find((c) => c.path.endsWith('/nodes/00-16-3e-aa-00-02'))?.diff).toMatch(/^--> entries\/[0-9a-f]{16}\n\+-> entries\/[0-9a-f]{16}$/m);
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root, '--dry-run', '--diff'], { env: { XENROOT_INVENTORY: s.inventory } });
-    expect(cli.stdout).toContain('dry run: would have 4 created, 2 updated, 0 removed');
+    expect(cli.stdout).toContain('dry run: would have 7 created, 2 updated, 2 removed');
     expect(cli.stdout).toContain('+dhcp-host=00:16:3e:aa:00:04,fourth');
     expect(await snapshot(s.root)).toEqual(before);
   });
 
   it('applies a change to exactly the files it touches and removes the files of a removed client', async () => {
     const r = await sync(s.inventory, { root: s.root });
-    expect(r.counts).toMatchObject({ created: 4, updated: 2, removed: 0 });
+    expect(r.counts).toMatchObject({ created: 7, updated: 2, removed: 2 });
     await removeClient(s.inventory, 'upper');
     const r2 = await sync(s.inventory, { root: s.root });
-    // Its pxelinux link and its switch link, and its entry's two files (no other client boots with its command line).
-    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 4 });
+    // Its pxelinux link and its switch link, its entry's two files and its identity piece.
+    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 5 });
+    expect(existsSync(join(s.root, TFTP, 'identity/node-upper.cpio.gz'))).toBe(false);
     expect(existsSync(join(s.root, TFTP, 'pxelinux.cfg/01-00-16-3e-aa-00-01'))).toBe(false);
     expect(existsSync(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-01'))).toBe(false);
     expect(await readFile(join(s.root, 'etc/dnsmasq.d/xenroot.conf'), 'utf8')).not.toContain('00:16:3e:aa:00:01');
@@ -185,6 +191,30 @@ describe('sync failures', () => {
     expect(await snapshot(s.root)).toEqual(new Map());
   });
 
+  it('stages the UEFI loader beside pxelinux.0 (syslinux.efi and ldlinux.e64 by default), GRUB configs only with efiLoader grub', async () => {
+    const s = await site({ clients: { a: { mac: '00:16:3e:dd:00:09', image: 'terminal' } } });
+    await sync(s.inventory, { root: s.root });
+    expect(await readFile(join(s.root, TFTP, 'syslinux.efi'))).toEqual(await readFile('/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi'));
+    expect(await readFile(join(s.root, TFTP, 'ldlinux.e64'))).toEqual(await readFile('/usr/lib/syslinux/modules/efi64/ldlinux.e64'));
+    expect(existsSync(join(s.root, TFTP, 'grub'))).toBe(false);
+    const g = await site({ site: { pxe: { efiLoader: 'grub' } }, clients: { a: { mac: '00:16:3e:dd:00:0a', image: 'terminal' } } });
+    await sync(g.inventory, { root: g.root });
+    expect((await readdir(join(g.root, TFTP, 'grub'))).sort()).toEqual(['grub.cfg', 'grub.cfg-01-00-16-3e-dd-00-0a', 'grub.cfg-default']);
+    expect(await readFile(join(g.root, TFTP, 'grubx64.efi'))).toEqual(await readFile('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'));
+    expect(existsSync(join(g.root, TFTP, 'shimx64.efi'))).toBe(true);
+    expect(existsSync(join(g.root, TFTP, 'syslinux.efi'))).toBe(false);
+  });
+
+  it('names the Debian package of a missing UEFI loader, and writes nothing', async () => {
+    const s = await site({ clients: { a: { mac: '00:16:3e:dd:00:0b', image: 'terminal' } } });
+    const efiPaths = { syslinux: [{ name: 'syslinux.efi', paths: ['/nonexistent/syslinux.efi'], pkg: 'syslinux-efi' }], ipxe: [], grub: [] };
+    const err = await sync(s.inventory, { root: s.root, efiPaths }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyError);
+    expect((err as DependencyError).message).toContain('syslinux.efi (looked at /nonexistent/syslinux.efi) not found on this host');
+    expect((err as DependencyError).hint).toContain('apt-get install syslinux-efi');
+    expect(await snapshot(s.root)).toEqual(new Map());
+  });
+
   it('refuses to sync a client whose image has no pxe initrd, naming the file', async () => {
     const s = await site({ clients: { a: { mac: '00:16:3e:dd:00:02', image: 'terminal' } } });
     const { rm } = await import('node:fs/promises');
@@ -214,5 +244,26 @@ describe('sync failures', () => {
     const again = await xenroot(['--json', 'sync', '--no-reload'], { env: { XENROOT_INVENTORY: s.inventory, XENROOT_STATE_DIR: join(s.dir, 'state'), PATH: `${bin}:${process.env.PATH}` } });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).reloads).toEqual([]);
+  });
+});
+
+describe('GRUB (site.pxe.efiLoader: grub) and the per-node switch', () => {
+  it('grub/grub.cfg-01-MAC is a fixed link through the client switch: it names the MAC and the identity piece, and follows the switch when the entry changes', async () => {
+    const s = await site({ site: { pxe: { efiLoader: 'grub' } }, clients: { pc1: { mac: '52:54:00:aa:01:22', image: 'terminal' } } });
+    await sync(s.inventory, { root: s.root });
+    const grubFile = join(s.root, TFTP, 'grub/grub.cfg-01-52-54-00-aa-01-22');
+    expect(await readlink(grubFile)).toBe('../nodes/52-54-00-aa-01-22/grub');
+    const before = await readFile(grubFile, 'utf8');
+    expect(before).toContain("'BOOTIF=01-52-54-00-aa-01-22'");
+    expect(before).toMatch(/\n {2}initrd '\/images\/terminal\/initrd-\S+\.img' '\/identity\/node-pc1\.cpio\.gz'\n/);
+    expect(existsSync(join(s.root, TFTP, 'shimx64.efi'))).toBe(true);
+    expect(await readFile(join(s.root, TFTP, 'grub/grub.cfg'), 'utf8')).toContain('source "$prefix/grub.cfg-01-$xr_mac"');
+    const entry = await readlink(join(s.root, TFTP, 'nodes/52-54-00-aa-01-22'));
+    await setClient(s.inventory, 'pc1', { append: 'quiet' });
+    const r = await sync(s.inventory, { root: s.root });
+    // The switch moved; the GRUB link stayed as it was and reads the new entry.
+    expect(await readlink(join(s.root, TFTP, 'nodes/52-54-00-aa-01-22'))).not.toBe(entry);
+    expect(r.changes.map((c) => c.path)).not.toContain(`/${TFTP}/grub/grub.cfg-01-52-54-00-aa-01-22`);
+    expect(await readFile(grubFile, 'utf8')).toMatch(/'quiet' 'BOOTIF=01-52-54-00-aa-01-22'/);
   });
 });

@@ -1,0 +1,27 @@
+/**
+ * Edits of the identity fields of one node (issue 13) in an open inventory: hostname, address,
+ * gateway and per-node files from command-line flags, each checked by the schema's own rule of
+ * the field (the same message and exit code as in the file).
+ */
+import { InventoryError } from '../sys/errors.js';
+import { fileFlags, type IdentityFlags } from './identity.js';
+import { FIELDS, flagValue } from './schema.js';
+import type { Inventory } from './store.js';
+
+/** Applies the flags to the node at `path` (['clients', NAME] or ['guests', NAME]). */
+export function setIdentityFields(inv: Inventory, path: ['clients' | 'guests', string], flags: IdentityFlags): void {
+  const f = FIELDS[path[0]];
+  for (const [key, flag] of [['hostname', '--hostname'], ['address', '--address'], ['gateway', '--gateway']] as const) {
+    const v = flags[key];
+    if (v === undefined) continue;
+    inv.set([...path, key], v === '' ? undefined : flagValue(f[key], flag, v));
+  }
+  if (!flags.files?.length) return;
+  const { set, remove, bad } = fileFlags(flags.files, process.cwd());
+  if (bad.length) throw new InventoryError(`--file ${JSON.stringify(bad[0])} is not valid: must be DEST=SOURCE (a path on the node, then a file here), or DEST= to remove DEST`);
+  const node = path[0] === 'clients' ? inv.data.clients[path[1]] : inv.data.guests[path[1]];
+  const files: Record<string, unknown> = { ...(node?.files ?? {}) };
+  for (const d of remove) delete files[d];
+  Object.assign(files, flagValue(f.files, '--file', set));
+  inv.set([...path, 'files'], Object.keys(files).length ? files : undefined);
+}
