@@ -57,17 +57,15 @@ const INITRAMFS_TOOLS_BOTTOM = `#!/bin/sh
 [ "$1" = prereqs ] && exit 0
 mkdir -p /run/xenroot
 cp -a /xenroot/node /run/xenroot/ 2>/dev/null || cp -r /xenroot/node /run/xenroot/
-[ -s /xenroot/node/etc/hostname ] && { hostname "$(cat /xenroot/node/etc/hostname)" 2>/dev/null || cat /xenroot/node/etc/hostname > /proc/sys/kernel/hostname; }
+[ -s /xenroot/node/etc/hostname ] && hostname "$(cat /xenroot/node/etc/hostname)" 2>/dev/null
 exit 0
 `;
 
-// A dracut initramfs has no hostname(1) unless a module brings one (debug, systemd): the kernel's
-// own file is the fallback.
 const DRACUT_HOOK = `# xenroot: per-node identity to /run/xenroot/node (dracut carries /run into the root), and the host name.
 if [ -d /xenroot/node ]; then
 	mkdir -p /run/xenroot
 	cp -a /xenroot/node /run/xenroot/ 2>/dev/null || cp -r /xenroot/node /run/xenroot/
-	[ -s /xenroot/node/etc/hostname ] && { hostname "$(cat /xenroot/node/etc/hostname)" 2>/dev/null || cat /xenroot/node/etc/hostname > /proc/sys/kernel/hostname; }
+	[ -s /xenroot/node/etc/hostname ] && hostname "$(cat /xenroot/node/etc/hostname)" 2>/dev/null
 fi
 `;
 

@@ -47,7 +47,9 @@ describe('import of 10,000 clients', () => {
     expect(sync.code, sync.stderr).toBe(0);
     const cfg = await readdir(join(s.root, 'tftpboot/linux-install/pxelinux.cfg'));
     expect(cfg).toHaveLength(N + 1);
-    expect(await readFile(join(s.root, 'tftpboot/linux-install/pxelinux.cfg', `01-${mac(9999).replace(/:/g, '-')}`), 'utf8')).toContain('# image terminal: the entry of every client booting it with this command line');
+    expect(await readFile(join(s.root, 'tftpboot/linux-install/pxelinux.cfg', `01-${mac(9999).replace(/:/g, '-')}`), 'utf8')).toContain(`# client pc9999 (${mac(9999)}), image terminal`);
+    // Each client's entry is its own: it loads the client's identity piece (issue 13).
+    expect(await readFile(join(s.root, 'tftpboot/linux-install/pxelinux.cfg', `01-${mac(9999).replace(/:/g, '-')}`), 'utf8')).toMatch(/APPEND initrd=\S+,identity\/node-pc9999\.cpio\.gz /);
     // One switch link per client (beside the entries they point at).
     expect((await readdir(join(s.root, 'tftpboot/linux-install/nodes'))).filter((n) => n !== 'entries')).toHaveLength(N);
     expect(await readFile(join(s.root, 'etc/dnsmasq.d/xenroot.conf'), 'utf8')).toContain(`dhcp-host=${mac(9998)},lab-05000`);
