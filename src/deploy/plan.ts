@@ -340,6 +340,9 @@ export function planSync(input: PlanInput): Plan {
     insecure: site.exports.insecure,
     pseudoRoot: site.exports.pseudoRoot,
   };
+  // Pieces are 0600: owned by root, a TFTP server that drops its privileges cannot send them.
+  if (files.some((f) => f.kind === 'bytes' && f.group === 'tftp') && !input.tftpOwner)
+    warnings.push('site.pxe.tftpUser is not set: the identity pieces in the TFTP tree are readable by root only, so a TFTP server that drops privileges (tftpd-hpa as tftp, dnsmasq as dnsmasq or nobody) cannot send them and those clients will not boot; set it to the user your TFTP server runs as');
   if (site.allow.length === 0 && Object.keys(data.images).length > 0) warnings.push('site.allow is empty: no image is exported; list the client networks in site.allow');
   if (input.exportsDirExists) files.push({ kind: 'text', group: 'exports', owner: 'site', path: join(site.exports.dir, EXPORTS_DROPIN), content: renderExportsFile(exportsInput) });
   else files.push({ kind: 'block', group: 'exports', owner: 'site', path: site.exports.file, body: renderExportsBlock(exportsInput) });

@@ -59,7 +59,8 @@ beforeAll(async () => {
   await writeFile(
     inventory,
     stringify({
-      site: { nfsServer: SERVER, allow: ['10.77.0.0/24'], bootDir: join(dir, 'boot'), tftpRoot: '/tftpboot/linux-install' },
+      // dnsmasq sends files as nobody: the clients' identity pieces (0600) must be its own.
+      site: { nfsServer: SERVER, allow: ['10.77.0.0/24'], bootDir: join(dir, 'boot'), tftpRoot: '/tftpboot/linux-install', pxe: { tftpUser: 'nobody' } },
       images: { terminal: { root: join(dir, 'img'), kver: k.kver } },
       groups: { lab: { image: 'terminal', names: 'lab-{nn}', append: 'xenroot.group=lab' } },
       guests: {},
