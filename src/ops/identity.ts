@@ -20,7 +20,7 @@ import { identityMembers, type NodeIdentity } from '../render/identity.js';
 import { DeployError } from '../sys/errors.js';
 
 /** Bumped when the layout of the piece changes, so every piece is rebuilt. */
-const FORMAT = 2;
+const FORMAT = 3;
 
 export type NodeKind = 'guest' | 'client';
 

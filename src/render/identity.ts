@@ -57,7 +57,7 @@ const INITRAMFS_TOOLS_BOTTOM = `#!/bin/sh
 [ "$1" = prereqs ] && exit 0
 mkdir -p /run/xenroot
 cp -a /xenroot/node /run/xenroot/ 2>/dev/null || cp -r /xenroot/node /run/xenroot/
-[ -s /xenroot/node/etc/hostname ] && hostname "$(cat /xenroot/node/etc/hostname)" 2>/dev/null
+[ -s /xenroot/node/etc/hostname ] && { hostname "$(cat /xenroot/node/etc/hostname)" 2>/dev/null || cat /xenroot/node/etc/hostname > /proc/sys/kernel/hostname; }
 exit 0
 `;
 
@@ -65,7 +65,9 @@ const DRACUT_HOOK = `# xenroot: per-node identity to /run/xenroot/node (dracut c
 if [ -d /xenroot/node ]; then
 	mkdir -p /run/xenroot
 	cp -a /xenroot/node /run/xenroot/ 2>/dev/null || cp -r /xenroot/node /run/xenroot/
-	[ -s /xenroot/node/etc/hostname ] && hostname "$(cat /xenroot/node/etc/hostname)" 2>/dev/null
+	# A dracut initramfs has no hostname(1) unless a module brings one: the kernel's own file.
+	[ -s /xenroot/node/etc/hostname ] && cat /xenroot/node/etc/hostname > /proc/sys/kernel/hostname
+	echo "xenroot-node: host name $(cat /proc/sys/kernel/hostname)" > /dev/kmsg
 fi
 `;
 

@@ -136,6 +136,7 @@ describe('end to end: one export, guests and a PXE client', () => {
     // Its ramdisk carries its identity piece: dracut's pre-pivot hook (in the piece) put it in
     // /run/xenroot/node, which dracut carries into the root, and set the host name.
     expect(text).toMatch(/xenroot-tiny: run-node hostname Dracut/);
+    expect(text).toMatch(/xenroot-node: host name Dracut/);
     expect(text).toMatch(/xenroot-tiny: hostname Dracut/);
     await x(['stop', 'Dracut', '--force']);
   });
