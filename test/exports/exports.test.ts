@@ -19,6 +19,7 @@ import { nodeCmdline } from '../../src/render/cmdline.js';
 import { planSync } from '../../src/deploy/plan.js';
 import { parseExports } from '../support/exports-parse.js';
 import { xenroot } from '../support/cli.js';
+import { FORMAT_RUNS } from '../support/runs.js';
 
 function model(over: { site?: Record<string, unknown>; images?: Record<string, unknown>; clients?: Record<string, unknown> }) {
   return InventorySchema.safeParse({
@@ -234,7 +235,7 @@ describe('property: every accepted inventory renders an exports file that reads 
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: FORMAT_RUNS },
     );
   });
 
@@ -246,7 +247,7 @@ describe('property: every accepted inventory renders an exports file that reads 
         const expectBad = parts.includes('bogus') || parts.includes('anonuid=x') || (parts.length > 1 && parts.includes('')) || (parts.includes('ro') && parts.includes('rw')) || new Set(parts).size !== parts.length || (parts.includes('mp') && parts.includes('mp=/x'));
         expect('problem' in r).toBe(expectBad);
       }),
-      { numRuns: 300 },
+      { numRuns: FORMAT_RUNS },
     );
   });
 });

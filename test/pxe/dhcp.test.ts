@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { renderDnsmasq, type DhcpHost, type EfiLoader } from '../../src/render/dnsmasq.js';
 import { renderIscDhcp } from '../../src/render/isc-dhcp.js';
 import { dnsmasqOffer, iscOffer, parseDnsmasq, parseIsc } from '../support/dhcp-parse.js';
+import { FORMAT_RUNS } from '../support/runs.js';
 
 const LOADER_FILE: Record<EfiLoader, string | undefined> = { syslinux: 'syslinux.efi', ipxe: 'snponly.efi', grub: 'shimx64.efi', none: undefined };
 
@@ -63,7 +64,7 @@ describe('DHCP by client architecture (property over accepted inputs)', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: FORMAT_RUNS },
     );
   });
 
@@ -85,7 +86,7 @@ describe('DHCP by client architecture (property over accepted inputs)', () => {
           expect(r.address).toBe(h.address);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: FORMAT_RUNS },
     );
   });
 

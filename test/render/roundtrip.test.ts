@@ -9,6 +9,7 @@ import { renderQemuXml, renderXenXml } from '../../src/render/libvirt-xml.js';
 import { renderXlCfg } from '../../src/render/xlcfg.js';
 import { RenderError } from '../../src/sys/errors.js';
 import { parseVif, parseXlCfg } from '../support/xlcfg-parse.js';
+import { FORMAT_RUNS } from '../support/runs.js';
 
 type Xml = Record<string, unknown>;
 
@@ -109,13 +110,13 @@ const macLike = fc.oneof(
 
 describe('properties: generated files mean what the model says, or nothing is generated', () => {
   it('random guest names round-trip or are rejected', () => {
-    fc.assert(fc.property(nameLike, (name) => void checkRoundTrip({ name })), { numRuns: 300 });
+    fc.assert(fc.property(nameLike, (name) => void checkRoundTrip({ name })), { numRuns: FORMAT_RUNS });
   });
   it('random image paths and boot dirs round-trip or are rejected', () => {
-    fc.assert(fc.property(pathLike, pathLike, (root, bootDir) => void checkRoundTrip({ root, bootDir })), { numRuns: 300 });
+    fc.assert(fc.property(pathLike, pathLike, (root, bootDir) => void checkRoundTrip({ root, bootDir })), { numRuns: FORMAT_RUNS });
   });
   it('random kernel arguments round-trip or are rejected', () => {
-    fc.assert(fc.property(argsLike, (append) => void checkRoundTrip({ append })), { numRuns: 300 });
+    fc.assert(fc.property(argsLike, (append) => void checkRoundTrip({ append })), { numRuns: FORMAT_RUNS });
   });
   it('random MACs are normalised and round-trip, or are rejected', () => {
     fc.assert(
@@ -123,7 +124,7 @@ describe('properties: generated files mean what the model says, or nothing is ge
         const outcome = checkRoundTrip({ mac });
         expect(outcome === 'accepted').toBe(parseMac(mac) !== undefined);
       }),
-      { numRuns: 300 },
+      { numRuns: FORMAT_RUNS },
     );
   });
   it('names with path separators, quotes or a leading dot are always rejected', () => {
