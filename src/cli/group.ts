@@ -1,6 +1,6 @@
 /** `xenroot group add|set|list|show|remove`: groups (profiles) whose defaults their member clients and guests take. */
 import type { Command } from 'commander';
-import { table, type CliContext } from './context.js';
+import { collectFiles, table, type CliContext } from './context.js';
 
 interface GroupFlags {
   image?: string;
@@ -10,6 +10,7 @@ interface GroupFlags {
   bridge?: string;
   names?: string;
   description?: string;
+  file?: string[];
 }
 
 function fieldOptions(cmd: Command, empty: string): Command {
@@ -20,7 +21,8 @@ function fieldOptions(cmd: Command, empty: string): Command {
     .option('--connect <uri>', `hypervisor URI of its guests${empty}`)
     .option('--bridge <br>', `bridge of its guests' NICs${empty}`)
     .option('--names <pattern>', `names of new members, e.g. lab-{nn} (lab-01, lab-02, ...)${empty}`)
-    .option('--description <text>', `what the group is for${empty}`);
+    .option('--description <text>', `what the group is for${empty}`)
+    .option('--file <dest=source>', `a file every member gets: DEST on the node gets the content of SOURCE (repeatable; a member's own file of the same path wins)${empty ? '; DEST= removes it' : ''}`, collectFiles);
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -28,13 +30,15 @@ export function register(program: Command, ctx: CliContext): void {
 
   fieldOptions(group.command('add <name>').description('add a group'), '').action(async (name: string, o: GroupFlags) => {
     const { addGroup } = await import('../ops/groups.js');
-    const r = await addGroup(await ctx.inventoryPath(), name, o);
+    const { file, ...rest } = o;
+    const r = await addGroup(await ctx.inventoryPath(), name, { ...rest, ...(file ? { files: file } : {}) });
     ctx.print(r, () => `added group ${name}`);
   });
 
   fieldOptions(group.command('set <name>').description('change a group (an empty value removes it); its members follow at the next sync'), ' ("" to remove)').action(async (name: string, o: GroupFlags) => {
     const { setGroup } = await import('../ops/groups.js');
-    const r = await setGroup(await ctx.inventoryPath(), name, o);
+    const { file, ...rest } = o;
+    const r = await setGroup(await ctx.inventoryPath(), name, { ...rest, ...(file ? { files: file } : {}) });
     ctx.print(r, () => (r.changed ? `changed group ${name}; run \`xenroot sync\` to write its members' files` : `group ${name} unchanged`));
   });
 

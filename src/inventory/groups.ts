@@ -9,6 +9,7 @@ import { findEntry } from './lookup.js';
 import { FIELDS, checkEntryName, flagValue, type Group } from './schema.js';
 import type { Inventory } from './store.js';
 import { requireGroup } from './clients.js';
+import { fileFlags } from './identity.js';
 
 /** The settings of a group as flags give them; "" removes one (group set). */
 export interface GroupFields {
@@ -19,9 +20,11 @@ export interface GroupFields {
   bridge?: string;
   names?: string;
   description?: string;
+  /** `--file DEST=SOURCE` (repeatable): a file every member gets; `DEST=` removes it. */
+  files?: string[];
 }
 
-const FLAGS: Record<keyof GroupFields, string> = {
+const FLAGS: Record<Exclude<keyof GroupFields, 'files'>, string> = {
   image: '--image',
   append: '--append',
   root: '--root',
@@ -41,11 +44,16 @@ export function addGroupEntry(inv: Inventory, name: string, fields: GroupFields)
   checkEntryName('group', name);
   if (Object.hasOwn(inv.data.groups ?? {}, name)) throw new InventoryError(`group "${name}" exists already`, { hint: '`xenroot group set NAME ...` changes it' });
   const entry: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields) as [keyof GroupFields, string | undefined][]) {
+  const { files, ...scalars } = fields;
+  for (const [k, v] of Object.entries(scalars) as [keyof typeof FLAGS, string | undefined][]) {
     if (v === undefined || v === '') continue;
     entry[k] = flagValue(FIELDS.groups[k], FLAGS[k], v);
   }
   if (typeof entry.image === 'string') checkImage(inv, entry.image);
+  if (files?.length) {
+    const merged = groupFiles({}, files);
+    if (merged) entry.files = merged;
+  }
   inv.set(['groups', name], entry);
   inv.revalidate();
   return inv.data.groups[name] as Group;
@@ -54,7 +62,9 @@ export function addGroupEntry(inv: Inventory, name: string, fields: GroupFields)
 /** Changes a group's settings ("" removes one); returns whether anything changed. */
 export function setGroupEntry(inv: Inventory, name: string, fields: GroupFields): { group: Group; changed: boolean } {
   const before = JSON.stringify(requireGroup(inv.data, name));
-  for (const [k, v] of Object.entries(fields) as [keyof GroupFields, string | undefined][]) {
+  const { files, ...scalars } = fields;
+  if (files?.length) inv.set(['groups', name, 'files'], groupFiles((requireGroup(inv.data, name).files ?? {}) as Record<string, unknown>, files));
+  for (const [k, v] of Object.entries(scalars) as [keyof typeof FLAGS, string | undefined][]) {
     if (v === undefined) continue;
     if (v === '') inv.delete(['groups', name, k]);
     else {
@@ -66,6 +76,16 @@ export function setGroupEntry(inv: Inventory, name: string, fields: GroupFields)
   inv.revalidate();
   const group = inv.data.groups[name] as Group;
   return { group, changed: JSON.stringify(group) !== before };
+}
+
+/** A group's files after `--file DEST=SOURCE` flags (checked by the schema's rule of the field); undefined when none is left. */
+function groupFiles(current: Record<string, unknown>, specs: string[]): Record<string, unknown> | undefined {
+  const { set, remove, bad } = fileFlags(specs, process.cwd());
+  if (bad.length) throw new InventoryError(`--file ${JSON.stringify(bad[0])} is not valid: must be DEST=SOURCE (a path on the members, then a file here), or DEST= to remove DEST`);
+  const files: Record<string, unknown> = { ...current };
+  for (const d of remove) delete files[d];
+  Object.assign(files, flagValue(FIELDS.groups.files, '--file', set));
+  return Object.keys(files).length ? files : undefined;
 }
 
 /** Removes a group; refuses while a client or guest names it. */

@@ -22,6 +22,7 @@ interface IdentityModel {
   site: { allow: string[]; dhcp: { server: string; proxy: boolean; subnet?: string | undefined } };
   guests: Record<string, IdentityNode>;
   clients: Record<string, IdentityNode>;
+  groups?: Record<string, { files?: Record<string, unknown> | undefined }>;
 }
 
 /** A node's static address resolved: the IPv4, its prefix length where known, its gateway. */
@@ -86,6 +87,11 @@ export function identityIssues(inv: IdentityModel): { path: (string | number)[];
   };
   for (const [name, g] of Object.entries(inv.guests)) check('guests', name, g);
   for (const [name, c] of Object.entries(inv.clients)) check('clients', name, c);
+  // A group's files land in every member's piece: the same rule.
+  for (const [name, g] of Object.entries(inv.groups ?? {}))
+    for (const path of Object.keys(g.files ?? {}))
+      if (MANAGED_NODE_PATHS.some((re) => re.test(path)))
+        issues.push({ path: ['groups', name, 'files', path], message: `is written by xenroot from the node's identity (${path === '/etc/hostname' ? 'set hostname instead' : 'site.identity'}); a group's file may not replace it` });
   return issues;
 }
 

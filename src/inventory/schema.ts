@@ -285,6 +285,8 @@ export const GroupSchema = z
     bridge: Bridge.optional(),
     names: checked(namePatternProblem).optional(),
     description: z.string().regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'must be one line of text' }).optional(),
+    /** Files every member gets in its identity piece (issue 13); a member's own file of the same path wins. */
+    files: NodeFiles.optional(),
   })
   .strict();
 

@@ -87,7 +87,9 @@ export async function nodeIdentities(data: InventoryData, inventoryFile: string,
     const node = (kind === 'guest' ? data.guests[name] : data.clients[name]) as Guest | Client;
     const hostname = nodeHostname(name, node);
     const keys = types.length ? await ensureHostKeys(state, inventoryFile, kind, name, types, `root@${hostname}`, opts) : undefined;
-    const files = resolveFiles(kind, name, node.files, inventoryFile);
+    // The group's files, then the node's own (its file of the same path wins).
+    const group = node.group !== undefined && Object.hasOwn(data.groups ?? {}, node.group) ? data.groups[node.group] : undefined;
+    const files = resolveFiles(kind, name, group?.files ? { ...group.files, ...(node.files ?? {}) } : node.files, inventoryFile);
     return { kind, name, node, hostname, keys, files };
   });
   for (const p of prepared) {

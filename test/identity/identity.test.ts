@@ -132,6 +132,26 @@ describe('client identity through sync', () => {
     }
   });
 
+  it('a group\'s files reach every member\'s piece; a member\'s own file of the same path wins; group set --file DEST= removes one', async () => {
+    await writeFile(join(s.dir, 'issue'), 'lab issue\n');
+    await writeFile(join(s.dir, 'own-issue'), 'own issue\n');
+    expect((await xenroot(['group', 'add', 'lab', '--image', 'terminal', '--file', '/etc/issue=./issue', '--file', '/etc/lab=./issue'], { env, cwd: s.dir })).code).toBe(0);
+    expect((await xenroot(['client', 'add', '52:54:00:13:00:07', '--name', 'lab1', '--group', 'lab'], { env })).code).toBe(0);
+    expect((await xenroot(['client', 'add', '52:54:00:13:00:08', '--name', 'lab2', '--group', 'lab', '--file', '/etc/issue=./own-issue'], { env, cwd: s.dir })).code).toBe(0);
+    expect((await xenroot(['sync', '--root', s.root], { env })).code).toBe(0);
+    const piece = async (n: string) => members(await readFile(join(s.root, TFTP, `identity/node-${n}.cpio.gz`)));
+    expect((await piece('lab1')).get('xenroot/node/etc/issue')?.data).toBe('lab issue\n');
+    expect((await piece('lab2')).get('xenroot/node/etc/issue')?.data).toBe('own issue\n');
+    expect((await piece('lab2')).get('xenroot/node/etc/lab')?.data).toBe('lab issue\n');
+    expect((await xenroot(['group', 'set', 'lab', '--file', '/etc/lab='], { env })).code).toBe(0);
+    expect((await xenroot(['sync', '--root', s.root], { env })).code).toBe(0);
+    expect((await piece('lab1')).has('xenroot/node/etc/lab')).toBe(false);
+    // The same path rules as a node's own files.
+    const bad = await xenroot(['group', 'set', 'lab', '--file', '/etc/hostname=./issue'], { env, cwd: s.dir });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/is written by xenroot from the node's identity/);
+  });
+
   it('a dry run makes no host keys', async () => {
     const t = await makeSite({ clients: { a: { mac: '52:54:00:13:00:09', image: 'terminal' } } });
     try {
