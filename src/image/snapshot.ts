@@ -174,9 +174,13 @@ export function treeManifest(root: string, prev?: { root: string; text: string }
     else if (type === 'c' || type === 'b') what = String(st.rdev);
     if (!shared) addedBytes += st.blocks * 512;
     files++;
-    lines.push(`${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${type === 'f' ? st.size : 0} ${Math.floor(st.mtimeMs / 1000)} ${what} ${escapePath(rel || '.')}`);
+    const line = (s: Stats) => `${type} ${(s.mode & 0o7777).toString(8)} ${s.uid}:${s.gid} ${type === 'f' ? s.size : 0} ${Math.floor(s.mtimeMs / 1000)} ${what} ${escapePath(rel || '.')}`;
+    const at = lines.push(line(st)) - 1;
     if (type === 'd') {
       for (const name of readdirSync(abs).sort()) visit(rel ? `${rel}/${name}` : name, lstatSync(join(abs, name)));
+      // A stale link copied below this directory changed its mtime: the line says what holds now.
+      const now = lstatSync(abs);
+      if (now.mtimeMs !== st.mtimeMs) lines[at] = line(now);
     }
   };
   const top = lstatSync(root, { throwIfNoEntry: false });

@@ -4,7 +4,7 @@
  * tree hard-linked against the previous revision (never against the editable source) and its
  * manifest, and what a running guest's description says it booted.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,7 +127,12 @@ describe('a revision\'s copy and manifest', () => {
     expect(statSync(join(d, '1/etc/keep')).ino).not.toBe(statSync(join(src, 'etc/keep')).ino);
     // An in-place edit (same inode) of the source, and a changed file.
     writeFileSync(join(src, 'etc/change'), 'two\n');
-    // Same size, and (written within the same clock tick) maybe the same mtime: rsync's quick check may link it; the manifest walk catches that by content.
+    // Same size and the same mtime (as when written within the same clock tick): rsync's quick check
+    // links it; the manifest walk catches that by content and copies it, which changes the mtime of
+    // its directory (an old one here, as rsync -a gives it): the manifest records the one that holds.
+    const old = statSync(join(d, '1/etc/change'));
+    utimesSync(join(src, 'etc/change'), old.atime, old.mtime);
+    utimesSync(join(src, 'etc'), new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
     await snapshotTree(src, join(d, '2'), { linkDest: join(d, '1') });
     const m2 = treeManifest(join(d, '2'), { root: join(d, '1'), text: m1.text }, { root: src, since: 0 });
     expect(statSync(join(d, '2/etc/keep')).ino).toBe(statSync(join(d, '1/etc/keep')).ino);
