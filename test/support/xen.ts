@@ -271,8 +271,10 @@ export async function startNestedXen(opts: StartOptions = {}): Promise<NestedXen
     for (;;) {
       if (exited) throw new HypervisorError('nested Xen (QEMU) exited before dom0 libvirtd answered', { hint: tail() });
       if (Date.now() > deadline) throw new TimeoutError(`dom0 libvirtd did not answer on ${uri} in time`, { hint: tail() });
-      // An unanswered forward hangs the connect: bound each probe.
-      const r = await execa('virsh', ['-c', uri, 'version'], { reject: false, timeout: 20_000 });
+      // An unanswered forward hangs the connect: bound each probe, and never past the deadline
+      // (a dom0 that answers only after it must still end with the TimeoutError).
+      const r = await execa('virsh', ['-c', uri, 'version'], { reject: false, timeout: Math.max(500, Math.min(20_000, deadline - Date.now())) });
+      if (Date.now() > deadline) continue;
       if (r.exitCode === 0 && /Xen/.test(r.stdout)) break;
       await sleep(1000);
     }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DependencyError, TimeoutError } from '../../src/sys/errors.js';
-import { qemuArgs, startNestedXen } from '../support/xen.js';
+import { buildDom0, qemuArgs, startNestedXen } from '../support/xen.js';
 
 /** PIDs of processes whose command line mentions `needle`. */
 function pidsMentioning(needle: string): number[] {
@@ -43,6 +43,9 @@ describe.skipIf(!process.env.XENROOT_TEST_XEN)('nested-Xen harness', () => {
   });
 
   it('a dom0 that does not answer in time ends with TimeoutError and its QEMU is stopped by PID', async () => {
+    // The dom0 is built (or found cached) first: on a cold cache its build takes minutes, and this
+    // test is about the wait for libvirtd, not about the build.
+    await buildDom0();
     const parent = await mkdtemp(join(tmpdir(), 'xenroot-xen-timeout-'));
     try {
       const err = await startNestedXen({ workParent: parent, readyTimeoutMs: 3_000 }).catch((e: unknown) => e);
