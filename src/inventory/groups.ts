@@ -9,7 +9,7 @@ import { findEntry } from './lookup.js';
 import { FIELDS, checkEntryName, flagValue, type Group } from './schema.js';
 import type { Inventory } from './store.js';
 import { requireGroup } from './clients.js';
-import { fileFlags } from './identity.js';
+import { editedFiles } from './identity-edit.js';
 
 /** The settings of a group as flags give them; "" removes one (group set). */
 export interface GroupFields {
@@ -51,7 +51,7 @@ export function addGroupEntry(inv: Inventory, name: string, fields: GroupFields)
   }
   if (typeof entry.image === 'string') checkImage(inv, entry.image);
   if (files?.length) {
-    const merged = groupFiles({}, files);
+    const merged = editedFiles({}, files, FIELDS.groups.files);
     if (merged) entry.files = merged;
   }
   inv.set(['groups', name], entry);
@@ -63,7 +63,7 @@ export function addGroupEntry(inv: Inventory, name: string, fields: GroupFields)
 export function setGroupEntry(inv: Inventory, name: string, fields: GroupFields): { group: Group; changed: boolean } {
   const before = JSON.stringify(requireGroup(inv.data, name));
   const { files, ...scalars } = fields;
-  if (files?.length) inv.set(['groups', name, 'files'], groupFiles((requireGroup(inv.data, name).files ?? {}) as Record<string, unknown>, files));
+  if (files?.length) inv.set(['groups', name, 'files'], editedFiles((requireGroup(inv.data, name).files ?? {}) as Record<string, unknown>, files, FIELDS.groups.files));
   for (const [k, v] of Object.entries(scalars) as [keyof typeof FLAGS, string | undefined][]) {
     if (v === undefined) continue;
     if (v === '') inv.delete(['groups', name, k]);
@@ -76,16 +76,6 @@ export function setGroupEntry(inv: Inventory, name: string, fields: GroupFields)
   inv.revalidate();
   const group = inv.data.groups[name] as Group;
   return { group, changed: JSON.stringify(group) !== before };
-}
-
-/** A group's files after `--file DEST=SOURCE` flags (checked by the schema's rule of the field); undefined when none is left. */
-function groupFiles(current: Record<string, unknown>, specs: string[]): Record<string, unknown> | undefined {
-  const { set, remove, bad } = fileFlags(specs, process.cwd());
-  if (bad.length) throw new InventoryError(`--file ${JSON.stringify(bad[0])} is not valid: must be DEST=SOURCE (a path on the members, then a file here), or DEST= to remove DEST`);
-  const files: Record<string, unknown> = { ...current };
-  for (const d of remove) delete files[d];
-  Object.assign(files, flagValue(FIELDS.groups.files, '--file', set));
-  return Object.keys(files).length ? files : undefined;
 }
 
 /** Removes a group; refuses while a client or guest names it. */

@@ -17,11 +17,20 @@ export function setIdentityFields(inv: Inventory, path: ['clients' | 'guests', s
     inv.set([...path, key], v === '' ? undefined : flagValue(f[key], flag, v));
   }
   if (!flags.files?.length) return;
-  const { set, remove, bad } = fileFlags(flags.files, process.cwd());
-  if (bad.length) throw new InventoryError(`--file ${JSON.stringify(bad[0])} is not valid: must be DEST=SOURCE (a path on the node, then a file here), or DEST= to remove DEST`);
   const node = path[0] === 'clients' ? inv.data.clients[path[1]] : inv.data.guests[path[1]];
-  const files: Record<string, unknown> = { ...(node?.files ?? {}) };
+  inv.set([...path, 'files'], editedFiles(node?.files ?? {}, flags.files, f.files));
+}
+
+/**
+ * The `files:` of a node or group after `--file DEST=SOURCE` flags (`DEST=` removes DEST), the new
+ * entries checked by `field`, the schema's own rule of the field; undefined when none is left.
+ * InventoryError for a flag that is not DEST=SOURCE.
+ */
+export function editedFiles(current: Record<string, unknown>, specs: string[], field: Parameters<typeof flagValue>[0]): Record<string, unknown> | undefined {
+  const { set, remove, bad } = fileFlags(specs, process.cwd());
+  if (bad.length) throw new InventoryError(`--file ${JSON.stringify(bad[0])} is not valid: must be DEST=SOURCE (a path on the node, then a file here), or DEST= to remove DEST`);
+  const files: Record<string, unknown> = { ...current };
   for (const d of remove) delete files[d];
-  Object.assign(files, flagValue(f.files, '--file', set));
-  inv.set([...path, 'files'], Object.keys(files).length ? files : undefined);
+  Object.assign(files, flagValue(field, '--file', set));
+  return Object.keys(files).length ? files : undefined;
 }

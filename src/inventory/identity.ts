@@ -61,9 +61,7 @@ export function identityIssues(inv: IdentityModel): { path: (string | number)[];
   const dhcpHandsOut = site.dhcp.server !== 'none' && !site.dhcp.proxy;
   const owners = new Map<string, string>();
   const check = (section: 'guests' | 'clients', name: string, node: IdentityNode) => {
-    for (const path of Object.keys(node.files ?? {}))
-      if (MANAGED_NODE_PATHS.some((re) => re.test(path)))
-        issues.push({ path: [section, name, 'files', path], message: `is written by xenroot from the node's identity (${path === '/etc/hostname' ? 'set hostname instead' : 'site.identity'}); a per-node file may not replace it` });
+    issues.push(...managedFileIssues([section, name], node.files, 'a per-node file'));
     const a = nodeAddress(site, node);
     if (node.gateway && !a) issues.push({ path: [section, name, 'gateway'], message: 'is set without an address' });
     if (!a) return;
@@ -88,11 +86,15 @@ export function identityIssues(inv: IdentityModel): { path: (string | number)[];
   for (const [name, g] of Object.entries(inv.guests)) check('guests', name, g);
   for (const [name, c] of Object.entries(inv.clients)) check('clients', name, c);
   // A group's files land in every member's piece: the same rule.
-  for (const [name, g] of Object.entries(inv.groups ?? {}))
-    for (const path of Object.keys(g.files ?? {}))
-      if (MANAGED_NODE_PATHS.some((re) => re.test(path)))
-        issues.push({ path: ['groups', name, 'files', path], message: `is written by xenroot from the node's identity (${path === '/etc/hostname' ? 'set hostname instead' : 'site.identity'}); a group's file may not replace it` });
+  for (const [name, g] of Object.entries(inv.groups ?? {})) issues.push(...managedFileIssues(['groups', name], g.files, "a group's file"));
   return issues;
+}
+
+/** Files (of a node or a group at `at`) over a path xenroot writes from the node's identity. */
+function managedFileIssues(at: string[], files: Record<string, unknown> | undefined, what: string): { path: string[]; message: string }[] {
+  return Object.keys(files ?? {})
+    .filter((path) => MANAGED_NODE_PATHS.some((re) => re.test(path)))
+    .map((path) => ({ path: [...at, 'files', path], message: `is written by xenroot from the node's identity (${path === '/etc/hostname' ? 'set hostname instead' : 'site.identity'}); ${what} may not replace it` }));
 }
 
 /**
