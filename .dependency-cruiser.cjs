@@ -47,6 +47,13 @@ module.exports = {
       },
     },
     {
+      name: 'ops-steps-serve-commands',
+      comment: 'src/ops/steps holds steps shared by several commands; a step never imports a command (src/ops/*.ts)',
+      severity: 'error',
+      from: { path: '^src/ops/steps/' },
+      to: { path: '^src/ops/[^/]+\\.ts$' },
+    },
+    {
       name: 'no-circular',
       comment: 'no module imports itself through others',
       severity: 'error',

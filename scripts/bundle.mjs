@@ -47,8 +47,11 @@ for (const f of await readdir(outdir)) {
   for (const d of ['deploy', 'render', 'inventory', 'ops', 'sys']) {
     const dir = `${root}dist/${d}`;
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).sort()) {
-      if (f.endsWith('.map')) continue;
+    // Folders nest (ops/steps): every file below the layer, in a fixed order.
+    for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && !e.name.endsWith('.map'))
+      .map((e) => `${e.parentPath ?? e.path}/${e.name}`.slice(dir.length + 1))
+      .sort()) {
       h.update(`${d}/${f}\0`).update(readFileSync(`${dir}/${f}`)).update('\0');
     }
   }

@@ -12,7 +12,7 @@ import { HypervisorCallError } from '../hypervisor/errors.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { UsageError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
-import { guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 import { mkdir } from 'node:fs/promises';
 
 function startFile(host: string, guest: string): string {

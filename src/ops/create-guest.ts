@@ -9,7 +9,7 @@ import { addGuestEntry, type GuestEntryOptions } from '../inventory/guests.js';
 import { guestFiles } from '../inventory/paths.js';
 import type { Guest } from '../inventory/schema.js';
 import { updateInventory } from '../inventory/store.js';
-import { writeGuestFiles } from './guest-files.js';
+import { writeGuestFiles } from './steps/guest-files.js';
 import './inventory-rules.js';
 
 export interface CreateGuestOptions extends Omit<GuestEntryOptions, 'configDir'> {

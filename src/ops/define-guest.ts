@@ -2,10 +2,10 @@
 import type { DomainTarget } from '../inventory/schema.js';
 import { guestFiles } from '../inventory/paths.js';
 import { updateInventory } from '../inventory/store.js';
-import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
-import { ensureHostBoot } from './host-boot.js';
+import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
+import { ensureHostBoot } from './steps/host-boot.js';
 import { log } from '../sys/log.js';
-import { writeGuestFiles } from './guest-files.js';
+import { writeGuestFiles } from './steps/guest-files.js';
 
 export interface DefineResult {
   name: string;

@@ -4,7 +4,7 @@ import type { AttachResult, ExpectResult } from '../hypervisor/console.js';
 
 export type { AttachResult, ExpectResult };
 import { isActive, type DomainState } from '../hypervisor/types.js';
-import { resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 
 export interface ConsoleOptions extends HostOptions {
   /** Non-interactive: wait for this pattern. */

@@ -3,7 +3,7 @@ import { requireEntry } from '../inventory/lookup.js';
 import { setGuestMacEntry } from '../inventory/guests.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory, updateInventory } from '../inventory/store.js';
-import { writeGuestFiles } from './guest-files.js';
+import { writeGuestFiles } from './steps/guest-files.js';
 
 /** The guest's pinned MAC and where it came from. */
 export async function getGuestMac(inventoryFile: string, name: string): Promise<{ mac: string | undefined; macSource: Guest['macSource'] | undefined }> {

@@ -4,7 +4,7 @@ import { isActive, type DomainState } from '../hypervisor/types.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory } from '../inventory/store.js';
-import { guestUri, hostOf, usingHypervisor, type HostOptions } from './guest-host.js';
+import { guestUri, hostOf, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 import { imageRef } from '../inventory/paths.js';
 import { nodeImage, runningImage } from '../inventory/revisions.js';
 import { effectiveGuest } from '../inventory/effective.js';

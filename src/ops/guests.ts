@@ -1,5 +1,5 @@
 /** `xenroot list`, `show NAME`, `render NAME`: reading guests and their generated files. */
-import { revisionModel } from './revision-model.js';
+import { revisionModel } from './steps/revision-model.js';
 import { explainGuest, type EffectiveGuest, type ValueSource } from '../inventory/effective.js';
 import { requireNodeRef } from '../inventory/refs.js';
 import { loadModel } from '../inventory/model.js';

@@ -39,7 +39,7 @@ import { lastPass, liveRevisions, revisionImage, revisionsInUse, type RevisionIn
 import { stageBootFiles } from './build-initrd.js';
 import { resolveUri } from '../hypervisor/connect.js';
 import { targetForUri } from '../hypervisor/types.js';
-import { syncUnlocked } from './sync-apply.js';
+import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
 
 async function sha256Of(path: string): Promise<string> {

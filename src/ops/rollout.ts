@@ -26,7 +26,7 @@ import { loadInventory, parseInventoryText, updateInventory, type Inventory } fr
 import { CLIENT_SWITCH_DIR, GUEST_SWITCH_DIR } from '../deploy/plan.js';
 import { under } from '../deploy/manifest.js';
 import { ensureStaged, nodeTargets, requireRevision } from './revisions.js';
-import { syncUnlocked } from './sync-apply.js';
+import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
 
 /** Which nodes a rollout or rollback moves. */

@@ -13,10 +13,10 @@ import type { DomainTarget } from '../inventory/schema.js';
 import { updateInventory } from '../inventory/store.js';
 import { HypervisorError } from '../sys/errors.js';
 import type { ShippedFile } from '../hypervisor/boot-store.js';
-import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
-import { writeGuestFiles } from './guest-files.js';
-import { ensureHostBoot } from './host-boot.js';
-import { needsPlacement, placeGuestsOnHosts } from './placement.js';
+import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
+import { writeGuestFiles } from './steps/guest-files.js';
+import { ensureHostBoot } from './steps/host-boot.js';
+import { needsPlacement, placeGuestsOnHosts } from './steps/placement.js';
 import { recordConsoleStart } from './console-log.js';
 
 export interface PinResult {

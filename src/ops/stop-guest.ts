@@ -1,7 +1,7 @@
 /** `xenroot stop NAME [--force]`: graceful shutdown and wait, or destroy. */
 import { TimeoutError } from '../sys/errors.js';
 import { isActive, type DomainState, type Hypervisor } from '../hypervisor/types.js';
-import { resolveGuest, usingHypervisor, type HostOptions } from './guest-host.js';
+import { resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 
 export interface StopOptions extends HostOptions {
   /** Destroy instead of a graceful shutdown. */

@@ -18,10 +18,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { withInventoryLock } from '../inventory/lock.js';
 import { applyMarkPath, intactFileCount, manifestPath } from '../deploy/manifest.js';
-import { fingerprints, sameStats, type SyncOptions, type SyncResult } from './sync-inputs.js';
+import { fingerprints, sameStats, type SyncOptions, type SyncResult } from './steps/sync-inputs.js';
 import './inventory-rules.js';
 
-export type { SyncOptions, SyncResult } from './sync-inputs.js';
+export type { SyncOptions, SyncResult } from './steps/sync-inputs.js';
 
 /**
  * The no-op check, without the lock and without loading the planner: the inventory text, the
@@ -70,7 +70,7 @@ export async function sync(inventoryFile: string, opts: SyncOptions = {}): Promi
   const file = resolve(inventoryFile);
   const quick = noOp(file, opts, t0);
   if (quick) return quick;
-  const { syncUnlocked } = await import('./sync-apply.js');
+  const { syncUnlocked } = await import('./steps/sync-apply.js');
   if (opts.dryRun || !existsSync(file)) return syncUnlocked(file, opts, t0);
   return withInventoryLock(file, () => syncUnlocked(file, opts, t0));
 }

@@ -6,17 +6,17 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bootVolumeName, type BootFile, type ShippedFile } from '../hypervisor/boot-store.js';
-import type { Hypervisor } from '../hypervisor/types.js';
-import { consoleLogPath } from '../hypervisor/console-log.js';
-import { isXlUri } from '../hypervisor/connect.js';
-import { hashSource } from '../deploy/tftp.js';
-import { effectiveGuest } from '../inventory/effective.js';
-import { findEntry } from '../inventory/lookup.js';
-import { bootFiles, requireKver } from '../inventory/paths.js';
-import type { DomainTarget, Host, InventoryData } from '../inventory/schema.js';
-import type { HostPaths } from '../render/guest-spec.js';
-import { ImageError } from '../sys/errors.js';
+import { bootVolumeName, type BootFile, type ShippedFile } from '../../hypervisor/boot-store.js';
+import type { Hypervisor } from '../../hypervisor/types.js';
+import { consoleLogPath } from '../../hypervisor/console-log.js';
+import { isXlUri } from '../../hypervisor/connect.js';
+import { hashSource } from '../../deploy/tftp.js';
+import { effectiveGuest } from '../../inventory/effective.js';
+import { findEntry } from '../../inventory/lookup.js';
+import { bootFiles, requireKver } from '../../inventory/paths.js';
+import type { DomainTarget, Host, InventoryData } from '../../inventory/schema.js';
+import type { HostPaths } from '../../render/guest-spec.js';
+import { ImageError } from '../../sys/errors.js';
 
 /** Hashes of local boot files for this process (size, mtime and inode checked on every use). */
 const hashes: Parameters<typeof hashSource>[2] = {};

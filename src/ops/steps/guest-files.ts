@@ -9,14 +9,14 @@
 import { lstatSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { guestFiles, stateDir } from '../inventory/paths.js';
+import { guestFiles, stateDir } from '../../inventory/paths.js';
 import { revisionModel } from './revision-model.js';
-import { applyOwned, type ApplyResult } from '../deploy/apply.js';
-import { manifestPath } from '../deploy/manifest.js';
-import { planGuestFiles, planGuestRamdisks } from '../deploy/plan.js';
+import { applyOwned, type ApplyResult } from '../../deploy/apply.js';
+import { manifestPath } from '../../deploy/manifest.js';
+import { planGuestFiles, planGuestRamdisks } from '../../deploy/plan.js';
 import { guestRamdiskInputs, nodeIdentities } from './identity.js';
-import type { Inventory } from '../inventory/store.js';
-import { removeFile, writeFileAtomic } from '../sys/atomic.js';
+import type { Inventory } from '../../inventory/store.js';
+import { removeFile, writeFileAtomic } from '../../sys/atomic.js';
 import { generatedHostPaths } from './host-boot.js';
 
 /**

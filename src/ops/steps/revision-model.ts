@@ -3,10 +3,10 @@
  * its images (state directory), as the renderers see it. Every command that writes generated
  * files plans from this (sync, rollout, rollback, publish, prune), so they all write the same files.
  */
-import { InventoryError } from '../sys/errors.js';
-import type { InventoryData } from '../inventory/schema.js';
-import { readRevisionIndexes } from '../inventory/revision-store.js';
-import { effectiveModel, missingRevisions, type RevisionIndex } from '../inventory/revisions.js';
+import { InventoryError } from '../../sys/errors.js';
+import type { InventoryData } from '../../inventory/schema.js';
+import { readRevisionIndexes } from '../../inventory/revision-store.js';
+import { effectiveModel, missingRevisions, type RevisionIndex } from '../../inventory/revisions.js';
 
 /**
  * `data` with its live revisions as image entries IMAGE@REV and each node on a revision pointed

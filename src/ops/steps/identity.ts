@@ -9,15 +9,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ensureHostKeys, hostKeysStamp, type HostKey } from '../deploy/host-keys.js';
-import type { GuestRamdiskInput, IdentityArchive } from '../deploy/plan.js';
-import { writeCpio } from '../initrd/cpio.js';
-import { nodeAddress, nodeHostname } from '../inventory/identity.js';
-import { bootFiles } from '../inventory/paths.js';
-import { effectiveGuest } from '../inventory/effective.js';
-import type { Client, DomainTarget, Guest, InventoryData } from '../inventory/schema.js';
-import { identityMembers, type NodeIdentity } from '../render/identity.js';
-import { DeployError } from '../sys/errors.js';
+import { ensureHostKeys, hostKeysStamp, type HostKey } from '../../deploy/host-keys.js';
+import type { GuestRamdiskInput, IdentityArchive } from '../../deploy/plan.js';
+import { writeCpio } from '../../initrd/cpio.js';
+import { nodeAddress, nodeHostname } from '../../inventory/identity.js';
+import { bootFiles } from '../../inventory/paths.js';
+import { effectiveGuest } from '../../inventory/effective.js';
+import type { Client, DomainTarget, Guest, InventoryData } from '../../inventory/schema.js';
+import { identityMembers, type NodeIdentity } from '../../render/identity.js';
+import { DeployError } from '../../sys/errors.js';
 
 /** Bumped when the layout of the piece changes, so every piece is rebuilt. */
 const FORMAT = 3;

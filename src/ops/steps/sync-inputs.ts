@@ -2,22 +2,22 @@
  * What a sync's plan depends on besides the inventory text, and the cheap check that nothing
  * changed at all (shared by the no-op check of ops/sync.ts and the planner of ops/sync-apply.ts).
  */
-import type { NodeFailure } from '../deploy/node-faults.js';
+import type { NodeFailure } from '../../deploy/node-faults.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { bootFiles, stateDir } from '../inventory/paths.js';
-import { effectiveGuest } from '../inventory/effective.js';
-import type { InventoryData } from '../inventory/schema.js';
-import { codeStamp } from '../sys/stamp.js';
-import { manifestIntact, type LoadedManifest, type PlanInputs } from '../deploy/manifest.js';
-import { EFI_LOADER_PATHS, SYSLINUX_PATHS } from '../deploy/tftp.js';
-import { hostKeysFile } from '../deploy/host-keys.js';
-import { under } from '../deploy/manifest.js';
-import type { FileChange, Outcome } from '../deploy/apply.js';
-import type { ReloadResult } from '../deploy/reload.js';
-import { isRevisionEntry, type RevisionIndex } from '../inventory/revisions.js';
-import { revisionIndexPath } from '../inventory/revision-store.js';
+import { bootFiles, stateDir } from '../../inventory/paths.js';
+import { effectiveGuest } from '../../inventory/effective.js';
+import type { InventoryData } from '../../inventory/schema.js';
+import { codeStamp } from '../../sys/stamp.js';
+import { manifestIntact, type LoadedManifest, type PlanInputs } from '../../deploy/manifest.js';
+import { EFI_LOADER_PATHS, SYSLINUX_PATHS } from '../../deploy/tftp.js';
+import { hostKeysFile } from '../../deploy/host-keys.js';
+import { under } from '../../deploy/manifest.js';
+import type { FileChange, Outcome } from '../../deploy/apply.js';
+import type { ReloadResult } from '../../deploy/reload.js';
+import { isRevisionEntry, type RevisionIndex } from '../../inventory/revisions.js';
+import { revisionIndexPath } from '../../inventory/revision-store.js';
 
 export interface SyncOptions {
   /** Write every system path under this directory; no reload hooks. */

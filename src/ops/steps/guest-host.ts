@@ -10,15 +10,15 @@
  * Which domain flavour: --target, else what the driver declares for its URI (xen:// runs the
  * Xen PV domain, qemu:// and test:// the QEMU test domain).
  */
-import { hypervisorFor, resolveUri } from '../hypervisor/connect.js';
-import type { DomainGuest, Hypervisor } from '../hypervisor/types.js';
-import { requireEntry } from '../inventory/lookup.js';
-import { effectiveGuest } from '../inventory/effective.js';
-import { guestFiles } from '../inventory/paths.js';
-import type { DomainTarget, Guest, Host } from '../inventory/schema.js';
-import type { HostPaths } from '../render/guest-spec.js';
-import { loadInventory, type Inventory } from '../inventory/store.js';
-import { guestSpec } from '../render/guest-spec.js';
+import { hypervisorFor, resolveUri } from '../../hypervisor/connect.js';
+import type { DomainGuest, Hypervisor } from '../../hypervisor/types.js';
+import { requireEntry } from '../../inventory/lookup.js';
+import { effectiveGuest } from '../../inventory/effective.js';
+import { guestFiles } from '../../inventory/paths.js';
+import type { DomainTarget, Guest, Host } from '../../inventory/schema.js';
+import type { HostPaths } from '../../render/guest-spec.js';
+import { loadInventory, type Inventory } from '../../inventory/store.js';
+import { guestSpec } from '../../render/guest-spec.js';
 import { revisionModel } from './revision-model.js';
 
 export interface HostOptions {

@@ -5,13 +5,13 @@
  * src/hypervisor/placement.ts, and records `host:` in the inventory under the lock (a guest that
  * got a host meanwhile keeps it).
  */
-import { hypervisorFor } from '../hypervisor/connect.js';
-import { isSshUri } from '../hypervisor/ssh.js';
-import { placeGuests, type HostCandidate, type Placement } from '../hypervisor/placement.js';
-import { placeGuestEntry } from '../inventory/hosts.js';
-import type { Inventory } from '../inventory/store.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
-import { log } from '../sys/log.js';
+import { hypervisorFor } from '../../hypervisor/connect.js';
+import { isSshUri } from '../../hypervisor/ssh.js';
+import { placeGuests, type HostCandidate, type Placement } from '../../hypervisor/placement.js';
+import { placeGuestEntry } from '../../inventory/hosts.js';
+import type { Inventory } from '../../inventory/store.js';
+import { loadInventory, updateInventory } from '../../inventory/store.js';
+import { log } from '../../sys/log.js';
 import type { HostOptions } from './guest-host.js';
 
 /** Whether a guest is placed by xenroot: it names no host and no URI, no URI is forced, and the inventory has hosts. */
