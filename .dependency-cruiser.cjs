@@ -43,7 +43,7 @@ module.exports = {
       to: {
         reachable: true,
         // node:net is reachable for isIP/isIPv4 (address validation) only.
-        path: ['^(node:)?(fs|fs/promises|child_process|dgram|http|https|http2|tls|worker_threads)$', '^src/inventory/store\\.ts$', '^src/sys/(atomic|lifetime|proc|which)\\.ts$', 'node_modules/(execa|proper-lockfile|node-pty|@unraid)/'],
+        path: ['^(node:)?(fs|fs/promises|child_process|dgram|http|https|http2|tls|worker_threads)$', '^src/inventory/store\\.ts$', '^src/sys/(atomic|lifetime|lock|proc|which)\\.ts$', 'node_modules/(execa|node-pty|@unraid)/'],
       },
     },
     {

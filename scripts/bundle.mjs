@@ -22,8 +22,8 @@ await build({
   target: 'node20',
   chunkNames: '[name]-[hash]',
   // Native modules, and CommonJS packages that use __filename/__dirname or process-wide signal
-  // handlers (proper-lockfile, signal-exit): loaded from node_modules as they are.
-  external: ['@unraid/libvirt', 'node-pty', 'pino', 'pino-pretty', 'proper-lockfile', 'signal-exit', 'execa'],
+  // handlers (signal-exit, through execa): loaded from node_modules as they are.
+  external: ['@unraid/libvirt', 'node-pty', 'pino', 'pino-pretty', 'signal-exit', 'execa'],
   // CommonJS dependencies (commander, ...) call require(): give the ESM bundle one.
   banner: { js: "import { createRequire as __xenrootRequire } from 'node:module'; const require = __xenrootRequire(import.meta.url);" },
   logLevel: 'warning',

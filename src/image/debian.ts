@@ -13,8 +13,8 @@ import { mkdir, readdir, rename, rm, mkdtemp, writeFile } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import lockfile from 'proper-lockfile';
 import { DependencyError, ImageError } from '../sys/errors.js';
+import { withLock } from '../sys/lock.js';
 import { log } from '../sys/log.js';
 
 export interface DebianKernel {
@@ -127,17 +127,15 @@ export async function prepareKernel(opts: { pkg?: string; cache?: string } = {})
 /** Serialises downloads/extractions of one kind between processes (parallel test files). */
 export async function withCacheLock<T>(cache: string, name: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(cache, { recursive: true });
-  const release = await lockfile.lock(cache, {
-    lockfilePath: join(cache, `${name}.lock`),
-    realpath: false,
-    stale: 300_000,
-    retries: { retries: 1200, minTimeout: 200, maxTimeout: 1000 },
-  });
-  try {
-    return await fn();
-  } finally {
-    await release();
-  }
+  const path = join(cache, `${name}.lock`);
+  return withLock(
+    path,
+    {
+      fail: (err) => new ImageError(`cannot lock the cache ${cache} (${path}): ${err.code ?? err.message}`, { cause: err, hint: 'set XENROOT_CACHE to a directory you may write' }),
+      onWait: (n) => log().info({ path, holder: n?.pid }, `waiting for ${n ? `PID ${n.pid}` : 'another process'} to finish with the ${name} cache`),
+    },
+    fn,
+  );
 }
 
 async function prepareKernelLocked(opts: { pkg?: string }, cache: string): Promise<DebianKernel> {

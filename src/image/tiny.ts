@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import lockfile from 'proper-lockfile';
 import { ImageError } from '../sys/errors.js';
+import { withLock } from '../sys/lock.js';
 import type { DebianKernel } from './debian.js';
 
 export interface TinyImageOptions {
@@ -89,18 +89,11 @@ export async function buildTinyImage(opts: TinyImageOptions): Promise<string> {
   if (!opts.force && (await readStamp(stamp)) === stampText(opts)) return dir;
   await mkdir(dirname(dir), { recursive: true });
   // Test files run in parallel processes: one builds, the others wait and reuse its image.
-  const release = await lockfile.lock(dirname(dir), {
-    lockfilePath: `${dir}.lock`,
-    realpath: false,
-    stale: 120_000,
-    retries: { retries: 600, minTimeout: 200, maxTimeout: 1000 },
-  });
-  try {
+  const lock = { fail: (err: NodeJS.ErrnoException) => new ImageError(`cannot lock ${dir}.lock: ${err.code ?? err.message}`, { cause: err }) };
+  return withLock(`${dir}.lock`, lock, async () => {
     if (!opts.force && (await readStamp(stamp)) === stampText(opts)) return dir;
-    return await build(dir, opts);
-  } finally {
-    await release();
-  }
+    return build(dir, opts);
+  });
 }
 
 async function build(dir: string, opts: TinyImageOptions): Promise<string> {

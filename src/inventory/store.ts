@@ -1,7 +1,7 @@
 /**
  * Loading and saving the inventory. Reads parse the YAML into a Document (comments kept) and
  * validate it; writes happen only inside `updateInventory`, which holds an inter-process lock
- * (proper-lockfile: a lock directory beside the file, stale after a crash), re-reads the file
+ * (inventory/lock.ts: a lock file beside it naming its holder's PID), re-reads the file
  * under the lock, applies the change to the Document, validates the result and replaces the file
  * atomically (src/sys/atomic.ts: temp file, fsync, rename). A command that also writes generated
  * files registers their undo with onSaveFailure: when saving fails, they are undone too.

@@ -59,8 +59,8 @@ describe('concurrent writers', () => {
       const data = (await loadInventory(inv)).data;
       for (const n of created) expect(data.guests[n], `${n} after trial ${trial}`).toBeDefined();
       expect(readFileSync(inv, 'utf8')).toContain('# hand-written: keep me');
-      // A holder killed inside its critical section leaves its lock behind; it would expire by
-      // itself after the stale period (proved below). Remove it here so 100 trials stay fast.
+      // A holder killed inside its critical section leaves its lock behind; the next writer takes
+      // it over at once (proved below). Count and remove it here.
       if (existsSync(`${inv}.lock`)) {
         killedWhileLocked++;
         rmSync(`${inv}.lock`, { recursive: true, force: true });
@@ -71,13 +71,20 @@ describe('concurrent writers', () => {
     console.log(`SIGKILL trials: ${created.length} completed, ${100 - created.length} killed, ${killedWhileLocked} killed while holding the lock`);
   });
 
-  it('a lock left by a SIGKILLed writer is taken over after the stale period', async () => {
+  it('a lock left by a SIGKILLed writer is taken over at once (its PID is gone)', async () => {
     const { inv, args } = await freshInventory();
-    // Simulate the dead holder's lock exactly as proper-lockfile leaves it: a lock directory.
-    mkdirSync(`${inv}.lock`);
-    const env = { XENROOT_LOG_JSON: '1', XENROOT_LOCK_STALE_MS: '2000' };
+    // A writer killed while holding the lock: its lock file names its PID, which is gone now.
+    const killed = execa('sleep', ['600'], { reject: false });
+    const pid = killed.pid!;
+    const start = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
+    killed.kill('SIGKILL');
+    await killed;
+    writeFileSync(`${inv}.lock`, JSON.stringify({ pid, start, command: 'create killed', since: '10:00:00', token: '0123456789abcdef' }) + '\n');
+    // A stopped holder would be waited for an hour: only the dead-PID rule lets this create go on.
+    const env = { XENROOT_LOG_JSON: '1', XENROOT_LOCK_STALE_MS: '3600000' };
     const r = await execa('node', [XENROOT, ...args, 'create', 'after', '--image', 'terminal'], { reject: false, env });
     expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stderr)).not.toContain('waiting for the inventory lock');
     expect((await loadInventory(inv)).data.guests.after).toBeDefined();
   });
 });

@@ -1,5 +1,5 @@
 // One lock policy: a held lock is waited for with a message naming its holder; a holder that was
-// suspended past the stale time loses the lock and stops with a clear error, applying nothing.
+// stopped past the stale time loses the lock and stops with a clear error, applying nothing.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,11 +44,8 @@ describe('the inventory lock', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    // Wait until it holds the lock, then stop it. The lock directory alone is not enough: between
-    // its mkdir and its first utimes proper-lockfile has not taken the lock yet (a child stopped
-    // there fails to lock, ENOENT, instead of losing a lock it holds); the owner note is written
-    // once the lock is held.
-    for (let i = 0; i < 1000 && !existsSync(`${file}.lock.owner`); i++) await sleep(5);
+    // Wait until it holds the lock (the lock file exists only complete, naming its holder), then stop it.
+    for (let i = 0; i < 1000 && !existsSync(`${file}.lock`); i++) await sleep(5);
     child.kill('SIGSTOP');
     await sleep(3500);
     // Another command takes the stale lock over and changes the inventory.

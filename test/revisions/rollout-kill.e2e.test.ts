@@ -132,9 +132,9 @@ describe('rollout under SIGKILL', () => {
       const code = await exited;
       watcher?.close();
       if (code === null) killed++;
-      // A killed run leaves the inventory's lock behind: the next command takes it over once it is
-      // stale (XENROOT_LOCK_STALE_MS, 2 s here; test/cli/concurrency.test.ts proves the takeover).
-      // Every tenth trial waits for that; the others remove the dead run's lock at once, for speed.
+      // A killed run leaves the inventory's lock behind: the next command takes it over at once,
+      // its PID being gone (test/cli/concurrency.test.ts proves the takeover). Every tenth trial
+      // leaves it to that; the others remove the dead run's lock.
       if (trial % 10 !== 9) rmSync(`${s.inventory}.lock`, { recursive: true, force: true });
       // After the kill: every node is on one revision (its two files agree), the inventory parses.
       const after = fleet();
