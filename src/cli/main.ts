@@ -12,7 +12,6 @@ import { commandModules } from './commands.js';
 import { ExitCode, isXenrootError } from '../sys/errors.js';
 import { installSignalPolicy, interrupted, runCleanups } from '../sys/lifetime.js';
 // The model rules of the layers above the inventory (issue 16: command line lengths per consumer).
-import '../ops/inventory-rules.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };

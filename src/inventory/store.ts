@@ -22,7 +22,7 @@ import { assertLockHeld, withInventoryLock } from './lock.js';
 import { decodeInventory, encodeInventory, type TextFormat } from './text.js';
 import { ENTRY_NAME_CHECK, ENTRY_SCHEMAS, InventorySchema, crossIssues, knownKeysAt, type InventoryData } from './schema.js';
 import { describeIssues } from './issues.js';
-import { modelCheckIssues } from './model-checks.js';
+import { modelCheckIssues, type ModelCheck } from './model-checks.js';
 
 export class Inventory {
   private document: Document | undefined;
@@ -31,6 +31,8 @@ export class Inventory {
     readonly path: string,
     private readonly text: string,
     public data: InventoryData,
+    /** The rules over the whole model this inventory is validated with (the store's). */
+    private readonly checks: readonly ModelCheck[],
     private readonly raw?: unknown,
     private readonly knownSiteKeys?: readonly string[],
   ) {}
@@ -102,7 +104,7 @@ export class Inventory {
     if (this.allOps.length === 0) return; // the data of the unedited text is valid already
     const r = this.render();
     if (this.validated === r) return;
-    this.data = this.validateEdited(r.entries ?? (r.raw as Record<string, unknown>)) ?? validate(r.raw ?? readYaml(r.text, this.path), this.path);
+    this.data = this.validateEdited(r.entries ?? (r.raw as Record<string, unknown>)) ?? validate(r.raw ?? readYaml(r.text, this.path), this.path, this.checks);
     this.validated = r;
   }
 
@@ -143,7 +145,7 @@ export class Inventory {
     }
     const issue = crossIssues(next)[0];
     if (issue) throw new InventoryError(`${this.path}: ${issue.path.join('.')}: ${issue.message}`);
-    const rule = modelCheckIssues(next)[0];
+    const rule = modelCheckIssues(this.checks, next)[0];
     if (rule) throw new InventoryError(`${this.path}: ${rule.path.join('.')}: ${rule.message}`, { hint: 'shorten the append arguments of the image, group or node' });
     return next;
   }
@@ -272,7 +274,7 @@ function formatIssues(err: ZodError, file: string, raw: unknown): string {
   return `${file}: ${describeIssues(err.issues, raw, knownKeysAt)}`;
 }
 
-export function validate(raw: unknown, file: string): InventoryData {
+function validate(raw: unknown, file: string, checks: readonly ModelCheck[]): InventoryData {
   if (raw === null || raw === undefined) throw new InventoryError(`${file}: the inventory is empty`, { hint: 'run `xenroot init` to create one' });
   const parsed = InventorySchema.safeParse(raw);
   if (!parsed.success) {
@@ -280,8 +282,8 @@ export function validate(raw: unknown, file: string): InventoryData {
       hint: 'fix the file by hand or with xenroot commands; `xenroot show` and `xenroot image show` print what is there',
     });
   }
-  // Rules registered by the layers above (model-checks.ts): what a consumer of a value would refuse.
-  const issue = modelCheckIssues(parsed.data)[0];
+  // The rules the store was opened with (model-checks.ts): what a consumer of a value would refuse.
+  const issue = modelCheckIssues(checks, parsed.data)[0];
   if (issue) throw new InventoryError(`${file}: ${issue.path.join('.')}: ${issue.message}`, { hint: 'shorten the append arguments of the image, group or node' });
   return parsed.data;
 }
@@ -302,19 +304,19 @@ function readYaml(text: string, file: string): unknown {
   }
 }
 
-export function parseInventoryText(text: string, file: string): Inventory {
+function parseInventoryText(text: string, file: string, checks: readonly ModelCheck[]): Inventory {
   const raw = readYaml(text, file);
-  return new Inventory(file, text, validate(raw, file), raw);
+  return new Inventory(file, text, validate(raw, file, checks), checks, raw);
 }
 
 /**
  * The inventory of `text`: its model from the cache (model-cache.ts) when it holds this text,
  * else read and validated in full, and cached for the next command.
  */
-function inventoryOf(text: string, file: string): Inventory {
+function inventoryOf(text: string, file: string, checks: readonly ModelCheck[]): Inventory {
   const hit = readModelCache(file, text);
-  if (hit) return new Inventory(file, text, hit.data, undefined, hit.siteKeys);
-  const inv = parseInventoryText(text, file);
+  if (hit) return new Inventory(file, text, hit.data, checks, undefined, hit.siteKeys);
+  const inv = parseInventoryText(text, file, checks);
   writeModelCache(file, text, inv.data, inv.siteKeys);
   return inv;
 }
@@ -334,8 +336,8 @@ async function readText(file: string): Promise<{ text: string; format: TextForma
 }
 
 /** Loads and validates the inventory for reading (no lock: writers replace the file atomically). */
-export async function loadInventory(file: string): Promise<Inventory> {
-  return inventoryOf((await readText(file)).text, file);
+async function loadInventory(file: string, checks: readonly ModelCheck[]): Promise<Inventory> {
+  return inventoryOf((await readText(file)).text, file, checks);
 }
 
 /** yaml's Document API, loaded on first use: only edits the fast splice cannot do need it. */
@@ -354,12 +356,12 @@ function modeOf(file: string): number {
  * Runs `fn` on the current inventory under the lock; if `fn` changed the document, validates and
  * saves it atomically. Returns what `fn` returns. Nothing is written when validation fails.
  */
-export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T | Promise<T>): Promise<T> {
+async function updateInventory<T>(file: string, checks: readonly ModelCheck[], fn: (inv: Inventory) => T | Promise<T>): Promise<T> {
   return withInventoryLock(file, async () => {
     // A temp file of a writer killed with SIGKILL is recognised by its name and removed.
     sweepTempFiles(dirname(file));
     const { text: before, format } = await readText(file);
-    const inv = inventoryOf(before, file);
+    const inv = inventoryOf(before, file, checks);
     let result: T;
     try {
       result = await fn(inv);
@@ -385,8 +387,8 @@ export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T
 }
 
 /** Creates a new inventory file from text; refuses to replace an existing one. */
-export async function createInventory(file: string, text: string): Promise<Inventory> {
-  const inv = parseInventoryText(text, file);
+async function createInventory(file: string, text: string, checks: readonly ModelCheck[]): Promise<Inventory> {
+  const inv = parseInventoryText(text, file, checks);
   const { mkdir, stat } = await import('node:fs/promises');
   await mkdir(dirname(file), { recursive: true });
   return withInventoryLock(file, async () => {
@@ -398,4 +400,35 @@ export async function createInventory(file: string, text: string): Promise<Inven
     await writeFileAtomic(file, text, { mode: 0o644 });
     return inv;
   });
+}
+
+/** The inventory store opened with its rules over the whole model: the only way to read or write an inventory. */
+export interface InventoryStore {
+  /** Loads and validates the inventory for reading (no lock: writers replace the file atomically). InventoryError when missing, unreadable or invalid. */
+  loadInventory(file: string): Promise<Inventory>;
+  /** Validates `text` as the inventory at `file` (nothing read or written). InventoryError when invalid. */
+  parseInventoryText(text: string, file: string): Inventory;
+  /**
+   * Runs `fn` on the current inventory under the lock; if `fn` changed the document, validates and
+   * saves it atomically. Returns what `fn` returns. Nothing is written when validation fails.
+   */
+  updateInventory<T>(file: string, fn: (inv: Inventory) => T | Promise<T>): Promise<T>;
+  /** Creates a new inventory file from text; refuses (InventoryError) to replace an existing one. */
+  createInventory(file: string, text: string): Promise<Inventory>;
+}
+
+/**
+ * Opens the store with `checks`, the rules over the whole validated model that a layer above the
+ * inventory decides (the kernel command line limits of render/boot-limits.ts): every read, edit
+ * and creation through it runs them after the schema and the cross rules. The ops layer opens it
+ * once (ops/steps/store.ts) for every job.
+ */
+export function openInventoryStore(checks: readonly ModelCheck[]): InventoryStore {
+  const rules = [...checks];
+  return {
+    loadInventory: (file) => loadInventory(file, rules),
+    parseInventoryText: (text, file) => parseInventoryText(text, file, rules),
+    updateInventory: (file, fn) => updateInventory(file, rules, fn),
+    createInventory: (file, text) => createInventory(file, text, rules),
+  };
 }

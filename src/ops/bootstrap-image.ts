@@ -11,7 +11,7 @@ import { bootstrapImage } from '../image/bootstrap.js';
 import { createProgress } from '../initrd/progress.js';
 import { findEntry } from '../inventory/lookup.js';
 import { checkEntryName, FIELDS, flagValue, type Image, type InitrdBuilder } from '../inventory/schema.js';
-import { loadInventory } from '../inventory/store.js';
+import { loadInventory } from './steps/store.js';
 import { addImage } from './images.js';
 
 export interface BootstrapImageOptions {

@@ -18,7 +18,7 @@ import { imageFingerprint, sha256File, stampHolds, writeStamp } from '../initrd/
 import { bootFiles, requireKver } from '../inventory/paths.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { BootTarget, Image, InitrdBuilder, Site } from '../inventory/schema.js';
-import { loadInventory } from '../inventory/store.js';
+import { loadInventory } from './steps/store.js';
 import { withImageSession } from '../image/session.js';
 import { log } from '../sys/log.js';
 

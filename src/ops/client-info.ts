@@ -3,7 +3,7 @@
  * that a list of 10,000 clients loads neither the schema nor a YAML parser.
  */
 import { effectiveClient, explainClient, type EffectiveClient, type ValueSource } from '../inventory/effective.js';
-import { loadModel } from '../inventory/model.js';
+import { loadModel } from './steps/store.js';
 import { requireNodeRef } from '../inventory/refs.js';
 
 export interface ClientShow {

@@ -10,9 +10,8 @@ import { parseImport, type ImportFormat } from '../inventory/import.js';
 import { applyImport, planImport, type ImportDefaults, type ImportLine, type ImportOutcome } from '../inventory/import-apply.js';
 import { resolveNodeRefs } from '../inventory/refs.js';
 import type { Client } from '../inventory/schema.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
+import { loadInventory, updateInventory } from './steps/store.js';
 import { InventoryError, UsageError } from '../sys/errors.js';
-import './inventory-rules.js';
 
 export interface ClientResult {
   name: string;

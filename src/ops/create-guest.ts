@@ -8,9 +8,8 @@ import { resolve } from 'node:path';
 import { addGuestEntry, type GuestEntryOptions } from '../inventory/guests.js';
 import { guestFiles } from '../inventory/paths.js';
 import type { Guest } from '../inventory/schema.js';
-import { updateInventory } from '../inventory/store.js';
+import { updateInventory } from './steps/store.js';
 import { writeGuestFiles } from './steps/guest-files.js';
-import './inventory-rules.js';
 
 export interface CreateGuestOptions extends Omit<GuestEntryOptions, 'configDir'> {
   /** Directory for NAME.cfg and NAME.xml (default: the site's guest directory, guests/ beside the inventory). */

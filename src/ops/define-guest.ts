@@ -1,7 +1,7 @@
 /** `xenroot define NAME` / `xenroot undefine NAME`: persistent domain definitions, where the driver keeps them. */
 import type { DomainTarget } from '../inventory/schema.js';
 import { guestFiles } from '../inventory/paths.js';
-import { updateInventory } from '../inventory/store.js';
+import { updateInventory } from './steps/store.js';
 import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 import { ensureHostBoot } from './steps/host-boot.js';
 import { log } from '../sys/log.js';

@@ -23,7 +23,7 @@ import { buildTinyImage, DEFAULT_MARKER } from '../image/tiny.js';
 import { bootstrapImage } from '../image/bootstrap.js';
 import { detectKver } from '../image/kver.js';
 import { guestFiles } from '../inventory/paths.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
+import { loadInventory, updateInventory } from './steps/store.js';
 import { log } from '../sys/log.js';
 import { stageBootFiles } from './build-initrd.js';
 import { createGuest } from './create-guest.js';

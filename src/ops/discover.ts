@@ -11,7 +11,7 @@ import { leaseFormat, mergeSightings, parseDnsmasqLeases, parseIscLeases, parseS
 import { requireGroup } from '../inventory/clients.js';
 import { nextFreeNames } from '../inventory/names.js';
 import type { InventoryData } from '../inventory/schema.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
+import { loadInventory, updateInventory } from './steps/store.js';
 import { InventoryError, UsageError } from '../sys/errors.js';
 
 /** Where each DHCP server keeps its leases on Debian when no --leases is given. */

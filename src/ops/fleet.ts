@@ -11,8 +11,8 @@ import { HypervisorCallError, classifyHypervisorMessage, isHostFailure } from '.
 import { guestStatus, type StatusRow } from './guest-status.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import { requireEntry } from '../inventory/lookup.js';
-import type { Inventory } from '../inventory/store.js';
-import { loadInventory } from '../inventory/store.js';
+import type { Inventory } from './steps/store.js';
+import { loadInventory } from './steps/store.js';
 import { UsageError, XenrootError, isXenrootError } from '../sys/errors.js';
 import { guestTarget, guestUri, hostOf, type HostOptions } from './steps/guest-host.js';
 import { guestBootOnHost, shipsBootFiles } from './steps/host-boot.js';

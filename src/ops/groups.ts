@@ -3,8 +3,7 @@ import { groupMembers } from '../inventory/effective.js';
 import { requireGroup } from '../inventory/clients.js';
 import { addGroupEntry, removeGroupEntry, setGroupEntry, type GroupFields } from '../inventory/groups.js';
 import type { Group } from '../inventory/schema.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
-import './inventory-rules.js';
+import { loadInventory, updateInventory } from './steps/store.js';
 
 export interface GroupResult {
   name: string;

@@ -2,7 +2,7 @@
 import { requireEntry } from '../inventory/lookup.js';
 import { setGuestMacEntry } from '../inventory/guests.js';
 import type { Guest } from '../inventory/schema.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
+import { loadInventory, updateInventory } from './steps/store.js';
 import { writeGuestFiles } from './steps/guest-files.js';
 
 /** The guest's pinned MAC and where it came from. */

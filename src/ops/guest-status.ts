@@ -3,7 +3,7 @@ import { HypervisorError, TimeoutError } from '../sys/errors.js';
 import { isActive, type DomainState } from '../hypervisor/types.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { Guest } from '../inventory/schema.js';
-import { loadInventory } from '../inventory/store.js';
+import { loadInventory } from './steps/store.js';
 import { guestUri, hostOf, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 import { imageRef } from '../inventory/paths.js';
 import { nodeImage, runningImage } from '../inventory/revisions.js';

@@ -2,7 +2,7 @@
 import { revisionModel } from './steps/revision-model.js';
 import { explainGuest, type EffectiveGuest, type ValueSource } from '../inventory/effective.js';
 import { requireNodeRef } from '../inventory/refs.js';
-import { loadModel } from '../inventory/model.js';
+import { loadModel } from './steps/store.js';
 import type { GuestFormat } from '../render/guest-files.js';
 
 /** Every guest with its group's and the site's values applied. */

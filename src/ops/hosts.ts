@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { addHostEntry, guestsOnHost, removeHostEntry, type HostEntryOptions } from '../inventory/hosts.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { Host } from '../inventory/schema.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
+import { loadInventory, updateInventory } from './steps/store.js';
 import { ensureSshFiles, isSshUri, knownHostsName, sshTarget } from '../hypervisor/ssh.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { DependencyError, HypervisorError, UsageError } from '../sys/errors.js';

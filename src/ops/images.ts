@@ -6,8 +6,7 @@ import { detectKver } from '../image/kver.js';
 import { addImageEntry, removeImageEntry, type ImageEntryOptions } from '../inventory/images.js';
 import { requireEntry } from '../inventory/lookup.js';
 import { FIELDS, flagValue, type Image } from '../inventory/schema.js';
-import { loadInventory, updateInventory } from '../inventory/store.js';
-import './inventory-rules.js';
+import { loadInventory, updateInventory } from './steps/store.js';
 
 export interface AddImageOptions extends Omit<ImageEntryOptions, 'kver'> {
   /** Default: the newest kernel found in the image (/boot/vmlinuz-V with /lib/modules/V). */

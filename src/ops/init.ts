@@ -3,7 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { UsageError } from '../sys/errors.js';
 import { initialInventoryText, type InitOptions } from '../inventory/init.js';
 import { FIELDS, flagValue } from '../inventory/schema.js';
-import { createInventory, type Inventory } from '../inventory/store.js';
+import { createInventory, type Inventory } from './steps/store.js';
 
 /** The first non-internal IPv4 address of this host: the usual NFS server of a small site. */
 export function defaultNfsServer(): string | undefined {

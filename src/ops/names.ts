@@ -2,7 +2,7 @@
  * The names of the inventory's entries for shell completion (`xenroot __complete KIND`): read
  * from the cached model, so a completion costs about a `node` start.
  */
-import { loadModel } from '../inventory/model.js';
+import { loadModel } from './steps/store.js';
 
 export const NAME_KINDS = ['guests', 'clients', 'images', 'groups'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];

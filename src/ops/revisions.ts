@@ -23,7 +23,7 @@ import { manifestDiff, snapshotTree, treeManifest } from '../image/snapshot.js';
 import { requireEntry } from '../inventory/lookup.js';
 import { bootFiles, imageRef, parseImageRef, revisionExport, revisionRoot, revisionStore } from '../inventory/paths.js';
 import type { BootTarget, Image, InitrdBuilder, InventoryData, Site } from '../inventory/schema.js';
-import { loadInventory } from '../inventory/store.js';
+import { loadInventory } from './steps/store.js';
 import { withInventoryLock } from '../inventory/lock.js';
 import {
   emptyIndex,

@@ -22,7 +22,7 @@ import { guestFiles, imageRef } from '../inventory/paths.js';
 import { writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
 import { lastPass, nodeImage, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
 import type { Client, Guest, InitrdBuilder, InventoryData } from '../inventory/schema.js';
-import { loadInventory, parseInventoryText, updateInventory, type Inventory } from '../inventory/store.js';
+import { loadInventory, parseInventoryText, updateInventory, type Inventory } from './steps/store.js';
 import { CLIENT_SWITCH_DIR, GUEST_SWITCH_DIR } from '../deploy/plan.js';
 import { under } from '../deploy/manifest.js';
 import { ensureStaged, nodeTargets, requireRevision } from './revisions.js';

@@ -6,7 +6,7 @@
 import { setGuestIdentity } from '../inventory/guests.js';
 import type { IdentityFlags } from '../inventory/identity.js';
 import type { Guest } from '../inventory/schema.js';
-import { updateInventory } from '../inventory/store.js';
+import { updateInventory } from './steps/store.js';
 import { writeGuestFiles } from './steps/guest-files.js';
 
 export interface SetGuestResult {

@@ -10,7 +10,7 @@ import { readLiveMac } from '../hypervisor/pin.js';
 import { isActive, type DomainState } from '../hypervisor/types.js';
 import { setGuestMacEntry } from '../inventory/guests.js';
 import type { DomainTarget } from '../inventory/schema.js';
-import { updateInventory } from '../inventory/store.js';
+import { updateInventory } from './steps/store.js';
 import { HypervisorError } from '../sys/errors.js';
 import type { ShippedFile } from '../hypervisor/boot-store.js';
 import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';

@@ -19,7 +19,6 @@ import { resolve } from 'node:path';
 import { withInventoryLock } from '../inventory/lock.js';
 import { applyMarkPath, intactFileCount, manifestPath } from '../deploy/manifest.js';
 import { fingerprints, sameStats, type SyncOptions, type SyncResult } from './steps/sync-inputs.js';
-import './inventory-rules.js';
 
 export type { SyncOptions, SyncResult } from './steps/sync-inputs.js';
 

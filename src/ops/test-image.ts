@@ -32,7 +32,7 @@ import type { LocalLibvirtd } from '../hypervisor/local-libvirtd.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import { withImageSession } from '../image/session.js';
 import type { DomainTarget, InitrdBuilder, InventoryData } from '../inventory/schema.js';
-import { loadInventory } from '../inventory/store.js';
+import { loadInventory } from './steps/store.js';
 import { guestSpec } from '../render/guest-spec.js';
 import { log } from '../sys/log.js';
 import { requireEntry } from '../inventory/lookup.js';

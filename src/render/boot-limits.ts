@@ -1,7 +1,7 @@
 /**
  * The length limits of every consumer of a node's kernel command line (issue 16), checked where a
- * value enters the inventory: this module registers `bootLimitIssues` with the store
- * (inventory/model-checks.ts), which runs it on every full read and after every edit, so an
+ * value enters the inventory: the ops layer opens the store with `bootLimitIssues` among its rules
+ * (ops/steps/store.ts), which runs it on every full read and after every edit, so an
  * append (the node's, its group's, its image's) or a site value that makes one node's line too
  * long for the program that reads it is refused with exit 3, naming the node and the consumer,
  * instead of failing at `sync`. Pure.
@@ -30,7 +30,6 @@ import { RenderError } from '../sys/errors.js';
 import type { CrossIssue, InitrdBuilder, InventoryData } from '../inventory/schema.js';
 import { CMDLINE_MAX } from '../inventory/validate.js';
 import { effectiveClient, effectiveGuest } from '../inventory/effective.js';
-import { addModelCheck } from '../inventory/model-checks.js';
 import { argKey, nodeCmdline, resolveArgs, type ConsoleKind } from './cmdline.js';
 
 /** Bytes of the Linux kernel command line on x86 without the NUL (COMMAND_LINE_SIZE 2048). */
@@ -184,5 +183,3 @@ export function bootLimitIssues(data: InventoryData): CrossIssue[] {
   }
   return issues;
 }
-
-addModelCheck(bootLimitIssues);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadInventory } from '../../src/inventory/store.js';
+import { loadInventory } from '../../src/ops/steps/store.js';
 import { XENROOT, xenroot } from '../support/cli.js';
 
 async function freshInventory(): Promise<{ dir: string; inv: string; args: string[] }> {

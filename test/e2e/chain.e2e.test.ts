@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNfsServer, type NfsServer } from '../../src/deploy/nfs-server.js';
 import { startLocalLibvirtd, type LocalLibvirtd } from '../../src/hypervisor/local-libvirtd.js';
-import { loadInventory } from '../../src/inventory/store.js';
+import { loadInventory } from '../../src/ops/steps/store.js';
 import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
 import { bootQemu, type QemuVm } from '../support/qemu.js';

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { addClient, listClients, removeClients, setClients } from '../../src/ops/clients.js';
 import { addGroup, setGroup } from '../../src/ops/groups.js';
 import { sync } from '../../src/ops/sync.js';
-import { updateInventory } from '../../src/inventory/store.js';
+import { updateInventory } from '../../src/ops/steps/store.js';
 import { readModelCache } from '../../src/inventory/model-cache.js';
 import { makeSite, type SyncSite } from '../sync/fixture.js';
 import { hostKeysDir } from '../../src/deploy/host-keys.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import '../../src/render/boot-limits.js';
 import { pxeLimitChecks, xenLimitChecks, LINUX_CMDLINE_MAX, SYSLINUX_LINE_MAX, XEN_PV_CMDLINE_MAX } from '../../src/render/boot-limits.js';
-import { parseInventoryText } from '../../src/inventory/store.js';
+import { parseInventoryText } from '../../src/ops/steps/store.js';
 import { nodeCmdline } from '../../src/render/cmdline.js';
 import { xenroot } from '../support/cli.js';
 

@@ -1,7 +1,7 @@
 // Errors say what is accepted, in the terms of the file: unknown keys name the known ones (and the
 // closest), a bad entry name gives the rule, a missing value says it is missing.
 import { describe, expect, it } from 'vitest';
-import { parseInventoryText } from '../../src/inventory/store.js';
+import { parseInventoryText } from '../../src/ops/steps/store.js';
 import { closestKey } from '../../src/inventory/issues.js';
 
 const F = '/etc/xenroot/inventory.yaml';

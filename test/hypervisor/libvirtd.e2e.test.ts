@@ -18,7 +18,7 @@ import { ConsoleEndedError, attachConsole, expectConsole } from '../../src/hyper
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt.js';
 import { HypervisorCallError } from '../../src/hypervisor/errors.js';
 import { startLocalLibvirtd, qemuPids, type LocalLibvirtd } from '../../src/hypervisor/local-libvirtd.js';
-import { loadInventory } from '../../src/inventory/store.js';
+import { loadInventory } from '../../src/ops/steps/store.js';
 import { testKernel } from '../support/kernel.js';
 import { XENROOT, xenroot } from '../support/cli.js';
 import { createRequire } from 'node:module';

@@ -10,7 +10,7 @@ import { guestStatus } from '../../src/ops/guest-status.js';
 import { startGuest } from '../../src/ops/start-guest.js';
 import { stopGuest } from '../../src/ops/stop-guest.js';
 import { readLiveMac, unpinnableReason } from '../../src/hypervisor/pin.js';
-import { loadInventory } from '../../src/inventory/store.js';
+import { loadInventory } from '../../src/ops/steps/store.js';
 import { inventoryFixture } from './fixture.js';
 
 const fx = inventoryFixture({ connect: 'test:///default' });

@@ -9,7 +9,7 @@ import { DependencyError } from '../../src/sys/errors.js';
 import { HypervisorCallError } from '../../src/hypervisor/errors.js';
 import { startGuest } from '../../src/ops/start-guest.js';
 import { XlHypervisor } from '../../src/hypervisor/xl.js';
-import { loadInventory } from '../../src/inventory/store.js';
+import { loadInventory } from '../../src/ops/steps/store.js';
 import { inventoryFixture } from './fixture.js';
 
 const fixtures = new URL('./fixtures/', import.meta.url).pathname;

@@ -8,7 +8,8 @@ import { removeGuest } from '../../src/ops/remove-guest.js';
 import { pinFirstBootMac } from '../../src/ops/start-guest.js';
 import { initInventory } from '../../src/ops/init.js';
 import { addImage } from '../../src/ops/images.js';
-import { loadInventory, updateInventory } from '../../src/inventory/store.js';
+import { loadInventory, updateInventory } from '../../src/ops/steps/store.js';
+import { openInventoryStore } from '../../src/inventory/store.js';
 
 let dir: string;
 let inv: string;
@@ -28,6 +29,17 @@ beforeEach(async () => {
 });
 
 describe('inventory store', () => {
+  it('runs the rules it was opened with on a read and on an edit, and no others', async () => {
+    const noKiosk = (data: { guests: Record<string, unknown> }) => (data.guests.Kiosk ? [{ path: ['guests', 'Kiosk'], message: 'no kiosks here' }] : []);
+    const strict = openInventoryStore([noKiosk]);
+    const lax = openInventoryStore([]);
+    await expect(strict.updateInventory(inv, (i) => i.set(['guests', 'Kiosk'], { image: 'terminal' }))).rejects.toThrow(/guests\.Kiosk: no kiosks here/);
+    expect(readFileSync(inv, 'utf8')).not.toContain('Kiosk');
+    await lax.updateInventory(inv, (i) => i.set(['guests', 'Kiosk'], { image: 'terminal' }));
+    expect(strict.parseInventoryText.bind(strict, readFileSync(inv, 'utf8'), inv)).toThrow(/guests\.Kiosk: no kiosks here/);
+    expect(lax.parseInventoryText(readFileSync(inv, 'utf8'), inv).data.guests.Kiosk).toBeDefined();
+  });
+
   it('keeps hand-written comments when create writes the file back', async () => {
     const text = readFileSync(inv, 'utf8').replace('guests:', '# the lab machines, ask Bob before changing\nguests:\n  # kiosk in the hall\n  Kiosk:\n    image: terminal # pinned by hand');
     writeFileSync(inv, text);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import jsyaml from 'js-yaml';
 import { spliceEdits } from '../../src/inventory/yaml-splice.js';
-import { parseInventoryText } from '../../src/inventory/store.js';
+import { parseInventoryText } from '../../src/ops/steps/store.js';
 
 const text = `# top comment
 site:

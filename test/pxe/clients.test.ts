@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { addClient, getClient, listClients, removeClient, setClient } from '../../src/ops/clients.js';
 import { InventoryError } from '../../src/sys/errors.js';
-import { updateInventory } from '../../src/inventory/store.js';
+import { updateInventory } from '../../src/ops/steps/store.js';
 import { makeSite, type SyncSite } from '../sync/fixture.js';
 import { xenroot } from '../support/cli.js';
 

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, watch } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadInventory } from '../../src/inventory/store.js';
+import { loadInventory } from '../../src/ops/steps/store.js';
 import { XENROOT, xenroot } from '../support/cli.js';
 import { clientMac, revisionSite, type RevisionSite } from './fixture.js';
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { sync } from '../../src/ops/sync.js';
 import { addClient, removeClient, setClient } from '../../src/ops/clients.js';
-import { updateInventory } from '../../src/inventory/store.js';
+import { updateInventory } from '../../src/ops/steps/store.js';
 import { DependencyError, DeployError } from '../../src/sys/errors.js';
 import { makeSite, snapshot, KVER, type SyncSite } from './fixture.js';
 import { xenroot } from '../support/cli.js';

@@ -15,7 +15,7 @@ import { applyOwned, type ApplyResult } from '../../deploy/apply.js';
 import { manifestPath } from '../../deploy/manifest.js';
 import { planGuestFiles, planGuestRamdisks } from '../../deploy/plan.js';
 import { guestRamdiskInputs, nodeIdentities } from './identity.js';
-import type { Inventory } from '../../inventory/store.js';
+import type { Inventory } from './store.js';
 import { removeFile, writeFileAtomic } from '../../sys/atomic.js';
 import { generatedHostPaths } from './host-boot.js';
 

@@ -17,7 +17,7 @@ import { effectiveGuest } from '../../inventory/effective.js';
 import { guestFiles } from '../../inventory/paths.js';
 import type { DomainTarget, Guest, Host } from '../../inventory/schema.js';
 import type { HostPaths } from '../../render/guest-spec.js';
-import { loadInventory, type Inventory } from '../../inventory/store.js';
+import { loadInventory, type Inventory } from './store.js';
 import { guestSpec } from '../../render/guest-spec.js';
 import { revisionModel } from './revision-model.js';
 

@@ -9,8 +9,8 @@ import { hypervisorFor } from '../../hypervisor/connect.js';
 import { isSshUri } from '../../hypervisor/ssh.js';
 import { placeGuests, type HostCandidate, type Placement } from '../../hypervisor/placement.js';
 import { placeGuestEntry } from '../../inventory/hosts.js';
-import type { Inventory } from '../../inventory/store.js';
-import { loadInventory, updateInventory } from '../../inventory/store.js';
+import type { Inventory } from './store.js';
+import { loadInventory, updateInventory } from './store.js';
 import { log } from '../../sys/log.js';
 import type { HostOptions } from './guest-host.js';
 

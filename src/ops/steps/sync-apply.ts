@@ -7,7 +7,7 @@ import { closeSync, existsSync, linkSync, openSync, readFileSync, readSync } fro
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { stateDir } from '../../inventory/paths.js';
-import { modelOfText } from '../../inventory/model.js';
+import { modelOfText } from './store.js';
 import { modelCachePath, writeModelCache } from '../../inventory/model-cache.js';
 import type { InventoryData } from '../../inventory/schema.js';
 import { isGenerated } from '../../render/header.js';
