@@ -178,111 +178,161 @@ function sweepStore(store: string, index: RevisionIndex): string[] {
  * `xenroot image publish NAME`: freezes the image's current content as revision NAME@REV (REV =
  * the next number), hard-linked against the previous revision, stages its kernel and the initrds
  * its nodes need, records it, and writes the generated files (exports, TFTP tree) as sync does.
- * Holds the inventory's lock throughout. An interrupt removes the half-made copy.
+ *
+ * Plan outside the lock, apply inside it: the copy (rsync --link-dest) and its manifest go into a
+ * staging directory of this process (`STORE/.publish.xenroot-tmp-PID-N`) with no lock held, so
+ * every other writer (a guest's first-boot MAC pin included) goes on meanwhile. Then, under the
+ * lock, the inventory and the revision index are read again: the image must still be there with
+ * the same kernel version; the revision number is the index's next at that moment (a concurrent
+ * publish of the same image gets its own), the staging directory is renamed to STORE/REV and the
+ * record written. The kernel and initrds are staged next without the lock (an initrd build can take
+ * a minute; the boot dir BOOTDIR/IMAGE@REV is this revision's own), and a last short hold records
+ * them and writes the generated files. An interrupt removes the half-made copy.
+ * Errors: UsageError (both --root and --file), InventoryError (no such image, no kver, the image
+ * changed meanwhile), ImageError (no kernel in the source), DeployError (a write failed).
  */
 export async function publishImage(inventoryFile: string, name: string, opts: PublishOptions = {}): Promise<PublishResult> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
-  return withInventoryLock(inventoryFile, async () => {
-    const inv = await loadInventory(inventoryFile);
-    const data = inv.data;
-    const image = requireEntry(data, 'image', name);
-    const site = data.site;
-    if (!image.kver) throw new InventoryError(`images.${name}.kver is not set`, { hint: `set it with \`xenroot image add ${name} ... --kver VER\` or edit the inventory` });
-    const source = sourceOf(image, opts);
-    const index = readRevisionIndex(site, name) ?? emptyIndex(site, name);
-    const revision = index.next;
-    const store = revisionStore(site, name);
+  // Plan: read once, with no lock (writers replace the file atomically).
+  const planned = (await loadInventory(inventoryFile)).data;
+  const image = requireEntry(planned, 'image', name);
+  const site = planned.site;
+  const kver = image.kver;
+  if (!kver) throw new InventoryError(`images.${name}.kver is not set`, { hint: `set it with \`xenroot image add ${name} ... --kver VER\` or edit the inventory` });
+  const source = sourceOf(image, opts);
+  const planIndex = readRevisionIndex(site, name) ?? emptyIndex(site, name);
+  const store = revisionStore(site, name);
+  const prev = liveRevisions(planIndex).filter((r) => existsSync(r.path)).at(-1);
+
+  if (opts.dryRun) {
+    const revision = planIndex.next;
     const path = revisionRoot(site, name, revision);
-    const prev = liveRevisions(index).filter((r) => existsSync(r.path)).at(-1);
-    const base = { image: name, revision, ref: imageRef(name, revision), dryRun: !!opts.dryRun, source, path, export: revisionExport(site, name, revision), linkedTo: prev?.revision };
+    const from = source.root;
+    const count = async (dir: string) => (await snapshotTree(dir, path, { ...(prev ? { linkDest: prev.path } : {}), dryRun: true })).copiedFiles;
+    const copied = from ? await count(from) : await withImageSession({ file: source.file as string }, { chroot: false }, (s) => count(s.root));
+    const record = newRecord(revision, startedAt, source, path, revisionExport(site, name, revision), kver, undefined, prev?.revision);
+    const sync = opts.sync === false ? undefined : await withInventoryLock(inventoryFile, () => publishSync(inventoryFile, name, record, { ...planIndex, next: revision + 1, revisions: [...planIndex.revisions, record] }, opts));
+    return { image: name, revision, ref: imageRef(name, revision), dryRun: true, source, path, export: record.export, linkedTo: prev?.revision, files: 0, bytes: 0, addedBytes: 0, copiedFiles: copied, manifestSha256: undefined, staged: {}, sync, ms: { copy: 0, manifest: 0, stage: 0, total: Math.round(performance.now() - t0) } };
+  }
 
-    const copy = async (from: string): Promise<{ copied: number; ms: number; manifest?: ReturnType<typeof treeManifest>; manifestMs: number }> => {
-      if (opts.dryRun) {
-        const s = await snapshotTree(from, path, { ...(prev ? { linkDest: prev.path } : {}), dryRun: true });
-        return { copied: s.copiedFiles, ms: s.ms, manifestMs: 0 };
-      }
-      mkdirSync(store, { recursive: true, mode: 0o755 });
+  // The heavy I/O, no lock held: copy and manifest into this process's own staging directory.
+  mkdirSync(store, { recursive: true, mode: 0o755 });
+  const tmp = tempPath(join(store, 'publish'));
+  const undo = onCleanup(`revision being published ${tmp}`, () => rm(tmp, { recursive: true, force: true }), { sync: () => rmSync(tmp, { recursive: true, force: true }) });
+  try {
+    const copy = async (from: string): Promise<{ copied: number; ms: number; manifest: ReturnType<typeof treeManifest>; manifestMs: number }> => {
+      log().info({ step: 'copy', from, to: tmp, linkDest: prev?.path }, `copying ${from} for ${name}${prev ? ` (unchanged files linked to ${name}@${prev.revision})` : ''}`);
+      const s = await snapshotTree(from, tmp, prev ? { linkDest: prev.path } : {});
+      const tm = performance.now();
+      const prevText = prev ? readTreeManifest(site, name, prev.revision) : undefined;
+      // Files of the source changed since the previous copy began are checked by content (see treeManifest).
+      // (50 ms: the kernel's coarse clock may stamp a change up to a tick before the moment it happened)
+      const since = Date.parse(prev?.startedAt ?? prev?.publishedAt ?? '') - 50;
+      const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined, prev ? { root: from, since } : undefined);
+      const manifestMs = Math.round(performance.now() - tm);
+      if (!existsSync(join(tmp, 'boot', `vmlinuz-${kver}`)))
+        throw new ImageError(`${from} has no /boot/vmlinuz-${kver}: nothing of it was published`, { hint: `install that kernel into the image, or set images.${name}.kver to the kernel it has` });
+      return { copied: s.copiedFiles, ms: s.ms, manifest, manifestMs };
+    };
+    const c = source.root ? await copy(source.root) : await withImageSession({ file: source.file as string }, { chroot: false }, (s) => copy(s.root));
+
+    // Apply: under the lock, read again, check, number, rename, record.
+    const { record, index, data } = await withInventoryLock(inventoryFile, async () => {
+      const now = (await loadInventory(inventoryFile)).data;
+      const img = now.images[name];
+      if (!img) throw new InventoryError(`image ${name} was removed while it was being copied: nothing of it was published`);
+      if (img.kver !== kver || revisionStore(now.site, name) !== store)
+        throw new InventoryError(`images.${name}.kver or the site's export root changed while the image was being copied: nothing of it was published`, { hint: 'publish it again' });
+      const index = readRevisionIndex(site, name) ?? emptyIndex(site, name);
       for (const r of sweepStore(store, index)) log().warn(`removed ${r}, left by an interrupted publish or prune`);
-      const tmp = tempPath(path);
-      const undo = onCleanup(`revision being published ${tmp}`, () => rm(tmp, { recursive: true, force: true }), { sync: () => rmSync(tmp, { recursive: true, force: true }) });
-      try {
-        log().info({ step: 'copy', from, to: path, linkDest: prev?.path }, `copying ${from} into ${base.ref}${prev ? ` (unchanged files linked to ${name}@${prev.revision})` : ''}`);
-        const s = await snapshotTree(from, tmp, prev ? { linkDest: prev.path } : {});
-        const tm = performance.now();
-        const prevText = prev ? readTreeManifest(site, name, prev.revision) : undefined;
-        // Files of the source changed since the previous copy began are checked by content (see treeManifest).
-        // (50 ms: the kernel's coarse clock may stamp a change up to a tick before the moment it happened)
-        const since = Date.parse(prev?.startedAt ?? prev?.publishedAt ?? '') - 50;
-        const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined, prev ? { root: from, since } : undefined);
-        const manifestMs = Math.round(performance.now() - tm);
-        if (!existsSync(join(tmp, 'boot', `vmlinuz-${image.kver}`)))
-          throw new ImageError(`${from} has no /boot/vmlinuz-${image.kver}: nothing of it was published`, { hint: `install that kernel into the image, or set images.${name}.kver to the kernel it has` });
-        await writeTreeManifest(site, name, revision, manifest.text);
-        await rename(tmp, path);
-        undo.release();
-        return { copied: s.copiedFiles, ms: s.ms, manifest, manifestMs };
-      } catch (err) {
-        await undo.run();
-        throw err;
-      }
-    };
-    const c = source.root
-      ? await copy(source.root)
-      : await withImageSession({ file: source.file as string }, { chroot: false }, (s) => copy(s.root));
-
-    const record: RevisionRecord = {
-      revision,
-      publishedAt: new Date().toISOString(),
-      startedAt,
-      source,
-      path,
-      export: base.export,
-      kver: image.kver,
-      files: c.manifest?.files ?? 0,
-      bytes: c.manifest?.bytes ?? 0,
-      addedBytes: c.manifest?.addedBytes ?? 0,
-      manifestSha256: c.manifest?.sha256 ?? '',
-      linkedTo: prev?.revision,
-      staged: {},
-      tests: [],
-    };
-    const next: RevisionIndex = { ...index, next: revision + 1, revisions: [...index.revisions, record] };
-    const ts = performance.now();
-    if (!opts.dryRun) {
+      const revision = index.next;
+      const path = revisionRoot(site, name, revision);
+      const record = newRecord(revision, startedAt, source, path, revisionExport(site, name, revision), kver, c.manifest, prev?.revision);
+      await writeTreeManifest(site, name, revision, c.manifest.text);
+      await rename(tmp, path);
+      undo.release();
+      const next: RevisionIndex = { ...index, next: revision + 1, revisions: [...index.revisions, record] };
       // Recorded before staging: a failed initrd build leaves a published revision that rollout or test stages later.
       await writeRevisionIndex(site, next);
-      const targets = [...new Set([...neededTargets(data, name), ...(opts.targets ?? [])])];
-      if (await ensureStaged(site, data, name, record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress })) await writeRevisionIndex(site, next);
-    }
+      return { record, index: next, data: now };
+    });
+
+    // Boot files, no lock held: BOOTDIR/IMAGE@REV belongs to this revision alone.
+    const ts = performance.now();
+    const targets = [...new Set([...neededTargets(data, name), ...(opts.targets ?? [])])];
+    const staged = await ensureStaged(data.site, data, name, record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress });
     const stageMs = Math.round(performance.now() - ts);
-    let sync: PublishResult['sync'];
-    if (opts.sync !== false) {
-      const indexes = readRevisionIndexes(data);
-      if (opts.dryRun) indexes.set(name, next);
-      try {
-        const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), ...(opts.dryRun ? { revisions: indexes } : {}) });
-        sync = { counts: r.counts, changes: r.changes, warnings: r.warnings, dryRun: r.dryRun };
-      } catch (err) {
-        // The revision is published; what keeps the generated files from being written is another matter (a node of the working directory, say).
-        if (!(err instanceof DeployError || err instanceof InventoryError)) throw err;
-        const message = `${base.ref} is published, but the generated files were not written: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
-        log().warn(message);
-        sync = { counts: { created: 0, updated: 0, removed: 0, unchanged: 0 }, changes: [], warnings: [message], dryRun: !!opts.dryRun };
+    const sync = await withInventoryLock(inventoryFile, async () => {
+      if (staged) {
+        const latest = readRevisionIndex(site, name) ?? index;
+        const rec = latest.revisions.find((r) => r.revision === record.revision);
+        if (rec) {
+          rec.staged = { ...rec.staged, ...record.staged };
+          await writeRevisionIndex(site, latest);
+        }
       }
-    }
+      return opts.sync === false ? undefined : publishSync(inventoryFile, name, record, undefined, opts);
+    });
     return {
-      ...base,
+      image: name,
+      revision: record.revision,
+      ref: imageRef(name, record.revision),
+      dryRun: false,
+      source,
+      path: record.path,
+      export: record.export,
+      linkedTo: prev?.revision,
       files: record.files,
       bytes: record.bytes,
       addedBytes: record.addedBytes,
       copiedFiles: c.copied,
-      manifestSha256: c.manifest?.sha256,
+      manifestSha256: c.manifest.sha256,
       staged: record.staged,
       sync,
       ms: { copy: c.ms, manifest: c.manifestMs, stage: stageMs, total: Math.round(performance.now() - t0) },
     };
-  });
+  } catch (err) {
+    await undo.run();
+    throw err;
+  }
+}
+
+function newRecord(revision: number, startedAt: string, source: RevisionRecord['source'], path: string, exportPath: string, kver: string, manifest: ReturnType<typeof treeManifest> | undefined, linkedTo: number | undefined): RevisionRecord {
+  return {
+    revision,
+    publishedAt: new Date().toISOString(),
+    startedAt,
+    source,
+    path,
+    export: exportPath,
+    kver,
+    files: manifest?.files ?? 0,
+    bytes: manifest?.bytes ?? 0,
+    addedBytes: manifest?.addedBytes ?? 0,
+    manifestSha256: manifest?.sha256 ?? '',
+    linkedTo,
+    staged: {},
+    tests: [],
+  };
+}
+
+/** Writes the generated files after a publish (under the caller's lock); a dry run plans with `dryIndex`. */
+async function publishSync(inventoryFile: string, name: string, record: RevisionRecord, dryIndex: RevisionIndex | undefined, opts: PublishOptions): Promise<PublishResult['sync']> {
+  const ref = imageRef(name, record.revision);
+  try {
+    const data = dryIndex ? (await loadInventory(inventoryFile)).data : undefined;
+    const indexes = data ? readRevisionIndexes(data) : undefined;
+    if (indexes && dryIndex) indexes.set(name, dryIndex);
+    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), ...(indexes ? { revisions: indexes } : {}) });
+    return { counts: r.counts, changes: r.changes, warnings: r.warnings, dryRun: r.dryRun };
+  } catch (err) {
+    // The revision is published; what keeps the generated files from being written is another matter (a node of the working directory, say).
+    if (!(err instanceof DeployError || err instanceof InventoryError)) throw err;
+    const message = `${ref} is published, but the generated files were not written: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+    log().warn(message);
+    return { counts: { created: 0, updated: 0, removed: 0, unchanged: 0 }, changes: [], warnings: [message], dryRun: !!opts.dryRun };
+  }
 }
 
 export interface RevisionView {

@@ -4,7 +4,7 @@
  * one-line errors and exit codes, and prune. The image is a small directory with a stand-in
  * kernel file: nothing here builds an initrd (no node needs one before a rollout).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,5 +111,16 @@ describe('revisions from the command line', () => {
     expect(all.revisions.revisions.map((v: { revision: number; prunedAt?: string }) => [v.revision, !!v.prunedAt])).toEqual([[1, true], [2, false]]);
     // Numbers are never reused.
     expect(JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--dry-run', '--no-sync'])).stdout).ref).toBe('terminal@3');
+  });
+
+  it('two publishes of the same image started at once each get a revision number of their own, both intact', async () => {
+    await writeFile(join(dir, 'img/etc/motd'), 'three\n');
+    const both = await Promise.all([x(['--json', 'image', 'publish', 'terminal', '--sync-root', root]), x(['--json', 'image', 'publish', 'terminal', '--sync-root', root])]);
+    const refs = both.map((r) => JSON.parse(r.stdout).ref as string).sort();
+    expect(refs).toEqual(['terminal@3', 'terminal@4']);
+    for (const ref of refs) expect(JSON.parse((await x(['--json', 'image', 'verify', ref])).stdout)).toMatchObject({ intact: true });
+    expect(await readFile(join(dir, 'revs/terminal/4/etc/motd'), 'utf8')).toBe('three\n');
+    // No staging directory is left in the store.
+    expect((await readdir(join(dir, 'revs/terminal'))).sort()).toEqual(['2', '3', '4']);
   });
 });
