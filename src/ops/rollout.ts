@@ -28,6 +28,8 @@ import { under } from '../deploy/manifest.js';
 import { ensureStaged, nodeTargets, requireRevision } from './revisions.js';
 import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
+import type { RevisionRecord } from '../inventory/revisions.js';
+import type { BootTarget } from '../inventory/schema.js';
 
 /** Which nodes a rollout or rollback moves. */
 export interface NodeSelection {
@@ -185,16 +187,17 @@ async function apply(
   edit: (inv: Inventory) => Promise<{ moved: Move[]; record: Omit<RolloutRecord, 'date' | 'action' | 'image'> | undefined }>,
 ): Promise<{ moved: Move[]; sync: SyncResult | undefined; record: string | undefined }> {
   const run = async (inv: Inventory, locked: boolean) => {
-    const before = inv.toString();
+    const before = { text: inv.toString(), data: inv.data, siteKeys: [...inv.siteKeys] };
     const { moved, record } = await edit(inv);
     if (moved.length === 0) return { moved, sync: undefined, record: undefined };
     inv.revalidate();
     const syncOpts = { ...(opts.root ? { root: opts.root } : {}), ...(opts.reload === false ? { reload: false } : {}) };
     if (locked) sweepSwitches(inv.data, inventoryFile, opts.root);
-    const sync = await syncUnlocked(inventoryFile, { ...syncOpts, dryRun: !!opts.dryRun, diff: !!opts.diff, inventoryText: inv.toString() });
+    // The edited model as it is in memory: sync plans from it without parsing it again.
+    const sync = await syncUnlocked(inventoryFile, { ...syncOpts, dryRun: !!opts.dryRun, diff: !!opts.diff, inventory: { text: inv.toString(), data: inv.data, siteKeys: inv.siteKeysAfter() } });
     if (!locked) return { moved, sync, record: undefined };
     // The inventory is saved after this returns; if that fails, the files go back to what the old inventory says.
-    inv.onSaveFailure(async () => void (await syncUnlocked(inventoryFile, { ...syncOpts, inventoryText: before })));
+    inv.onSaveFailure(async () => void (await syncUnlocked(inventoryFile, { ...syncOpts, inventory: before })));
     removeOrphanSets(inv.data, opts.root);
     let file: string | undefined;
     if (record) {
@@ -238,8 +241,10 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
   let unchanged: string[] = [];
   let remaining: string[] = [];
   let image = '';
+  const prestaged = opts.dryRun ? undefined : await stageUnlocked(inventoryFile, ref, opts);
   const r = await apply(inventoryFile, 'rollout', (ref.split('@')[0] ?? ref), opts, async (inv) => {
     const rev = requireRevision(inv.data, ref);
+    const adopted = prestaged ? adoptStaged(rev.record, prestaged) : false;
     image = rev.image;
     const nodes = selectNodes(inv.data, rev.image, opts);
     pass = lastPass(rev.record);
@@ -258,7 +263,7 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
     if (toMove.length === 0) return { moved: [], record: undefined };
     // The boot files the moved nodes need, built from the revision's own tree (recorded with it).
     const targets = nodeTargets(inv.data, toMove);
-    if (await ensureStaged(inv.data.site, inv.data, rev.image, rev.record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress })) await writeRevisionIndex(inv.data.site, rev.index);
+    if ((await ensureStaged(inv.data.site, inv.data, rev.image, rev.record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress })) || adopted) await writeRevisionIndex(inv.data.site, rev.index);
     const moves: RolloutRecord['moves'] = {};
     const moved: Move[] = [];
     for (const n of toMove) {
@@ -269,6 +274,42 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
     return { moved, record: { revision: rev.revision, forced: !pass, canary: opts.canary, moves } };
   });
   return result('rollout', image, ref, opts, r, { forced: !pass && !!opts.force && r.moved.length > 0, pass, unchanged, remaining });
+}
+
+/**
+ * Stages the boot files the nodes a rollout would move need, with no lock held (an initrd build
+ * can take a minute; the revision's boot dir BOOTDIR/IMAGE@REV is its own): what the locked edit
+ * then finds staged it only records. Undefined when the rollout would be refused or move nothing
+ * (the locked edit says why, as before, and nothing is staged).
+ */
+async function stageUnlocked(inventoryFile: string, ref: string, opts: RolloutOptions): Promise<RevisionRecord['staged'] | undefined> {
+  const { data } = await loadInventory(inventoryFile);
+  let rev: ReturnType<typeof requireRevision>;
+  let nodes: Selected[];
+  try {
+    rev = requireRevision(data, ref);
+    nodes = selectNodes(data, rev.image, opts);
+  } catch {
+    return undefined;
+  }
+  if (!lastPass(rev.record) && !opts.force) return undefined;
+  let toMove = nodes.filter((n) => n.revision !== rev.revision);
+  if (opts.canary !== undefined) toMove = toMove.slice(0, opts.canary);
+  if (toMove.length === 0) return undefined;
+  const record = structuredClone(rev.record);
+  await ensureStaged(data.site, data, rev.image, record, nodeTargets(data, toMove), { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress });
+  return record.staged;
+}
+
+/** Records in `record` the boot files staged before the lock that it does not have yet; true when it took any. */
+function adoptStaged(record: RevisionRecord, staged: RevisionRecord['staged']): boolean {
+  let took = false;
+  for (const [target, s] of Object.entries(staged) as [BootTarget, NonNullable<RevisionRecord['staged'][BootTarget]>][]) {
+    if (record.staged[target]?.initrdSha256 === s.initrdSha256) continue;
+    record.staged[target] = s;
+    took = true;
+  }
+  return took;
 }
 
 /**

@@ -30,7 +30,7 @@ export type { SyncOptions, SyncResult } from './steps/sync-inputs.js';
  */
 function noOp(file: string, opts: SyncOptions, t0: number): SyncResult | undefined {
   // A plan from a given text or given revision facts (rollout, publish, prune) always plans.
-  if (opts.inventoryText !== undefined || opts.revisions) return undefined;
+  if (opts.inventory !== undefined || opts.revisions) return undefined;
   const root = opts.root;
   const mtarget = manifestPath(file, root);
   let invText: string;

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { stateDir } from '../../inventory/paths.js';
 import { modelOfText } from './store.js';
-import { modelCachePath, writeModelCache } from '../../inventory/model-cache.js';
+import { modelCachePath, modelKey, writeModelCache } from '../../inventory/model-cache.js';
 import type { InventoryData } from '../../inventory/schema.js';
 import { isGenerated } from '../../render/header.js';
 import { debugEnabled, log } from '../../sys/log.js';
@@ -123,12 +123,12 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   if (loaded.warning) warnings.push(loaded.warning);
   let invBytes: Buffer | undefined;
   try {
-    invBytes = opts.inventoryText === undefined ? readFileSync(file) : undefined;
+    invBytes = opts.inventory === undefined ? readFileSync(file) : undefined;
   } catch {
     invBytes = undefined;
   }
   // Not UTF-8: refused with the line, never read with U+FFFD in it.
-  const invText = opts.inventoryText ?? (invBytes === undefined ? undefined : decodeInventory(invBytes, file).text);
+  const invText = opts.inventory?.text ?? (invBytes === undefined ? undefined : decodeInventory(invBytes, file).text);
   const { base, fingerprint } = fingerprints(file, opts, invText);
   const intact = inputsIntact(loaded, base, root);
   // A run killed mid-apply (SIGKILL): its temp files are swept below, and nothing is taken as done.
@@ -139,7 +139,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
     const ms = Math.round(performance.now() - t0);
     return { dryRun: !!opts.dryRun, ...(root ? { root } : {}), counts: { created: 0, updated: 0, removed: 0, unchanged: n }, changes: [], warnings, reloads: [], manifest: mtarget, mode: 'no-op', ms: { load: ms, plan: 0, apply: 0, total: ms } };
   }
-  const model = await modelOfText(file, invText);
+  const model = opts.inventory ? { path: file, ...opts.inventory, key: modelKey(opts.inventory.text) } : await modelOfText(file, invText);
   if (!opts.dryRun) assertLockHeld(file);
   // Published revisions become entries IMAGE@REV of the model the renderers see (issue 12).
   const data = revisionModel(model.data, opts.revisions);

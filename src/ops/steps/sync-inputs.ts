@@ -31,8 +31,12 @@ export interface SyncOptions {
   /** Where to look for the UEFI loaders (tests). */
   efiPaths?: typeof EFI_LOADER_PATHS;
   chunk?: number;
-  /** Plan from this inventory text instead of the file's (a command that edits the inventory applies the files it is about to save). */
-  inventoryText?: string;
+  /**
+   * Plan from this in-memory inventory instead of the file's (a command that edits the inventory
+   * applies the files it is about to save): its text (for the fingerprints), its validated model
+   * and the site keys its text gives. Nothing is parsed again.
+   */
+  inventory?: { text: string; data: InventoryData; siteKeys: string[] };
   /** Revision facts to plan with instead of the recorded ones (a dry run of publish or prune). */
   revisions?: Map<string, RevisionIndex>;
 }
