@@ -109,6 +109,15 @@ function takeOver(path: string, seen: LockNote | undefined): void {
   rmSync(aside, { recursive: true, force: true });
 }
 
+/** takeOver, with a filesystem failure (EROFS, EACCES, ...) turned into the caller's error. */
+function takeOverOr(path: string, seen: LockNote | undefined, opts: LockOptions): void {
+  try {
+    takeOver(path, seen);
+  } catch (err) {
+    throw opts.fail(err as NodeJS.ErrnoException);
+  }
+}
+
 function release(path: string, token: string): void {
   if (held.get(path) === token) held.delete(path);
   if (readLockNote(path)?.token !== token) return;
@@ -151,13 +160,13 @@ export async function withLock<T>(path: string, opts: LockOptions, fn: () => Pro
     const holder = readLockNote(path);
     const verdict = judge(holder);
     if (verdict === 'stale') {
-      takeOver(path, holder);
+      takeOverOr(path, holder, opts);
       continue;
     }
     if (verdict === 'stopped') {
       if (!stoppedSince || stoppedSince.token !== holder?.token) stoppedSince = { token: holder?.token, at: Date.now() };
       else if (Date.now() - stoppedSince.at >= staleMs) {
-        takeOver(path, holder);
+        takeOverOr(path, holder, opts);
         continue;
       }
     } else stoppedSince = undefined;
