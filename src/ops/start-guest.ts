@@ -13,7 +13,7 @@ import type { DomainTarget } from '../inventory/schema.js';
 import { updateInventory } from './steps/store.js';
 import { HypervisorError } from '../sys/errors.js';
 import type { ShippedFile } from '../hypervisor/boot-store.js';
-import { domainGuest, guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
+import { domainGuest, guestTarget, resolveGuest, resolveGuestIn, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 import { writeGuestFiles } from './steps/guest-files.js';
 import { ensureHostBoot } from './steps/host-boot.js';
 import { needsPlacement, placeGuestsOnHosts } from './steps/placement.js';
@@ -77,12 +77,15 @@ export interface StartOptions extends HostOptions {
  * initrd are shipped as volumes when missing or truncated (a size check before every start).
  */
 export async function startGuest(inventoryFile: string, name: string, opts: StartOptions = {}): Promise<StartResult> {
+  // Read and resolved once; what follows is given this guest (the locked edits re-read to write).
   let r = await resolveGuest(inventoryFile, name, opts);
   let placement: StartResult['placement'] = r.guest.host !== undefined ? 'given' : undefined;
   if (needsPlacement(r.inv, name, opts)) {
-    const [p] = await placeGuestsOnHosts(inventoryFile, [name], opts);
+    const [p] = await placeGuestsOnHosts(inventoryFile, [name], opts, r.inv);
     if (p && p.host === undefined) throw new HypervisorError(`no inventory host can take guest '${name}': ${p.reason ?? 'none answered'}`, { hint: '`xenroot host list` shows the hosts; `xenroot create --host H` or `host:` in the inventory places a guest by hand' });
-    r = await resolveGuest(inventoryFile, name, opts);
+    // The host the locked edit saved (another start may have placed it first): the model in memory says so too.
+    if (p) r.inv.data = { ...r.inv.data, guests: { ...r.inv.data.guests, [name]: { ...r.guest, host: p.host } } };
+    r = resolveGuestIn(r.inv, name, opts);
     placement = 'placed';
   }
   return usingHypervisor(r.uri, opts, async (h) => {

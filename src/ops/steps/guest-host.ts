@@ -40,7 +40,11 @@ export interface ResolvedGuest {
 
 /** Loads the inventory and finds the guest and the URI of its host. */
 export async function resolveGuest(inventoryFile: string, name: string, opts: HostOptions): Promise<ResolvedGuest> {
-  const inv = await loadInventory(inventoryFile);
+  return resolveGuestIn(await loadInventory(inventoryFile), name, opts);
+}
+
+/** Finds the guest and the URI of its host in an inventory already read. InventoryError when there is no such guest. */
+export function resolveGuestIn(inv: Inventory, name: string, opts: HostOptions): ResolvedGuest {
   const guest = requireEntry(inv.data, 'guest', name);
   const uri = guestUri(inv, guest, opts);
   return { inv, guest, uri, host: hostOf(inv, guest, uri) };

@@ -41,9 +41,13 @@ export async function hostCandidates(inv: Inventory, timeoutMs = 8_000): Promise
   );
 }
 
-/** Places the guests among `names` that need it; returns every placement made or refused (refused: host undefined, reason). */
-export async function placeGuestsOnHosts(inventoryFile: string, names: string[], opts: HostOptions = {}): Promise<Placement[]> {
-  const inv = await loadInventory(inventoryFile);
+/**
+ * Places the guests among `names` that need it; returns every placement made or refused (refused:
+ * host undefined, reason). `loaded`: the inventory the caller read already (not read again before
+ * the locked edit).
+ */
+export async function placeGuestsOnHosts(inventoryFile: string, names: string[], opts: HostOptions = {}, loaded?: Inventory): Promise<Placement[]> {
+  const inv = loaded ?? (await loadInventory(inventoryFile));
   const todo = names.filter((n) => needsPlacement(inv, n, opts));
   if (todo.length === 0) return [];
   const candidates = await hostCandidates(inv);
