@@ -20,7 +20,7 @@ import { requireEntry } from '../inventory/lookup.js';
 import type { BootTarget, Image, InitrdBuilder, Site } from '../inventory/schema.js';
 import { loadInventory } from '../inventory/store.js';
 import { withImageSession } from '../image/session.js';
-import { locateInImage, openInImage } from '../image/image-file.js';
+import { IMAGE_FILE_MAX_BYTES, locateInImage, openInImage } from '../image/image-file.js';
 import { log } from '../sys/log.js';
 
 export interface StagedBootFiles {
@@ -56,8 +56,11 @@ export async function stageKernel(site: Site, imageName: string, image: Image, r
   if (!(await locateInImage(root, rel))) {
     throw new ImageError(`${join(root, rel)} does not exist: image "${imageName}" has no kernel ${kver}`, { hint: 'fix images.' + imageName + '.kver or install that kernel into the image' });
   }
-  const { handle } = await openInImage(root, rel);
+  const { handle, size } = await openInImage(root, rel);
   try {
+    if (size > IMAGE_FILE_MAX_BYTES) {
+      throw new ImageError(`${join(root, rel)} is ${size} bytes: no kernel is larger than ${IMAGE_FILE_MAX_BYTES}`, { hint: `check what /${rel} of image "${imageName}" is` });
+    }
     // The open file itself, by its descriptor: what was checked is what is copied.
     const src = `/proc/self/fd/${handle.fd}`;
     if (await sameContent(src, dest)) return dest;
