@@ -206,7 +206,8 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
       if (o.builder === 'dracut') {
         step('dracut in the image');
         const hook = (await isImageFile(o.root, DRACUT_OVERLAY_HOOK)) ? { overlayHook: `/${DRACUT_OVERLAY_HOOK}` } : {};
-        r = await run(dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, tmpdir: inside, compress: o.compress, ...hook }));
+        // No capabilities in the sandbox: dracut is told not to make device nodes or copy xattrs (as in a container).
+        r = await run(dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, tmpdir: inside, compress: o.compress, ...hook }), { DRACUT_NO_MKNOD: '1', DRACUT_NO_XATTR: '1' });
       } else if (o.builder === 'initramfs-tools') {
         step('mkinitramfs in the image');
         const conf = initramfsToolsConfig(o.target, o.nics);
