@@ -9,7 +9,7 @@
 //   node bench/reliability.mjs            (defaults: every value, 3 SIGKILL trials)
 //   RELIABILITY_VALUES=4 RELIABILITY_KILLS=1 RELIABILITY_FS=0 node bench/reliability.mjs   (a slice)
 //   RELIABILITY_JSON=1: the figures as JSON on stdout.
-//   RELIABILITY_IMAGES=0 leaves out the hostile images (links out of the root, device files, FIFOs,
+//   RELIABILITY_IMAGES=0 leaves out the hostile images (a slice, RELIABILITY_VALUES set, does too unless =1) (links out of the root, device files, FIFOs,
 //   huge files, odd names, a hostile distro builder; root and the cached tiny image needed), and
 //   RELIABILITY_IMAGES_ONLY=1 runs only them, RELIABILITY_IMAGES_SKIP=REGEX leaves cases out by name,
 //   RELIABILITY_IMAGE_TIMEOUT_MS (default 120000) bounds each command.
@@ -26,7 +26,8 @@ const N_VALUES = Number(process.env.RELIABILITY_VALUES ?? 1e9);
 const N_KILLS = Number(process.env.RELIABILITY_KILLS ?? 3);
 const ONLY_IMAGES = process.env.RELIABILITY_IMAGES_ONLY === '1';
 const DO_FS = !ONLY_IMAGES && process.env.RELIABILITY_FS !== '0' && process.getuid?.() === 0;
-const DO_IMAGES = process.env.RELIABILITY_IMAGES !== '0' && process.getuid?.() === 0;
+// A slice (RELIABILITY_VALUES set, as test/hardening/reliability.test.ts runs it) leaves the images out unless RELIABILITY_IMAGES=1.
+const DO_IMAGES = (process.env.RELIABILITY_IMAGES ?? (process.env.RELIABILITY_VALUES && !ONLY_IMAGES ? '0' : '1')) !== '0' && process.getuid?.() === 0;
 
 const HOSTILE = [
   'quiet ; chain http://192.0.2.9/x.ipxe', 'a;b', '$HOME', '${net0/mac}', "it's", 'say "hi"', 'back\\slash', 'line\nbreak', 'nul\u0000byte',
