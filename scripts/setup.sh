@@ -39,6 +39,8 @@ DEBS=(
   nfs-kernel-server
   # per-node SSH host keys (ssh-keygen)
   openssh-client
+  # an image's own initrd builder (dracut, mkinitramfs, mkinitrd) runs in a bwrap sandbox, never on the host
+  bubblewrap
 )
 
 missing=()

@@ -19,13 +19,15 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { DependencyError, ImageError } from '../sys/errors.js';
 import { interruptSignal, onCleanup } from '../sys/lifetime.js';
 import { log } from '../sys/log.js';
 import { which } from '../sys/which.js';
+import { readImageFile } from './image-file.js';
+import { kernelsInDir } from './kver.js';
 
 export interface BootstrapOptions {
   /** The image directory to create (must not exist). */
@@ -205,9 +207,10 @@ export async function bootstrapImage(o: BootstrapOptions): Promise<BootstrapResu
       const p = await execa('chroot', [tmp, '/usr/sbin/chpasswd'], { input: `root:${o.rootPassword}\n`, reject: false, all: true });
       if (p.exitCode !== 0) throw new ImageError(`setting root's password failed: ${(p.all ?? '').trim()}`);
     }
-    const ifaces = await readFile(join(tmp, 'etc/network/interfaces'), 'utf8').catch(() => '');
+    // What the packages installed is read as image data: inside the new root, regular files only.
+    const ifaces = await readImageFile(tmp, 'etc/network/interfaces').then((b) => b.toString('utf8'), () => '');
     warnings.push(...ifupdownProblems(ifaces));
-    const kvers = (await readdir(join(tmp, 'lib/modules')).catch(() => [] as string[])).filter((k) => existsSync(join(tmp, 'boot', `vmlinuz-${k}`))).sort();
+    const kvers = await kernelsInDir(tmp);
     const kver = kvers[kvers.length - 1];
     if (!kver) throw new ImageError(`the image made by mmdebstrap has no kernel (no /boot/vmlinuz-KVER with /lib/modules/KVER)`, { hint: 'linux-image-amd64 must be installable from the mirror' });
     await rename(tmp, o.dir);

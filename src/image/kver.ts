@@ -3,10 +3,10 @@
  * that also have /boot/vmlinuz-RELEASE. A directory is read directly; an ext4 image file is read
  * with debugfs (no mount, no root needed).
  */
-import { readdir, access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { execa } from 'execa';
 import { DependencyError, ImageError } from '../sys/errors.js';
+import { isImageFile, locateInImage } from './image-file.js';
 
 /** Compares kernel releases numerically part by part ("6.1.0-28" > "6.1.0-9"). */
 export function compareKver(a: string, b: string): number {
@@ -23,23 +23,25 @@ export function compareKver(a: string, b: string): number {
   return 0;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
+/** What a kernel release read from an image may look like: a letter or digit first, then [A-Za-z0-9._+~-]. */
+export const KVER_RE = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
 
+/**
+ * The kernel releases of a directory image: names under lib/modules (or usr/lib/modules) that
+ * match KVER_RE and have a regular file boot/vmlinuz-NAME, all resolved within the image's root.
+ */
 export async function kernelsInDir(root: string): Promise<string[]> {
   const found = new Set<string>();
   for (const base of ['lib/modules', 'usr/lib/modules']) {
+    const dir = await locateInImage(root, base);
+    if (dir?.kind !== 'dir') continue;
     let names: string[] = [];
     try {
-      names = await readdir(join(root, base));
+      names = await readdir(dir.path);
     } catch {
       continue;
     }
-    for (const n of names) if (await exists(join(root, 'boot', `vmlinuz-${n}`))) found.add(n);
+    for (const n of names) if (KVER_RE.test(n) && (await isImageFile(root, `boot/vmlinuz-${n}`))) found.add(n);
   }
   return [...found].sort(compareKver);
 }
@@ -60,7 +62,7 @@ async function debugfsLs(file: string, dir: string): Promise<string[]> {
 
 export async function kernelsInFile(file: string): Promise<string[]> {
   const boot = new Set(
-    (await debugfsLs(file, '/boot')).filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice('vmlinuz-'.length)),
+    (await debugfsLs(file, '/boot')).filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice('vmlinuz-'.length)).filter((n) => KVER_RE.test(n)),
   );
   const found = new Set<string>();
   for (const base of ['/lib/modules', '/usr/lib/modules']) for (const n of await debugfsLs(file, base)) if (boot.has(n)) found.add(n);

@@ -1,12 +1,13 @@
 /**
  * One entry point for every initrd build: picks the builder, opens a mount session of the image
- * only when one is needed (file images; distro tools run in the image's chroot), and always
+ * only when one is needed (file images: a read-only mount), and always
  * unwinds it (the session does, also on SIGINT/SIGTERM).
  *
  *   builtin + directory image        no session, no root needed
  *   builtin + loop image file        read-only session without chroot mounts
  *   dracut, image without dracut     host dracut with --kmoddir (directory, or a read-only session)
- *   dracut/initramfs-tools/mkinitrd  the image's tool in its chroot (session with chroot mounts)
+ *   dracut/initramfs-tools/mkinitrd  the image's tool in a sandbox over the image (read-only;
+ *                                    src/image/sandbox.ts), never on the host
  */
 import { existsSync } from 'node:fs';
 import { InitrdError } from '../sys/errors.js';
@@ -14,7 +15,7 @@ import { log } from '../sys/log.js';
 import { type ImageSource, withImageSession } from '../image/session.js';
 import type { InitrdBuilder } from '../inventory/schema.js';
 import { buildBuiltinInitrd, imageKver } from './builtin.js';
-import { buildDistroInitrd, type DistroBuilder, imageTool } from './distro.js';
+import { buildDistroInitrd, imageTool } from './distro.js';
 import { listInitrd, type InitrdListing } from './ls.js';
 import { createProgress } from './progress.js';
 import { sha256File } from './stamp.js';
@@ -77,31 +78,29 @@ export async function buildInitrd(o: BuildInitrdOptions): Promise<BuildInitrdRes
     progress?.step(t);
   };
   try {
-    const run = async (root: string, session?: Parameters<typeof buildDistroInitrd>[0]['session']) => {
+    const run = async (root: string, inImage = false) => {
       const kver = await imageKver(root, o.kver);
       if (builder === 'builtin') {
         const r = await buildBuiltinInitrd({ imageRoot: root, target: o.target, kver, nics: o.nics, extraModules: o.extraModules, out: o.out, onStep });
         return { path: r.path, kver, size: r.size, ms: r.ms, sha256: r.sha256 };
       }
-      const r = await buildDistroInitrd({ builder, root, session, kver, target: o.target, nics: o.nics, out: o.out, onStep });
+      const r = await buildDistroInitrd({ builder, root, inImage, kver, target: o.target, nics: o.nics, out: o.out, onStep });
       return { path: r.path, kver, size: r.size, ms: r.ms };
     };
-    if ('dir' in o.source && (builder === 'initramfs-tools' || builder === 'mkinitrd') && !imageTool(o.source.dir, builder)) {
+    if ('dir' in o.source && (builder === 'initramfs-tools' || builder === 'mkinitrd') && !(await imageTool(o.source.dir, builder))) {
       throw new InitrdError(`the image ${o.source.dir} has no ${builder === 'mkinitrd' ? 'mkinitrd' : 'mkinitramfs (initramfs-tools)'}`, {
         hint: 'use --builder builtin (or dracut, which can run on the host) or a builder the image has',
       });
     }
     let r;
-    if ('dir' in o.source && (builder === 'builtin' || (builder === 'dracut' && !imageTool(o.source.dir, 'dracut')))) {
+    if ('dir' in o.source) {
       if (!existsSync(o.source.dir)) throw new InitrdError(`image directory ${o.source.dir} does not exist`);
-      r = await run(o.source.dir);
+      // A directory is read as it is; a distro tool of the image runs in a sandbox over it (read-only).
+      r = await run(o.source.dir, builder !== 'builtin' && !!(await imageTool(o.source.dir, builder)));
     } else {
-      const needChroot = builder !== 'builtin';
       onStep('mounting the image');
-      r = await withImageSession(o.source, { chroot: needChroot }, async (s) => {
-        const hasTool = builder !== 'builtin' && imageTool(s.root, builder as DistroBuilder);
-        return run(s.root, needChroot && hasTool ? s : undefined);
-      });
+      // A file image: one read-only mount, no chroot mounts (the sandbox makes its own /proc and /dev).
+      r = await withImageSession(o.source, { chroot: false }, async (s) => run(s.root, builder !== 'builtin' && !!(await imageTool(s.root, builder))));
     }
     onStep('checking the result');
     const l = await verify(r.path, o.target, builder);

@@ -13,16 +13,17 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { DependencyError, InitrdError } from '../sys/errors.js';
 import { writeFileAtomic } from '../sys/atomic.js';
-import { compareKver } from '../image/kver.js';
+import { compareKver, KVER_RE } from '../image/kver.js';
 import { log } from '../sys/log.js';
 import { type CpioEntry, writeCpio } from './cpio.js';
-import { locateBusybox, HOST_BUSYBOX } from './busybox.js';
-import { loadModuleIndex, resolveModules, type ResolvedModule } from './modules.js';
+import { type BusyboxChoice, locateBusybox, HOST_BUSYBOX } from './busybox.js';
+import { loadModuleIndex, moduleFile, resolveModules, type ResolvedModule } from './modules.js';
+import { isImageFile, locateInImage, readImageFile } from '../image/image-file.js';
 import { type Target, targetModules } from './targets.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/initrd/', import.meta.url));
 
-/** Applets linked when the busybox binary cannot list its own (the init script uses these). */
+/** Applets linked for an image's busybox, or when the host's cannot list its own (the init script uses these). */
 const FALLBACK_APPLETS = [
   'sh', 'mount', 'umount', 'mkdir', 'insmod', 'modprobe', 'ip', 'udhcpc', 'sleep', 'cat', 'tr', 'sed', 'tail',
   'ls', 'switch_root', 'setsid', 'cttyhack', 'poweroff', 'mknod', 'hostname', 'nslookup', 'ifconfig', 'chmod',
@@ -66,14 +67,19 @@ export interface BuiltinResult {
   ms: number;
 }
 
-/** Picks the kernel release of an image: the requested one, else the only/newest one with modules. */
+/**
+ * Picks the kernel release of an image: the requested one, else the only/newest one with modules.
+ * Reads lib/modules within the image's root (links resolved inside it, never out); names that are
+ * not kernel releases (KVER_RE: newlines, spaces, a leading dash...) are skipped.
+ */
 export async function imageKver(imageRoot: string, kver?: string): Promise<string> {
   const dir = join(imageRoot, 'lib/modules');
   const have: string[] = [];
-  if (existsSync(dir)) {
-    // Directories only (lib/modules also holds files such as modules.symbols.bin); symlinks followed.
-    for (const name of await readdir(dir)) {
-      if (!name.startsWith('.') && (await stat(join(dir, name)).catch(() => undefined))?.isDirectory()) have.push(name);
+  const modules = await locateInImage(imageRoot, 'lib/modules');
+  if (modules?.kind === 'dir') {
+    // Directories only (lib/modules also holds files such as modules.symbols.bin); in-image symlinks followed.
+    for (const name of await readdir(modules.path)) {
+      if (KVER_RE.test(name) && (await locateInImage(imageRoot, `lib/modules/${name}`))?.kind === 'dir') have.push(name);
     }
     have.sort(compareKver);
   }
@@ -88,19 +94,23 @@ export async function imageKver(imageRoot: string, kver?: string): Promise<strin
   return newest;
 }
 
-async function decompressModule(full: string): Promise<Buffer> {
-  if (full.endsWith('.ko')) return readFile(full);
-  if (full.endsWith('.ko.gz')) return gunzipSync(await readFile(full));
-  const [tool, pkg] = full.endsWith('.ko.xz') ? ['xz', 'xz-utils'] : full.endsWith('.ko.zst') ? ['zstd', 'zstd'] : ['', ''];
-  if (!tool) throw new InitrdError(`module ${full} has an unknown compression`, { hint: 'supported: .ko, .ko.gz, .ko.xz, .ko.zst' });
+/** A module's bytes, decompressed; read within the image's root (never a host file through a link). */
+async function decompressModule(root: string, rel: string): Promise<Buffer> {
+  const shown = `/${rel}`;
+  if (!/\.ko(\.(gz|xz|zst))?$/.test(rel)) throw new InitrdError(`module ${shown} has an unknown compression`, { hint: 'supported: .ko, .ko.gz, .ko.xz, .ko.zst' });
+  const data = await readImageFile(root, rel);
+  if (rel.endsWith('.ko')) return data;
+  if (rel.endsWith('.ko.gz')) return gunzipSync(data);
+  const [tool, pkg] = rel.endsWith('.ko.xz') ? ['xz', 'xz-utils'] : ['zstd', 'zstd'];
   try {
-    const r = await execa(tool, ['-dc', full], { encoding: 'buffer', stripFinalNewline: false });
+    // The compressed bytes go in on stdin: the tool never opens a path of the image.
+    const r = await execa(tool, ['-dc'], { input: data, encoding: 'buffer', stripFinalNewline: false });
     return Buffer.from(r.stdout);
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') {
-      throw new DependencyError(`${tool} is needed to decompress ${full}`, { hint: `install the Debian package ${pkg}` });
+      throw new DependencyError(`${tool} is needed to decompress ${shown}`, { hint: `install the Debian package ${pkg}` });
     }
-    throw new InitrdError(`cannot decompress module ${full}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    throw new InitrdError(`cannot decompress module ${shown}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
 }
 
@@ -109,9 +119,14 @@ function storedPath(mod: ResolvedModule): string {
   return mod.path.replace(/\.ko\.(xz|zst|gz)$/, '.ko');
 }
 
-async function busyboxApplets(busybox: string): Promise<string[]> {
+/**
+ * The applets to link. An image's busybox is never run on the host (it is data, and could be
+ * anything): it gets the fixed list the init needs. The host's busybox-static lists its own.
+ */
+async function busyboxApplets(busybox: BusyboxChoice): Promise<string[]> {
+  if (busybox.from === 'image') return FALLBACK_APPLETS;
   try {
-    const r = await execa(busybox, ['--list'], { timeout: 10_000 });
+    const r = await execa(busybox.path, ['--list'], { timeout: 10_000 });
     const list = r.stdout.split('\n').map((s) => s.trim()).filter((s) => /^[a-z0-9_.[-]+$/i.test(s) && s !== 'busybox');
     if (list.includes('sh') && list.includes('switch_root')) return list;
   } catch {
@@ -126,7 +141,9 @@ export async function builtinEntries(opts: BuiltinOptions): Promise<{ entries: C
   const kver = opts.modulesDir ? (opts.kver ?? (opts.modulesDir.split('/').filter(Boolean).pop() as string)) : await imageKver(opts.imageRoot, opts.kver);
   const modulesDir = opts.modulesDir ?? join(opts.imageRoot, 'lib/modules', kver);
   step('resolving modules');
-  const index = await loadModuleIndex(modulesDir);
+  // Everything below is read within the image's root (or within an explicit modules dir).
+  const index = await loadModuleIndex(modulesDir, opts.modulesDir ? modulesDir : opts.imageRoot);
+  const indexRoot = index.root ?? modulesDir;
   const { modules, builtin } = resolveModules(index, targetModules(opts.target, { nics: opts.nics, extra: opts.extraModules }));
   step('locating busybox');
   const busybox = await locateBusybox(opts.imageRoot, opts.hostBusybox ?? HOST_BUSYBOX);
@@ -143,8 +160,8 @@ export async function builtinEntries(opts: BuiltinOptions): Promise<{ entries: C
   }
   entries.push({ type: 'char', path: 'dev/console', major: 5, minor: 1, mode: 0o600 });
   entries.push({ type: 'char', path: 'dev/null', major: 1, minor: 3, mode: 0o666 });
-  entries.push({ type: 'file', path: 'bin/busybox', data: await readFile(busybox.path), mode: 0o755 });
-  for (const a of await busyboxApplets(busybox.path)) {
+  entries.push({ type: 'file', path: 'bin/busybox', data: busybox.data, mode: 0o755 });
+  for (const a of await busyboxApplets(busybox)) {
     if (a.includes('/')) continue;
     entries.push({ type: 'symlink', path: `bin/${a}`, target: 'busybox' });
   }
@@ -161,21 +178,21 @@ export async function builtinEntries(opts: BuiltinOptions): Promise<{ entries: C
   const depLines: string[] = [];
   const stored = new Map(modules.map((m) => [m.name, storedPath(m)]));
   for (const m of modules) {
-    entries.push({ type: 'file', path: `${base}/${stored.get(m.name)}`, data: await decompressModule(join(modulesDir, m.path)), mode: 0o644 });
+    entries.push({ type: 'file', path: `${base}/${stored.get(m.name)}`, data: await decompressModule(indexRoot, moduleFile(index, m.path)), mode: 0o644 });
     const deps = (index.deps.get(m.name) ?? []).map((d) => stored.get(d)).filter((d): d is string => d !== undefined);
     depLines.push(`${stored.get(m.name)}:${deps.length ? ' ' + deps.join(' ') : ''}`);
   }
   entries.push({ type: 'file', path: `${base}/modules.dep`, data: Buffer.from(depLines.join('\n') + '\n') });
   // modules.builtin lets `initrd ls` (and busybox modprobe) tell built-in modules from missing ones.
-  if (existsSync(join(modulesDir, 'modules.builtin'))) {
-    entries.push({ type: 'file', path: `${base}/modules.builtin`, data: await readFile(join(modulesDir, 'modules.builtin')) });
+  if (await isImageFile(indexRoot, moduleFile(index, 'modules.builtin'))) {
+    entries.push({ type: 'file', path: `${base}/modules.builtin`, data: await readImageFile(indexRoot, moduleFile(index, 'modules.builtin')) });
   }
   entries.push({
     type: 'file',
     path: 'etc/xenroot/modules',
     data: Buffer.from(modules.map((m) => `${m.name} ${stored.get(m.name)}\n`).join('')),
   });
-  return { entries, info: { kver, modules: modules.map((m) => m.name), builtin, busybox } };
+  return { entries, info: { kver, modules: modules.map((m) => m.name), builtin, busybox: { path: busybox.path, from: busybox.from } } };
 }
 
 /** Builds the initrd file; returns its sha256, size and what went in. */

@@ -7,11 +7,14 @@
  *    xenroot's boot script templates/initramfs-tools/xenroot, since stock initramfs-tools mounts NFS
  *    with klibc's nfsmount, which cannot do NFSv4; the script reads the built-in initrd's root forms);
  *  - legacy mkinitrd (--rootfs nfs, --with=xen-netfront).
- * The chroot runs through a mount session (src/image/session.ts); writes go to its /tmp tmpfs.
+ * The image's own tool never runs on the host nor in a plain chroot: it runs in a sandbox
+ * (src/image/sandbox.ts: own mount, PID and network namespaces, fresh /proc, no capabilities, the
+ * image read-only); it writes to a host work dir bound into it, and its output is read back as
+ * image data (a regular file inside that dir, never through a link).
  */
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -22,27 +25,23 @@ import { makeTempDir } from '../sys/tmp.js';
 import { log } from '../sys/log.js';
 import { which } from '../sys/which.js';
 import type { InitrdBuilder } from '../inventory/schema.js';
+import { isImageFile, locateInImage, openInImage } from '../image/image-file.js';
+import { runInSandbox, SANDBOX_WORK } from '../image/sandbox.js';
 import { nicModules, NFS_MODULES, type Target } from './targets.js';
 
 export type DistroBuilder = Exclude<InitrdBuilder, 'builtin'>;
 
-/** What a distro builder needs of a mount session (structurally an ImageSession). */
-export interface ChrootRunner {
-  readonly root: string;
-  run(file: string, args?: string[], options?: { env?: Record<string, string>; reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
-}
-
 export interface DistroOptions {
   builder: DistroBuilder;
-  /** The image root on the host (a directory image, or the session's root). */
+  /** The image root on the host (a directory image, or the root of a read-only mount of an image file). */
   root: string;
-  /** Present when the image is mounted for chroot use; needed to run the image's own tool. */
-  session?: ChrootRunner;
+  /** Run the image's own tool (in the sandbox); dracut without it runs on the host with --kmoddir. */
+  inImage?: boolean;
   kver: string;
   target: Target;
   nics?: string[];
   out: string;
-  /** dracut only: where to run (default: chroot when the image has dracut and a session, else host). */
+  /** dracut only: where to run (default: in the image's sandbox when it has dracut and inImage, else host). */
   dracutMode?: 'chroot' | 'host' | 'auto';
   /** dracut: false gives an uncompressed initrd (faster to build; for tests). Default: dracut's default. */
   compress?: boolean;
@@ -65,9 +64,9 @@ const TOOL_PATHS: Record<DistroBuilder, string[]> = {
   mkinitrd: ['sbin/mkinitrd', 'usr/sbin/mkinitrd', 'usr/bin/mkinitrd'],
 };
 
-/** The tool's path inside the image ('/usr/bin/dracut'), or undefined. */
-export function imageTool(root: string, builder: DistroBuilder): string | undefined {
-  for (const p of TOOL_PATHS[builder]) if (existsSync(join(root, p))) return `/${p}`;
+/** The tool's path inside the image ('/usr/bin/dracut'), or undefined (looked up within the image's root). */
+export async function imageTool(root: string, builder: DistroBuilder): Promise<string | undefined> {
+  for (const p of TOOL_PATHS[builder]) if ((await locateInImage(root, p))?.kind === 'file') return `/${p}`;
   return undefined;
 }
 
@@ -149,11 +148,11 @@ function tail(text: string): string {
 export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult> {
   const t0 = performance.now();
   const step = o.onStep ?? (() => undefined);
-  const tool = imageTool(o.root, o.builder);
+  const tool = await imageTool(o.root, o.builder);
   let mode: 'chroot' | 'host';
   if (o.builder === 'dracut') {
     const want = o.dracutMode ?? 'auto';
-    if (want === 'chroot' || (want === 'auto' && tool && o.session)) mode = 'chroot';
+    if (want === 'chroot' || (want === 'auto' && tool && o.inImage)) mode = 'chroot';
     else mode = 'host';
     if (mode === 'host' && !which('dracut')) {
       throw new DependencyError(tool ? 'dracut on the host is needed without a chroot session' : 'the image has no dracut and the host has none either', {
@@ -170,10 +169,11 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
         hint: o.builder === 'dracut' ? 'install dracut on the host (it is used with --kmoddir) or in the image' : 'use --builder builtin or a builder the image has',
       });
     }
-    if (!o.session) throw new InitrdError(`the ${o.builder} builder needs a chroot mount session of the image`);
   }
-  const modulesDir = join(o.root, 'lib/modules', o.kver);
-  if (!existsSync(modulesDir)) throw new InitrdError(`kernel ${o.kver} has no modules in ${modulesDir}`);
+  // Resolved within the image (its /lib is often a link to usr/lib): host dracut's --kmoddir is the image's own.
+  const modules = await locateInImage(o.root, `lib/modules/${o.kver}`);
+  if (modules?.kind !== 'dir') throw new InitrdError(`kernel ${o.kver} has no modules in ${join(o.root, 'lib/modules', o.kver)}`);
+  const modulesDir = modules.path;
   if (mode === 'host') {
     step('dracut on the host');
     const workDir = await makeTempDir('xenroot-dracut-');
@@ -195,17 +195,19 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
       await workDir.remove();
     }
   } else {
-    const session = o.session!;
-    const inside = `/tmp/xenroot-initrd-${process.pid}`;
-    const hostSide = join(o.root, inside);
-    await mkdir(hostSide, { recursive: true });
+    // The tool writes only here (bound at SANDBOX_WORK in the sandbox); the image stays read-only.
+    const workDir = await makeTempDir('xenroot-initrd-');
+    const hostSide = workDir.path;
+    const inside = SANDBOX_WORK;
+    const run = (args: string[], env: Record<string, string> = {}) => runInSandbox({ root: o.root, work: hostSide, env }, tool!, args);
     try {
       const outInside = `${inside}/initrd.img`;
       let r;
       if (o.builder === 'dracut') {
         step('dracut in the image');
-        const hook = existsSync(join(o.root, DRACUT_OVERLAY_HOOK)) ? { overlayHook: `/${DRACUT_OVERLAY_HOOK}` } : {};
-        r = await session.run(tool!, dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, tmpdir: inside, compress: o.compress, ...hook }), { reject: false });
+        const hook = (await isImageFile(o.root, DRACUT_OVERLAY_HOOK)) ? { overlayHook: `/${DRACUT_OVERLAY_HOOK}` } : {};
+        // No capabilities in the sandbox: dracut is told not to make device nodes or copy xattrs (as in a container).
+        r = await run(dracutArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, tmpdir: inside, compress: o.compress, ...hook }), { DRACUT_NO_MKNOD: '1', DRACUT_NO_XATTR: '1' });
       } else if (o.builder === 'initramfs-tools') {
         step('mkinitramfs in the image');
         const conf = initramfsToolsConfig(o.target, o.nics);
@@ -215,17 +217,23 @@ export async function buildDistroInitrd(o: DistroOptions): Promise<DistroResult>
         await writeFile(join(hostSide, 'conf/initramfs.conf'), conf.conf);
         await writeFile(join(hostSide, 'conf/modules'), conf.modules);
         for (const [name, text] of Object.entries(await initramfsToolsScripts())) await writeFile(join(hostSide, 'conf/scripts', name), text);
-        r = await session.run(tool!, ['-d', `${inside}/conf`, '-o', outInside, o.kver], { env: { TMPDIR: inside }, reject: false });
+        r = await run(['-d', `${inside}/conf`, '-o', outInside, o.kver], { TMPDIR: inside });
       } else {
         step('mkinitrd in the image');
-        r = await session.run(tool!, mkinitrdArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, nfsRoot: o.nfsRoot }), { env: { TMPDIR: inside }, reject: false });
+        r = await run(mkinitrdArgs({ kver: o.kver, target: o.target, nics: o.nics, out: outInside, nfsRoot: o.nfsRoot }), { TMPDIR: inside });
       }
-      if (r.exitCode !== 0 || !existsSync(join(hostSide, 'initrd.img'))) {
+      if (r.exitCode !== 0 || !(await locateInImage(hostSide, 'initrd.img'))) {
         throw new InitrdError(`${o.builder} failed in the image (exit ${r.exitCode}): ${tail(`${r.stdout}\n${r.stderr}`)}`);
       }
-      await copyFileAtomic(join(hostSide, 'initrd.img'), o.out, { mkdirs: true });
+      // What the sandbox wrote is image data: a regular file inside the work dir, copied by its descriptor.
+      const { handle } = await openInImage(hostSide, 'initrd.img');
+      try {
+        await copyFileAtomic(`/proc/self/fd/${handle.fd}`, o.out, { mkdirs: true });
+      } finally {
+        await handle.close();
+      }
     } finally {
-      await rm(hostSide, { recursive: true, force: true });
+      await workDir.remove();
     }
   }
   const size = (await stat(o.out)).size;

@@ -3,13 +3,17 @@
  * such as xennet), dependencies closed over, returned in load order (every module after all of
  * its dependencies). Modules built into the kernel (modules.builtin) need no file and are skipped.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { InitrdError } from '../sys/errors.js';
+import { imageRelPath, isImageFile, readImageFile } from '../image/image-file.js';
+
+/** The most xenroot reads of one module index file (modules.dep of a distro kernel is under 1 MB). */
+const INDEX_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface ModuleIndex {
   modulesDir: string;
+  /** The root its files are read within (the image's root; default modulesDir itself). */
+  root?: string;
   /** module name (underscores) -> path relative to modulesDir */
   paths: Map<string, string>;
   /** module name -> dependency names, as modules.dep lists them */
@@ -32,32 +36,41 @@ export function moduleName(nameOrPath: string): string {
   return base.replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
 }
 
-export async function loadModuleIndex(modulesDir: string): Promise<ModuleIndex> {
+/** The image-relative path of `name` in the index's modules directory (for readImageFile(index.root, ...)). */
+export function moduleFile(index: Pick<ModuleIndex, 'modulesDir' | 'root'>, name: string): string {
+  return relative(index.root ?? index.modulesDir, join(index.modulesDir, name)) || '.';
+}
+
+/**
+ * Reads modules.dep (required), modules.builtin and modules.alias of `modulesDir`. Every file is
+ * read within `root` (the image's root; default modulesDir): links never lead out of the image,
+ * and a modules.dep entry that is absolute or climbs out with `..` is an ImageError naming it.
+ * InitrdError when there is no modules.dep.
+ */
+export async function loadModuleIndex(modulesDir: string, root: string = modulesDir): Promise<ModuleIndex> {
+  const at = { modulesDir, root };
   const depFile = join(modulesDir, 'modules.dep');
-  if (!existsSync(depFile)) {
+  if (!(await isImageFile(root, moduleFile(at, 'modules.dep')))) {
     throw new InitrdError(`${depFile} does not exist`, {
       hint: `run depmod -b ROOT KVER for the image (a kernel unpacked with dpkg -x has no modules.dep)`,
     });
   }
+  const read = async (name: string): Promise<string | undefined> => ((await isImageFile(root, moduleFile(at, name))) ? (await readImageFile(root, moduleFile(at, name), { maxBytes: INDEX_MAX_BYTES })).toString('utf8') : undefined);
   const paths = new Map<string, string>();
   const deps = new Map<string, string[]>();
-  for (const line of (await readFile(depFile, 'utf8')).split('\n')) {
+  for (const line of ((await read('modules.dep')) ?? '').split('\n')) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
-    const path = line.slice(0, colon).trim();
+    const path = imageRelPath(line.slice(0, colon).trim(), `modules.dep of ${modulesDir}`);
     const name = moduleName(path);
     paths.set(name, path);
-    deps.set(name, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean).map(moduleName));
+    deps.set(name, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean).map((d) => moduleName(imageRelPath(d, `modules.dep of ${modulesDir}`))));
   }
   const builtin = new Set<string>();
-  const builtinFile = join(modulesDir, 'modules.builtin');
-  if (existsSync(builtinFile)) {
-    for (const line of (await readFile(builtinFile, 'utf8')).split('\n')) if (line.trim()) builtin.add(moduleName(line.trim()));
-  }
+  for (const line of ((await read('modules.builtin')) ?? '').split('\n')) if (line.trim()) builtin.add(moduleName(line.trim()));
   const aliases = new Map<string, string[]>();
-  const aliasFile = join(modulesDir, 'modules.alias');
-  if (existsSync(aliasFile)) {
-    for (const line of (await readFile(aliasFile, 'utf8')).split('\n')) {
+  {
+    for (const line of ((await read('modules.alias')) ?? '').split('\n')) {
       const m = /^alias\s+(\S+)\s+(\S+)/.exec(line);
       if (!m || /[*?[]/.test(m[1]!)) continue;
       const list = aliases.get(m[1]!) ?? [];
@@ -65,7 +78,7 @@ export async function loadModuleIndex(modulesDir: string): Promise<ModuleIndex> 
       aliases.set(m[1]!, list);
     }
   }
-  return { modulesDir, paths, deps, builtin, aliases };
+  return { modulesDir, root, paths, deps, builtin, aliases };
 }
 
 export interface ResolveResult {

@@ -20,6 +20,7 @@ import { requireEntry } from '../inventory/lookup.js';
 import type { BootTarget, Image, InitrdBuilder, Site } from '../inventory/schema.js';
 import { loadInventory } from './steps/store.js';
 import { withImageSession } from '../image/session.js';
+import { IMAGE_FILE_MAX_BYTES, locateInImage, openInImage } from '../image/image-file.js';
 import { log } from '../sys/log.js';
 
 export interface StagedBootFiles {
@@ -43,18 +44,30 @@ async function sameContent(a: string, b: string): Promise<boolean> {
 
 /**
  * Copies the image's kernel into the boot dir (atomically, only when it changed). `root` is where
- * the image's tree is: its directory, or the mount of a loop image file (an open session).
+ * the image's tree is: its directory, or the mount of a loop image file (an open session). The
+ * kernel is opened within the image's root (src/image/image-file.ts): a regular file of the image,
+ * never a host file a link points at; ImageError otherwise, and nothing is written.
  */
 export async function stageKernel(site: Site, imageName: string, image: Image, root: string | undefined = image.root): Promise<string> {
   if (!root) throw new ImageError(`image "${imageName}" is a loop image file: its kernel can only be staged from a mount of it`, { hint: 'xenroot test and xenroot initrd build mount it themselves' });
   const kver = requireKver(imageName, image);
-  const src = join(root, 'boot', `vmlinuz-${kver}`);
+  const rel = `boot/vmlinuz-${kver}`;
   const dest = bootFiles(site, imageName, image, 'xen').kernel;
-  await stat(src).catch(() => {
-    throw new ImageError(`${src} does not exist: image "${imageName}" has no kernel ${kver}`, { hint: 'fix images.' + imageName + '.kver or install that kernel into the image' });
-  });
-  if (await sameContent(src, dest)) return dest;
-  await copyFileAtomic(src, dest, { mkdirs: true });
+  if (!(await locateInImage(root, rel))) {
+    throw new ImageError(`${join(root, rel)} does not exist: image "${imageName}" has no kernel ${kver}`, { hint: 'fix images.' + imageName + '.kver or install that kernel into the image' });
+  }
+  const { handle, size } = await openInImage(root, rel);
+  try {
+    if (size > IMAGE_FILE_MAX_BYTES) {
+      throw new ImageError(`${join(root, rel)} is ${size} bytes: no kernel is larger than ${IMAGE_FILE_MAX_BYTES}`, { hint: `check what /${rel} of image "${imageName}" is` });
+    }
+    // The open file itself, by its descriptor: what was checked is what is copied.
+    const src = `/proc/self/fd/${handle.fd}`;
+    if (await sameContent(src, dest)) return dest;
+    await copyFileAtomic(src, dest, { mkdirs: true });
+  } finally {
+    await handle.close();
+  }
   return dest;
 }
 
