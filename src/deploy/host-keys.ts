@@ -166,20 +166,20 @@ export function hostKeysStamp(file: string): string {
 
 /**
  * Removes the key files of holders (hostKeyHolder) not in `keep`, files of the old layout
- * (`client-NAME.json`: keyed by a name, see the top of this file) and the temp files of a killed
- * run; returns what it removed.
+ * (`client-NAME.json`: keyed by a name, see the top of this file) and the temp files of a run
+ * killed while it wrote a node's keys; returns the key files and the temp files it removed.
  */
-export function pruneHostKeys(state: string, inventoryFile: string, keep: Set<string>): string[] {
+export function pruneHostKeys(state: string, inventoryFile: string, keep: Set<string>): { removed: string[]; temps: string[] } {
   const dir = hostKeysDir(state, inventoryFile);
-  if (!existsSync(dir)) return [];
+  if (!existsSync(dir)) return { removed: [], temps: [] };
   // Temp files of a run that was killed while writing a node's keys (issue 16: recognised and removed).
-  const removed: string[] = sweepTempFiles(dir);
+  const temps = sweepTempFiles(dir);
+  const removed: string[] = [];
   for (const f of readdirSync(dir)) {
     const m = /^((?:guest|client|mac)-.+)\.json$/.exec(f);
     if (!m || keep.has(m[1] as string)) continue;
     removeFile(join(dir, f));
     removed.push(join(dir, f));
   }
-  return removed;
+  return { removed, temps };
 }
-

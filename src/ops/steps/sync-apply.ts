@@ -231,7 +231,10 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
     endApply(mtarget);
     // Host keys of nodes that left the inventory are secrets nobody needs any more.
     const kept = new Set([...Object.entries(data.clients).map(([n, c]) => hostKeyHolder('client', n, c.mac)), ...Object.keys(data.guests).map((n) => hostKeyHolder('guest', n, undefined))]);
-    for (const k of pruneHostKeys(state, file, kept)) log().info({ file: k }, 'removed the host keys of a node no longer in the inventory');
+    const pruned = pruneHostKeys(state, file, kept);
+    for (const k of pruned.removed) log().info({ file: k }, 'removed the host keys of a node no longer in the inventory');
+    // A run killed while it made keys (before its apply) left only these: said as every other leftover is.
+    for (const t of pruned.temps) warnings.push(`removed ${t}, left by an interrupted run`);
   }
   const t3 = performance.now();
 
