@@ -1,10 +1,18 @@
 /**
  * Per-node SSH host keys, generated once with ssh-keygen and kept in xenroot's state directory
- * (STATE/host-keys/INV/KIND-NAME.json, INV naming the inventory file as the sync manifest does;
- * mode 0600 in 0700 directories), so that every sync and every
- * boot of the node delivers the same keys: its fingerprint does not change across reboots. A key
- * type added to site.identity.hostKeys later is generated then; existing ones are never replaced.
- * Keys of nodes that left the inventory are removed by a full sync (pruneHostKeys).
+ * (STATE/host-keys/INV/HOLDER.json, INV naming the inventory file as the sync manifest does;
+ * mode 0600 in 0700 directories), so that every sync and every boot of the node delivers the same
+ * keys: its fingerprint does not change across reboots. A key type added to
+ * site.identity.hostKeys later is generated then; existing ones are never replaced.
+ *
+ * Keys belong to a node's identity, never to its name alone (docs/identity.md): a client's is its
+ * MAC (HOLDER `mac-52-54-00-12-34-56`: the machine), so a new machine given a removed client's
+ * name gets keys of its own; a guest's is its name bound to its MAC (HOLDER `guest-NAME`, the file
+ * records the MAC once the guest has one: a first pin keeps the keys, another MAC under the same
+ * name is another guest and gets new ones). Keys of nodes that left the inventory are removed by
+ * every sync that writes (pruneHostKeys), the one that removes the node's files. Files of the
+ * old layout (`client-NAME.json`, keyed by name) are removed by the first sync, and those clients
+ * get new keys: a name says nothing about which machine held them.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -40,22 +48,33 @@ export function hostKeysDir(state: string, inventoryFile: string): string {
   return join(state, 'host-keys', createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12));
 }
 
-/** Where a node's keys live. */
-export function hostKeysFile(state: string, inventoryFile: string, kind: 'guest' | 'client', name: string): string {
-  return join(hostKeysDir(state, inventoryFile), `${kind}-${name}.json`);
+/**
+ * Whose keys they are: `mac-MAC` (dashes) for a client, whatever its name; `guest-NAME` for a
+ * guest (its MAC binding is recorded in the file, see ensureHostKeys).
+ */
+export function hostKeyHolder(kind: 'guest' | 'client', name: string, mac: string | undefined): string {
+  if (kind === 'guest') return `guest-${name}`;
+  if (!mac) throw new DeployError(`client ${name} has no MAC: its host keys have no owner`);
+  return `mac-${mac.toLowerCase().replaceAll(':', '-')}`;
 }
 
-function readKeys(file: string): HostKey[] {
+/** Where the keys of a holder (hostKeyHolder) live. */
+export function hostKeysFile(state: string, inventoryFile: string, holder: string): string {
+  return join(hostKeysDir(state, inventoryFile), `${holder}.json`);
+}
+
+function readKeys(file: string): { keys: HostKey[]; mac: string | undefined } {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { keys: [], mac: undefined };
     throw new DeployError(`cannot read the host keys in ${file}: ${(err as Error).message}`, { hint: 'remove the file to have new keys generated (the node\'s host key fingerprint changes)' });
   }
   const keys = (raw as { keys?: HostKey[] }).keys;
   if (!Array.isArray(keys)) throw new DeployError(`${file} holds no host keys`, { hint: 'remove the file to have new keys generated' });
-  return keys;
+  const mac = (raw as { mac?: unknown }).mac;
+  return { keys, mac: typeof mac === 'string' ? mac : undefined };
 }
 
 function sshString(data: Uint8Array | string): Buffer {
@@ -109,12 +128,19 @@ async function generate(type: HostKeyType, comment: string): Promise<HostKey> {
 }
 
 /**
- * The node's keys of `types`: read from its file, the missing ones generated and the file
- * rewritten (atomically, mode 0600). `comment` goes into new public keys ("root@pc1").
+ * The keys of `types` of the node whose keys `holder` (hostKeyHolder) names: read from its file,
+ * the missing ones generated and the file rewritten (atomically, mode 0600). `mac` is the node's
+ * MAC: keys recorded for another MAC are another machine's and are replaced by new ones (never
+ * handed over); keys made before the node had a MAC are bound to its first one. `comment` goes
+ * into new public keys ("root@pc1"). With `generate: false` (a dry run) nothing is made or written.
  */
-export async function ensureHostKeys(state: string, inventoryFile: string, kind: 'guest' | 'client', name: string, types: HostKeyType[], comment: string, opts: { generate?: boolean } = {}): Promise<NodeKeys> {
-  const file = hostKeysFile(state, inventoryFile, kind, name);
-  const have = readKeys(file);
+export async function ensureHostKeys(state: string, inventoryFile: string, holder: string, mac: string | undefined, types: HostKeyType[], comment: string, opts: { generate?: boolean } = {}): Promise<NodeKeys> {
+  const file = hostKeysFile(state, inventoryFile, holder);
+  const read = readKeys(file);
+  const bound = mac?.toLowerCase();
+  // Another machine's keys (same guest name, another MAC): none of them is this node's.
+  const foreign = read.mac !== undefined && bound !== undefined && read.mac !== bound;
+  const have = foreign ? [] : read.keys;
   const created: HostKeyType[] = [];
   for (const type of types) {
     if (have.some((k) => k.type === type)) continue;
@@ -123,10 +149,11 @@ export async function ensureHostKeys(state: string, inventoryFile: string, kind:
     have.push(await generate(type, comment));
     created.push(type);
   }
-  if (created.length) {
+  const rebind = opts.generate !== false && (foreign ? created.length > 0 : bound !== undefined && read.mac === undefined && have.length > 0);
+  if (created.length || rebind) {
     mkdirSync(join(state, 'host-keys'), { recursive: true, mode: 0o700 });
     mkdirSync(hostKeysDir(state, inventoryFile), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(file, JSON.stringify({ node: `${kind}:${name}`, keys: have }, null, 1) + '\n', { mode: 0o600 });
+    await writeFileAtomic(file, JSON.stringify({ node: holder, ...(bound ? { mac: bound } : {}), keys: have }, null, 1) + '\n', { mode: 0o600 });
   }
   return { file, keys: types.flatMap((t) => have.filter((k) => k.type === t)), created };
 }
@@ -137,17 +164,22 @@ export function hostKeysStamp(file: string): string {
   return st ? `${st.size}:${st.mtimeMs}:${st.ino}` : 'none';
 }
 
-/** Removes the key files of nodes that are no longer in the inventory, and the temp files of a killed run; returns what it removed. */
-export function pruneHostKeys(state: string, inventoryFile: string, keep: Set<string>): string[] {
+/**
+ * Removes the key files of holders (hostKeyHolder) not in `keep`, files of the old layout
+ * (`client-NAME.json`: keyed by a name, see the top of this file) and the temp files of a run
+ * killed while it wrote a node's keys; returns the key files and the temp files it removed.
+ */
+export function pruneHostKeys(state: string, inventoryFile: string, keep: Set<string>): { removed: string[]; temps: string[] } {
   const dir = hostKeysDir(state, inventoryFile);
-  if (!existsSync(dir)) return [];
+  if (!existsSync(dir)) return { removed: [], temps: [] };
   // Temp files of a run that was killed while writing a node's keys (issue 16: recognised and removed).
-  const removed: string[] = sweepTempFiles(dir);
+  const temps = sweepTempFiles(dir);
+  const removed: string[] = [];
   for (const f of readdirSync(dir)) {
-    const m = /^(guest|client)-(.+)\.json$/.exec(f);
-    if (!m || keep.has(`${m[1]}:${m[2]}`)) continue;
+    const m = /^((?:guest|client|mac)-.+)\.json$/.exec(f);
+    if (!m || keep.has(m[1] as string)) continue;
     removeFile(join(dir, f));
     removed.push(join(dir, f));
   }
-  return removed;
+  return { removed, temps };
 }

@@ -92,7 +92,7 @@ describe('client identity through sync', () => {
     const [inv] = readdirSync(keysDir);
     expect(statSync(join(keysDir)).mode & 0o777).toBe(0o700);
     expect(statSync(join(keysDir, inv!)).mode & 0o777).toBe(0o700);
-    const file = join(keysDir, inv!, 'client-pc1.json');
+    const file = join(keysDir, inv!, 'mac-52-54-00-13-00-01.json');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const before = await readFile(join(s.root, TFTP, 'identity/node-pc1.cpio.gz'));
     const key = members(before).get('xenroot/node/etc/ssh/ssh_host_ed25519_key')!.data;
@@ -117,7 +117,7 @@ describe('client identity through sync', () => {
     expect((await xenroot(['sync', '--root', s.root], { env })).code).toBe(0);
     expect(existsSync(join(s.root, TFTP, 'identity/node-pc1.cpio.gz'))).toBe(false);
     const keysDir = join(s.root, state, 'host-keys');
-    expect(readdirSync(join(keysDir, readdirSync(keysDir)[0]!))).toEqual(['client-odd_name.json']);
+    expect(readdirSync(join(keysDir, readdirSync(keysDir)[0]!))).toEqual(['mac-52-54-00-13-00-02.json']);
   });
 
   it('the hooks for initramfs-tools and dracut images are shell both shells accept (dash, busybox sh)', async () => {

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostKeyHolder } from '../../src/deploy/host-keys.js';
 import { startNfsServer, type NfsServer } from '../../src/deploy/nfs-server.js';
 import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
@@ -27,6 +28,8 @@ const OVMF = '/usr/share/ovmf/OVMF.fd';
 const PC1 = '52:54:00:13:e0:01';
 const PC2 = '52:54:00:13:e0:02';
 const FIRST_NIC = '52:54:00:13:e0:a1';
+/** The MAC of a client of this test, by name. */
+const macOf = (node: string): string => ({ pc1: PC1, pc2: PC2 })[node] as string;
 let tiny: TinyFixture;
 let nfs: NfsServer;
 let dir: string;
@@ -56,7 +59,8 @@ function seen(text: string) {
 async function stateKey(node: string): Promise<{ hex: string; fingerprint: string }> {
   const base = join(dir, 'root', dir, 'state/host-keys');
   const [inv] = (await execa('ls', [base])).stdout.split('\n');
-  const keys = JSON.parse(await readFile(join(base, inv!, `client-${node}.json`), 'utf8')) as { keys: { type: string; public: string }[] };
+  // A client's keys are kept by its MAC (deploy/host-keys.ts hostKeyHolder).
+  const keys = JSON.parse(await readFile(join(base, inv!, hostKeyHolder('client', node, macOf(node)) + '.json'), 'utf8')) as { keys: { type: string; public: string }[] };
   const pub = keys.keys.find((k) => k.type === 'ed25519')!.public;
   const f = join(dir, `${node}.pub`);
   await writeFile(f, pub);

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ensureHostKeys, hostKeysStamp, type HostKey } from '../../deploy/host-keys.js';
+import { ensureHostKeys, hostKeyHolder, hostKeysStamp, type HostKey } from '../../deploy/host-keys.js';
 import type { GuestRamdiskInput, IdentityArchive } from '../../deploy/plan.js';
 import { writeCpio } from '../../initrd/cpio.js';
 import { nodeAddress, nodeHostname } from '../../inventory/identity.js';
@@ -86,7 +86,8 @@ export async function nodeIdentities(data: InventoryData, inventoryFile: string,
   const prepared = await mapLimit(nodes, 4, async ({ kind, name }) => {
     const node = (kind === 'guest' ? data.guests[name] : data.clients[name]) as Guest | Client;
     const hostname = nodeHostname(name, node);
-    const keys = types.length ? await ensureHostKeys(state, inventoryFile, kind, name, types, `root@${hostname}`, opts) : undefined;
+    // Keys belong to the node's identity (a client's MAC, a guest's name bound to its MAC), never to a name alone.
+    const keys = types.length ? await ensureHostKeys(state, inventoryFile, hostKeyHolder(kind, name, node.mac), node.mac, types, `root@${hostname}`, opts) : undefined;
     // The group's files, then the node's own (its file of the same path wins).
     const group = node.group !== undefined && Object.hasOwn(data.groups ?? {}, node.group) ? data.groups[node.group] : undefined;
     const files = resolveFiles(kind, name, group?.files ? { ...group.files, ...(node.files ?? {}) } : node.files, inventoryFile);

@@ -21,7 +21,7 @@ import { dhcpFile, planSync, type FileGroup, type PlanInput } from '../../deploy
 import { blockedNodes, keptSetFiles } from '../../deploy/node-faults.js';
 import { reloadServices, type ReloadResult } from '../../deploy/reload.js';
 import { EFI_LOADER_PATHS, findEfiLoader, findSyslinux, stageImages, SYSLINUX_PATHS } from '../../deploy/tftp.js';
-import { pruneHostKeys } from '../../deploy/host-keys.js';
+import { hostKeyHolder, pruneHostKeys } from '../../deploy/host-keys.js';
 import { guestRamdiskInputs, lookupUser, nodeIdentities, nodeKey } from './identity.js';
 import { generatedHostPaths } from './host-boot.js';
 import { revisionModel } from './revision-model.js';
@@ -230,8 +230,11 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
     await writeManifest(mtarget, applied.manifest, prevText);
     endApply(mtarget);
     // Host keys of nodes that left the inventory are secrets nobody needs any more.
-    const kept = new Set([...Object.keys(data.clients).map((n) => nodeKey('client', n)), ...Object.keys(data.guests).map((n) => nodeKey('guest', n))]);
-    for (const k of pruneHostKeys(state, file, kept)) log().info({ file: k }, 'removed the host keys of a node no longer in the inventory');
+    const kept = new Set([...Object.entries(data.clients).map(([n, c]) => hostKeyHolder('client', n, c.mac)), ...Object.keys(data.guests).map((n) => hostKeyHolder('guest', n, undefined))]);
+    const pruned = pruneHostKeys(state, file, kept);
+    for (const k of pruned.removed) log().info({ file: k }, 'removed the host keys of a node no longer in the inventory');
+    // A run killed while it made keys (before its apply) left only these: said as every other leftover is.
+    for (const t of pruned.temps) warnings.push(`removed ${t}, left by an interrupted run`);
   }
   const t3 = performance.now();
 

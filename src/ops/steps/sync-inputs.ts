@@ -12,7 +12,7 @@ import type { InventoryData } from '../../inventory/schema.js';
 import { codeStamp } from '../../sys/stamp.js';
 import { manifestIntact, type LoadedManifest, type PlanInputs } from '../../deploy/manifest.js';
 import { EFI_LOADER_PATHS, SYSLINUX_PATHS } from '../../deploy/tftp.js';
-import { hostKeysFile } from '../../deploy/host-keys.js';
+import { hostKeyHolder, hostKeysFile } from '../../deploy/host-keys.js';
 import { under } from '../../deploy/manifest.js';
 import type { FileChange, Outcome } from '../../deploy/apply.js';
 import type { ReloadResult } from '../../deploy/reload.js';
@@ -77,7 +77,7 @@ export function probedPaths(data: InventoryData, inventoryFile: string, root: st
   const dir = dirname(inventoryFile);
   for (const [kind, section] of [['client', data.clients], ['guest', data.guests]] as const)
     for (const [name, node] of Object.entries(section)) {
-      paths.push(hostKeysFile(state, inventoryFile, kind, name));
+      paths.push(hostKeysFile(state, inventoryFile, hostKeyHolder(kind, name, (node as { mac?: string }).mac)));
       const files = (node as { files?: Record<string, string | { source?: string | undefined }> }).files ?? {};
       for (const spec of Object.values(files)) if (typeof spec !== 'string' && spec.source) paths.push(resolve(dir, spec.source));
     }
