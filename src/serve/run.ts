@@ -15,12 +15,12 @@ import { inventoryView } from './view.js';
 /** The default port of the service when the site names none. */
 const DEFAULT_PORT = 8080;
 
-/** `ADDR:PORT` (IPv4, a host name, or [IPv6]) into host and port; UsageError naming the value otherwise. */
+/** `ADDR:PORT` (IPv4, a host name, or [IPv6]; port 0: any free port, logged) into host and port; UsageError naming the value otherwise. */
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535))
-    throw new UsageError(`--listen "${value}" is not ADDR:PORT`, { hint: 'give an address of this host and a port from 1 to 65535, such as 192.168.1.1:8080 or [fd00::1]:8080' });
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new UsageError(`--listen "${value}" is not ADDR:PORT`, { hint: 'give an address of this host and a port from 1 to 65535 (0: any free one), such as 192.168.1.1:8080 or [fd00::1]:8080' });
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 

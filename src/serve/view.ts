@@ -38,15 +38,23 @@ export async function inventoryView(file: string): Promise<InventoryView> {
     data = (await loadInventory(file)).data;
   };
   await read();
+  // One read at a time, and every request waits for the one in progress (a SIGHUP's read must
+  // not let a request see the new stamp with the old data).
+  let reading: Promise<void> | undefined;
   const refresh = async (force: boolean): Promise<void> => {
+    while (reading) await reading;
     try {
-      if (force || (await stampOf()) !== stamp) {
-        await read();
-        log().info({ inventory: file }, 'inventory read anew');
-      }
-    } catch (err) {
-      log().warn({ inventory: file, err: (err as Error).message }, 'the inventory cannot be read; serving its last good version');
+      if (!force && (await stampOf()) === stamp) return;
+    } catch {
+      // Gone for a moment (an editor's rename): keep serving the last good version.
+      return;
     }
+    if (reading) return refresh(force);
+    reading = read()
+      .then(() => log().info({ inventory: file }, 'inventory read anew'))
+      .catch((err: unknown) => log().warn({ inventory: file, err: (err as Error).message }, 'the inventory cannot be read; serving its last good version'))
+      .finally(() => (reading = undefined));
+    await reading;
   };
   return {
     async current() {
