@@ -9,11 +9,9 @@ import { execa } from 'execa';
 import { DeployError, UsageError } from '../sys/errors.js';
 import { onCleanup, takeSignal } from '../sys/lifetime.js';
 import { log } from '../sys/log.js';
+import { serveListen } from '../inventory/paths.js';
 import { buildServeApp } from './app.js';
 import { inventoryView } from './view.js';
-
-/** The default port of the service when the site names none. */
-const DEFAULT_PORT = 8080;
 
 /** `ADDR:PORT` (IPv4, a host name, or [IPv6]; port 0: any free port, logged) into host and port; UsageError naming the value otherwise. */
 export function parseListen(value: string): { host: string; port: number } {
@@ -39,7 +37,7 @@ export interface RunningService {
 export async function runServe(inventoryFile: string, opts: { listen?: string; checkins?: string } = {}): Promise<RunningService> {
   const view = await inventoryView(inventoryFile);
   const site = (await view.current()).site;
-  const listen = opts.listen ?? site.serve?.listen ?? `${site.nfsServer}:${DEFAULT_PORT}`;
+  const listen = opts.listen ?? serveListen(site);
   const { host, port } = parseListen(listen);
   const app = await buildServeApp({ view, ...(opts.checkins ? { checkins: opts.checkins } : {}) });
   try {
