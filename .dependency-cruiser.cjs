@@ -1,7 +1,7 @@
 // The layers of src/ and what each may import (docs/architecture.md explains them).
 // test/architecture/layers.test.ts runs this rule set and fails on any violation.
 //
-//   cli -> ops -> { deploy, hypervisor, initrd } -> { render, image } -> inventory -> sys
+//   cli -> serve -> ops -> { deploy, hypervisor, initrd } -> { render, image } -> inventory -> sys
 //
 // A folder imports its own files and the folders below it only: never one beside it, never one
 // above it, so no two folders can import each other in a circle.
@@ -14,7 +14,9 @@ const LAYERS = {
   hypervisor: ['render', 'inventory', 'sys'],
   deploy: ['render', 'inventory', 'sys'],
   ops: ['deploy', 'hypervisor', 'initrd', 'image', 'render', 'inventory', 'sys'],
-  cli: ['ops', 'inventory', 'sys'],
+  // The boot service: another front of the ops layer beside the CLI; only the CLI imports it.
+  serve: ['ops', 'inventory', 'sys'],
+  cli: ['serve', 'ops', 'inventory', 'sys'],
 };
 
 const layerRules = Object.entries(LAYERS).map(([layer, allowed]) => ({

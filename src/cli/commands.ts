@@ -25,5 +25,6 @@ import * as demo from './demo.js';
 import * as rollout from './rollout.js';
 import * as host from './host.js';
 import * as completion from './completion.js';
+import * as serve from './serve.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, group, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, rollout, host, completion];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, group, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, rollout, host, serve, completion];

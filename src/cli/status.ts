@@ -14,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
       ? await (await import('../ops/fleet.js')).fleetStatus(file, { hosts: o.host ?? [], groups: o.group ?? [], names }, hostOptions(ctx, {}))
       : await guestStatus(file, one ? names[0] : undefined, hostOptions(ctx, {}));
     // Clients (issue 12: what each boots at its next boot) follow the guests when no selection is given.
-    const clients = !one && !some ? await clientStatus(file) : [];
+    const { clients, refusals } = !one && !some ? await clientStatus(file) : { clients: [], refusals: [] };
     ctx.print(one ? rows[0] : [...rows, ...clients], () =>
       [
         table([
@@ -29,7 +29,17 @@ export function register(program: Command, ctx: CliContext): void {
             r.nextBoot ?? '-',
           ]),
         ]),
-        ...(clients.length ? ['', table([['CLIENT', 'MAC', 'RUNS', 'NEXT BOOT'], ...clients.map((c) => [c.name, c.mac, 'unknown', c.nextBoot])])] : []),
+        // What each client reported to the boot service (xenroot serve) at its last check-in.
+        ...(clients.length
+          ? [
+              '',
+              table([
+                ['CLIENT', 'MAC', 'HEALTH', 'RUNS', 'NEXT BOOT', 'DRIFT', 'LAST SEEN', 'REFUSED'],
+                ...clients.map((c) => [c.name, c.mac, c.health, c.running ?? '-', c.nextBoot, c.drift ? 'yes' : 'no', c.lastSeen ?? 'never', c.refusals.length ? `${c.refusals.length}: ${c.refusals[0]!.reason}` : '-']),
+              ]),
+            ]
+          : []),
+        ...(refusals.length ? ['', 'boot service refusals naming no client (newest first):', ...refusals.slice(0, 10).map((r) => `  ${r.at} ${r.from} ${r.path} ${r.status}: ${r.reason}`)] : []),
       ].join('\n'),
     );
   });

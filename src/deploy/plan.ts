@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
-import { exportPath, guestFiles } from '../inventory/paths.js';
+import { bootHttpBase, exportPath, guestFiles } from '../inventory/paths.js';
 import { effectiveClients } from '../inventory/effective.js';
 import { nodeCmdline } from '../render/cmdline.js';
 import { renderGuest } from '../render/guest-files.js';
@@ -219,7 +219,10 @@ export function planSync(input: PlanInput): Plan {
       .filter(([name]) => !isRevisionEntry(name))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, st]) => bootEntry(data, name, st));
-    const httpBase = site.pxe.httpBase;
+    // HTTP from site.pxe.httpBase, or from the boot service (xenroot serve) when the site runs it:
+    // then the identity pieces stay on TFTP (the service never sends them).
+    const httpBase = bootHttpBase(site);
+    const pieceOverTftp = site.serve !== undefined;
     files.push({
       kind: 'text',
       group: 'tftp',
@@ -275,7 +278,7 @@ export function planSync(input: PlanInput): Plan {
         const made = nodeAttempt(failures, 'client', name, failedAt, () => {
           const set = [
             { name: 'pxelinux', content: renderPxelinux({ entries: [entry], comment }) },
-            { name: 'ipxe', content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment, ...mac }) },
+            { name: 'ipxe', content: renderIpxeEntry(entry, { ...(httpBase ? { httpBase } : {}), comment, ...mac, pieceOverTftp }) },
             ...(grub ? [{ name: 'grub', content: renderGrubEntry(entry, { comment, ...mac }) }] : []),
           ];
           return { files: set, set: setName('', set) };
@@ -326,7 +329,8 @@ export function planSync(input: PlanInput): Plan {
     ];
     const dhcp: DhcpInput = { hosts, proxy: site.dhcp.proxy, bootServer: site.nfsServer, efiLoader: site.pxe.efiLoader };
     if (site.dhcp.subnet) dhcp.subnet = site.dhcp.subnet;
-    if (site.pxe.httpBase) dhcp.httpBase = site.pxe.httpBase;
+    const dhcpHttpBase = bootHttpBase(site);
+    if (dhcpHttpBase) dhcp.httpBase = dhcpHttpBase;
     const text = site.dhcp.server === 'dnsmasq' ? renderDnsmasq(dhcp) : renderIscDhcp(dhcp);
     if (input.dhcpShared) files.push({ kind: 'block', group: 'dhcp', owner: 'site', path: dfile, body: text.replace(/\n+$/, '') });
     else files.push({ kind: 'text', group: 'dhcp', owner: 'site', path: dfile, content: text });

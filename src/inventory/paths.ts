@@ -96,3 +96,16 @@ export function revisionExport(site: Site, imageName: string, revision: number):
   const base = site.revisions.export ?? site.revisions.dir ?? join(site.exportRoot, 'revisions');
   return join(base, imageName, String(revision));
 }
+
+/** The boot service's ADDR:PORT: site.serve.listen, else the NFS server's address on port 8080. */
+export function serveListen(site: Site): string {
+  return site.serve?.listen ?? `${site.nfsServer}:8080`;
+}
+
+/**
+ * Where iPXE fetches boot files over HTTP: site.pxe.httpBase, else the boot service's /boot when
+ * site.serve is on, else nowhere (TFTP).
+ */
+export function bootHttpBase(site: Site): string | undefined {
+  return site.pxe.httpBase ?? (site.serve ? `http://${serveListen(site)}/boot` : undefined);
+}

@@ -162,6 +162,21 @@ export const SiteSchema = z
       .strict()
       .prefault({}),
     /**
+     * The boot service (`xenroot serve`): present = enabled. `listen` is ADDR:PORT, default the
+     * NFS server's address on port 8080 (never every interface unless the admin writes 0.0.0.0).
+     * With the service on, iPXE scripts fetch kernel and initrds from it over HTTP.
+     */
+    serve: z
+      .object({
+        listen: z
+          .string()
+          .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'must be ADDR:PORT such as 192.168.1.1:8080' })
+          .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) > 0 && Number(v.slice(v.lastIndexOf(':') + 1)) < 65536, { error: 'must have a port from 1 to 65535' })
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /**
      * Published revisions of images (issue 12): each at DIR/IMAGE/REV (default
      * EXPORTROOT/revisions/IMAGE/REV), mounted by the nodes at EXPORT/IMAGE/REV (default: the same
      * path; set it when the NFS server shows DIR under another path, e.g. an NFSv4 pseudo path).

@@ -8,6 +8,7 @@ import { guestUri, hostOf, usingHypervisor, type HostOptions } from './steps/gue
 import { imageRef } from '../inventory/paths.js';
 import { nodeImage, runningImage } from '../inventory/revisions.js';
 import { effectiveGuest } from '../inventory/effective.js';
+import { checkinDir, clientBootState, readNodeCheckins, readRefusals, type ClientBootState, type RefusalRecord } from './steps/checkins.js';
 
 export interface StatusRow {
   name: string;
@@ -70,19 +71,44 @@ export async function guestStatus(inventoryFile: string, name?: string | string[
   return rows.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** A client's revision at its next boot (issue 12); what it runs is not known to xenroot (it reports nothing back). */
-export interface ClientStatusRow {
+/**
+ * A client: what it boots at its next boot (IMAGE@REV), and what it reported to the boot service
+ * (`xenroot serve`) at its last check-in: when, which revision it booted (`running`; null when it
+ * never checked in), drift against its assignment, health, and the service's refusals of
+ * requests about it (newest first).
+ */
+export interface ClientStatusRow extends ClientBootState {
   name: string;
   kind: 'client';
   mac: string;
   nextBoot: string;
-  running: undefined;
+  running: string | null;
+  refusals: RefusalRecord[];
 }
 
-/** The clients with what they boot at their next boot. */
-export async function clientStatus(inventoryFile: string): Promise<ClientStatusRow[]> {
+/** How many of a client's refusals its row carries. */
+const ROW_REFUSALS = 5;
+
+/**
+ * The clients with what they boot next and what they last reported (check-ins in `checkins`,
+ * default STATE/checkins), and the service's refusals (newest first) that name no client.
+ */
+export async function clientStatus(inventoryFile: string, checkins = checkinDir()): Promise<{ clients: ClientStatusRow[]; refusals: RefusalRecord[] }> {
   const inv = await loadInventory(inventoryFile);
-  return Object.entries(inv.data.clients)
+  const refusals = readRefusals(checkins);
+  const clients = Object.entries(inv.data.clients)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, c]) => ({ name, kind: 'client' as const, mac: c.mac, nextBoot: imageRef(nodeImage(inv.data, 'client', name, c), c.revision), running: undefined }));
+    .map(([name, c]) => {
+      const boot = clientBootState(inv.data, name, readNodeCheckins(checkins, name));
+      return {
+        name,
+        kind: 'client' as const,
+        mac: c.mac,
+        nextBoot: imageRef(nodeImage(inv.data, 'client', name, c), c.revision),
+        running: boot.booted,
+        ...boot,
+        refusals: refusals.filter((r) => r.node === name).slice(0, ROW_REFUSALS),
+      };
+    });
+  return { clients, refusals: refusals.filter((r) => r.node === undefined || !Object.hasOwn(inv.data.clients, r.node)) };
 }

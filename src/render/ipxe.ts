@@ -38,11 +38,11 @@ function bootifArg(mac: string | undefined): string {
 
 /**
  * One machine's boot script (or the default one without `mac`): kernel, then every initrd (the
- * image's, then the node's identity piece), each also named on the kernel line as `initrd=NAME`
+ * image's, then the node's identity piece: over TFTP with `pieceOverTftp`), each also named on the kernel line as `initrd=NAME`
  * (under UEFI the kernel's EFI stub loads only the initrds its command line names: LTSP's
  * ltsp.ipxe "In EFI mode, iPXE requires initrds to be specified in the cmdline").
  */
-export function renderIpxeEntry(entry: BootEntry | undefined, opts: { httpBase?: string; comment?: string; mac?: string } = {}): string {
+export function renderIpxeEntry(entry: BootEntry | undefined, opts: { httpBase?: string; comment?: string; mac?: string; pieceOverTftp?: boolean } = {}): string {
   const lines = ['#!ipxe', generatedHeader()];
   if (opts.comment) lines.push(`# ${checkLine('comment', opts.comment)}`);
   if (!entry) {
@@ -56,7 +56,9 @@ export function renderIpxeEntry(entry: BootEntry | undefined, opts: { httpBase?:
   checkLoaderLine(`iPXE entry ${entry.label}`, line);
   lines.push(
     `kernel ${checkLine('kernel path', ipxeUrl(entry.kernel, opts.httpBase))} ${line}${hasArg(entry.cmdline, 'BOOTIF') ? '' : ` ${bootifArg(opts.mac)}`}`,
-    ...initrds.map((i) => `initrd ${checkLine('initrd path', ipxeUrl(i, opts.httpBase))}`),
+    // The node's identity piece holds its host private keys: the boot service never sends it, so
+    // with the service on it stays on TFTP (from the server that sent iPXE: ${next-server}).
+    ...initrds.map((i) => `initrd ${checkLine('initrd path', i === entry.nodeInitrd && opts.pieceOverTftp ? `tftp://\${next-server}/${i.replace(/^\/+/, '')}` : ipxeUrl(i, opts.httpBase))}`),
     'boot',
     '',
   );

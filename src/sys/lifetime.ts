@@ -154,6 +154,19 @@ export async function runCleanups(timeoutMs = CLEANUP_TIMEOUT_MS): Promise<void>
 }
 
 let installed = false;
+const takenSignals = new Map<NodeJS.Signals, () => void>();
+
+/**
+ * Lets a long-running command answer a handled signal itself instead of the policy (the boot
+ * service: SIGTERM drains and stops, SIGHUP reloads). Returns the function that gives it back.
+ * Once the policy is undoing (after another signal), the command's handler is no longer called.
+ */
+export function takeSignal(sig: (typeof HANDLED_SIGNALS)[number], handler: () => void): () => void {
+  takenSignals.set(sig, handler);
+  return () => {
+    if (takenSignals.get(sig) === handler) takenSignals.delete(sig);
+  };
+}
 
 /**
  * Installs the signal policy described above. `exit` ends the process; only the CLI entry calls
@@ -164,6 +177,8 @@ export function installSignalPolicy(exit: (code: number) => void): void {
   installed = true;
   let unwinding: Promise<void> | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
+    const taken = takenSignals.get(sig);
+    if (taken && !unwinding) return taken();
     process.exitCode = ExitCode.interrupted;
     if (unwinding) {
       log().warn({ signal: sig, left: pendingCleanups() }, 'still stopping what was started; please wait');

@@ -75,7 +75,7 @@ describe('architecture', () => {
 
   it('no two folders of src/ import each other, directly or around a circle', () => {
     const graph = folderGraph(result);
-    expect([...graph.keys()].sort()).toEqual(['cli', 'deploy', 'hypervisor', 'image', 'initrd', 'inventory', 'ops', 'render', 'sys']);
+    expect([...graph.keys()].sort()).toEqual(['cli', 'deploy', 'hypervisor', 'image', 'initrd', 'inventory', 'ops', 'render', 'serve', 'sys']);
     expect(findCycle(graph)).toBeUndefined();
   });
 
@@ -84,12 +84,14 @@ describe('architecture', () => {
     expect(findCycle(graph)).toEqual(['a', 'b', 'c', 'a']);
   });
 
-  it('mechanics never import the workflows or the CLI, and the CLI reaches the mechanics only through src/ops', () => {
+  it('mechanics never import the workflows or the fronts (CLI, boot service), and the fronts reach the mechanics only through src/ops', () => {
     const graph = folderGraph(result);
     for (const mech of ['inventory', 'render', 'hypervisor', 'image', 'initrd', 'deploy', 'sys']) {
-      expect([...(graph.get(mech) ?? [])].filter((f) => f === 'ops' || f === 'cli'), mech).toEqual([]);
+      expect([...(graph.get(mech) ?? [])].filter((f) => f === 'ops' || f === 'cli' || f === 'serve'), mech).toEqual([]);
     }
-    expect([...(graph.get('cli') ?? [])].sort()).toEqual(['inventory', 'ops', 'sys']);
+    expect([...(graph.get('ops') ?? [])].filter((f) => f === 'cli' || f === 'serve')).toEqual([]);
+    expect([...(graph.get('cli') ?? [])].sort()).toEqual(['inventory', 'ops', 'serve', 'sys']);
+    expect([...(graph.get('serve') ?? [])].sort()).toEqual(['inventory', 'ops', 'sys']);
   });
 
   it('knip finds no unused file, export or dependency', async () => {
