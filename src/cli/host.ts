@@ -16,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
       const connect = ctx.options.connect;
       if (!connect) throw new UsageError('host add needs --connect URI (the host\'s libvirt URI, or xl://)');
       const { addHost } = await import('../ops/hosts.js');
-      const r = await addHost(await ctx.inventoryPath(), { name, connect, ...(o.bootDir ? { bootDir: o.bootDir } : {}), ...(o.maxGuests ? { maxGuests: o.maxGuests } : {}) });
+      const r = await addHost(await ctx.inventoryPath(), { name, connect, ...(ctx.options.allowUnverifiedHostKey ? { allowUnverifiedHostKey: true } : {}), ...(o.bootDir ? { bootDir: o.bootDir } : {}), ...(o.maxGuests ? { maxGuests: o.maxGuests } : {}) });
       ctx.print(r, () => `added host ${name} (${r.host.connect}, boot files in ${r.host.bootDir} there)`);
     });
 

@@ -8,12 +8,15 @@
  * `command=STATE/ssh/xenroot-ssh&no_tty=1` to such URIs: a wrapper that runs `ssh -F
  * STATE/ssh/ssh_config`, whose known_hosts is STATE/ssh/known_hosts with strict checking and
  * BatchMode (never a prompt inside xenroot). `xenroot host trust NAME` records a host's key there.
- * The URI's own `keyfile=`, `command=`, `no_verify=` are left as the user wrote them.
+ * A URI that skips the host's key check (`no_verify=1`, `command=`, ...) is refused unless the
+ * admin allowed it explicitly (checkHostKeyPolicy).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../sys/atomic.js';
 import { stateDir } from '../inventory/paths.js';
+import { unverifiedHostKeySettings } from '../inventory/uri.js';
+import { UsageError } from '../sys/errors.js';
 
 export interface SshFiles {
   dir: string;
@@ -71,13 +74,36 @@ export function withSshWrapper(uri: string, wrapper: string): string {
   if (!isSshUri(uri)) return uri;
   const [base, query = ''] = uri.split('?', 2) as [string, string?];
   const params = query ? query.split('&') : [];
-  if (!params.some((p) => p.startsWith('command='))) params.push(`command=${wrapper}`);
-  if (!params.some((p) => p.startsWith('no_tty='))) params.push('no_tty=1');
+  if (!params.some((p) => p.toLowerCase().startsWith('command='))) params.push(`command=${wrapper}`);
+  if (!params.some((p) => p.toLowerCase().startsWith('no_tty='))) params.push('no_tty=1');
   return `${base}?${params.join('&')}`;
 }
 
-/** The URI libvirt and virsh open for `uri`: ssh URIs go through xenroot's wrapper. */
+/** The environment variable that allows URIs which skip the host-key check (the CLI's --allow-unverified-host-key sets it). */
+export const ALLOW_UNVERIFIED_ENV = 'XENROOT_ALLOW_UNVERIFIED_HOST_KEY';
+
+/**
+ * Refuses a URI whose settings connect without checking the host's key or certificate
+ * (`no_verify=1`, `known_hosts_verify=ignore|auto`, `command=`), unless the admin allowed it
+ * explicitly: `allow`, or $XENROOT_ALLOW_UNVERIFIED_HOST_KEY=1. UsageError naming the settings.
+ */
+export function checkHostKeyPolicy(uri: string, allow = false, env: NodeJS.ProcessEnv = process.env): void {
+  if (allow || env[ALLOW_UNVERIFIED_ENV] === '1') return;
+  const bad = unverifiedHostKeySettings(uri);
+  if (!bad.length) return;
+  throw new UsageError(`hypervisor URI '${uri}' turns off the check of the host's key (${bad.join(', ')})`, {
+    hint: 'record the host\'s key with `xenroot host trust NAME` instead; to connect unverified anyway, say so with --allow-unverified-host-key',
+  });
+}
+
+/**
+ * The URI libvirt and virsh open for `uri`: ssh URIs go through xenroot's wrapper. Every libvirt
+ * connection passes here, so here the host-key policy holds whatever the URI came from
+ * (flag, environment, inventory): UsageError for a URI that skips the host's key check unless
+ * the admin allowed it (checkHostKeyPolicy).
+ */
 export function transportUri(uri: string, env: NodeJS.ProcessEnv = process.env): string {
+  checkHostKeyPolicy(uri, false, env);
   if (!isSshUri(uri)) return uri;
   return withSshWrapper(uri, ensureSshFiles(env).wrapper);
 }

@@ -5,11 +5,17 @@ import { addHostEntry, guestsOnHost, removeHostEntry, type HostEntryOptions } fr
 import { requireEntry } from '../inventory/lookup.js';
 import type { Host } from '../inventory/schema.js';
 import { loadInventory, updateInventory } from '../inventory/store.js';
-import { ensureSshFiles, isSshUri, knownHostsName, sshTarget } from '../hypervisor/ssh.js';
+import { ALLOW_UNVERIFIED_ENV, checkHostKeyPolicy, ensureSshFiles, isSshUri, knownHostsName, sshTarget } from '../hypervisor/ssh.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { DependencyError, HypervisorError, UsageError } from '../sys/errors.js';
 
-export async function addHost(inventoryFile: string, opts: HostEntryOptions): Promise<{ name: string; host: Host }> {
+/**
+ * Adds a hypervisor host. Its URI's shape is the schema's rule (InventoryError); a URI that skips
+ * the check of the host's key (`no_verify=1`, `known_hosts_verify=ignore`, `command=`) is refused
+ * with a UsageError unless `allowUnverifiedHostKey` (the admin's explicit flag).
+ */
+export async function addHost(inventoryFile: string, opts: HostEntryOptions & { allowUnverifiedHostKey?: boolean }): Promise<{ name: string; host: Host }> {
+  checkHostKeyPolicy(opts.connect, opts.allowUnverifiedHostKey);
   return updateInventory(inventoryFile, (inv) => ({ name: opts.name, host: addHostEntry(inv, opts) }));
 }
 
@@ -17,6 +23,15 @@ export interface HostRow {
   name: string;
   host: Host;
   guests: string[];
+}
+
+/**
+ * Lets this process connect through URIs that skip the host's key check (the CLI's global
+ * --allow-unverified-host-key: the admin's explicit word). Sets $XENROOT_ALLOW_UNVERIFIED_HOST_KEY,
+ * which the one connection path (hypervisor/ssh.ts: transportUri) reads.
+ */
+export function allowUnverifiedHostKeys(): void {
+  process.env[ALLOW_UNVERIFIED_ENV] = '1';
 }
 
 export async function listHosts(inventoryFile: string): Promise<HostRow[]> {
@@ -65,7 +80,7 @@ export async function trustHost(inventoryFile: string, name: string, opts: { key
       .filter((l) => /^(ssh-|ecdsa-)\S+ \S+$/.test(l));
     if (!keys.length) throw new UsageError(`${opts.keyFile} holds no ssh public key (TYPE BASE64 [comment])`);
   } else {
-    const r = await execa('ssh-keyscan', ['-T', '8', '-p', String(t.port), t.host], { reject: false, stdin: 'ignore' }).catch((err: unknown) => {
+    const r = await execa('ssh-keyscan', ['-T', '8', '-p', String(t.port), '--', t.host], { reject: false, stdin: 'ignore' }).catch((err: unknown) => {
       throw new DependencyError(`cannot run ssh-keyscan: ${(err as Error).message}`, { hint: 'install openssh-client' });
     });
     keys = r.stdout
