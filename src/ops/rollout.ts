@@ -15,6 +15,7 @@
 import { InventoryError, TestFailedError, UsageError } from '../sys/errors.js';
 import { removeFile } from '../sys/atomic.js';
 import { requireEntry } from '../inventory/lookup.js';
+import { resolveNodeRefs } from '../inventory/refs.js';
 import { imageRef } from '../inventory/paths.js';
 import { writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
 import { lastPass, nodeImage, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
@@ -108,8 +109,10 @@ function selectNodes(data: InventoryData, image: string, sel: NodeSelection): Se
     }
     out.set(`${kind}:${name}`, { kind, name, revision: node.revision, previous: node.previousRevision });
   };
-  for (const n of sel.clients ?? []) add('client', n, requireEntry(data, 'client', n), true);
-  for (const n of sel.guests ?? []) add('guest', n, requireEntry(data, 'guest', n), true);
+  const clients = resolveNodeRefs(data, 'client', sel.clients ?? []);
+  const guests = resolveNodeRefs(data, 'guest', sel.guests ?? []);
+  for (const n of clients) add('client', n, data.clients[n] as Client, true);
+  for (const n of guests) add('guest', n, data.guests[n] as Guest, true);
   if (sel.group !== undefined) {
     for (const [n, c] of Object.entries(data.clients)) if (c.group === sel.group) add('client', n, c, false);
     for (const [n, g] of Object.entries(data.guests)) if (g.group === sel.group) add('guest', n, g, false);
