@@ -5,9 +5,8 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
+import { IMPORT_FORMATS, type ImportFormat } from '../inventory/constants.js';
 import { collectFiles, explained, table, type CliContext } from './context.js';
-
-const IMPORT_FORMATS = ['csv', 'dnsmasq', 'isc'] as const;
 
 export function register(program: Command, ctx: CliContext): void {
   const client = program.command('client').description('manage physical PXE clients (files are written by `xenroot sync`)');
@@ -92,7 +91,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (file: string, o: { format?: string; group?: string; image?: string; dryRun?: boolean }) => {
       if (o.format !== undefined && !(IMPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format "${o.format}" is not valid: must be one of ${IMPORT_FORMATS.join(', ')}`);
       const { importClients } = await import('../ops/clients.js');
-      const r = await importClients(await ctx.inventoryPath(), file, { ...o, format: o.format as (typeof IMPORT_FORMATS)[number] | undefined });
+      const r = await importClients(await ctx.inventoryPath(), file, { ...o, format: o.format as ImportFormat | undefined });
       ctx.print(r, () => {
         const shown = r.lines.filter((l) => l.outcome !== 'unchanged');
         const lines = shown.slice(0, 50).map((l) => `  ${file}:${l.line}: ${l.outcome} ${l.name} (${l.mac})${l.changed ? `: ${l.changed.join(', ')}` : ''}`);

@@ -1,20 +1,26 @@
 /** `xenroot console NAME [--expect REGEX --timeout S --log FILE]`. */
 import type { Command } from 'commander';
+import { HypervisorError } from '../sys/errors.js';
 import type { AttachResult } from '../ops/guest-console.js';
 import type { CliContext } from './context.js';
 import { intOption, regexOption } from './context.js';
 import { hostOptions, secondsOption } from './hvopts.js';
 
-/** Tells how an interactive console ended; a crash is an error (non-zero exit). */
+/**
+ * Tells how an interactive console ended. A crash is an error: HypervisorError (exit 5), printed
+ * by the CLI's error boundary.
+ */
 export function printAttachOutcome(name: string, a: AttachResult): void {
-  const msg: Record<AttachResult['outcome'], string> = {
+  if (a.outcome === 'crashed') {
+    process.stderr.write('\n');
+    throw new HypervisorError(`${name} crashed`, { hint: `its console log says why (xenroot console ${name} --log-tail)` });
+  }
+  const msg: Record<Exclude<AttachResult['outcome'], 'crashed'>, string> = {
     detached: `detached from ${name}; it keeps running`,
     shutdown: `${name} shut down${a.state ? ` (state ${a.state})` : ''}`,
-    crashed: `${name} crashed`,
     closed: `the console of ${name} closed${a.exitCode ? ` (exit ${a.exitCode})` : ''}`,
   };
   process.stderr.write(`\nxenroot: ${msg[a.outcome]}\n`);
-  if (a.outcome === 'crashed') process.exitCode = 5;
 }
 
 export function register(program: Command, ctx: CliContext): void {

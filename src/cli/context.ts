@@ -12,6 +12,7 @@ export interface GlobalOptions {
   verbose?: boolean;
   quiet?: boolean;
   connect?: string;
+  allowUnverifiedHostKey?: boolean;
 }
 
 export class CliContext {

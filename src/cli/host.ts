@@ -2,23 +2,25 @@
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
 import { table, type CliContext } from './context.js';
+import { addOptions, opt, optionValues } from './options.js';
+
+/** `host add`: each value is checked by the inventory field it is stored in (exit 3). */
+const ADD = {
+  bootDir: opt({ flags: '--boot-dir <dir>', help: 'directory of xenroot\'s boot-file pool on the host (default /var/lib/xenroot/boot)' }),
+  maxGuests: opt({ flags: '--max-guests <n>', help: 'place at most N guests there' }),
+};
 
 export function register(program: Command, ctx: CliContext): void {
   const host = program.command('host').description('manage hypervisor hosts: guests are placed on them, their boot files shipped there');
 
-  host
-    .command('add <name>')
-    .description('add a host: --connect URI (xen+ssh://root@HOST/system, xen+tcp://..., qemu:///system, xl://)')
-    .option('--boot-dir <dir>', 'directory of xenroot\'s boot-file pool on the host (default /var/lib/xenroot/boot)')
-    .option('--max-guests <n>', 'place at most N guests there')
-    .action(async (name: string, o: { bootDir?: string; maxGuests?: string }) => {
-      // --connect is the global option (commander gives it to the program wherever it stands).
-      const connect = ctx.options.connect;
-      if (!connect) throw new UsageError('host add needs --connect URI (the host\'s libvirt URI, or xl://)');
-      const { addHost } = await import('../ops/hosts.js');
-      const r = await addHost(await ctx.inventoryPath(), { name, connect, ...(o.bootDir ? { bootDir: o.bootDir } : {}), ...(o.maxGuests ? { maxGuests: o.maxGuests } : {}) });
-      ctx.print(r, () => `added host ${name} (${r.host.connect}, boot files in ${r.host.bootDir} there)`);
-    });
+  addOptions(host.command('add <name>').description('add a host: --connect URI (xen+ssh://root@HOST/system, xen+tcp://..., qemu:///system, xl://)'), ADD).action(async (name: string, parsed: Record<string, unknown>) => {
+    // --connect is the global option (commander gives it to the program wherever it stands).
+    const connect = ctx.options.connect;
+    if (!connect) throw new UsageError('host add needs --connect URI (the host\'s libvirt URI, or xl://)');
+    const { addHost } = await import('../ops/hosts.js');
+    const r = await addHost(await ctx.inventoryPath(), { name, connect, allowUnverifiedHostKey: !!ctx.options.allowUnverifiedHostKey, ...optionValues(ADD, parsed) });
+    ctx.print(r, () => `added host ${name} (${r.host.connect}, boot files in ${r.host.bootDir} there)`);
+  });
 
   host
     .command('list')

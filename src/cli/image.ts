@@ -1,50 +1,63 @@
 import type { Command } from 'commander';
-import { BOOT_TARGETS, INITRD_BUILDERS, type InitrdBuilder } from '../inventory/constants.js';
-import { choiceOption, collect, intOption, table, type CliContext } from './context.js';
+import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/constants.js';
+import { intOption, table, type CliContext } from './context.js';
+import { addOptions, flag, inventoryChoice, opt, optionValues, repeatable } from './options.js';
+
+/** `image add`: each value is checked by the inventory field it is stored in (exit 3). */
+const ADD = {
+  root: opt({ flags: '--root <dir>', help: 'the image as a directory (exported over NFS)' }),
+  file: opt({ flags: '--file <img>', help: 'the image as a loop image file (ext4)' }),
+  kver: opt({ flags: '--kver <ver>', help: 'kernel version to boot (default: the newest found in the image)' }),
+  export: opt({ flags: '--export <path>', help: 'NFS path clients mount (default: the directory)' }),
+  nfsVersion: opt({ flags: '--nfs-version <v>', help: 'NFS version for the root: 3 or 4' }),
+  nfsOptions: opt({ flags: '--nfs-options <opts>', help: 'NFS mount options for the root, comma-separated (e.g. port=2049,vers=4.2)' }),
+  initrdBuilder: opt({ flags: '--initrd-builder <builder>', help: `${INITRD_BUILDERS.join(', ')} (default builtin)`, parse: inventoryChoice('--initrd-builder', INITRD_BUILDERS) }),
+  readyPattern: opt({ flags: '--ready-pattern <regex>', help: 'console line that shows the image is up (for `xenroot test`)' }),
+  append: opt({ flags: '--append <args>', help: 'extra kernel arguments for every machine of this image' }),
+};
+
+const BOOTSTRAP = {
+  suite: opt({ flags: '--suite <suite>', help: 'Debian suite', default: 'bookworm' }),
+  packages: opt<string[]>({ flags: '--packages <list>', help: 'further packages (comma-separated or repeated)', parse: repeatable((p) => p) }),
+  builder: opt({ flags: '--builder <builder>', help: `the image's initrd builder: ${INITRD_BUILDERS.join(', ')} (default builtin)`, parse: inventoryChoice('--builder', INITRD_BUILDERS) }),
+  rootPassword: opt({ flags: '--root-password <pw>', help: 'let root log in with this password (default: root stays locked)' }),
+  autologin: flag('--autologin', 'log root in automatically on the serial consoles (ttyS0, hvc0)'),
+  dir: opt({ flags: '--dir <dir>', help: 'where the image goes (default: the site\'s exportRoot/NAME)' }),
+  mirror: opt({ flags: '--mirror <url>', help: 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)' }),
+};
+
+const PUBLISH = {
+  root: opt({ flags: '--root <dir>', help: 'publish from this directory (default: the image\'s)', path: true }),
+  file: opt({ flags: '--file <img>', help: 'publish from this loop image file (default: the image\'s)', path: true }),
+  targets: opt({ flags: '--target <target>', help: `also stage the initrd for this target (${BOOT_TARGETS.join(', ')}; repeatable)`, parse: repeatable(inventoryChoice('--target', BOOT_TARGETS)) }),
+  builder: opt({ flags: '--initrd-builder <builder>', help: `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, parse: inventoryChoice('--initrd-builder', INITRD_BUILDERS) }),
+  dryRun: flag('-n, --dry-run', 'count what would be copied and show the file changes; publish nothing'),
+  diff: flag('--diff', 'print a unified diff of every generated file change'),
+  sync: flag('--no-sync', 'do not write the generated files (exports, TFTP tree) now'),
+  syncRoot: opt({ flags: '--sync-root <dir>', help: 'write the generated files under DIR (as `sync --root` does)', path: true }),
+};
+
+const PRUNE = {
+  keep: opt({ flags: '--keep <k>', help: 'keep the K newest revisions as well (default 1)', parse: intOption('--keep', 0, 1_000_000) }),
+  dryRun: flag('-n, --dry-run', 'show what would be removed; touch nothing'),
+  diff: flag('--diff', 'print a unified diff of every generated file change'),
+  syncRoot: opt({ flags: '--sync-root <dir>', help: 'write the generated files under DIR (as `sync --root` does)', path: true }),
+};
 
 export function register(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('manage root filesystem images');
 
-  image
-    .command('add <name>')
-    .description('add an image: a directory or a loop image file holding a root filesystem')
-    .option('--root <dir>', 'the image as a directory (exported over NFS)')
-    .option('--file <img>', 'the image as a loop image file (ext4)')
-    .option('--kver <ver>', 'kernel version to boot (default: the newest found in the image)')
-    .option('--export <path>', 'NFS path clients mount (default: the directory)')
-    .option('--nfs-version <v>', 'NFS version for the root: 3 or 4')
-    .option('--nfs-options <opts>', 'NFS mount options for the root, comma-separated (e.g. port=2049,vers=4.2)')
-    .option('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default builtin)`)
-    .option('--ready-pattern <regex>', 'console line that shows the image is up (for `xenroot test`)')
-    .option('--append <args>', 'extra kernel arguments for every machine of this image')
-    .action(async (name: string, o: { root?: string; file?: string; kver?: string; export?: string; nfsVersion?: string; nfsOptions?: string; initrdBuilder?: string; readyPattern?: string; append?: string }) => {
-      const { addImage } = await import('../ops/images.js');
-      const r = await addImage(await ctx.inventoryPath(), { name, ...o });
-      ctx.print(r, () => `added image ${name} (kernel ${r.image.kver}${r.kverDetected ? ', found in the image' : ''})`);
-    });
+  addOptions(image.command('add <name>').description('add an image: a directory or a loop image file holding a root filesystem'), ADD).action(async (name: string, parsed: Record<string, unknown>) => {
+    const { addImage } = await import('../ops/images.js');
+    const r = await addImage(await ctx.inventoryPath(), { name, ...optionValues(ADD, parsed) });
+    ctx.print(r, () => `added image ${name} (kernel ${r.image.kver}${r.kverDetected ? ', found in the image' : ''})`);
+  });
 
-  image
-    .command('bootstrap <name>')
-    .description('make a real Debian root directory with mmdebstrap, ready for an NFS root, and add it as an image')
-    .option('--suite <suite>', 'Debian suite', 'bookworm')
-    .option('--packages <list>', 'further packages (comma-separated or repeated)', collect)
-    .option('--builder <builder>', `the image's initrd builder: ${INITRD_BUILDERS.join(', ')} (default builtin)`)
-    .option('--root-password <pw>', 'let root log in with this password (default: root stays locked)')
-    .option('--autologin', 'log root in automatically on the serial consoles (ttyS0, hvc0)')
-    .option('--dir <dir>', 'where the image goes (default: the site\'s exportRoot/NAME)')
-    .option('--mirror <url>', 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)')
-    .action(async (name: string, o: { suite: string; packages?: string[]; builder?: string; rootPassword?: string; autologin?: boolean; dir?: string; mirror?: string }) => {
+  addOptions(image.command('bootstrap <name>').description('make a real Debian root directory with mmdebstrap, ready for an NFS root, and add it as an image'), BOOTSTRAP).action(
+    async (name: string, parsed: Record<string, unknown>) => {
       const { bootstrapImageCmd } = await import('../ops/bootstrap-image.js');
-      const r = await bootstrapImageCmd(await ctx.inventoryPath(), name, {
-        suite: o.suite,
-        ...(o.packages ? { packages: o.packages } : {}),
-        ...(o.builder ? { builder: o.builder as (typeof INITRD_BUILDERS)[number] } : {}),
-        ...(o.rootPassword !== undefined ? { rootPassword: o.rootPassword } : {}),
-        autologin: !!o.autologin,
-        ...(o.dir ? { dir: o.dir } : {}),
-        ...(o.mirror ? { mirror: o.mirror } : {}),
-        progress: !ctx.json && !ctx.options.quiet,
-      });
+      const o = optionValues(BOOTSTRAP, parsed);
+      const r = await bootstrapImageCmd(await ctx.inventoryPath(), name, { ...o, autologin: !!o.autologin, progress: !ctx.json && !ctx.options.quiet });
       ctx.print(r, () =>
         [
           `added image ${name}: Debian ${r.suite} in ${r.dir} (kernel ${r.kver}, ${r.builder} initrd, ${(r.ms / 1000).toFixed(0)} s)`,
@@ -52,7 +65,8 @@ export function register(program: Command, ctx: CliContext): void {
           `next: xenroot test ${name} --serve-nfs`,
         ].join('\n'),
       );
-    });
+    },
+  );
 
   image
     .command('list')
@@ -87,32 +101,11 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(r, () => `removed image ${name}`);
     });
 
-  image
-    .command('publish <name>')
-    .description('freeze the image as a new read-only revision NAME@REV, exported at its own path, its kernel and initrds staged')
-    .option('--root <dir>', 'publish from this directory (default: the image\'s)')
-    .option('--file <img>', 'publish from this loop image file (default: the image\'s)')
-    .option('--target <target>', `also stage the initrd for this target (${BOOT_TARGETS.join(', ')}; repeatable)`, collect)
-    .option('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, choiceOption('--initrd-builder', INITRD_BUILDERS))
-    .option('-n, --dry-run', 'count what would be copied and show the file changes; publish nothing')
-    .option('--diff', 'print a unified diff of every generated file change')
-    .option('--no-sync', 'do not write the generated files (exports, TFTP tree) now')
-    .option('--sync-root <dir>', 'write the generated files under DIR (as `sync --root` does)')
-    .action(async (name: string, o: { root?: string; file?: string; target?: string[]; initrdBuilder?: InitrdBuilder; dryRun?: boolean; diff?: boolean; sync: boolean; syncRoot?: string }) => {
+  addOptions(image.command('publish <name>').description('freeze the image as a new read-only revision NAME@REV, exported at its own path, its kernel and initrds staged'), PUBLISH).action(
+    async (name: string, parsed: Record<string, unknown>) => {
       const { publishImage } = await import('../ops/revisions.js');
-      const { resolve } = await import('node:path');
-      const targets = (o.target ?? []).map((t) => choiceOption('--target', BOOT_TARGETS)(t));
-      const r = await publishImage(await ctx.inventoryPath(), name, {
-        ...(o.root ? { root: resolve(o.root) } : {}),
-        ...(o.file ? { file: resolve(o.file) } : {}),
-        ...(o.initrdBuilder ? { builder: o.initrdBuilder } : {}),
-        ...(o.syncRoot ? { syncRoot: resolve(o.syncRoot) } : {}),
-        targets,
-        dryRun: !!o.dryRun,
-        diff: !!o.diff,
-        sync: o.sync,
-        progress: !ctx.json,
-      });
+      const o = optionValues(PUBLISH, parsed);
+      const r = await publishImage(await ctx.inventoryPath(), name, { ...o, dryRun: !!o.dryRun, diff: !!o.diff, progress: !ctx.json });
       ctx.print(r, () => {
         const lines = r.dryRun
           ? [`dry run: would publish ${r.ref} from ${r.source.root ?? r.source.file}: ${r.copiedFiles} files to copy${r.linkedTo ? `, the rest hard-linked to ${name}@${r.linkedTo}` : ''}`]
@@ -126,7 +119,8 @@ export function register(program: Command, ctx: CliContext): void {
         if (r.sync) lines.push(`files: ${r.sync.counts.created} created, ${r.sync.counts.updated} updated, ${r.sync.counts.removed} removed`, ...r.sync.warnings.map((w) => `warning: ${w}`), ...(o.diff ? r.sync.changes.map((c) => (c.diff ?? '').trimEnd()) : []));
         return lines.join('\n');
       });
-    });
+    },
+  );
 
   image
     .command('verify <image@rev>')
@@ -141,22 +135,11 @@ export function register(program: Command, ctx: CliContext): void {
       }
     });
 
-  image
-    .command('prune <name>')
-    .description('remove the revisions no node boots or may roll back to, except the newest ones')
-    .option('--keep <k>', 'keep the K newest revisions as well (default 1)', intOption('--keep', 0, 1_000_000))
-    .option('-n, --dry-run', 'show what would be removed; touch nothing')
-    .option('--diff', 'print a unified diff of every generated file change')
-    .option('--sync-root <dir>', 'write the generated files under DIR (as `sync --root` does)')
-    .action(async (name: string, o: { keep?: number; dryRun?: boolean; diff?: boolean; syncRoot?: string }) => {
+  addOptions(image.command('prune <name>').description('remove the revisions no node boots or may roll back to, except the newest ones'), PRUNE).action(
+    async (name: string, parsed: Record<string, unknown>) => {
       const { pruneImage } = await import('../ops/revisions.js');
-      const { resolve } = await import('node:path');
-      const r = await pruneImage(await ctx.inventoryPath(), name, {
-        ...(o.keep !== undefined ? { keep: o.keep } : {}),
-        ...(o.syncRoot ? { syncRoot: resolve(o.syncRoot) } : {}),
-        dryRun: !!o.dryRun,
-        diff: !!o.diff,
-      });
+      const o = optionValues(PRUNE, parsed);
+      const r = await pruneImage(await ctx.inventoryPath(), name, { ...o, dryRun: !!o.dryRun, diff: !!o.diff });
       ctx.print(r, () =>
         [
           `${r.dryRun ? 'dry run: would remove' : 'removed'} ${r.removed.length ? r.removed.join(', ') : 'nothing'}`,
@@ -164,7 +147,8 @@ export function register(program: Command, ctx: CliContext): void {
           ...(o.diff ? r.sync.changes.map((c) => (c.diff ?? '').trimEnd()) : []),
         ].join('\n'),
       );
-    });
+    },
+  );
 }
 
 function mib(bytes: number): string {

@@ -23,6 +23,7 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .option('-i, --inventory <path>', 'inventory file (default: $XENROOT_INVENTORY or /etc/xenroot/inventory.yaml)')
     .option('-c, --connect <uri>', 'hypervisor URI (default: $XENROOT_CONNECT, the guest\'s, or the site\'s)')
+    .option('--allow-unverified-host-key', 'connect through a URI that skips the check of the host\'s key (no_verify=1, known_hosts_verify=ignore, command=): only where you accept that anyone in the middle can pose as the host')
     .option('--json', 'machine-readable results on stdout')
     .option('-v, --verbose', 'debug logging on stderr')
     .option('-q, --quiet', 'only warnings and errors on stderr')
@@ -30,7 +31,8 @@ export function buildProgram(): Command {
     .exitOverride();
   program.configureOutput({ outputError: (str, write) => write(str) });
   program.hook('preAction', async (cmd) => {
-    const o = cmd.optsWithGlobals<{ verbose?: boolean; quiet?: boolean }>();
+    const o = cmd.optsWithGlobals<{ verbose?: boolean; quiet?: boolean; allowUnverifiedHostKey?: boolean }>();
+    if (o.allowUnverifiedHostKey) (await import('../ops/hosts.js')).allowUnverifiedHostKeys();
     if (o.verbose || o.quiet) (await import('../sys/log.js')).setLogLevel(o.verbose ? 'debug' : 'warn');
   });
   const ctx = new CliContext(program);

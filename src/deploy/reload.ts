@@ -3,10 +3,9 @@
  * server when its reservations changed. A failed reload is reported, never thrown: the files are
  * already correct on disk and the next reload picks them up.
  */
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import type { Site } from '../inventory/schema.js';
+import { which } from '../sys/which.js';
 import type { FileGroup } from './plan.js';
 
 export interface ReloadResult {
@@ -16,18 +15,9 @@ export interface ReloadResult {
   message?: string;
 }
 
-/** The full path of `tool` on $PATH, or undefined. */
-export async function which(tool: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const p = join(dir, tool);
-    if (await access(p, constants.X_OK).then(() => true, () => false)) return p;
-  }
-  return undefined;
-}
-
 async function run(what: FileGroup, tool: string, args: string[], pkg: string): Promise<ReloadResult> {
   const command = [tool, ...args].join(' ');
-  const path = await which(tool);
+  const path = which(tool);
   if (!path) return { what, command, outcome: 'skipped', message: `${tool} not found (package ${pkg})` };
   const r = await execa(path, args, { reject: false, all: true, timeout: 60_000 });
   if (r.exitCode === 0) return { what, command, outcome: 'ok' };

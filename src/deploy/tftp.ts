@@ -4,8 +4,6 @@
  * (images/IMAGE/vmlinuz-KVER-HASH): replacing an image adds new files and never changes one a
  * client may be downloading. Hashes are cached by (size, mtime, inode) so a re-sync reads nothing.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { DependencyError, DeployError } from '../sys/errors.js';
@@ -14,6 +12,7 @@ import { bootFiles } from '../inventory/paths.js';
 import { clientImages } from '../inventory/effective.js';
 import type { HashCache } from './manifest.js';
 import type { PlanInput, StagedImage } from './plan.js';
+import { sha256File } from '../sys/hash.js';
 
 export const SYSLINUX_PATHS = {
   pxelinux0: ['/usr/lib/PXELINUX/pxelinux.0', '/usr/lib/syslinux/pxelinux.0', '/usr/share/syslinux/pxelinux.0'],
@@ -40,12 +39,6 @@ export async function findSyslinux(paths: { pxelinux0: string[]; ldlinux: string
     throw new DependencyError(`${missing.join(' and ')} not found on this host`, { hint: 'install the Debian packages pxelinux and syslinux-common (apt-get install pxelinux syslinux-common)' });
   }
   return { pxelinux0: pxe.path, pxelinux0Size: pxe.size, ldlinux: ld.path, ldlinuxSize: ld.size };
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 /** The sha256 of `path`, from `cache` when size, mtime and inode are unchanged; updates `cache`. */

@@ -4,6 +4,7 @@
  * `xl://` selects the xl toolstack driver; anything else is a libvirt URI
  * (test:///default, qemu:///system, qemu:///session, xen:///system, xen+tcp://, xen+ssh://, ...).
  */
+import { uriProblem } from '../inventory/uri.js';
 import { UsageError } from '../sys/errors.js';
 import { LibvirtHypervisor, type LibvirtOptions } from './libvirt.js';
 import type { Hypervisor } from './types.js';
@@ -25,13 +26,16 @@ export function resolveUri(sources: UriSources, env: NodeJS.ProcessEnv = process
   return uri;
 }
 
-/** Accepts DRIVER[+TRANSPORT]://[HOST]/PATH[?query] and xl://. */
+/**
+ * Accepts DRIVER[+TRANSPORT]://[USER@][HOST][:PORT]/PATH[?query] and xl://, with a sound host,
+ * user, port and parameters (inventory/uri.ts: no part that looks like an option). UsageError
+ * naming the bad part otherwise.
+ */
 export function validateUri(uri: string): void {
-  if (!/^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\/[^\s]*$/i.test(uri)) {
-    throw new UsageError(`'${uri}' is not a hypervisor URI`, {
-      hint: 'accepted: xen:///system, qemu:///system, qemu:///session, test:///default, xen+ssh://HOST/system, xen+tcp://HOST/system, xl://',
-    });
-  }
+  const hint = 'accepted: xen:///system, qemu:///system, qemu:///session, test:///default, xen+ssh://USER@HOST/system, xen+tcp://HOST/system, xl://';
+  if (!/^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\/[^\s]*$/i.test(uri)) throw new UsageError(`'${uri}' is not a hypervisor URI`, { hint });
+  const problem = uriProblem(uri);
+  if (problem) throw new UsageError(`hypervisor URI '${uri}' is refused: ${problem}`, { hint });
 }
 
 export function isXlUri(uri: string): boolean {

@@ -7,13 +7,20 @@
  * (seen with pubkey auth). So xenroot keeps its own ssh settings in STATE/ssh/ and adds
  * `command=STATE/ssh/xenroot-ssh&no_tty=1` to such URIs: a wrapper that runs `ssh -F
  * STATE/ssh/ssh_config`, whose known_hosts is STATE/ssh/known_hosts with strict checking and
- * BatchMode (never a prompt inside xenroot). `xenroot host trust NAME` records a host's key there.
- * The URI's own `keyfile=`, `command=`, `no_verify=` are left as the user wrote them.
+ * BatchMode (never a prompt inside xenroot). `xenroot host trust NAME` records a host's key there
+ * (recordHostKey).
+ * A URI that skips the host's key check (`no_verify=1`, `command=`, ...) is refused unless the
+ * admin allowed it explicitly (checkHostKeyPolicy).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../sys/atomic.js';
+import { execa } from 'execa';
+import { writeFileAtomic, writeFileAtomicSync } from '../sys/atomic.js';
 import { stateDir } from '../inventory/paths.js';
+import { unverifiedHostKeySettings } from '../inventory/uri.js';
+import { HypervisorError, UsageError } from '../sys/errors.js';
+import { requireProgram } from '../sys/which.js';
 
 export interface SshFiles {
   dir: string;
@@ -71,13 +78,36 @@ export function withSshWrapper(uri: string, wrapper: string): string {
   if (!isSshUri(uri)) return uri;
   const [base, query = ''] = uri.split('?', 2) as [string, string?];
   const params = query ? query.split('&') : [];
-  if (!params.some((p) => p.startsWith('command='))) params.push(`command=${wrapper}`);
-  if (!params.some((p) => p.startsWith('no_tty='))) params.push('no_tty=1');
+  if (!params.some((p) => p.toLowerCase().startsWith('command='))) params.push(`command=${wrapper}`);
+  if (!params.some((p) => p.toLowerCase().startsWith('no_tty='))) params.push('no_tty=1');
   return `${base}?${params.join('&')}`;
 }
 
-/** The URI libvirt and virsh open for `uri`: ssh URIs go through xenroot's wrapper. */
+/** The environment variable that allows URIs which skip the host-key check (the CLI's --allow-unverified-host-key sets it). */
+export const ALLOW_UNVERIFIED_ENV = 'XENROOT_ALLOW_UNVERIFIED_HOST_KEY';
+
+/**
+ * Refuses a URI whose settings connect without checking the host's key or certificate
+ * (`no_verify=1`, `known_hosts_verify=ignore|auto`, `command=`), unless the admin allowed it
+ * explicitly: `allow`, or $XENROOT_ALLOW_UNVERIFIED_HOST_KEY=1. UsageError naming the settings.
+ */
+export function checkHostKeyPolicy(uri: string, allow = false, env: NodeJS.ProcessEnv = process.env): void {
+  if (allow || env[ALLOW_UNVERIFIED_ENV] === '1') return;
+  const bad = unverifiedHostKeySettings(uri);
+  if (!bad.length) return;
+  throw new UsageError(`hypervisor URI '${uri}' turns off the check of the host's key (${bad.join(', ')})`, {
+    hint: 'record the host\'s key with `xenroot host trust NAME` instead; to connect unverified anyway, say so with --allow-unverified-host-key',
+  });
+}
+
+/**
+ * The URI libvirt and virsh open for `uri`: ssh URIs go through xenroot's wrapper. Every libvirt
+ * connection passes here, so here the host-key policy holds whatever the URI came from
+ * (flag, environment, inventory): UsageError for a URI that skips the host's key check unless
+ * the admin allowed it (checkHostKeyPolicy).
+ */
 export function transportUri(uri: string, env: NodeJS.ProcessEnv = process.env): string {
+  checkHostKeyPolicy(uri, false, env);
   if (!isSshUri(uri)) return uri;
   return withSshWrapper(uri, ensureSshFiles(env).wrapper);
 }
@@ -92,4 +122,62 @@ export function sshTarget(uri: string): { host: string; port: number; user: stri
 /** The known_hosts name of a host: `host`, or `[host]:port` off port 22 (as ssh writes it). Pure. */
 export function knownHostsName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
+}
+
+export interface RecordedKeys {
+  /** The known_hosts name: host or [host]:port. */
+  known: string;
+  file: string;
+  /** Lines added (empty: the key was known already). */
+  added: string[];
+  /** `ssh-keygen -lf` fingerprints of the recorded keys. */
+  fingerprints: string[];
+}
+
+/**
+ * Records the ssh host key of `target` in xenroot's known_hosts (STATE/ssh/known_hosts): the key
+ * given in `keyFile` (a host's `ssh_host_*_key.pub`, got by a channel you trust), else whatever the
+ * host shows now (`ssh-keyscan -- HOST`: trust on first use; compare the printed fingerprint).
+ * `hostLabel` names the host in hints (the inventory's name). Errors: UsageError for a key file with
+ * no key; HypervisorError when no ssh server answers, or when a different key is recorded and
+ * `replace` is not set; DependencyError without openssh-client.
+ */
+export async function recordHostKey(
+  target: { host: string; port: number },
+  opts: { keyFile?: string; replace?: boolean; hostLabel: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RecordedKeys> {
+  const f = ensureSshFiles(env);
+  const known = knownHostsName(target.host, target.port);
+  let keys: string[];
+  if (opts.keyFile) {
+    keys = (await readFile(opts.keyFile, 'utf8'))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).slice(0, 2).join(' '))
+      .filter((l) => /^(ssh-|ecdsa-)\S+ \S+$/.test(l));
+    if (!keys.length) throw new UsageError(`${opts.keyFile} holds no ssh public key (TYPE BASE64 [comment])`);
+  } else {
+    const keyscan = requireProgram('ssh-keyscan', 'openssh-client', 'to read a host\'s ssh key');
+    const r = await execa(keyscan, ['-T', '8', '-p', String(target.port), '--', target.host], { reject: false, stdin: 'ignore' });
+    keys = r.stdout
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/).slice(1, 3).join(' '));
+    if (!keys.length) throw new HypervisorError(`no ssh server answered at ${known}: ${r.stderr.trim().split('\n').pop() ?? ''}`, { hint: 'is sshd running there, and the port in the URI right?' });
+  }
+  const current = await readFile(f.knownHosts, 'utf8').catch(() => '');
+  let lines = current.split('\n').filter(Boolean);
+  const mine = (l: string) => l.split(/\s+/)[0] === known;
+  const old = lines.filter((l) => mine(l) && !keys.includes(l.split(/\s+/).slice(1, 3).join(' ')));
+  if (old.length && !opts.replace) {
+    throw new HypervisorError(`the ssh host key of ${known} differs from the one recorded in ${f.knownHosts}`, {
+      hint: `if the host was reinstalled, run \`xenroot host trust ${opts.hostLabel} --replace\`; otherwise someone may be in the middle`,
+    });
+  }
+  if (opts.replace) lines = lines.filter((l) => !old.includes(l));
+  const added = keys.map((k) => `${known} ${k}`).filter((l) => !lines.includes(l));
+  if (added.length || old.length) await writeFileAtomic(f.knownHosts, [...lines, ...added].join('\n') + '\n', { mode: 0o600 });
+  const keygen = requireProgram('ssh-keygen', 'openssh-client', 'to print key fingerprints');
+  const fp = await execa(keygen, ['-lf', '-'], { input: keys.map((k) => `${known} ${k}`).join('\n') + '\n', reject: false });
+  return { known, file: f.knownHosts, added, fingerprints: fp.stdout.split('\n').filter(Boolean) };
 }

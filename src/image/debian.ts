@@ -13,9 +13,10 @@ import { mkdir, readdir, rename, rm, mkdtemp, writeFile } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { DependencyError, ImageError } from '../sys/errors.js';
+import { ImageError } from '../sys/errors.js';
 import { withLock } from '../sys/lock.js';
 import { log } from '../sys/log.js';
+import { requireProgram } from '../sys/which.js';
 
 export interface DebianKernel {
   /** Kernel release, e.g. 6.1.0-56-amd64. */
@@ -35,13 +36,6 @@ export function cacheDir(): string {
   return fileURLToPath(new URL('../../.cache', import.meta.url));
 }
 
-async function need(tool: string, pkg: string): Promise<void> {
-  try {
-    await execa('sh', ['-c', `command -v ${tool}`]);
-  } catch {
-    throw new DependencyError(`${tool} was not found on this host`, { hint: `install the Debian package ${pkg}` });
-  }
-}
 
 /** Returns the .deb of `pkg` in the cache, downloading it when it is not there yet. */
 export async function fetchDeb(pkg: string, cache = cacheDir()): Promise<string> {
@@ -53,13 +47,13 @@ export async function fetchDeb(pkg: string, cache = cacheDir()): Promise<string>
   };
   const have = await find();
   if (have) return have;
-  await need('apt-get', 'apt');
+  const aptGet = requireProgram('apt-get', 'apt');
   log().info({ pkg }, 'downloading Debian package');
-  const download = () => execa('apt-get', ['download', '-q', pkg], { cwd: debs, all: true, reject: false });
+  const download = () => execa(aptGet, ['download', '-q', pkg], { cwd: debs, all: true, reject: false });
   let r = await download();
   if (r.exitCode !== 0 && /Unable to locate|Can't select|No packages found|has no installation candidate/i.test(r.all ?? '')) {
     log().info({ pkg }, 'package unknown to apt: running apt-get update once');
-    await execa('apt-get', ['update', '-qq'], { reject: false });
+    await execa(aptGet, ['update', '-qq'], { reject: false });
     r = await download();
   }
   const got = await find();
@@ -76,11 +70,11 @@ export async function extractDeb(deb: string, cache = cacheDir()): Promise<strin
   const base = deb.split('/').pop()!.replace(/\.deb$/, '');
   const dest = join(cache, 'extract', base);
   if (existsSync(join(dest, '.xenroot-extracted'))) return dest;
-  await need('dpkg', 'dpkg');
+  const dpkg = requireProgram('dpkg', 'dpkg');
   await mkdir(join(cache, 'extract'), { recursive: true });
   const tmp = await mkdtemp(join(cache, 'extract', `.${base}.`));
   try {
-    await execa('dpkg', ['-x', deb, tmp]);
+    await execa(dpkg, ['-x', deb, tmp]);
     await writeFile(join(tmp, '.xenroot-extracted'), '');
     await renameOrDiscard(tmp, dest);
   } catch (err) {
@@ -103,11 +97,11 @@ async function renameOrDiscard(tmp: string, dest: string): Promise<void> {
 
 /** The versioned kernel package that the meta package depends on (bookworm: linux-image-6.1.0-NN-amd64). */
 export async function resolveKernelPackage(meta = 'linux-image-amd64'): Promise<string> {
-  await need('apt-cache', 'apt');
-  const depends = async () => (await execa('apt-cache', ['depends', meta], { reject: false })).stdout;
+  const aptCache = requireProgram('apt-cache', 'apt');
+  const depends = async () => (await execa(aptCache, ['depends', meta], { reject: false })).stdout;
   let out = await depends();
   if (!/Depends:/.test(out)) {
-    await execa('apt-get', ['update', '-qq'], { reject: false });
+    await execa(requireProgram('apt-get', 'apt'), ['update', '-qq'], { reject: false });
     out = await depends();
   }
   const m = /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(out);
@@ -145,8 +139,7 @@ async function prepareKernelLocked(opts: { pkg?: string }, cache: string): Promi
   if (!kver) throw new ImageError(`${pkg} holds no /lib/modules/KVER`);
   const modulesDir = join(root, 'lib/modules', kver);
   if (!existsSync(join(modulesDir, 'modules.dep'))) {
-    await need('depmod', 'kmod');
-    await execa('depmod', ['-b', root, kver]);
+    await execa(requireProgram('depmod', 'kmod'), ['-b', root, kver]);
   }
   return { kver, vmlinuz: join(root, 'boot', `vmlinuz-${kver}`), modulesDir, root };
 }

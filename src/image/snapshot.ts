@@ -17,13 +17,14 @@
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ImageError } from '../sys/errors.js';
 import { interruptSignal, throwIfInterrupted } from '../sys/lifetime.js';
 import { requireProgram } from '../sys/which.js';
+import { sha256FileSync } from '../sys/hash.js';
 
 export interface SnapshotOptions {
   /** The previous revision's tree: unchanged files become hard links to it. */
@@ -105,22 +106,6 @@ function typeOf(st: Stats): string {
   return 's';
 }
 
-function sha256File(path: string): string {
-  const h = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  const fd = openSync(path, 'r');
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
-
 /** path -> content sha256 of the regular files of a manifest text. */
 export function manifestHashes(text: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -155,19 +140,19 @@ export function treeManifest(root: string, prev?: { root: string; text: string }
       const old = prev ? lstatSync(join(prev.root, rel), { throwIfNoEntry: false }) : undefined;
       const known = hashes.get(rel);
       shared = !!old && old.ino === st.ino && old.dev === st.dev;
-      what = shared && known ? known : sha256File(abs);
+      what = shared && known ? known : sha256FileSync(abs);
       // rsync links a file whose size and mtime did not change. A file rewritten since the
       // previous revision (its ctime says so) keeping both is compared by content, and copied
       // if it differs: a revision never shares a stale inode.
       if (shared && source) {
         const src = lstatSync(join(source.root, rel), { throwIfNoEntry: false });
-        if (src?.isFile() && src.ctimeMs >= source.since && sha256File(join(source.root, rel)) !== what) {
+        if (src?.isFile() && src.ctimeMs >= source.since && sha256FileSync(join(source.root, rel)) !== what) {
           unlinkSync(abs);
           const r = spawnSync('cp', ['-a', join(source.root, rel), abs], { stdio: ['ignore', 'ignore', 'pipe'] });
           if (r.status !== 0) throw new ImageError(`cannot copy ${join(source.root, rel)}: ${String(r.stderr).trim()}`);
           st = lstatSync(abs);
           shared = false;
-          what = sha256File(abs);
+          what = sha256FileSync(abs);
         }
       }
     } else if (type === 'l') what = encodeURIComponent(readlinkSync(abs));

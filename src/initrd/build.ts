@@ -18,7 +18,7 @@ import { buildBuiltinInitrd, imageKver } from './builtin.js';
 import { buildDistroInitrd, imageTool } from './distro.js';
 import { listInitrd, type InitrdListing } from './ls.js';
 import { createProgress } from './progress.js';
-import { sha256File } from './stamp.js';
+import { sha256File } from '../sys/hash.js';
 import type { Target } from './targets.js';
 
 export type Builder = InitrdBuilder;

@@ -7,12 +7,13 @@
  * or image made (issue 11).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../sys/atomic.js';
 import type { InitrdBuilder } from '../inventory/schema.js';
 import type { Target } from './targets.js';
+import { sha256File } from '../sys/hash.js';
 
 export interface InitrdStamp {
   builder: InitrdBuilder;
@@ -33,13 +34,6 @@ export interface InitrdStamp {
 /** The stamp file of an initrd: DIR/.NAME.stamp (hidden: nothing that lists initrds takes it for one). */
 export function stampPath(initrd: string): string {
   return join(dirname(initrd), `.${basename(initrd)}.stamp`);
-}
-
-/** sha256 of a file (streamed). */
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 export async function readStamp(initrd: string): Promise<InitrdStamp | undefined> {

@@ -14,3 +14,7 @@ export type BootTarget = (typeof BOOT_TARGETS)[number];
 /** Domain flavours a hypervisor runs: the Xen PV domain, or the QEMU test domain. */
 export const DOMAIN_TARGETS = ['xen', 'qemu'] as const;
 export type DomainTarget = (typeof DOMAIN_TARGETS)[number];
+
+/** The formats `client import` reads: a CSV with a header, dnsmasq dhcp-host= lines, ISC dhcpd host blocks. */
+export const IMPORT_FORMATS = ['csv', 'dnsmasq', 'isc'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];

@@ -14,8 +14,7 @@ import { isIPv4 } from 'node:net';
 import { InventoryError } from '../sys/errors.js';
 import { parseMac } from './validate.js';
 
-export const IMPORT_FORMATS = ['csv', 'dnsmasq', 'isc'] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+import type { ImportFormat } from './constants.js';
 
 /** The columns a CSV may have; a row without a column leaves that value of an existing client as it is. */
 export const CSV_COLUMNS = ['mac', 'name', 'group', 'address', 'image', 'append'] as const;

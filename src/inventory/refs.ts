@@ -42,22 +42,29 @@ export function requireNodeRef(data: InventoryData, kind: NodeKind, ref: string)
 }
 
 /**
- * The names of every node the references name, in the order given, each once: names, MACs, name
- * ranges (every name of a range must exist) and comma-separated lists of them. InventoryError
- * naming the first reference that names nothing (and the range it came from).
+ * The one node selector of the command line: the names of every node the references name, in the
+ * order given, each once: names, MACs, name ranges (every name of a range must exist) and
+ * comma-separated lists of them. Every reference is judged before the answer: InventoryError
+ * naming all the references that name nothing (each with the range it came from), so a typo in
+ * a list refuses the whole command before anything is done. UsageError for a malformed range.
  */
 export function resolveNodeRefs(data: InventoryData, kind: NodeKind, refs: string[]): string[] {
   const out = new Set<string>();
+  const unknown: string[] = [];
   for (const arg of refs) {
     for (const ref of splitRefs(arg)) {
-      if (isRange(ref)) {
-        for (const name of expandRange(ref)) {
-          const found = findNodeRef(data, kind, name);
-          if (found === undefined) throw new InventoryError(`no ${kind} named "${name}" (from ${ref}) in the inventory`, { hint: LIST_HINT[kind] });
-          out.add(found);
-        }
-      } else out.add(requireNodeRef(data, kind, ref));
+      const names = isRange(ref) ? expandRange(ref) : [ref];
+      for (const name of names) {
+        const found = findNodeRef(data, kind, name);
+        if (found !== undefined) out.add(found);
+        else unknown.push(`"${name}"${name === ref ? '' : ` (from ${ref})`}`);
+      }
     }
+  }
+  if (unknown.length === 1 && !unknown[0]!.includes(' (from ')) requireNodeRef(data, kind, unknown[0]!.slice(1, -1));
+  if (unknown.length) {
+    const shown = unknown.length > 10 ? [...unknown.slice(0, 10), `and ${unknown.length - 10} more`] : unknown;
+    throw new InventoryError(`no ${kind} named ${shown.join(', ')} in the inventory`, { hint: LIST_HINT[kind] });
   }
   return [...out];
 }

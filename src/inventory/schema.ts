@@ -31,6 +31,7 @@ import {
   rootSpecProblem,
 } from './validate.js';
 import { namePatternProblem } from './names.js';
+import { uriProblem } from './uri.js';
 
 /** A string checked by one of the validate.ts functions (which return a problem or undefined). */
 function checked(check: (v: string) => string | undefined) {
@@ -52,9 +53,15 @@ const NfsVersion = z.union([z.literal(3), z.literal(4)], { error: 'must be 3 or 
 const NfsOptions = z.string().regex(/^[A-Za-z0-9_=.,-]*$/, {
   error: 'must be comma-separated NFS mount options such as "vers=4.2,proto=tcp"',
 });
-const Uri = z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/[^\s'"\\]*$/, {
-  error: 'must be a libvirt URI such as xen:///system, qemu:///system or xen+ssh://host/system',
-});
+const Uri = z
+  .string()
+  .regex(/^[a-z][a-z0-9+.-]*:\/\/[^\s'"\\]*$/, {
+    error: 'must be a libvirt URI such as xen:///system, qemu:///system or xen+ssh://host/system',
+  })
+  .superRefine((v, ctx) => {
+    const problem = uriProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `must be a libvirt URI whose parts are sound: ${problem}` });
+  });
 const MacPrefix = z
   .string()
   .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){1,4}$/, { error: 'must be 2 to 5 hex byte pairs such as 00:16:3e or 02:00' })

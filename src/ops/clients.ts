@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { addClientEntry, removeClientEntry, setClientEntries, type ClientChanges, type ClientEntryOptions } from '../inventory/clients.js';
-import { parseImport, type ImportFormat } from '../inventory/import.js';
+import type { ImportFormat } from '../inventory/constants.js';
+import { parseImport } from '../inventory/import.js';
 import { applyImport, planImport, type ImportDefaults, type ImportLine, type ImportOutcome } from '../inventory/import-apply.js';
 import { resolveNodeRefs } from '../inventory/refs.js';
 import type { Client } from '../inventory/schema.js';

@@ -20,6 +20,7 @@ import { placeGuestsOnHosts } from './steps/placement.js';
 import { startGuest, type StartResult } from './start-guest.js';
 import { stopGuest, type StopOptions, type StopResult } from './stop-guest.js';
 import type { BootFile, ShippedFile } from '../hypervisor/boot-store.js';
+import { resolveNodeRefs } from '../inventory/refs.js';
 
 export interface Selection {
   all?: boolean;
@@ -30,7 +31,11 @@ export interface Selection {
   names?: string[];
 }
 
-/** The guests a selection names, sorted, each once. UsageError when it names none; InventoryError for an unknown name or host. */
+/**
+ * The guests a selection names, sorted, each once: names, MACs and name ranges through the one node
+ * selector (inventory/refs.ts: resolveNodeRefs). UsageError when it names none; InventoryError for
+ * an unknown host or group, or naming every unknown guest at once.
+ */
 export function selectGuests(inv: Inventory, sel: Selection): string[] {
   const out = new Set<string>();
   if (sel.all) for (const n of Object.keys(inv.data.guests)) out.add(n);
@@ -42,10 +47,7 @@ export function selectGuests(inv: Inventory, sel: Selection): string[] {
     requireEntry(inv.data, 'group', g);
     for (const [n, guest] of Object.entries(inv.data.guests)) if (guest.group === g) out.add(n);
   }
-  for (const n of sel.names ?? []) {
-    requireEntry(inv.data, 'guest', n);
-    out.add(n);
-  }
+  for (const n of resolveNodeRefs(inv.data, 'guest', sel.names ?? [])) out.add(n);
   if (!sel.all && !sel.hosts?.length && !sel.groups?.length && !sel.names?.length) throw new UsageError('name the guests: NAME..., --all, --host H or --group G');
   return [...out].sort();
 }

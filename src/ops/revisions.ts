@@ -10,8 +10,7 @@
  * revision is (files, size, manifest sha256, staged boot files, tests) is recorded in the state
  * directory (inventory/revision-store.ts); which node boots which revision is the inventory's.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeployError, ImageError, InventoryError, UsageError } from '../sys/errors.js';
@@ -41,12 +40,7 @@ import { resolveUri } from '../hypervisor/connect.js';
 import { targetForUri } from '../hypervisor/types.js';
 import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
-
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
+import { sha256File } from '../sys/hash.js';
 
 /** `IMAGE@REV` of the inventory with its record; InventoryError naming what is missing. */
 export function requireRevision(data: InventoryData, ref: string): { image: string; revision: number; index: RevisionIndex; record: RevisionRecord } {
@@ -102,7 +96,7 @@ export async function ensureStaged(site: Site, data: InventoryData, image: strin
     if (rec.staged[target] && existsSync(files.initrd) && existsSync(files.kernel)) continue;
     // Each revision has a boot dir of its own (BOOTDIR/IMAGE@REV): two revisions never share a staged file name.
     const staged = await stageBootFiles(site, ref, revImage, target, { root: rec.path, progress: !!opts.progress, ...(opts.builder ? { builder: opts.builder } : {}) });
-    rec.staged[target] = { builder: staged.builder, initrdSha256: await sha256Of(staged.initrd) };
+    rec.staged[target] = { builder: staged.builder, initrdSha256: await sha256File(staged.initrd) };
     changed = true;
   }
   return changed;
@@ -517,7 +511,7 @@ export async function recordTest(
     date: new Date().toISOString(),
     target: r.target,
     builder: r.builder,
-    initrdSha256: r.initrdSha256 ?? (r.initrd && existsSync(r.initrd) ? await sha256Of(r.initrd) : undefined),
+    initrdSha256: r.initrdSha256 ?? (r.initrd && existsSync(r.initrd) ? await sha256File(r.initrd) : undefined),
     ...(r.kver ? { kver: r.kver } : {}),
     ...(r.kernelSha256 ? { kernelSha256: r.kernelSha256 } : {}),
     bootMs: r.bootMs,

@@ -12,19 +12,16 @@
  * written, inventory not saved) is put back by the next sync, rollout or rollback, which plan from
  * the inventory. Running machines are not touched: they move at their next boot.
  */
-import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { InventoryError, TestFailedError, UsageError } from '../sys/errors.js';
-import { removeFile, sweepTempFiles } from '../sys/atomic.js';
-import { log } from '../sys/log.js';
+import { removeFile } from '../sys/atomic.js';
 import { requireEntry } from '../inventory/lookup.js';
-import { guestFiles, imageRef } from '../inventory/paths.js';
+import { resolveNodeRefs } from '../inventory/refs.js';
+import { imageRef } from '../inventory/paths.js';
 import { writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
 import { lastPass, nodeImage, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
 import type { Client, Guest, InitrdBuilder, InventoryData } from '../inventory/schema.js';
 import { loadInventory, parseInventoryText, updateInventory, type Inventory } from './steps/store.js';
-import { CLIENT_SWITCH_DIR, GUEST_SWITCH_DIR } from '../deploy/plan.js';
-import { under } from '../deploy/manifest.js';
+import { removeOrphanSets, sweepSwitches } from '../deploy/switches.js';
 import { ensureStaged, nodeTargets, requireRevision } from './revisions.js';
 import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
@@ -114,8 +111,10 @@ function selectNodes(data: InventoryData, image: string, sel: NodeSelection): Se
     }
     out.set(`${kind}:${name}`, { kind, name, revision: node.revision, previous: node.previousRevision });
   };
-  for (const n of sel.clients ?? []) add('client', n, requireEntry(data, 'client', n), true);
-  for (const n of sel.guests ?? []) add('guest', n, requireEntry(data, 'guest', n), true);
+  const clients = resolveNodeRefs(data, 'client', sel.clients ?? []);
+  const guests = resolveNodeRefs(data, 'guest', sel.guests ?? []);
+  for (const n of clients) add('client', n, data.clients[n] as Client, true);
+  for (const n of guests) add('guest', n, data.guests[n] as Guest, true);
   if (sel.group !== undefined) {
     for (const [n, c] of Object.entries(data.clients)) if (c.group === sel.group) add('client', n, c, false);
     for (const [n, g] of Object.entries(data.guests)) if (g.group === sel.group) add('guest', n, g, false);
@@ -133,50 +132,6 @@ const section = (k: NodeKind) => (k === 'client' ? 'clients' : 'guests');
 function setRevision(inv: Inventory, n: Selected, revision: number | undefined, previous: number | undefined): void {
   inv.set([section(n.kind), n.name, 'revision'], revision);
   inv.set([section(n.kind), n.name, 'previousRevision'], previous);
-}
-
-/**
- * Removes what a killed run left of node switches: temp links and staging directories (a file
- * set being written, never switched to).
- */
-function sweepSwitches(data: InventoryData, inventoryFile: string, root: string | undefined): void {
-  const tftp = under(root, data.site.tftpRoot.replace(/\/+$/, ''));
-  const dirs = new Set([join(tftp, CLIENT_SWITCH_DIR), join(tftp, CLIENT_SWITCH_DIR, 'entries')]);
-  for (const g of Object.keys(data.guests)) dirs.add(join(under(root, guestFiles(data, inventoryFile, g).dir), GUEST_SWITCH_DIR));
-  for (const d of dirs) for (const t of sweepTempFiles(d)) log().warn(`removed ${t}, left by an interrupted run`);
-}
-
-/** Removes file sets (entries/HASH of clients) that no switch link names any more: left by a run killed before its manifest was written. */
-function removeOrphanSets(data: InventoryData, root: string | undefined): void {
-  const nodes = join(under(root, data.site.tftpRoot.replace(/\/+$/, '')), CLIENT_SWITCH_DIR);
-  let names: string[];
-  try {
-    names = readdirSync(nodes);
-  } catch {
-    return;
-  }
-  const named = new Set<string>();
-  for (const n of names) {
-    const st = lstatSync(join(nodes, n), { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) {
-      try {
-        named.add(readlinkSync(join(nodes, n)).replace(/^entries\//, ''));
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  let sets: string[] = [];
-  try {
-    sets = readdirSync(join(nodes, 'entries'));
-  } catch {
-    return;
-  }
-  for (const s of sets) {
-    if (named.has(s) || s.startsWith('.')) continue;
-    rmSync(join(nodes, 'entries', s), { recursive: true, force: true });
-    log().debug({ set: s }, 'removed a file set no node names');
-  }
 }
 
 async function apply(

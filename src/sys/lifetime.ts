@@ -53,6 +53,7 @@ const entries: Entry[] = [];
 let controller = new AbortController();
 let interruptedBy: NodeJS.Signals | undefined;
 let exitHook = false;
+const exitSweeps: Array<() => void> = [];
 
 function remove(e: Entry): void {
   const i = entries.indexOf(e);
@@ -79,6 +80,30 @@ function onExit(): void {
       // an exit handler cannot do more
     }
   }
+  for (const sweep of exitSweeps) {
+    try {
+      sweep();
+    } catch {
+      // an exit handler cannot do more
+    }
+  }
+}
+
+function installExitHook(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', onExit);
+}
+
+/**
+ * Registers a last synchronous sweep for process exit, run after the exit undo of every entry
+ * still registered: for what must be undone even when its entry already ran (a temp dir that a
+ * step still in flight made again after an interrupt removed it). The process's one exit hook
+ * runs it; a sweep that throws does not stop the others.
+ */
+export function atExit(sweep: () => void): void {
+  exitSweeps.push(sweep);
+  installExitHook();
 }
 
 /**
@@ -88,10 +113,7 @@ function onExit(): void {
 export function onCleanup(label: string, fn: () => Promise<void> | void, opts: { sync?: () => void } = {}): Cleanup {
   const e: Entry = { label, fn, sync: opts.sync, done: undefined };
   entries.push(e);
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', onExit);
-  }
+  installExitHook();
   return { label, run: () => runEntry(e), release: () => remove(e) };
 }
 

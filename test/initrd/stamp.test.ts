@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootFiles } from '../../src/inventory/paths.js';
-import { imageFingerprint, sha256File, stampHolds, stampPath, writeStamp } from '../../src/initrd/stamp.js';
+import { imageFingerprint, stampHolds, stampPath, writeStamp } from '../../src/initrd/stamp.js';
+import { sha256File } from '../../src/sys/hash.js';
 import { distroRecipe } from '../../src/initrd/distro.js';
 import { SiteSchema } from '../../src/inventory/schema.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalLibvirtd, type LocalLibvirtd } from '../../src/hypervisor/local-libvirtd.js';
-import { sha256File } from '../../src/initrd/stamp.js';
+import { sha256File } from '../../src/sys/hash.js';
 import type { TestImageResult } from '../../src/ops/test-image.js';
 import { xenroot } from '../support/cli.js';
 import { realImage, type RealImageFixture } from '../support/real-image.js';

@@ -143,12 +143,3 @@ export function guestRamdiskInputs(data: InventoryData, names: string[], targets
   }
   return out;
 }
-
-/** The uid and gid of a user of this host (/etc/passwd), for site.pxe.tftpUser; DeployError when there is none. */
-export function lookupUser(user: string, passwd = '/etc/passwd'): { uid: number; gid: number } {
-  for (const line of readFileSync(passwd, 'utf8').split('\n')) {
-    const f = line.split(':');
-    if (f[0] === user && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
-  }
-  throw new DeployError(`site.pxe.tftpUser ${user}: no such user on this host (${passwd})`, { hint: 'name the user the TFTP server runs as (tftp for tftpd-hpa, dnsmasq for dnsmasq), or leave tftpUser out' });
-}

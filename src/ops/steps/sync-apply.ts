@@ -22,10 +22,12 @@ import { blockedNodes, keptSetFiles } from '../../deploy/node-faults.js';
 import { reloadServices, type ReloadResult } from '../../deploy/reload.js';
 import { EFI_LOADER_PATHS, findEfiLoader, findSyslinux, stageImages, SYSLINUX_PATHS } from '../../deploy/tftp.js';
 import { hostKeyHolder, pruneHostKeys } from '../../deploy/host-keys.js';
-import { guestRamdiskInputs, lookupUser, nodeIdentities, nodeKey } from './identity.js';
+import { guestRamdiskInputs, nodeIdentities, nodeKey } from './identity.js';
 import { generatedHostPaths } from './host-boot.js';
 import { revisionModel } from './revision-model.js';
 import { fingerprints, inputsIntact, probedPaths, statRecord, type SyncOptions, type SyncResult } from './sync-inputs.js';
+import { DeployError } from '../../sys/errors.js';
+import { hostAccount } from '../../sys/users.js';
 
 
 /** The first 4 KiB of a file, or undefined when it cannot be read. */
@@ -181,7 +183,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   ];
   const identities = await nodeIdentities(data, file, state, nodes, { generate: !opts.dryRun });
   const ramdisks = guestRamdiskInputs(data, nodes.filter((n) => n.kind === 'guest').map((n) => n.name));
-  const tftpOwner = site.pxe.tftpUser ? lookupUser(site.pxe.tftpUser) : undefined;
+  const tftpOwner = site.pxe.tftpUser ? tftpAccount(site.pxe.tftpUser) : undefined;
   const plan = planSync({
     data,
     inventoryFile: file,
@@ -263,4 +265,11 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
     ms,
     failures,
   };
+}
+
+/** The uid and gid of site.pxe.tftpUser on this host; DeployError when there is no such user. */
+function tftpAccount(user: string): { uid: number; gid: number } {
+  const a = hostAccount(user);
+  if (a) return a;
+  throw new DeployError(`site.pxe.tftpUser ${user}: no such user on this host (/etc/passwd)`, { hint: 'name the user the TFTP server runs as (tftp for tftpd-hpa, dnsmasq for dnsmasq), or leave tftpUser out' });
 }
