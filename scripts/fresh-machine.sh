@@ -101,17 +101,17 @@ t_root=$((SECONDS - t0))
 log "root ready in ${t_root}s"
 
 # --- what every machine here has besides Debian -------------------------------------------------
-# Node.js whole and at the same places: every file of the package that installed /usr/bin/node
-# (else the node binary, npm, headers) and npm/npx/corepack links.
-copy_in() { local f; for f in "$@"; do [ -e "$f" ] || [ -L "$f" ] || continue; cp -a --parents "$f" "$root"; done; }
-nodepkg=$(dpkg -S /usr/bin/node 2>/dev/null | cut -d: -f1 | head -1 || true)
-if [ -n "$nodepkg" ]; then
-  mapfile -t nodefiles < <(dpkg -L "$nodepkg" | while read -r f; do [ -d "$f" ] && [ ! -L "$f" ] || printf '%s\n' "$f"; done)
-  copy_in "${nodefiles[@]}"
-else
-  copy_in /usr/bin/node /usr/lib/node_modules /usr/include/node
-fi
-copy_in /usr/bin/npm /usr/bin/npx /usr/bin/corepack /usr/lib/node_modules
+# Node.js whole and at the same places: the binary, npm/npx/corepack (npm may have been upgraded
+# in place, so the trees are copied as they are, not as the package listed them), the headers.
+# tar keeps links, modes and owners and makes the parent directories.
+copy_in() {
+  local have=() f
+  for f in "$@"; do [ -e "$f" ] || [ -L "$f" ] && have+=("${f#/}"); done
+  ((${#have[@]})) && tar -C / -cf - "${have[@]}" | tar -C "$root" -xf -
+  return 0
+}
+copy_in /usr/bin/node /usr/bin/npm /usr/bin/npx /usr/bin/corepack /usr/lib/node_modules /usr/include/node \
+  /usr/share/doc/nodejs /usr/share/man/man1/node.1.gz
 # npm's configuration: global (/etc/npmrc, PREFIX/etc/npmrc) and root's (nodedir=/usr lets node-gyp
 # build the native modules from the copied headers, without a download)
 copy_in /etc/npmrc /usr/etc/npmrc /root/.npmrc
