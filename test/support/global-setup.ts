@@ -1,5 +1,6 @@
-// Builds the project once before any test runs: spawned-CLI tests run the bundle in dist/, not the sources.
-// Type errors do not stop the run here (tsc still emits); `npm test` type-checks strictly first.
+// Builds the project once before any test runs (spawned-CLI tests run the bundle in dist/, not the
+// sources), unless scripts/test.sh already did (XENROOT_TEST_BUILT=1). Type errors do not stop the
+// run here (tsc still emits); `npm test` type-checks strictly first.
 // Gives the run a private temp root ($TMPDIR) and state dir, and fails the run when it leaves files
 // outside them (test/support/footprint.ts; XENROOT_FOOTPRINT_CHECK=warn only reports them).
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,15 @@ function mountsUnder(dir: string): string[] {
     .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)));
 }
 
+/** tsc (type errors do not stop it: it still emits) and the CLI bundle, into dist/. */
+function build(): void {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) console.warn('global-setup: tsc reported errors (see above); dist/ was still emitted');
+  const b = spawnSync('node', ['scripts/bundle.mjs'], { cwd: root, stdio: 'inherit' });
+  if (b.status !== 0) throw new Error('global-setup: bundling the CLI failed (see above)');
+}
+
 export default function setup(): () => void {
   const before = footprint();
   // Every test's temp files (os.tmpdir(), mktemp) and xenroot's state (manifests, caches, keys) go
@@ -23,11 +33,8 @@ export default function setup(): () => void {
   const runTmp = mkdtempSync(join(process.env.TMPDIR ?? '/tmp', 'xenroot-suite-'));
   process.env.TMPDIR = runTmp;
   process.env.XENROOT_STATE_DIR ??= join(runTmp, 'state');
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) console.warn('global-setup: tsc reported errors (see above); dist/ was still emitted');
-  const b = spawnSync('node', ['scripts/bundle.mjs'], { cwd: root, stdio: 'inherit' });
-  if (b.status !== 0) throw new Error('global-setup: bundling the CLI failed (see above)');
+  // scripts/test.sh builds once (scripts/setup.sh) and says so: no second build per vitest run.
+  if (process.env.XENROOT_TEST_BUILT !== '1') build();
   return () => {
     const left = mountsUnder(runTmp);
     // Never remove a tree that still has something mounted in it (the removal would reach into the mount).
