@@ -139,7 +139,9 @@ fi
 inner=$(cat <<'EOF'
 set -u
 root="$1"; shift
-mount --bind /proc "$root/proc" && mount --bind /sys "$root/sys" && mount --bind /dev "$root/dev" &&
+# the root is a mount point, as / of a real machine is (unshare --propagation needs one)
+mount --bind "$root" "$root" &&
+  mount --bind /proc "$root/proc" && mount --bind /sys "$root/sys" && mount --bind /dev "$root/dev" &&
   mount --bind /dev/pts "$root/dev/pts" && mount -t tmpfs -o mode=755 tmpfs "$root/run" &&
   mount -t tmpfs -o mode=1777 tmpfs "$root/tmp" || exit 3
 results=()
