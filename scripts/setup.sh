@@ -41,6 +41,9 @@ DEBS=(
   openssh-client
   # an image's own initrd builder (dracut, mkinitramfs, mkinitrd) runs in a bwrap sandbox, never on the host
   bubblewrap
+  # systemd-analyze verifies the hvc0 getty unit xenroot writes against the stock serial-getty@.service
+  # (a minimal Debian root, e.g. a container, has no systemd)
+  systemd
 )
 
 missing=()
@@ -61,6 +64,10 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+
+# The site's exports drop-in directory: sync writes xenroot.exports there when it exists, and the
+# exportfs test bind-mounts a private one over it (no Debian package creates it).
+[ -d /etc/exports.d ] || { SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"; $SUDO install -d -m 755 /etc/exports.d; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages" >&2

@@ -63,7 +63,7 @@ export function under(root: string | undefined, path: string): string {
 
 /** Where the manifest of an inventory file lives (under --root when one is given). */
 export function manifestPath(inventoryFile: string, root?: string): string {
-  return under(root, `${stateDir()}/sync/${createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12)}.json`);
+  return under(root, `${stateDir(inventoryFile)}/sync/${createHash('sha1').update(inventoryFile).digest('hex').slice(0, 12)}.json`);
 }
 
 const KINDS = ['text', 'copy', 'block', 'link', 'bytes'] as const;

@@ -32,7 +32,7 @@ export interface SshFiles {
 }
 
 export function sshFiles(env: NodeJS.ProcessEnv = process.env): SshFiles {
-  const dir = join(stateDir(env), 'ssh');
+  const dir = join(stateDir(undefined, undefined, env), 'ssh');
   return { dir, wrapper: join(dir, 'xenroot-ssh'), config: join(dir, 'ssh_config'), knownHosts: join(dir, 'known_hosts'), local: join(dir, 'ssh_config.local') };
 }
 

@@ -6,7 +6,8 @@
  * the file is read and validated in full, then cached again. Every save by xenroot writes the
  * model it has just validated, so the next command starts from a hit.
  *
- * The cache lives in the state directory (stateDir()/model/), one file per inventory path, and is
+ * The cache lives in the inventory's state directory (stateDir(file)/model/: it is found before the
+ * inventory is parsed, so a site.stateDir does not move it), one file per inventory path, and is
  * written atomically without a flush: a cache lost or torn by a crash is a miss, never a wrong
  * model (the key inside it must match). This module loads neither zod nor a YAML parser: a hit
  * costs a read, a hash and JSON.parse.
@@ -39,7 +40,7 @@ export function modelKey(text: string): string {
 
 /** Where the model of the inventory at `file` is cached. */
 export function modelCachePath(file: string): string {
-  return join(stateDir(), 'model', `${createHash('sha1').update(file).digest('hex').slice(0, 16)}.json`);
+  return join(stateDir(file), 'model', `${createHash('sha1').update(file).digest('hex').slice(0, 16)}.json`);
 }
 
 /** The cached model of `text`, or undefined (no cache, another text, another code, unreadable). */

@@ -23,7 +23,7 @@ import type { RevisionIndex, RolloutRecord } from './revisions.js';
 /** The state folder of an image's revisions. */
 export function revisionStateDir(site: Site, imageName: string): string {
   const store = revisionStore(site, imageName);
-  return join(stateDir(), 'revisions', `${imageName}-${createHash('sha1').update(store).digest('hex').slice(0, 10)}`);
+  return join(stateDir(undefined), 'revisions', `${imageName}-${createHash('sha1').update(store).digest('hex').slice(0, 10)}`);
 }
 
 export function revisionIndexPath(site: Site, imageName: string): string {

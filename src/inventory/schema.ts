@@ -116,6 +116,8 @@ export const SiteSchema = z
     tftpRoot: AbsPath.default('/tftpboot/linux-install'),
     bootDir: AbsPath.default('/var/lib/xenroot/boot'),
     guestDir: z.string().optional(),
+    /** xenroot's state of this inventory (relative to the inventory's directory); see stateDir(). */
+    stateDir: z.string().min(1).optional(),
     allow: z.array(Network).default([]),
     bridge: Bridge.default('xenbr0'),
     macPrefix: MacPrefix.default('00:16:3e'),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ConsoleLogReader } from '../hypervisor/console-log.js';
 import { consoleLogPath } from '../hypervisor/console-log.js';
 import { stateDir } from '../inventory/paths.js';
+import type { InventoryData } from '../inventory/schema.js';
 import { HypervisorCallError } from '../hypervisor/errors.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { UsageError } from '../sys/errors.js';
@@ -15,15 +16,16 @@ import { log } from '../sys/log.js';
 import { guestTarget, resolveGuest, usingHypervisor, type HostOptions } from './steps/guest-host.js';
 import { mkdir } from 'node:fs/promises';
 
-function startFile(host: string, guest: string): string {
-  return join(stateDir(), 'consoles', host, `${guest}.start.json`);
+/** The record of a guest's latest start, in the state directory of its inventory. */
+function startFile(inv: { path: string; data: InventoryData }, host: string, guest: string): string {
+  return join(stateDir(inv.path, inv.data.site), 'consoles', host, `${guest}.start.json`);
 }
 
 /** Records the console log's size before a start (the start of `--since start`); never fails the start. */
-export async function recordConsoleStart(reader: ConsoleLogReader, host: string, guest: string): Promise<void> {
+export async function recordConsoleStart(inv: { path: string; data: InventoryData }, reader: ConsoleLogReader, host: string, guest: string): Promise<void> {
   try {
     const size = (await reader.size(guest)) ?? 0;
-    const file = startFile(host, guest);
+    const file = startFile(inv, host, guest);
     await mkdir(join(file, '..'), { recursive: true });
     await writeFileAtomic(file, JSON.stringify({ offset: size, at: new Date().toISOString() }) + '\n');
   } catch (err) {
@@ -91,7 +93,7 @@ export async function readConsoleLog(inventoryFile: string, name: string, opts: 
     let from: number | undefined;
     if (opts.since === 'start') {
       if (!r.host) throw new UsageError(`--since start needs a guest on an inventory host; ${name} is at ${r.uri}`);
-      const rec = await readFile(startFile(r.host.name, name), 'utf8').then((t) => JSON.parse(t) as { offset: number }, () => undefined);
+      const rec = await readFile(startFile(r.inv, r.host.name, name), 'utf8').then((t) => JSON.parse(t) as { offset: number }, () => undefined);
       from = rec?.offset ?? 0;
     }
     const chunk = await reader.read(name, from !== undefined ? { from } : { maxBytes: 1024 * 1024 });

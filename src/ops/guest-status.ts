@@ -5,7 +5,7 @@ import { requireEntry } from '../inventory/lookup.js';
 import type { Guest } from '../inventory/schema.js';
 import { loadInventory } from './steps/store.js';
 import { guestUri, hostOf, usingHypervisor, type HostOptions } from './steps/guest-host.js';
-import { imageRef } from '../inventory/paths.js';
+import { imageRef, stateDir } from '../inventory/paths.js';
 import { nodeImage, runningImage } from '../inventory/revisions.js';
 import { effectiveGuest } from '../inventory/effective.js';
 import { checkinDir, clientBootState, readNodeCheckins, readRefusals, type ClientBootState, type RefusalRecord } from './steps/checkins.js';
@@ -93,8 +93,9 @@ const ROW_REFUSALS = 5;
  * The clients with what they boot next and what they last reported (check-ins in `checkins`,
  * default STATE/checkins), and the service's refusals (newest first) that name no client.
  */
-export async function clientStatus(inventoryFile: string, checkins = checkinDir()): Promise<{ clients: ClientStatusRow[]; refusals: RefusalRecord[] }> {
+export async function clientStatus(inventoryFile: string, checkinsDir?: string): Promise<{ clients: ClientStatusRow[]; refusals: RefusalRecord[] }> {
   const inv = await loadInventory(inventoryFile);
+  const checkins = checkinsDir ?? checkinDir(stateDir(inventoryFile, inv.data.site));
   const refusals = readRefusals(checkins);
   const clients = Object.entries(inv.data.clients)
     .sort(([a], [b]) => a.localeCompare(b))

@@ -101,7 +101,7 @@ export async function startGuest(inventoryFile: string, name: string, opts: Star
     const onHost = await ensureHostBoot(r.inv.data, name, r.host, h, target, opts.say);
     const shipped: ShippedFile[] | undefined = onHost?.shipped;
     // The console log's directory (and the pool `console --log-tail` reads it through) exists before the guest does.
-    if (onHost && r.host && h.consoleLog) await recordConsoleStart(h.consoleLog(target), r.host.name, name);
+    if (onHost && r.host && h.consoleLog) await recordConsoleStart(r.inv, h.consoleLog(target), r.host.name, name);
     const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
     let mode: StartResult['mode'];
     if (before === 'shutoff' && h.capabilities.persistentDefinitions) {

@@ -170,7 +170,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
   const ready = opts.expect ?? (image.readyPattern ? new RegExp(image.readyPattern, 'm') : DEFAULT_READY);
   const domain = `xenroot-test-${imageName}-${randomBytes(3).toString('hex')}`.slice(0, 63);
   // Every run keeps its console transcript (issue 15): the file named by --log, else one in the state dir.
-  const transcript = opts.logFile ?? join(stateDir(), 'tests', `${imageName}-${new Date().toISOString().replace(/[:.]/g, '-')}-${domain.slice(-6)}.log`);
+  const transcript = opts.logFile ?? join(stateDir(inventoryFile, loaded.data.site), 'tests', `${imageName}-${new Date().toISOString().replace(/[:.]/g, '-')}-${domain.slice(-6)}.log`);
   await mkdir(dirname(transcript), { recursive: true });
 
   /** root: where the image's tree is (its directory, or the mount of its loop image file). */

@@ -18,7 +18,6 @@ import { z } from 'zod';
 import {
   CHECKIN_BODY_LIMIT,
   CheckinBody,
-  checkinDir,
   judgeCheckin,
   plainAddress,
   storeCheckin,
@@ -33,8 +32,8 @@ import type { InventoryView } from './view.js';
 /** What the service needs: the inventory's view, where check-ins live, and how a source address maps to a MAC. */
 export interface ServeOptions {
   view: InventoryView;
-  /** Default: checkinDir() (STATE/checkins). */
-  checkins?: string;
+  /** Where check-ins are kept: checkinDir(STATE) of the inventory. */
+  checkins: string;
   /** The neighbour table lookup (default: /proc/net/arp). */
   neighbour?: (address: string) => string | undefined;
   logger?: Logger;
@@ -74,7 +73,7 @@ function diskRefused(err: unknown): boolean {
  * onClose hook writes the refusals not yet on disk.
  */
 export async function buildServeApp(opts: ServeOptions): Promise<FastifyInstance> {
-  const checkins = opts.checkins ?? checkinDir();
+  const checkins = opts.checkins;
   const neighbour = opts.neighbour ?? ((a: string) => neighbourMac(a));
   const app = Fastify({
     loggerInstance: (opts.logger ?? log()).child({ service: 'serve' }) as FastifyBaseLogger,

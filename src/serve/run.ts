@@ -9,7 +9,8 @@ import { execa } from 'execa';
 import { DeployError, UsageError } from '../sys/errors.js';
 import { onCleanup, takeSignal } from '../sys/lifetime.js';
 import { log } from '../sys/log.js';
-import { serveListen } from '../inventory/paths.js';
+import { serveListen, stateDir } from '../inventory/paths.js';
+import { checkinDir } from '../ops/steps/checkins.js';
 import { buildServeApp } from './app.js';
 import { inventoryView } from './view.js';
 
@@ -39,7 +40,7 @@ export async function runServe(inventoryFile: string, opts: { listen?: string; c
   const site = (await view.current()).site;
   const listen = opts.listen ?? serveListen(site);
   const { host, port } = parseListen(listen);
-  const app = await buildServeApp({ view, ...(opts.checkins ? { checkins: opts.checkins } : {}) });
+  const app = await buildServeApp({ view, checkins: opts.checkins ?? checkinDir(stateDir(inventoryFile, site)) });
   try {
     await app.listen({ host, port });
   } catch (err) {

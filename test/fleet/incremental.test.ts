@@ -71,7 +71,7 @@ describe('incremental sync', () => {
         const fresh = join(s.dir, `fresh-${step}`);
         // The nodes' SSH host keys are made once and kept (issue 13): the fresh root starts with the
         // same keys, so the identity pieces of both trees must be byte for byte the same.
-        await cp(hostKeysDir(under(s.root, stateDir()), s.inventory), hostKeysDir(under(fresh, stateDir()), s.inventory), { recursive: true });
+        await cp(hostKeysDir(under(s.root, stateDir(s.inventory)), s.inventory), hostKeysDir(under(fresh, stateDir(s.inventory)), s.inventory), { recursive: true });
         const f = await sync(s.inventory, { root: fresh });
         expect(f.mode).toBe('full');
         expect(await tree(s.root)).toEqual(await tree(fresh));

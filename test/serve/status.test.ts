@@ -11,6 +11,8 @@ import { inventoryView } from '../../src/serve/view.js';
 import { clientStatus } from '../../src/ops/guest-status.js';
 import { emptyIndex, writeRevisionIndex } from '../../src/inventory/revision-store.js';
 import { loadInventory } from '../../src/ops/steps/store.js';
+import { checkinDir } from '../../src/ops/steps/checkins.js';
+import { stateDir } from '../../src/inventory/paths.js';
 
 let dir: string;
 let inv: string;
@@ -38,7 +40,7 @@ it('shows each client healthy, degraded or never seen, with drift where it boote
   const site = (await loadInventory(inv)).data.site;
   const rec = (revision: number) => ({ revision, publishedAt: '2026-01-01T00:00:00Z', source: {}, path: '', export: '', kver: '6.1.0-test', files: 0, bytes: 0, addedBytes: 0, manifestSha256: '', linkedTo: undefined, staged: {}, tests: [] });
   await writeRevisionIndex(site, { ...emptyIndex(site, 'tiny'), next: 3, revisions: [rec(1), rec(2)] });
-  const a = await buildServeApp({ view: await inventoryView(inv), neighbour: () => undefined });
+  const a = await buildServeApp({ view: await inventoryView(inv), checkins: checkinDir(stateDir(inv, site)), neighbour: () => undefined });
   const body = (n: number, revision: number | null, state: string) => ({ bootId: `0000000${n}-4f1c-4c55-9a2e-5d8c1f0e7a11`, mac: `52:54:00:cc:00:0${n}`, revision, initrd: 'builtin', kernel: '6.1.0-test', state });
   const post = (n: number, revision: number | null, state: string, from = `127.0.4.${n}`) => a.inject({ method: 'POST', url: '/checkin', payload: body(n, revision, state), remoteAddress: from });
   expect((await post(1, 2, 'running')).statusCode).toBe(200);

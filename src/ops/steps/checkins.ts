@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../sys/atomic.js';
 import { nodeAddress } from '../../inventory/identity.js';
-import { imageRef, stateDir } from '../../inventory/paths.js';
+import { imageRef } from '../../inventory/paths.js';
 import { nodeImage } from '../../inventory/revisions.js';
 import type { RevisionIndex } from '../../inventory/revisions.js';
 import type { InventoryData } from '../../inventory/schema.js';
@@ -69,8 +69,8 @@ export interface NodeCheckins {
 /** How many boots a node's file keeps. */
 const KEPT_BOOTS = 20;
 
-/** Where the check-ins live: STATE/checkins (STATE: XENROOT_STATE_DIR, else /var/lib/xenroot for root). */
-export function checkinDir(state = stateDir()): string {
+/** Where the check-ins of an inventory live: STATE/checkins, STATE its state directory (inventory/paths.ts stateDir). */
+export function checkinDir(state: string): string {
   return join(state, 'checkins');
 }
 

@@ -29,7 +29,7 @@ export async function writeGuestFiles(inv: Inventory, names: string[]): Promise<
   // on an inventory host names them where they are on that host (issue 15); its ramdisk carries its
   // identity piece (issue 13), beside the initrd of the image or revision it boots.
   const model = revisionModel(inv.data);
-  const identities = await nodeIdentities(model, inv.path, stateDir(), names.map((name) => ({ kind: 'guest' as const, name })));
+  const identities = await nodeIdentities(model, inv.path, stateDir(inv.path, inv.data.site), names.map((name) => ({ kind: 'guest' as const, name })));
   const files = [...planGuestFiles(model, inv.path, names, await generatedHostPaths(model, names)), ...planGuestRamdisks(names, guestRamdiskInputs(model, names), identities)];
   const r = await applyOwned(files, names.map((n) => `guest:${n}`), manifestPath(inv.path));
   inv.onSaveFailure(async () => r.undo());

@@ -175,7 +175,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const guestHostPaths = await generatedHostPaths(data, Object.keys(data.guests).filter((n) => !owners || owners.has(`guest:${n}`)));
   // Per-node identity pieces (issue 13: host keys made on first use, none in a dry run) and
   // guests' ramdisks, of the nodes this plan covers.
-  const state = under(root, stateDir());
+  const state = under(root, stateDir(file, site));
   const inScope = (kind: 'client' | 'guest', name: string) => !owners || owners.has(nodeKey(kind, name));
   const nodes = [
     ...Object.keys(data.clients).filter((n) => inScope('client', n)).map((name) => ({ kind: 'client' as const, name })),

@@ -73,7 +73,7 @@ export function probedPaths(data: InventoryData, inventoryFile: string, root: st
   const loader = data.site.pxe.efiLoader;
   if (loader !== 'none') for (const l of efi[loader]) paths.push(...l.paths);
   // Identity pieces (issue 13): each node's host keys and per-node source files; guests' ramdisks: the image initrds.
-  const state = under(root, stateDir());
+  const state = under(root, stateDir(inventoryFile, data.site));
   const dir = dirname(inventoryFile);
   for (const [kind, section] of [['client', data.clients], ['guest', data.guests]] as const)
     for (const [name, node] of Object.entries(section)) {
