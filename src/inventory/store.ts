@@ -346,8 +346,10 @@ function yaml(): typeof import('yaml') {
 const require = createRequire(import.meta.url);
 
 /** The permission bits of an existing file (kept when it is replaced), else 0644. */
-function modeOf(file: string): number {
-  return (statSync(file, { throwIfNoEntry: false })?.mode ?? 0o644) & 0o7777;
+function modeOf(file: string): { mode: number; gid?: number } {
+  const st = statSync(file, { throwIfNoEntry: false });
+  // The group a site gave the inventory (init --group) is kept by every save.
+  return { mode: (st?.mode ?? 0o600) & 0o7777, ...(st && st.gid !== process.getgid?.() ? { gid: st.gid } : {}) };
 }
 
 /**
@@ -372,7 +374,7 @@ export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T
       try {
         inv.revalidate();
         assertLockHeld(file);
-        await writeFileAtomic(file, encodeInventory(after, format), { mode: modeOf(file) });
+        await writeFileAtomic(file, encodeInventory(after, format), modeOf(file));
       } catch (err) {
         await inv.undoEffects();
         throw err;
@@ -384,8 +386,11 @@ export async function updateInventory<T>(file: string, fn: (inv: Inventory) => T
   });
 }
 
-/** Creates a new inventory file from text; refuses to replace an existing one. */
-export async function createInventory(file: string, text: string): Promise<Inventory> {
+/**
+ * Creates a new inventory file from text, mode 0600 (it may hold per-node secrets), or 0640 owned
+ * by group `gid` when the site names a group that may read it; refuses to replace an existing one.
+ */
+export async function createInventory(file: string, text: string, gid?: number): Promise<Inventory> {
   const inv = parseInventoryText(text, file);
   const { mkdir, stat } = await import('node:fs/promises');
   await mkdir(dirname(file), { recursive: true });
@@ -395,7 +400,7 @@ export async function createInventory(file: string, text: string): Promise<Inven
       () => false,
     );
     if (exists) throw new InventoryError(`${file}: an inventory exists already`, { hint: 'edit it, or pick another path with --inventory' });
-    await writeFileAtomic(file, text, { mode: 0o644 });
+    await writeFileAtomic(file, text, gid === undefined ? { mode: 0o600 } : { mode: 0o640, gid });
     return inv;
   });
 }
