@@ -1,5 +1,4 @@
 /** Where generated and staged files live, derived from the model. Pure (reads no file). */
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { BootTarget, Image, InitrdBuilder, InventoryData, Site } from './schema.js';
 import { InventoryError } from '../sys/errors.js';
@@ -57,15 +56,8 @@ export function guestFiles(data: InventoryData, inventoryFile: string, name: str
   return { dir, cfg: join(dir, `${name}.cfg`), xml: join(dir, `${name}.xml`) };
 }
 
-/**
- * Where xenroot keeps its own state (sync manifests, test records): $XENROOT_STATE_DIR, else
- * /var/lib/xenroot for root, else $XDG_STATE_HOME/xenroot (~/.local/state/xenroot).
- */
-export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.XENROOT_STATE_DIR) return resolve(env.XENROOT_STATE_DIR);
-  if (process.getuid?.() === 0) return '/var/lib/xenroot';
-  return join(env.XDG_STATE_HOME ?? join(homedir(), '.local/state'), 'xenroot');
-}
+// The state directory's path lives in state-path.ts (the schema's export rules read it without a cycle).
+export { stateDir } from './state-path.js';
 
 /**
  * A node's image as the renderers see it: `IMAGE` (its working directory), or `IMAGE@REV` when it

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { log } from '../sys/log.js';
 import { ensurePrivateDir } from '../sys/private-dir.js';
-import { stateDir } from './paths.js';
+import { stateDir } from './state-path.js';
 
 const done = new Set<string>();
 
