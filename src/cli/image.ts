@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { BOOT_TARGETS, INITRD_BUILDERS, type InitrdBuilder } from '../inventory/constants.js';
 import { choiceOption, collect, intOption, table, type CliContext } from './context.js';
+import { UsageError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('manage root filesystem images');
@@ -29,17 +31,30 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--suite <suite>', 'Debian suite', 'bookworm')
     .option('--packages <list>', 'further packages (comma-separated or repeated)', collect)
     .option('--builder <builder>', `the image's initrd builder: ${INITRD_BUILDERS.join(', ')} (default builtin)`)
-    .option('--root-password <pw>', 'let root log in with this password (default: root stays locked)')
+    .option('--root-password <pw>', 'refused: a password on the command line is visible in ps and shell history')
+    .option('--root-password-file <file>', 'let root log in with the password on the first line of FILE (0600 expected)')
+    .option('--root-password-stdin', 'let root log in with the password on the first line of standard input')
+    .option('--root-password-prompt', 'let root log in with a password typed at a prompt (echo off)')
     .option('--autologin', 'log root in automatically on the serial consoles (ttyS0, hvc0)')
     .option('--dir <dir>', 'where the image goes (default: the site\'s exportRoot/NAME)')
     .option('--mirror <url>', 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)')
-    .action(async (name: string, o: { suite: string; packages?: string[]; builder?: string; rootPassword?: string; autologin?: boolean; dir?: string; mirror?: string }) => {
+    .action(async (name: string, o: { suite: string; packages?: string[]; builder?: string; rootPassword?: string; rootPasswordFile?: string; rootPasswordStdin?: boolean; rootPasswordPrompt?: boolean; autologin?: boolean; dir?: string; mirror?: string }) => {
+      if (o.rootPassword !== undefined) throw new UsageError('--root-password PW puts the password on the command line (ps, shell history): use --root-password-file FILE, --root-password-stdin or --root-password-prompt');
+      if ([o.rootPasswordFile !== undefined, o.rootPasswordStdin, o.rootPasswordPrompt].filter(Boolean).length > 1) throw new UsageError('give one of --root-password-file, --root-password-stdin, --root-password-prompt');
+      const { promptSecret, readSecretFile, readSecretStdin } = await import('../sys/secret-input.js');
+      let rootPassword: string | undefined;
+      if (o.rootPasswordFile !== undefined) {
+        const r = readSecretFile(o.rootPasswordFile, '--root-password-file');
+        if (r.warning) log().warn(r.warning);
+        rootPassword = r.secret;
+      } else if (o.rootPasswordStdin) rootPassword = await readSecretStdin('--root-password-stdin');
+      else if (o.rootPasswordPrompt) rootPassword = await promptSecret('root password for the image: ', '--root-password-prompt');
       const { bootstrapImageCmd } = await import('../ops/bootstrap-image.js');
       const r = await bootstrapImageCmd(await ctx.inventoryPath(), name, {
         suite: o.suite,
         ...(o.packages ? { packages: o.packages } : {}),
         ...(o.builder ? { builder: o.builder as (typeof INITRD_BUILDERS)[number] } : {}),
-        ...(o.rootPassword !== undefined ? { rootPassword: o.rootPassword } : {}),
+        ...(rootPassword !== undefined ? { rootPassword } : {}),
         autologin: !!o.autologin,
         ...(o.dir ? { dir: o.dir } : {}),
         ...(o.mirror ? { mirror: o.mirror } : {}),
