@@ -90,10 +90,49 @@ function probe(category, label, fx, args) {
   if (r.code === 0) writeFileSync(fx.inv, before); // next probe from the same state
 }
 
+/**
+ * Hostile sources: `--file DEST=SOURCE` pointing where a user who can write near the source would
+ * lead root (symlinks to secrets, a symlinked directory, FIFOs, devices, files inside xenroot's
+ * state directory). Handled: refused with exit 3, one clean line naming the path, inventory unchanged.
+ */
+function hostileSources(base) {
+  const { dir, inv } = fixture(base);
+  const state = join(dir, 'state');
+  mkdirSync(join(state, 'host-keys'), { recursive: true });
+  writeFileSync(join(state, 'host-keys', 'k.json'), 'private\n');
+  mkdirSync(join(dir, 'drop'));
+  writeFileSync(join(dir, 'drop', 'ok'), 'x\n');
+  symlinkSync(join(state, 'host-keys', 'k.json'), join(dir, 'drop', 'to-key'));
+  symlinkSync('/etc/shadow', join(dir, 'drop', 'to-shadow'));
+  symlinkSync(join(dir, 'drop'), join(dir, 'via'));
+  spawnSync('mkfifo', [join(dir, 'drop', 'fifo')]);
+  const cases = [
+    ['symlink to a host key', join(dir, 'drop', 'to-key')],
+    ['symlink to /etc/shadow', join(dir, 'drop', 'to-shadow')],
+    ['file under a symlinked directory', join(dir, 'via', 'ok')],
+    ['FIFO', join(dir, 'drop', 'fifo')],
+    ['/dev/zero', '/dev/zero'],
+    ['/dev/null', '/dev/null'],
+    ['/dev/tty', '/dev/tty'],
+    ['a directory', join(dir, 'drop')],
+    ['a file in the state directory', join(state, 'host-keys', 'k.json')],
+    ['the state directory spelt //./', `${state}//./host-keys/k.json`],
+    ['a missing file', join(dir, 'drop', 'missing')],
+  ];
+  for (const [label, source] of cases)
+    for (const args of [['client', 'set', 'pc1', '--file', `/etc/x=${source}`], ['group', 'set', 'lab', '--file', `/etc/x=${source}`]]) {
+      const before = readFileSync(inv);
+      const r = run(inv, args, { env: { XENROOT_STATE_DIR: state } });
+      const ok = r.code === 3 && cleanFailure(r) && readFileSync(inv).equals(before);
+      record('hostile sources', `${args[0]} ${label}`, ok, `exit ${r.code}: ${r.stderr.split('\n')[0]?.slice(0, 160)}`);
+    }
+}
+
 const base = mkdtempSync(join(tmpdir(), 'xenroot-reliability-'));
 const t0 = performance.now();
 try {
   if (!ONLY_IMAGES) await valueProbes();
+  if (!ONLY_IMAGES && process.env.RELIABILITY_SOURCES !== '0') hostileSources(base);
   if (DO_IMAGES) await hostileImages();
 } finally {
   rmSync(base, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
+import { escapeForTerminal } from '../sys/terminal.js';
 
 export interface GlobalOptions {
   inventory?: string;
@@ -36,7 +37,8 @@ export class CliContext {
   print(result: unknown, human?: () => string): void {
     if (this.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else if (human) {
-      const text = human();
+      // Names, host names and console text come from outside: nothing in them may drive the terminal.
+      const text = escapeForTerminal(human());
       if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     }
   }

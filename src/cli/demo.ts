@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { intOption, type CliContext } from './context.js';
+import { escapeForTerminal } from '../sys/terminal.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -16,7 +17,7 @@ export function register(program: Command, ctx: CliContext): void {
         real: !!o.real,
         interactive: o.interactive === false ? false : undefined,
         ...(o.timeout ? { timeoutMs: o.timeout * 1000 } : {}),
-        say: (l) => process.stderr.write(`xenroot demo: ${l}\n`),
+        say: (l) => process.stderr.write(`xenroot demo: ${escapeForTerminal(l)}\n`),
       });
       ctx.print(r, () =>
         [

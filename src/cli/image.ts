@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/constants.js';
 import { intOption, table, type CliContext } from './context.js';
 import { addOptions, flag, inventoryChoice, opt, optionValues, repeatable } from './options.js';
+import { UsageError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
 
 /** `image add`: each value is checked by the inventory field it is stored in (exit 3). */
 const ADD = {
@@ -20,7 +22,10 @@ const BOOTSTRAP = {
   suite: opt({ flags: '--suite <suite>', help: 'Debian suite', default: 'bookworm' }),
   packages: opt<string[]>({ flags: '--packages <list>', help: 'further packages (comma-separated or repeated)', parse: repeatable((p) => p) }),
   builder: opt({ flags: '--builder <builder>', help: `the image's initrd builder: ${INITRD_BUILDERS.join(', ')} (default builtin)`, parse: inventoryChoice('--builder', INITRD_BUILDERS) }),
-  rootPassword: opt({ flags: '--root-password <pw>', help: 'let root log in with this password (default: root stays locked)' }),
+  rootPassword: opt({ flags: '--root-password <pw>', help: 'refused: a password on the command line is visible in ps and shell history' }),
+  rootPasswordFile: opt({ flags: '--root-password-file <file>', help: 'let root log in with the password on the first line of FILE (0600 expected)' }),
+  rootPasswordStdin: flag('--root-password-stdin', 'let root log in with the password on the first line of standard input'),
+  rootPasswordPrompt: flag('--root-password-prompt', 'let root log in with a password typed at a prompt (echo off)'),
   autologin: flag('--autologin', 'log root in automatically on the serial consoles (ttyS0, hvc0)'),
   dir: opt({ flags: '--dir <dir>', help: 'where the image goes (default: the site\'s exportRoot/NAME)' }),
   mirror: opt({ flags: '--mirror <url>', help: 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)' }),
@@ -56,8 +61,18 @@ export function register(program: Command, ctx: CliContext): void {
   addOptions(image.command('bootstrap <name>').description('make a real Debian root directory with mmdebstrap, ready for an NFS root, and add it as an image'), BOOTSTRAP).action(
     async (name: string, parsed: Record<string, unknown>) => {
       const { bootstrapImageCmd } = await import('../ops/bootstrap-image.js');
-      const o = optionValues(BOOTSTRAP, parsed);
-      const r = await bootstrapImageCmd(await ctx.inventoryPath(), name, { ...o, autologin: !!o.autologin, progress: !ctx.json && !ctx.options.quiet });
+      const { rootPassword: onArgv, rootPasswordFile, rootPasswordStdin, rootPasswordPrompt, ...o } = optionValues(BOOTSTRAP, parsed);
+      if (onArgv !== undefined) throw new UsageError('--root-password PW puts the password on the command line (ps, shell history): use --root-password-file FILE, --root-password-stdin or --root-password-prompt');
+      if ([rootPasswordFile !== undefined, rootPasswordStdin, rootPasswordPrompt].filter(Boolean).length > 1) throw new UsageError('give one of --root-password-file, --root-password-stdin, --root-password-prompt');
+      const { promptSecret, readSecretFile, readSecretStdin } = await import('../sys/secret-input.js');
+      let rootPassword: string | undefined;
+      if (rootPasswordFile !== undefined) {
+        const r = readSecretFile(rootPasswordFile, '--root-password-file');
+        if (r.warning) log().warn(r.warning);
+        rootPassword = r.secret;
+      } else if (rootPasswordStdin) rootPassword = await readSecretStdin('--root-password-stdin');
+      else if (rootPasswordPrompt) rootPassword = await promptSecret('root password for the image: ', '--root-password-prompt');
+      const r = await bootstrapImageCmd(await ctx.inventoryPath(), name, { ...o, ...(rootPassword !== undefined ? { rootPassword } : {}), autologin: !!o.autologin, progress: !ctx.json && !ctx.options.quiet });
       ctx.print(r, () =>
         [
           `added image ${name}: Debian ${r.suite} in ${r.dir} (kernel ${r.kver}, ${r.builder} initrd, ${(r.ms / 1000).toFixed(0)} s)`,

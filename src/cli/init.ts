@@ -12,7 +12,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--allow <cidr>', 'client network allowed to mount (repeatable; default: the NFS server\'s /24)', collect)
     .option('--bridge <br>', 'default bridge of guests (default xenbr0)')
     .option('--connect <uri>', 'default hypervisor URI (default xen:///system)')
-    .action(async (o: { nfsServer?: string; exportRoot?: string; tftpRoot?: string; bootDir?: string; allow?: string[]; bridge?: string; connect?: string }) => {
+    .option('--group <group>', 'a group that may read the inventory (mode 0640; default: 0600, root only)')
+    .action(async (o: { nfsServer?: string; exportRoot?: string; tftpRoot?: string; bootDir?: string; allow?: string[]; bridge?: string; connect?: string; group?: string }) => {
       const { initInventory } = await import('../ops/init.js');
       const file = await ctx.inventoryPath();
       // The program's global --connect takes the flag before this command sees it: it is the site default here.

@@ -11,7 +11,7 @@ import { CliContext } from './context.js';
 import { commandModules } from './commands.js';
 import { ExitCode, isXenrootError } from '../sys/errors.js';
 import { installSignalPolicy, interrupted, runCleanups } from '../sys/lifetime.js';
-// The model rules of the layers above the inventory (issue 16: command line lengths per consumer).
+import { escapeForTerminal } from '../sys/terminal.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -56,11 +56,11 @@ function report(err: unknown, json: boolean): number {
     // One line whatever a quoted value held: control characters are shown escaped (\n, \u0085).
     err.message = oneLine(err.message);
     if (json) process.stderr.write(JSON.stringify({ error: err.name, message: err.message, hint: err.hint, exitCode: err.exitCode }) + '\n');
-    else process.stderr.write(`xenroot: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    else process.stderr.write(escapeForTerminal(`xenroot: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`));
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`xenroot: internal error: ${e?.message ?? String(err)}\n${process.env.XENROOT_DEBUG ? `${e?.stack}\n` : '  hint: set XENROOT_DEBUG=1 for the stack trace, and please report it\n'}`);
+  process.stderr.write(`xenroot: internal error: ${escapeForTerminal(e?.message ?? String(err))}\n${process.env.XENROOT_DEBUG ? `${e?.stack}\n` : '  hint: set XENROOT_DEBUG=1 for the stack trace, and please report it\n'}`);
   return ExitCode.internal;
 }
 

@@ -4,6 +4,7 @@ import type { CliContext } from './context.js';
 import { hostOptions, targetOption, type TargetFlag } from './hvopts.js';
 import { printAttachOutcome } from './console.js';
 import { fleetFlags, isFleet, printFleet, type FleetFlags } from './fleet.js';
+import { escapeForTerminal } from '../sys/terminal.js';
 
 export function register(program: Command, ctx: CliContext): void {
   fleetFlags(
@@ -32,7 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
     const name = names[0] as string;
     const { startGuest } = await import('../ops/start-guest.js');
     const { guestConsole } = await import('../ops/guest-console.js');
-    const r = await startGuest(file, name, { ...hostOptions(ctx, o), ...(ctx.json ? {} : { say: (l: string) => process.stderr.write(`xenroot: ${l}\n`) }) });
+    const r = await startGuest(file, name, { ...hostOptions(ctx, o), ...(ctx.json ? {} : { say: (l: string) => process.stderr.write(`xenroot: ${escapeForTerminal(l)}\n`) }) });
     ctx.print(r, () =>
       [
         `started ${name} at ${r.host ? `host ${r.host} (${r.uri})` : r.uri} (${r.target}, ${r.mode}), MAC ${r.mac}` +

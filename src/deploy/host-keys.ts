@@ -18,6 +18,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureStateDir } from '../inventory/state-dir.js';
 import { execa } from 'execa';
 import { removeFile, sweepTempFiles, writeFileAtomic } from '../sys/atomic.js';
 import { DeployError } from '../sys/errors.js';
@@ -151,6 +152,7 @@ export async function ensureHostKeys(state: string, inventoryFile: string, holde
   }
   const rebind = opts.generate !== false && (foreign ? created.length > 0 : bound !== undefined && read.mac === undefined && have.length > 0);
   if (created.length || rebind) {
+    ensureStateDir(state);
     mkdirSync(join(state, 'host-keys'), { recursive: true, mode: 0o700 });
     mkdirSync(hostKeysDir(state, inventoryFile), { recursive: true, mode: 0o700 });
     await writeFileAtomic(file, JSON.stringify({ node: holder, ...(bound ? { mac: bound } : {}), keys: have }, null, 1) + '\n', { mode: 0o600 });

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { stateDir } from '../inventory/paths.js';
+import { ensureStateDir } from '../inventory/state-dir.js';
 import { sweepTempFiles, writeFileAtomic, writeFileAtomicSync } from '../sys/atomic.js';
 import { pidAlive } from '../sys/proc.js';
 import type { DesiredFile, FileGroup, FileOwner } from './plan.js';
@@ -122,7 +123,9 @@ export function readManifest(file: string): LoadedManifest {
 /** Writes the manifest when its text changed. */
 export async function writeManifest(file: string, m: Manifest, previousText: string | undefined): Promise<void> {
   const text = serializeManifest(m);
-  if (text !== previousText) await writeFileAtomic(file, text, { mkdirs: true, mode: 0o644 });
+  if (text === previousText) return;
+  ensureStateDir(dirname(dirname(file)));
+  await writeFileAtomic(file, text, { mkdirs: true, mode: 0o644 });
 }
 
 /**

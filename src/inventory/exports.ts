@@ -164,9 +164,74 @@ export function allowCovers(entry: string, address: string): boolean | undefined
   return undefined;
 }
 
+/** Directories never exported, nor anything inside them: the system's own files. */
+const SYSTEM_TREES = ['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/boot', '/proc', '/sys', '/dev', '/run', '/root'];
+/** Directories never exported themselves (a directory below them may hold an image: /srv/xenroot/x, /var/lib/xenroot/images/x). */
+const SYSTEM_DIRS = ['/', '/var', '/var/lib', '/var/cache', '/var/log', '/var/spool', '/var/tmp', '/var/mail', '/home', '/srv', '/tmp', '/opt', '/mnt', '/media'];
+
+/** `path` with repeated slashes, `.` segments and a trailing slash removed ("/" stays "/"); `..` is left for the caller to refuse. */
+function normalised(path: string): string {
+  const segs = path.split('/').filter((s) => s !== '' && s !== '.');
+  return `/${segs.join('/')}`;
+}
+
+/** The directories of xenroot's own whose contents an export must never hold or lie inside. */
+export interface GuardedDirs {
+  /** xenroot's state directory (host keys, caches): it and its own subdirectories. */
+  state: string;
+  /** Subdirectories of the state directory xenroot writes (another subdirectory may hold an image). */
+  stateSubdirs: readonly string[];
+  bootDir: string;
+  tftpRoot: string;
+}
+
+/**
+ * Why the server-side directory `path` may not be exported, judged after normalising it (repeated
+ * slashes, `.` segments, trailing slash), or undefined: the root, a system directory or anything
+ * inside /etc, /usr, /boot, /proc, ...; a path that holds xenroot's state directory or lies inside
+ * what xenroot keeps there (host keys, caches); a path that holds or lies inside the boot or TFTP
+ * directories.
+ */
+export function exportPathProblem(path: string, guarded: GuardedDirs): string | undefined {
+  if (path.split('/').includes('..')) return 'has a ".." segment: give the directory itself';
+  const p = normalised(path);
+  if (p === '/') return 'is the root directory: exporting it gives every client the whole server';
+  const tree = SYSTEM_TREES.find((d) => pathWithin(p, d));
+  if (tree) return `lies inside the system directory ${tree}: export a directory of its own (under /srv, for example)`;
+  if (SYSTEM_DIRS.includes(p)) return `is the system directory ${p}: export a directory of its own below it`;
+  const state = normalised(guarded.state);
+  if (pathWithin(state, p)) return `holds xenroot's state directory ${state} (every node's host keys)`;
+  const sub = guarded.stateSubdirs.map((d) => `${state}/${d}`).find((d) => pathWithin(p, d) || pathWithin(d, p));
+  if (sub) return `lies inside xenroot's state (${sub})`;
+  for (const [what, dir] of [['boot directory', guarded.bootDir], ['TFTP directory', guarded.tftpRoot]] as const) {
+    const d = normalised(dir);
+    if (pathWithin(p, d) || pathWithin(d, p)) return `${pathWithin(p, d) ? 'lies inside' : 'holds'} xenroot's ${what} ${d}`;
+  }
+  return undefined;
+}
+
+/** The options of an exports(5) list as a set of keys ("ro", "no_root_squash", ...); empty for a list the schema refuses. */
+function optionKeys(text: string): Set<string> {
+  const r = parseExportOptions(text);
+  return new Set('problem' in r ? [] : r.options.map((o) => ALIASES[o.key] ?? o.key));
+}
+
+/**
+ * Warnings about the merged options of each image's export that are allowed but dangerous:
+ * rw with no_root_squash lets root on any allowed client change the image every node boots.
+ */
+export function exportWarnings(inv: ExportsModel): string[] {
+  const out: string[] = [];
+  for (const [name, image] of Object.entries(inv.images)) {
+    const keys = optionKeys(mergeExportOptions(inv.site.exports.options, image.exportOptions, inv.site.exports.insecure));
+    if (keys.has('rw') && keys.has('no_root_squash')) out.push(`image ${name} is exported rw with no_root_squash: root on any allowed client can change the image every node boots`);
+  }
+  return out;
+}
+
 /** What the export rules read of the inventory (structural: the schema's types need not be imported here). */
 interface ExportsModel {
-  site: { nfsServer: string; exportRoot: string; nfsVersion: 3 | 4; allow: string[]; exports: { pseudoRoot?: string | undefined } };
+  site: { nfsServer: string; exportRoot: string; nfsVersion: 3 | 4; allow: string[]; bootDir: string; tftpRoot: string; exports: { pseudoRoot?: string | undefined; options: string; insecure: boolean } };
   images: Record<string, { root?: string | undefined; file?: string | undefined; export?: string | undefined; nfsVersion?: 3 | 4 | undefined; exportOptions?: string | undefined }>;
   clients: Record<string, { root?: string | undefined }>;
 }
@@ -182,16 +247,26 @@ function imageExportPath(site: ExportsModel['site'], name: string, image: Export
  * lies inside site.exports.pseudoRoot when there is one, and a client whose `root:` names this
  * site's NFS server names a path this inventory exports.
  */
-export function exportIssues(inv: ExportsModel): { path: (string | number)[]; message: string }[] {
+export function exportIssues(inv: ExportsModel, guarded: Pick<GuardedDirs, 'state' | 'stateSubdirs'>): { path: (string | number)[]; message: string }[] {
   const issues: { path: (string | number)[]; message: string }[] = [];
   const site = inv.site;
   const pseudo = site.exports.pseudoRoot;
+  const dirs: GuardedDirs = { ...guarded, bootDir: site.bootDir, tftpRoot: site.tftpRoot };
+  if (pseudo !== undefined) {
+    const bad = exportPathProblem(pseudo, dirs);
+    if (bad) issues.push({ path: ['site', 'exports', 'pseudoRoot'], message: `${pseudo} ${bad}` });
+  }
   const byPath = new Map<string, { name: string; options: string }>();
   const byFsid = new Map<string, { name: string; path: string }>();
   const paths: string[] = [];
   for (const [name, image] of Object.entries(inv.images)) {
     const path = imageExportPath(site, name, image);
     paths.push(path);
+    const bad = exportPathProblem(path, dirs);
+    if (bad) issues.push({ path: ['images', name, image.export !== undefined ? 'export' : image.root !== undefined ? 'root' : 'export'], message: `exports ${path}, which ${bad}` });
+    const keys = optionKeys(mergeExportOptions(site.exports.options, image.exportOptions, site.exports.insecure));
+    if (keys.has('insecure') && keys.has('no_root_squash'))
+      issues.push({ path: ['images', name, 'exportOptions'], message: 'is exported insecure with no_root_squash: any user on an allowed host could act as root over NFS from an unprivileged port (drop insecure, or use root_squash)' });
     const options = image.exportOptions ?? '';
     const same = byPath.get(path);
     if (same && same.options !== options)

@@ -8,6 +8,8 @@ export interface InitOptions {
   allow?: string[];
   bridge?: string;
   connect?: string;
+  /** A group that may read the inventory (mode 0640, that group); default: none (0600). */
+  group?: string;
 }
 
 function yamlList(items: string[]): string {

@@ -13,11 +13,12 @@
  * costs a read, a hash and JSON.parse.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeFileAtomicSync } from '../sys/atomic.js';
 import { codeStamp } from '../sys/stamp.js';
 import { stateDir } from './paths.js';
+import { ensureStateDir } from './state-dir.js';
 import type { InventoryData } from './schema.js';
 
 const VERSION = 1;
@@ -63,13 +64,24 @@ export function readModelCache(file: string, text: string): Model | undefined {
 }
 
 /**
+ * The mode of a cache of the inventory at `file`: the inventory's own read and write bits (a cache
+ * carries inline per-node files, so it is never more open than the inventory), 0600 when the
+ * inventory cannot be stat'ed.
+ */
+export function cacheMode(file: string): number {
+  return (statSync(file, { throwIfNoEntry: false })?.mode ?? 0o600) & 0o666;
+}
+
+/**
  * Caches the validated model of `text` (best effort: a cache that cannot be written only costs
- * the next command a full read). The data must be what validating `text` gives.
+ * the next command a full read), with the inventory's mode (cacheMode) in a 0700 state directory.
+ * The data must be what validating `text` gives.
  */
 export function writeModelCache(file: string, text: string, data: InventoryData, siteKeys: Iterable<string>, target = modelCachePath(file)): void {
   try {
     const body = JSON.stringify({ v: VERSION, key: modelKey(text), siteKeys: [...siteKeys], data });
-    writeFileAtomicSync(target, body, { mkdirs: true, mode: 0o644, durable: false });
+    ensureStateDir(dirname(dirname(target)));
+    writeFileAtomicSync(target, body, { mkdirs: true, mode: cacheMode(file), durable: false });
   } catch {
     // A read-only or missing state directory: no cache.
   }

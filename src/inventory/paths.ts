@@ -1,5 +1,4 @@
 /** Where generated and staged files live, derived from the model. Pure (reads no file). */
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { BootTarget, Image, InitrdBuilder, InventoryData, Site } from './schema.js';
 import { InventoryError } from '../sys/errors.js';
@@ -36,7 +35,9 @@ export function exportPath(site: Site, imageName: string, image: Image): string 
   return image.export ?? image.root ?? join(site.exportRoot, imageName);
 }
 
-export const DEFAULT_INVENTORY = '/etc/xenroot/inventory.yaml';
+import { DEFAULT_INVENTORY } from './state-path.js';
+
+export { DEFAULT_INVENTORY };
 
 /** The inventory file: `--inventory PATH`, else $XENROOT_INVENTORY, else /etc/xenroot/inventory.yaml. */
 export function inventoryPath(flag?: string): string {
@@ -57,33 +58,8 @@ export function guestFiles(data: InventoryData, inventoryFile: string, name: str
   return { dir, cfg: join(dir, `${name}.cfg`), xml: join(dir, `${name}.xml`) };
 }
 
-/** The name of the state directory beside an inventory that is not the site's own (docs/architecture.md). */
-export const STATE_BESIDE = 'state';
-
-/**
- * Where xenroot keeps the state of the inventory at `inventoryFile` (model cache, sync manifests,
- * host keys, console and test records), as an absolute path:
- *  1. $XENROOT_STATE_DIR, when set;
- *  2. `site.stateDir` of that inventory, relative to the inventory's directory;
- *  3. /var/lib/xenroot for the site inventory /etc/xenroot/inventory.yaml (root), else
- *     $XDG_STATE_HOME/xenroot (~/.local/state/xenroot) for it;
- *  4. STATE_BESIDE (`state/`) beside any other inventory file: a scratch or demo inventory keeps
- *     its state in its own folder.
- * `inventoryFile` undefined means the machine's own state (records not tied to one inventory: ssh
- * settings for hosts, the facts of revision stores): rules 1 and 3. `site` is undefined where the
- * path is needed before the inventory is parsed (the model cache, the no-op check of sync): those
- * files then stay at rule 3/4 even when the site names another directory. Pure (reads no file).
- */
-export function stateDir(inventoryFile: string | undefined, site?: Pick<Site, 'stateDir'>, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.XENROOT_STATE_DIR) return resolve(env.XENROOT_STATE_DIR);
-  const file = inventoryFile === undefined ? undefined : resolve(inventoryFile);
-  if (file !== undefined && site?.stateDir) return resolve(dirname(file), site.stateDir);
-  if (file === undefined || file === DEFAULT_INVENTORY) {
-    if (process.getuid?.() === 0) return '/var/lib/xenroot';
-    return join(env.XDG_STATE_HOME ?? join(homedir(), '.local/state'), 'xenroot');
-  }
-  return join(dirname(file), STATE_BESIDE);
-}
+// The state directory's path lives in state-path.ts (the schema's export rules read it without a cycle).
+export { STATE_BESIDE, stateDir } from './state-path.js';
 
 /**
  * A node's image as the renderers see it: `IMAGE` (its working directory), or `IMAGE@REV` when it

@@ -7,6 +7,7 @@ import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
 import { INITRD_BUILDERS } from './constants.js';
 import { exportIssues, exportOptionsProblem } from './exports.js';
+import { STATE_SUBDIRS, stateDir } from './state-path.js';
 import { identityIssues } from './identity.js';
 
 export type { BootTarget, DomainTarget, InitrdBuilder } from './constants.js';
@@ -386,7 +387,7 @@ export function crossIssues(inv: {
     else owners.set(c.mac, c.owner);
   }
   // Exports against what mounts them (inventory/exports.ts); only where the whole model is given.
-  if ('site' in inv) issues.push(...exportIssues(inv as unknown as Parameters<typeof exportIssues>[0]), ...identityIssues(inv as unknown as Parameters<typeof identityIssues>[0]));
+  if ('site' in inv) issues.push(...exportIssues(inv as unknown as Parameters<typeof exportIssues>[0], { state: stateDir(undefined), stateSubdirs: STATE_SUBDIRS }), ...identityIssues(inv as unknown as Parameters<typeof identityIssues>[0]));
   return issues;
 }
 

@@ -348,8 +348,10 @@ function yaml(): typeof import('yaml') {
 const require = createRequire(import.meta.url);
 
 /** The permission bits of an existing file (kept when it is replaced), else 0644. */
-function modeOf(file: string): number {
-  return (statSync(file, { throwIfNoEntry: false })?.mode ?? 0o644) & 0o7777;
+function modeOf(file: string): { mode: number; gid?: number } {
+  const st = statSync(file, { throwIfNoEntry: false });
+  // The group a site gave the inventory (init --group) is kept by every save.
+  return { mode: (st?.mode ?? 0o600) & 0o7777, ...(st && st.gid !== process.getgid?.() ? { gid: st.gid } : {}) };
 }
 
 /**
@@ -374,7 +376,7 @@ async function updateInventory<T>(file: string, checks: readonly ModelCheck[], f
       try {
         inv.revalidate();
         assertLockHeld(file);
-        await writeFileAtomic(file, encodeInventory(after, format), { mode: modeOf(file) });
+        await writeFileAtomic(file, encodeInventory(after, format), modeOf(file));
       } catch (err) {
         await inv.undoEffects();
         throw err;
@@ -386,8 +388,11 @@ async function updateInventory<T>(file: string, checks: readonly ModelCheck[], f
   });
 }
 
-/** Creates a new inventory file from text; refuses to replace an existing one. */
-async function createInventory(file: string, text: string, checks: readonly ModelCheck[]): Promise<Inventory> {
+/**
+ * Creates a new inventory file from text, mode 0600 (it may hold per-node secrets), or 0640 owned
+ * by group `gid` when the site names a group that may read it; refuses to replace an existing one.
+ */
+async function createInventory(file: string, text: string, checks: readonly ModelCheck[], gid?: number): Promise<Inventory> {
   const inv = parseInventoryText(text, file, checks);
   const { mkdir, stat } = await import('node:fs/promises');
   await mkdir(dirname(file), { recursive: true });
@@ -397,7 +402,7 @@ async function createInventory(file: string, text: string, checks: readonly Mode
       () => false,
     );
     if (exists) throw new InventoryError(`${file}: an inventory exists already`, { hint: 'edit it, or pick another path with --inventory' });
-    await writeFileAtomic(file, text, { mode: 0o644 });
+    await writeFileAtomic(file, text, gid === undefined ? { mode: 0o600 } : { mode: 0o640, gid });
     return inv;
   });
 }
@@ -414,7 +419,7 @@ export interface InventoryStore {
    */
   updateInventory<T>(file: string, fn: (inv: Inventory) => T | Promise<T>): Promise<T>;
   /** Creates a new inventory file from text; refuses (InventoryError) to replace an existing one. */
-  createInventory(file: string, text: string): Promise<Inventory>;
+  createInventory(file: string, text: string, gid?: number): Promise<Inventory>;
 }
 
 /**
@@ -429,6 +434,6 @@ export function openInventoryStore(checks: readonly ModelCheck[]): InventoryStor
     loadInventory: (file) => loadInventory(file, rules),
     parseInventoryText: (text, file) => parseInventoryText(text, file, rules),
     updateInventory: (file, fn) => updateInventory(file, rules, fn),
-    createInventory: (file, text) => createInventory(file, text, rules),
+    createInventory: (file, text, gid) => createInventory(file, text, rules, gid),
   };
 }

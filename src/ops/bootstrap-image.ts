@@ -50,7 +50,7 @@ export async function bootstrapImageCmd(inventoryFile: string, name: string, o: 
   if (findEntry(inv.data, 'image', name)) throw new InventoryError(`image "${name}" exists already`, { hint: '`xenroot image show NAME` prints it; choose another name' });
   const builder = o.builder === undefined ? 'builtin' : flagValue(FIELDS.images.initrdBuilder.unwrap(), '--builder', o.builder);
   for (const p of o.packages ?? []) if (!PACKAGE_RE.test(p)) throw new InventoryError(`--packages "${p}" is not a Debian package name`, { hint: 'lower-case letters, digits, "+", "-", "."' });
-  if (o.rootPassword !== undefined && o.autologin) throw new InventoryError('give --root-password or --autologin, not both');
+  if (o.rootPassword !== undefined && o.autologin) throw new InventoryError('give a root password or --autologin, not both');
   const dir = resolve(o.dir ?? join(inv.data.site.exportRoot, name));
   const suite = o.suite ?? 'bookworm';
   const hostname = (o.hostname ?? name).toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'xenroot';

@@ -2,6 +2,8 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../sys/errors.js';
+import { log } from '../sys/log.js';
+import { exportWarnings } from '../inventory/exports.js';
 import { detectKver } from '../image/kver.js';
 import { addImageEntry, removeImageEntry, type ImageEntryOptions } from '../inventory/images.js';
 import { requireEntry } from '../inventory/lookup.js';
@@ -26,6 +28,7 @@ export async function addImage(inventoryFile: string, opts: AddImageOptions): Pr
   const kver = opts.kver === undefined ? (await detectKver(source)).kver : flagValue(FIELDS.images.kver.unwrap(), '--kver', opts.kver);
   return updateInventory(inventoryFile, (inv) => {
     const image = addImageEntry(inv, { ...opts, ...source, kver });
+    for (const w of exportWarnings(inv.data)) log().warn(w);
     return { name: opts.name, image, kverDetected };
   });
 }

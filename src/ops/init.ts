@@ -1,4 +1,5 @@
 /** `xenroot init`: a new inventory with the site settings (values checked by the site schema's own fields). */
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { UsageError } from '../sys/errors.js';
 import { initialInventoryText, type InitOptions } from '../inventory/init.js';
@@ -12,6 +13,24 @@ export function defaultNfsServer(): string | undefined {
   return undefined;
 }
 
+/**
+ * The id of group `name` (a name in /etc/group, or a number). UsageError naming the group when
+ * there is no such group.
+ */
+function groupId(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+    const [n, , gid] = line.split(':');
+    if (n === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new UsageError(`--group ${JSON.stringify(name)}: no such group in /etc/group`, { hint: 'give an existing group name or a numeric group id' });
+}
+
+/**
+ * `xenroot init`: writes a new inventory at `file` (mode 0600, or 0640 for `opts.group`). Errors:
+ * UsageError for an address or group that cannot be guessed or found, InventoryError for a bad
+ * value or an existing file.
+ */
 export async function initInventory(file: string, opts: InitOptions): Promise<Inventory> {
   const f = FIELDS.site;
   const nfsServer = opts.nfsServer ?? defaultNfsServer();
@@ -29,5 +48,6 @@ export async function initInventory(file: string, opts: InitOptions): Promise<In
     allow = [`${m[1]}.${m[2]}.${m[3]}.0/24`];
   }
   for (const a of allow) flagValue(f.allow.unwrap().element, '--allow', a);
-  return createInventory(file, initialInventoryText({ ...opts, nfsServer, allow }));
+  const gid = opts.group === undefined ? undefined : groupId(opts.group);
+  return createInventory(file, initialInventoryText({ ...opts, nfsServer, allow }), gid);
 }

@@ -80,6 +80,8 @@ export interface WriteOptions {
    * a file). Only for caches whose loss or tearing by a crash is detected and costs a rebuild.
    */
   durable?: boolean;
+  /** Group id the file gets (its owner stays the writer); default: the writer's group. */
+  gid?: number;
 }
 
 /**
@@ -95,6 +97,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     try {
       await fh.writeFile(data);
+      if (opts.gid !== undefined) await fh.chown(-1, opts.gid);
       await fh.chmod(opts.mode ?? 0o644);
       await fh.sync();
     } finally {

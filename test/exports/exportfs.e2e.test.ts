@@ -69,7 +69,9 @@ describe('exportfs reads the generated exports file as the inventory meant', () 
         insecure: fc.boolean(),
         pseudo: fc.boolean(),
         images: fc.uniqueArray(fc.tuple(label, fc.subarray(['rw', 'async', 'subtree_check', 'secure', 'anonuid=1000', 'sec=sys'])), { minLength: 1, maxLength: 3, selector: ([n]) => n }),
-      }),
+      })
+        // insecure with no_root_squash is refused at entry (any local user of a client would be root over NFS)
+        .map((s) => (s.insecure && s.siteOpts.includes('no_root_squash') ? { ...s, insecure: false } : s)),
       { numRuns: 25, seed: 13 },
     );
     for (const s of samples) {

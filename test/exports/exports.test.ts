@@ -208,8 +208,8 @@ describe('property: every accepted inventory renders an exports file that reads 
           const imgs = Object.fromEntries(images.map(([n, o]) => [n, { root: pseudo ? `/srv/nfs4/${n}` : `/srv/${n}`, ...(o ? { exportOptions: o } : {}) }]));
           const r = model({ site: { allow, exports: { options: siteOpts.join(','), insecure, ...(pseudo ? { pseudoRoot: '/srv/nfs4' } : {}) } }, images: imgs });
           if (!r.success) {
-            // The only inventories refused here are two images with one fsid.
-            expect(r.error.issues.every((i) => /fsid/.test(i.message))).toBe(true);
+            // The only inventories refused here: two images with one fsid, an export both insecure and no_root_squash.
+            expect(r.error.issues.every((i) => /fsid|insecure with no_root_squash/.test(i.message))).toBe(true);
             return;
           }
           const plan = planSync({ data: r.data, inventoryFile: '/x/inventory.yaml', staged: new Map(), syslinux: { pxelinux0: '', pxelinux0Size: 0, ldlinux: '', ldlinuxSize: 0 }, exportsDirExists: true, dhcpShared: false });
@@ -222,6 +222,7 @@ describe('property: every accepted inventory renders an exports file that reads 
             expect(mine.map((e) => e.client)).toEqual(allow);
             const want = meaning([...siteOpts, ...(opts ? opts.split(',') : [])]);
             if (insecure && !want.has('secure')) want.set('secure', 'insecure');
+            expect(want.get('secure') === 'insecure' && want.get('root_squash') === 'no_root_squash').toBe(false);
             for (const e of mine) expect(meaning(e.options)).toEqual(want);
           }
           const roots = entries.filter((e) => e.options.some((o) => o === 'fsid=0'));

@@ -80,9 +80,9 @@ describe('xenroot image bootstrap (the CLI, refusals before anything is built)',
       const bad = await xenroot(['image', 'bootstrap', 'deb', '--packages', 'ok,Bad_Name', '--dir', join(dir, 'deb')], { env });
       expect(bad.code).toBe(3);
       expect(bad.stderr).toMatch(/--packages "Bad_Name" is not a Debian package name/);
-      const both = await xenroot(['image', 'bootstrap', 'deb', '--root-password', 'pw', '--autologin', '--dir', join(dir, 'deb')], { env });
+      const both = await xenroot(['image', 'bootstrap', 'deb', '--root-password-stdin', '--autologin', '--dir', join(dir, 'deb')], { env, input: 'pw\n' });
       expect(both.code).toBe(3);
-      expect(both.stderr).toMatch(/--root-password or --autologin, not both/);
+      expect(both.stderr).toMatch(/a root password or --autologin, not both/);
       const builder = await xenroot(['image', 'bootstrap', 'deb', '--builder', 'grub', '--dir', join(dir, 'deb')], { env });
       expect(builder.code).toBe(3);
       expect(builder.stderr).toMatch(/--builder "grub" is not valid: must be builtin, dracut, initramfs-tools, mkinitrd/);

@@ -6,18 +6,19 @@
  * the inputs of guests' ramdisks (the image's initrd of each flavour that exists, by stat).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ensureHostKeys, hostKeyHolder, hostKeysStamp, type HostKey } from '../../deploy/host-keys.js';
 import type { GuestRamdiskInput, IdentityArchive } from '../../deploy/plan.js';
 import { writeCpio } from '../../initrd/cpio.js';
 import { nodeAddress, nodeHostname } from '../../inventory/identity.js';
-import { bootFiles } from '../../inventory/paths.js';
+import { bootFiles, stateDir } from '../../inventory/paths.js';
 import { effectiveGuest } from '../../inventory/effective.js';
 import type { Client, DomainTarget, Guest, InventoryData } from '../../inventory/schema.js';
 import { identityMembers, type NodeIdentity } from '../../render/identity.js';
 import { DeployError } from '../../sys/errors.js';
+import { readSourceFile, SOURCE_RULE, statSourceFile } from '../../sys/source-file.js';
 
 /** Bumped when the layout of the piece changes, so every piece is rebuilt. */
 const FORMAT = 3;
@@ -40,7 +41,14 @@ interface ResolvedFile {
   stamp: string;
 }
 
-function resolveFiles(kind: NodeKind, name: string, files: Record<string, NodeFileSpec> | undefined, inventoryFile: string): ResolvedFile[] {
+/** Refused source files name the node, the file and what a source must be. */
+function sourceError(kind: NodeKind, name: string, path: string, err: unknown): DeployError {
+  return new DeployError(`${kind}s.${name}.files.${path}: its source ${(err as Error).message}`, {
+    hint: `a source must be ${SOURCE_RULE} (relative paths are relative to the inventory's directory), or give the content inline`,
+  });
+}
+
+function resolveFiles(kind: NodeKind, name: string, files: Record<string, NodeFileSpec> | undefined, inventoryFile: string, state: string): ResolvedFile[] {
   const out: ResolvedFile[] = [];
   for (const [path, spec] of Object.entries(files ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     const mode = typeof spec === 'string' || spec.mode === undefined ? 0o644 : parseInt(spec.mode, 8);
@@ -50,11 +58,12 @@ function resolveFiles(kind: NodeKind, name: string, files: Record<string, NodeFi
       continue;
     }
     const source = resolve(dirname(inventoryFile), spec.source as string);
-    const st = statSync(source, { throwIfNoEntry: false });
-    if (!st?.isFile())
-      throw new DeployError(`${kind}s.${name}.files.${path}: its source ${source} ${st ? 'is not a file' : 'does not exist'}`, {
-        hint: 'fix the path (relative paths are relative to the inventory\'s directory) or give the content inline',
-      });
+    let st;
+    try {
+      st = statSourceFile(source, [state, stateDir(undefined)]);
+    } catch (err) {
+      throw sourceError(kind, name, path, err);
+    }
     out.push({ path, mode, source, stamp: `${source}:${st.size}:${st.mtimeMs}:${st.ino}` });
   }
   return out;
@@ -90,7 +99,7 @@ export async function nodeIdentities(data: InventoryData, inventoryFile: string,
     const keys = types.length ? await ensureHostKeys(state, inventoryFile, hostKeyHolder(kind, name, node.mac), node.mac, types, `root@${hostname}`, opts) : undefined;
     // The group's files, then the node's own (its file of the same path wins).
     const group = node.group !== undefined && Object.hasOwn(data.groups ?? {}, node.group) ? data.groups[node.group] : undefined;
-    const files = resolveFiles(kind, name, group?.files ? { ...group.files, ...(node.files ?? {}) } : node.files, inventoryFile);
+    const files = resolveFiles(kind, name, group?.files ? { ...group.files, ...(node.files ?? {}) } : node.files, inventoryFile, state);
     return { kind, name, node, hostname, keys, files };
   });
   for (const p of prepared) {
@@ -108,7 +117,14 @@ export async function nodeIdentities(data: InventoryData, inventoryFile: string,
         mac,
         address,
         keys: keyList,
-        files: p.files.map((f) => ({ path: f.path, mode: f.mode, data: f.inline !== undefined ? Buffer.from(f.inline, 'utf8') : readFileSync(f.source as string) })),
+        files: p.files.map((f) => {
+          if (f.inline !== undefined) return { path: f.path, mode: f.mode, data: Buffer.from(f.inline, 'utf8') };
+          try {
+            return { path: f.path, mode: f.mode, data: readSourceFile(f.source as string, [state, stateDir(undefined)]) };
+          } catch (err) {
+            throw sourceError(p.kind, p.name, f.path, err);
+          }
+        }),
       };
       // No entry for lib/ or below: dracut's initramfs has lib -> usr/lib, which a directory entry
       // would replace (its hook directory exists there already).
