@@ -59,7 +59,7 @@ export function guestFiles(data: InventoryData, inventoryFile: string, name: str
 }
 
 // The state directory's path lives in state-path.ts (the schema's export rules read it without a cycle).
-export { STATE_BESIDE, stateDir } from './state-path.js';
+export { stateDir } from './state-path.js';
 
 /**
  * A node's image as the renderers see it: `IMAGE` (its working directory), or `IMAGE@REV` when it

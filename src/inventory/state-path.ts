@@ -1,13 +1,12 @@
 /** Where xenroot's own state lives. Pure (reads the environment, no file): the schema's export rules read it. */
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { Site } from './schema.js';
 
 /** The site's own inventory file. */
 export const DEFAULT_INVENTORY = '/etc/xenroot/inventory.yaml';
 
 /** The name of the state directory beside an inventory that is not the site's own (docs/architecture.md). */
-export const STATE_BESIDE = 'state';
+const STATE_BESIDE = 'state';
 
 /**
  * Where xenroot keeps the state of the inventory at `inventoryFile` (model cache, sync manifests,
@@ -23,7 +22,7 @@ export const STATE_BESIDE = 'state';
  * path is needed before the inventory is parsed (the model cache, the no-op check of sync): those
  * files then stay at rule 3/4 even when the site names another directory. Pure (reads no file).
  */
-export function stateDir(inventoryFile: string | undefined, site?: Pick<Site, 'stateDir'>, env: NodeJS.ProcessEnv = process.env): string {
+export function stateDir(inventoryFile: string | undefined, site?: { stateDir?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
   if (env.XENROOT_STATE_DIR) return resolve(env.XENROOT_STATE_DIR);
   const file = inventoryFile === undefined ? undefined : resolve(inventoryFile);
   if (file !== undefined && site?.stateDir) return resolve(dirname(file), site.stateDir);
