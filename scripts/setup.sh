@@ -30,7 +30,7 @@ DEBS=(
   mmdebstrap
   # client discovery against real DHCP servers' leases (dnsmasq runs only inside a test's netns; never started as a service), zsh completion test
   dnsmasq-base isc-dhcp-server zsh
-  # image revisions (issue 12): copies hard-linked against the previous revision; TFTP servers the
+  # image revisions: copies hard-linked against the previous revision; TFTP servers the
   # per-node links are checked against (test/revisions/tftp-links.e2e.test.ts), fetched with curl
   rsync tftpd-hpa curl
   # UEFI network boot: loaders staged into the TFTP tree, OVMF firmware for the UEFI tests, grub-script-check

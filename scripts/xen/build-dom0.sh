@@ -135,7 +135,7 @@ install -m 755 "$here/dom0/agent" "$root/usr/local/sbin/xenroot-agent"
 install -m 755 "$here/dom0/udhcpc.script" "$root/usr/local/sbin/xenroot-udhcpc"
 mv "$root/etc/xen/scripts/vif-bridge" "$root/etc/xen/scripts/vif-bridge.xen"
 install -m 755 "$here/dom0/vif-bridge" "$root/etc/xen/scripts/vif-bridge"
-# sshd for xen+ssh:// (issue 15): host key made here, root login by the build's test key only
+# sshd for xen+ssh://: host key made here, root login by the build's test key only
 rm -f "$root"/etc/ssh/ssh_host_*
 ssh-keygen -q -t ed25519 -N '' -C xenroot-dom0 -f "$root/etc/ssh/ssh_host_ed25519_key"
 ssh-keygen -q -t ed25519 -N '' -C xenroot-test-client -f "$work/out/id_ed25519"

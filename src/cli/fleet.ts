@@ -1,4 +1,4 @@
-/** Flags and output shared by the fleet forms of start, stop and status (issue 15). */
+/** Flags and output shared by the fleet forms of start, stop and status. */
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
 import type { FleetSummary, NodeResult } from '../ops/fleet.js';

@@ -1,4 +1,4 @@
-/** `xenroot host add|list|show|remove|trust`: the hypervisor hosts guests are placed on (issue 15). */
+/** `xenroot host add|list|show|remove|trust`: the hypervisor hosts guests are placed on. */
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
 import { table, type CliContext } from './context.js';

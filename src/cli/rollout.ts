@@ -1,4 +1,4 @@
-/** `xenroot rollout IMAGE@REV` and `xenroot rollback IMAGE`: move nodes between published revisions (issue 12). */
+/** `xenroot rollout IMAGE@REV` and `xenroot rollback IMAGE`: move nodes between published revisions. */
 import type { Command } from 'commander';
 import { collect, intOption, type CliContext } from './context.js';
 

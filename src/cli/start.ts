@@ -1,4 +1,4 @@
-/** `xenroot start NAME [--console]`, or several: `start NAME... | --all | --host H` (issue 15). */
+/** `xenroot start NAME [--console]`, or several: `start NAME... | --all | --host H`. */
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { hostOptions, targetOption, type TargetFlag } from './hvopts.js';

@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     const rows = some
       ? await (await import('../ops/fleet.js')).fleetStatus(file, { hosts: o.host ?? [], groups: o.group ?? [], names }, hostOptions(ctx, {}))
       : await guestStatus(file, one ? names[0] : undefined, hostOptions(ctx, {}));
-    // Clients (issue 12: what each boots at its next boot) follow the guests when no selection is given.
+    // Clients (what each boots at its next boot) follow the guests when no selection is given.
     const { clients, refusals } = !one && !some ? await clientStatus(file) : { clients: [], refusals: [] };
     ctx.print(one ? rows[0] : [...rows, ...clients], () =>
       [

@@ -1,4 +1,4 @@
-/** `xenroot stop NAME [--force]`, or several: `stop NAME... | --all | --host H` (issue 15). */
+/** `xenroot stop NAME [--force]`, or several: `stop NAME... | --all | --host H`. */
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { hostOptions, secondsOption } from './hvopts.js';

@@ -44,7 +44,7 @@ export interface ApplyOptions {
   chunk?: number;
   /** Called right before anything becomes visible (throw to apply nothing): the lock check. */
   beforeCommit?: () => void;
-  /** Owners whose files stay as the manifest has them (nodes that failed, issue 16). */
+  /** Owners whose files stay as the manifest has them (nodes that failed). */
   keep?: ReadonlySet<string>;
   /** Files of other owners that stay too: the shared sets a failed node's links still point into. */
   keepPaths?: ReadonlySet<string>;

@@ -174,7 +174,7 @@ export function hostKeysStamp(file: string): string {
 export function pruneHostKeys(state: string, inventoryFile: string, keep: Set<string>): { removed: string[]; temps: string[] } {
   const dir = hostKeysDir(state, inventoryFile);
   if (!existsSync(dir)) return { removed: [], temps: [] };
-  // Temp files of a run that was killed while writing a node's keys (issue 16: recognised and removed).
+  // Temp files of a run that was killed while writing a node's keys (recognised and removed).
   const temps = sweepTempFiles(dir);
   const removed: string[] = [];
   for (const f of readdirSync(dir)) {

@@ -1,5 +1,5 @@
 /**
- * A node whose files cannot be made does not stop the others (issue 16): `xenroot sync` writes
+ * A node whose files cannot be made does not stop the others: `xenroot sync` writes
  * every other node's files and the shared ones, leaves the failing node's files as they were, and
  * reports it (owner, path, reason). Two kinds of per-node fault: its files cannot be rendered (a
  * value only one consumer refuses, e.g. an `ip=` its initrd cannot honour), or a path of its own

@@ -85,7 +85,7 @@ export interface PlanInput {
   exportsDirExists: boolean;
   /** Is the DHCP file shared with the admin (then a managed block, else a whole file)? */
   dhcpShared: boolean;
-  /** Guests on inventory hosts: where their boot files are on that host (issue 15). */
+  /** Guests on inventory hosts: where their boot files are on that host. */
   guestHostPaths?: Map<string, HostPaths>;
   /**
    * Plan only the files of these owners (`guest:NAME`, `client:NAME`) besides the site's and the
@@ -116,7 +116,7 @@ export interface GuestRamdiskInput {
 export interface Plan {
   files: DesiredFile[];
   warnings: string[];
-  /** Nodes whose files could not be rendered (issue 16): left out of `files`, the others planned. */
+  /** Nodes whose files could not be rendered: left out of `files`, the others planned. */
   failures: NodeFailure[];
 }
 
@@ -135,7 +135,7 @@ export function bootEntry(data: InventoryData, imageName: string, staged: Staged
 }
 
 /**
- * The ramdisks of some guests (issue 13): for each flavour whose image initrd exists, the guest's
+ * The ramdisks of some guests: for each flavour whose image initrd exists, the guest's
  * own ramdisk beside it (inventory/identity.ts guestRamdiskPath) = 4 NULs + the image's initrd +
  * NULs up to a multiple of 4 bytes + the guest's identity piece. A Xen PV guest boots one ramdisk;
  * the kernel unpacks every concatenated cpio (NULs between members are allowed, an uncompressed
@@ -173,9 +173,9 @@ export function planGuestFiles(data: InventoryData, inventoryFile: string, names
   for (const name of names) {
     const g = guestFiles(data, inventoryFile, name);
     const owner: FileOwner = `guest:${name}`;
-    // A guest on an inventory host names its boot files where they are on that host (issue 15).
+    // A guest on an inventory host names its boot files where they are on that host.
     const host = hostPaths?.get(name);
-    // With `failures`, a guest whose files cannot be rendered is reported there and left out (issue 16).
+    // With `failures`, a guest whose files cannot be rendered is reported there and left out.
     const rendered = nodeAttempt(failures, 'guest', name, g.cfg, () => [renderGuest(data, name, 'xl', host), renderGuest(data, name, 'libvirt', host)] as const);
     if (!rendered) continue;
     const cfg = { name: `${name}.cfg`, content: rendered[0] };
@@ -254,12 +254,12 @@ export function planSync(input: PlanInput): Plan {
       }
       const key = `${c.image}\n${c.append ?? ''}\n${c.root ?? ''}`;
       const owner: FileOwner = `client:${name}`;
-      // The client's identity piece (issue 13), loaded after the image's initrd: its boot entry is
+      // The client's identity piece, loaded after the image's initrd: its boot entry is
       // its own (the set's hash covers the piece's path), owned by the client. With pieces in the
       // plan, an incremental plan skips every other client whole: none of them shares a set.
       const id = input.identities?.get(owner);
       if (input.identities && !wanted(owner)) continue;
-      // A client whose entry cannot be rendered is reported and left out; the others go on (issue 16).
+      // A client whose entry cannot be rendered is reported and left out; the others go on.
       const failedAt = tftp(`pxelinux.cfg/${pxelinuxMacName(c.mac)}`);
       let shared = entries.get(key);
       if (!shared) {
@@ -360,7 +360,7 @@ export const CLIENT_SWITCH_DIR = 'nodes';
 export const GUEST_SWITCH_DIR = '.xenroot';
 
 /**
- * The per-node switch (issue 12): every file of a node that names what it boots (a client's
+ * The per-node switch: every file of a node that names what it boots (a client's
  * pxelinux.cfg/01-MAC and ipxe/MAC.ipxe, a guest's NAME.cfg and NAME.xml) is a fixed symbolic link
  * into BASE/SWITCHDIR/KEY, and BASE/SWITCHDIR/KEY is itself a link to a directory holding the whole
  * set, named by its content (ENTRYDIR/ENTRYNAME+HASH, never changed once written). Moving the node

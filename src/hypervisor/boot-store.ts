@@ -1,5 +1,5 @@
 /**
- * Boot files shipped to a host over its libvirt connection (issue 15): kernel and initrd become
+ * Boot files shipped to a host over its libvirt connection: kernel and initrd become
  * volumes of a dir storage pool `xenroot-boot` that xenroot defines on the host, uploaded with
  * virStorageVolUpload (`virsh vol-upload`, over the same URI: the binding has no streams). Names
  * are content-addressed (`vmlinuz-KVER-SHA12`), so an unchanged file is never sent again and a

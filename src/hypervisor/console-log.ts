@@ -1,5 +1,5 @@
 /**
- * Console logs kept on a guest's host, read back through the libvirt connection (issue 15).
+ * Console logs kept on a guest's host, read back through the libvirt connection.
  *
  * - libxl (Xen): libvirt's libxl driver ignores <log file=...> on a PV console; xenconsoled writes
  *   /var/log/xen/console/guest-NAME.log when it runs with --log=guest (XENCONSOLED_TRACE=guest on

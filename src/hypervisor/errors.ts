@@ -13,7 +13,7 @@ export type HypervisorFailure =
   | 'permission'
   | 'unsupported'
   | 'invalid-config'
-  // The ssh transport of xen+ssh:// / qemu+ssh:// (issue 15), each with its own hint:
+  // The ssh transport of xen+ssh:// / qemu+ssh://, each with its own hint:
   | 'ssh-host-key-changed'
   | 'ssh-host-unknown'
   | 'ssh-auth'

@@ -1,5 +1,5 @@
 /**
- * Where xenroot puts a guest that names no host (issue 15). Pure: the facts come from each
+ * Where xenroot puts a guest that names no host. Pure: the facts come from each
  * host's libvirt (nodeinfo: CPUs; freecell: free memory, which on Xen is the hypervisor's free
  * pool, `xl info free_memory`, and right for placement when dom0 has a fixed dom0_mem) and from the
  * inventory (how many guests are placed there already, max-guests).

@@ -1,5 +1,5 @@
 /**
- * A real Debian root directory made with mmdebstrap, ready for an NFS root (issue 11; what was
+ * A real Debian root directory made with mmdebstrap, ready for an NFS root (what was
  * booted with all three initrds: notes/issue11-real-images.md):
  *  - minbase + systemd-sysv, udev, kmod, the kernel (linux-image-amd64) and initramfs-tools with
  *    busybox (the in-image builder), plus what the caller adds; the image's own /boot/initrd.img is

@@ -1,5 +1,5 @@
 /**
- * Frozen copies of an image tree (the revisions of issue 12) and their manifests.
+ * Frozen copies of an image tree (the published revisions of an image) and their manifests.
  *
  * `snapshotTree` copies a tree with rsync (`-aHAX --numeric-ids`: owners by number, hard links,
  * ACLs, extended attributes such as file capabilities, devices, sparse files) into a new

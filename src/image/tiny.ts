@@ -44,7 +44,7 @@ export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 grep -q ' /tmp ' /proc/mounts || mount -t tmpfs tmpfs /tmp 2>/dev/null
 echo "xenroot-tiny: $(cat /etc/hostname) up on $(uname -r)"
-# The node's identity as the booted system sees it (issue 13): kernel host name, a per-node file,
+# The node's identity as the booted system sees it: kernel host name, a per-node file,
 # the SSH host keys' fingerprints (hex SHA-256 of the key blob), the NICs and their addresses.
 echo "xenroot-tiny: hostname $(hostname)"
 [ -r /etc/motd ] && echo "xenroot-tiny: motd $(head -n 1 /etc/motd)"

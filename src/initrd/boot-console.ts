@@ -2,7 +2,7 @@
  * What a boot console says, for `xenroot test`: the stage markers of each initrd (a per-stage
  * timeline), which initrd ran (the proof a result names the initrd it booted), and the failure
  * signatures of every supported initrd and of the kernel (to end a test within seconds of one).
- * Pure: text in, facts out. The lines are those seen on real consoles (notes of issue 11: dracut 059
+ * Pure: text in, facts out. The lines are those seen on real consoles (notes of earlier work: dracut 059
  * network-legacy, initramfs-tools 0.142 with xenroot's boot script, the built-in initrd, Debian
  * 6.1 kernels, systemd 252; dracut's own texts in modules.d/99base/init.sh and dracut-lib.sh).
  */

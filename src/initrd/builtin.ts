@@ -28,7 +28,7 @@ const FALLBACK_APPLETS = [
   'sh', 'mount', 'umount', 'mkdir', 'insmod', 'modprobe', 'ip', 'udhcpc', 'sleep', 'cat', 'tr', 'sed', 'tail',
   'ls', 'switch_root', 'setsid', 'cttyhack', 'poweroff', 'mknod', 'hostname', 'nslookup', 'ifconfig', 'chmod',
   'rm', 'sync', 'uname', 'grep', 'echo', 'test', '[',
-  // the node identity step (issue 13)
+  // the node identity step
   'cp', 'mountpoint', 'printf', 'find',
 ];
 

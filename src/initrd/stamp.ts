@@ -4,7 +4,7 @@
  * recipe (xenroot's arguments, config and scripts for that builder). Kept beside the initrd as
  * `.INITRD.stamp` (JSON); a staged initrd is reused only when all of it still holds and the file is
  * the one the stamp describes (its sha256), so a test never boots an initrd another builder, kernel
- * or image made (issue 11).
+ * or image made.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';

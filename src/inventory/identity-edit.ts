@@ -1,5 +1,5 @@
 /**
- * Edits of the identity fields of one node (issue 13) in an open inventory: hostname, address,
+ * Edits of the identity fields of one node in an open inventory: hostname, address,
  * gateway and per-node files from command-line flags, each checked by the schema's own rule of
  * the field (the same message and exit code as in the file).
  */

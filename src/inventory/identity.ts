@@ -1,5 +1,5 @@
 /**
- * The per-node identity of guests and clients (issue 13), as data: host name, static address,
+ * The per-node identity of guests and clients, as data: host name, static address,
  * and the rules between nodes and the site that make them mean what they say (one address per
  * node, inside the networks the exports allow, a prefix wherever no DHCP reservation can hand
  * the address out, a gateway inside the node's network, no per-node file over what xenroot

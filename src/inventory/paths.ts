@@ -63,7 +63,7 @@ export { stateDir } from './state-path.js';
 
 /**
  * A node's image as the renderers see it: `IMAGE` (its working directory), or `IMAGE@REV` when it
- * boots a published revision (issue 12). The `@` keeps the two apart: image names cannot hold it.
+ * boots a published revision. The `@` keeps the two apart: image names cannot hold it.
  */
 export function imageRef(image: string, revision?: number): string {
   return revision === undefined ? image : `${image}@${revision}`;

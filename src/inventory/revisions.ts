@@ -1,5 +1,5 @@
 /**
- * Published revisions of images (issue 12), as data: the facts recorded about each revision (kept
+ * Published revisions of images, as data: the facts recorded about each revision (kept
  * in xenroot's state directory, see revision-store.ts) and the one pure step that lets every
  * renderer serve them: `effectiveModel` turns each live revision into an image entry named
  * `IMAGE@REV` (its read-only tree, its own export path, the kernel it was published with) and
@@ -21,7 +21,7 @@ export interface TestRecord {
   builder: InitrdBuilder;
   /** sha256 of the initrd the test booted. */
   initrdSha256: string | undefined;
-  /** The kernel release and the sha256 of the kernel file the test booted (issue 11: a result names what it booted). */
+  /** The kernel release and the sha256 of the kernel file the test booted (a result names what it booted). */
   kver?: string;
   kernelSha256?: string;
   /** Domain creation to readiness line, ms (PASS only). */

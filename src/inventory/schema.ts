@@ -71,7 +71,7 @@ const MacPrefix = z
 /** A published revision number of an image: 1, 2, ... */
 const Revision = z.number({ error: 'must be a revision number (1, 2, ...)' }).int({ error: 'must be a revision number (1, 2, ...)' }).min(1, { error: 'must be a revision number (1, 2, ...)' });
 /**
- * One per-node file (issue 13): the file's text inline, or `{ content }` / `{ source }` (a file
+ * One per-node file: the file's text inline, or `{ content }` / `{ source }` (a file
  * on this host, relative to the inventory's directory) with an optional quoted octal `mode`.
  */
 const NodeFile = z.union(
@@ -95,7 +95,7 @@ const NodeFiles = z.record(z.string(), NodeFile).superRefine((files, ctx) => {
   }
 });
 
-/** The identity fields of guests and clients (issue 13), added at the end of both objects. */
+/** The identity fields of guests and clients, added at the end of both objects. */
 const IDENTITY_FIELDS = {
   /** Host name (default: the node's name, made a host name). */
   hostname: checked(hostnameProblem).optional(),
@@ -161,7 +161,7 @@ export const SiteSchema = z
       })
       .strict()
       .prefault({}),
-    /** Per-node identity (issue 13): which SSH host keys each node gets, generated once and kept in xenroot's state. */
+    /** Per-node identity: which SSH host keys each node gets, generated once and kept in xenroot's state. */
     identity: z
       .object({
         hostKeys: z
@@ -187,7 +187,7 @@ export const SiteSchema = z
       .strict()
       .optional(),
     /**
-     * Published revisions of images (issue 12): each at DIR/IMAGE/REV (default
+     * Published revisions of images: each at DIR/IMAGE/REV (default
      * EXPORTROOT/revisions/IMAGE/REV), mounted by the nodes at EXPORT/IMAGE/REV (default: the same
      * path; set it when the NFS server shows DIR under another path, e.g. an NFSv4 pseudo path).
      */
@@ -245,7 +245,7 @@ export const GuestSchema = z
     onPoweroff: LifecycleAction.default('destroy'),
     onReboot: LifecycleAction.default('restart'),
     onCrash: LifecycleAction.default('destroy'),
-    /** The published revision of its image it boots (issue 12: set by `xenroot rollout`); none: the image's working directory. */
+    /** The published revision of its image it boots (set by `xenroot rollout`); none: the image's working directory. */
     revision: Revision.optional(),
     /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */
     previousRevision: Revision.optional(),
@@ -266,7 +266,7 @@ export const GuestSchema = z
 const RootOverride = checked(rootSpecProblem);
 
 /**
- * A hypervisor host (issue 15): its libvirt URI (or xl:// for the local xl toolstack), the
+ * A hypervisor host: its libvirt URI (or xl:// for the local xl toolstack), the
  * directory of the storage pool xenroot keeps kernels and initrds in on that host, and how many
  * guests xenroot may place there.
  */
@@ -285,7 +285,7 @@ export const ClientSchema = z
     image: Name.optional(),
     append: KernelArgs.optional(),
     root: RootOverride.optional(),
-    /** The published revision of its image it boots (issue 12: set by `xenroot rollout`); none: the image's working directory. */
+    /** The published revision of its image it boots (set by `xenroot rollout`); none: the image's working directory. */
     revision: Revision.optional(),
     /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */
     previousRevision: Revision.optional(),
@@ -310,7 +310,7 @@ export const GroupSchema = z
     bridge: Bridge.optional(),
     names: checked(namePatternProblem).optional(),
     description: z.string().regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'must be one line of text' }).optional(),
-    /** Files every member gets in its identity piece (issue 13); a member's own file of the same path wins. */
+    /** Files every member gets in its identity piece; a member's own file of the same path wins. */
     files: NodeFiles.optional(),
   })
   .strict();

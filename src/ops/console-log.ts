@@ -1,6 +1,6 @@
 /**
  * `xenroot console NAME --log-tail [N] [--since WHEN]`: a guest's console log as its host keeps it
- * (issue 15), read through the libvirt connection (src/hypervisor/console-log.ts). Each start by
+ *, read through the libvirt connection (src/hypervisor/console-log.ts). Each start by
  * xenroot records the log's size first, so `--since start` shows the output of the latest boot.
  */
 import { readFile } from 'node:fs/promises';

@@ -20,7 +20,7 @@ export interface DefineResult {
 export async function defineGuest(inventoryFile: string, name: string, opts: HostOptions = {}): Promise<DefineResult> {
   const r = await resolveGuest(inventoryFile, name, opts);
   return usingHypervisor(r.uri, opts, async (h) => {
-    // On an inventory host the definition names the boot files there: ship them first (issue 15).
+    // On an inventory host the definition names the boot files there: ship them first.
     const onHost = h.capabilities.persistentDefinitions ? await ensureHostBoot(r.inv.data, name, r.host, h, guestTarget(h, opts)) : undefined;
     // Its console log's directory exists before anything starts the definition (qemu opens the file).
     // (Xen: xenconsoled's directory; a host that keeps no guest logs is told about at start, not refused.)

@@ -1,5 +1,5 @@
 /**
- * Fleet operations (issue 15): `start|stop` over several guests at once (`--all`, `--host H`,
+ * Fleet operations: `start|stop` over several guests at once (`--all`, `--host H`,
  * several names), with bounded parallelism: at most `parallel` guests at a time in all, at most
  * `perHost` at a time on one host (libvirtd serves at most 5 calls per client connection at once,
  * `max_client_requests`), one connection per host. A host that cannot be reached fails its own

@@ -13,7 +13,7 @@ import { checkinDir, clientBootState, readNodeCheckins, readRefusals, type Clien
 export interface StatusRow {
   name: string;
   uri: string;
-  /** The inventory host (issue 15), if the guest is on one. */
+  /** The inventory host, if the guest is on one. */
   host: string | undefined;
   state: DomainState | 'unreachable';
   id: number | undefined;
@@ -24,7 +24,7 @@ export interface StatusRow {
   /** MACs of the running domain. */
   liveMacs: string[] | undefined;
   error?: string;
-  /** What it boots at its next start: IMAGE or IMAGE@REV (issue 12). */
+  /** What it boots at its next start: IMAGE or IMAGE@REV. */
   nextBoot?: string;
   /** What the running domain booted (from its kernel path), where known. */
   running?: string | undefined;

@@ -1,4 +1,4 @@
-/** `xenroot host add|list|show|remove|trust`: the hypervisor hosts of the inventory (issue 15). */
+/** `xenroot host add|list|show|remove|trust`: the hypervisor hosts of the inventory. */
 import { addHostEntry, guestsOnHost, removeHostEntry, type HostEntryOptions } from '../inventory/hosts.js';
 import { requireEntry } from '../inventory/lookup.js';
 import type { Host } from '../inventory/schema.js';

@@ -1,5 +1,5 @@
 /**
- * Image revisions (issue 12): `xenroot image publish` freezes an image's working directory (or
+ * Image revisions: `xenroot image publish` freezes an image's working directory (or
  * loop image file) as revision IMAGE@REV, `image show` lists them with their tests and the nodes
  * that boot each, `image verify` proves a revision is still what was published, `image prune`
  * removes those no node boots or may roll back to; `xenroot test IMAGE@REV` boots one and its

@@ -1,5 +1,5 @@
 /**
- * `xenroot rollout IMAGE@REV` and `xenroot rollback IMAGE` (issue 12): move nodes to a published
+ * `xenroot rollout IMAGE@REV` and `xenroot rollback IMAGE`: move nodes to a published
  * revision, only when it has a PASS on record (`--force` overrides, and is recorded), and return
  * them to the revision they had before.
  *
@@ -32,7 +32,7 @@ import type { BootTarget } from '../inventory/schema.js';
 export interface NodeSelection {
   clients?: string[];
   guests?: string[];
-  /** Groups arrive with issue 14; until then a group name is refused. */
+  /** The members of this group (clients and guests whose `group` it is). */
   group?: string;
   /** Every node of the image. */
   all?: boolean;

@@ -58,7 +58,7 @@ export interface StartResult {
   /** The pinned MAC (differs from `mac` only when another start pinned first). */
   pinnedMac: string;
   warnings: string[];
-  /** The inventory host it runs on (issue 15), if any. */
+  /** The inventory host it runs on, if any. */
   host?: string | undefined;
   /** 'placed': xenroot chose the host on this start. */
   placement?: 'placed' | 'given';

@@ -8,7 +8,7 @@
  * Where no libvirtd answers at qemu:///system, a private one is started for the test
  * (src/hypervisor/local-libvirtd.ts) and stopped afterwards.
  *
- * A result never names an initrd it did not boot (issue 11): the throwaway guest boots exactly the
+ * A result never names an initrd it did not boot: the throwaway guest boots exactly the
  * staged kernel and initrd of the chosen builder (one file per builder, reused only when its stamp
  * holds), the result names them with their sha256, and a PASS needs the console to show that
  * initrd's own lines. The console is watched for the failure signatures of every supported initrd
@@ -80,9 +80,9 @@ export interface TestImageResult {
   reason: string | undefined;
   kept: boolean;
   nfs: { server: string; path: string; port: number | undefined; private: boolean };
-  /** IMAGE@REV: the result as recorded with the revision (issue 12). */
+  /** IMAGE@REV: the result as recorded with the revision. */
   record?: TestRecord | undefined;
-  /** The console transcript of this test run (--log FILE, else STATE/tests/IMAGE-TIME.log); kept with the result (issue 15). */
+  /** The console transcript of this test run (--log FILE, else STATE/tests/IMAGE-TIME.log); kept with the result. */
   transcript: string;
   /** The initrd the throwaway guest booted, its sha256, and whether it was built for this test. */
   initrd: string;
@@ -160,7 +160,7 @@ function initrdProof(builder: InitrdBuilder, seen: InitrdBuilder[]): string | un
 
 export async function testImage(inventoryFile: string, imageName: string, opts: TestImageOptions = {}): Promise<TestImageResult> {
   const loaded = await loadInventory(inventoryFile);
-  // IMAGE@REV: the published revision (issue 12), tested as the model entry of that name; its result is recorded.
+  // IMAGE@REV: the published revision, tested as the model entry of that name; its result is recorded.
   const subject = testSubject(loaded.data, imageName);
   const inv = { data: subject.data };
   if (subject.revision && !opts.logFile) opts = { ...opts, logFile: subject.revision.logFile };
@@ -169,7 +169,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const ready = opts.expect ?? (image.readyPattern ? new RegExp(image.readyPattern, 'm') : DEFAULT_READY);
   const domain = `xenroot-test-${imageName}-${randomBytes(3).toString('hex')}`.slice(0, 63);
-  // Every run keeps its console transcript (issue 15): the file named by --log, else one in the state dir.
+  // Every run keeps its console transcript: the file named by --log, else one in the state dir.
   const transcript = opts.logFile ?? join(stateDir(inventoryFile, loaded.data.site), 'tests', `${imageName}-${new Date().toISOString().replace(/[:.]/g, '-')}-${domain.slice(-6)}.log`);
   await mkdir(dirname(transcript), { recursive: true });
 

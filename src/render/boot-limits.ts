@@ -1,5 +1,5 @@
 /**
- * The length limits of every consumer of a node's kernel command line (issue 16), checked where a
+ * The length limits of every consumer of a node's kernel command line, checked where a
  * value enters the inventory: the ops layer opens the store with `bootLimitIssues` among its rules
  * (ops/steps/store.ts), which runs it on every full read and after every edit, so an
  * append (the node's, its group's, its image's) or a site value that makes one node's line too

@@ -6,7 +6,7 @@ import { renderXlCfg } from './xlcfg.js';
 
 export type GuestFormat = 'xl' | 'libvirt' | 'qemu';
 
-/** `host`: the guest's paths on its inventory host, when its boot files are shipped there (issue 15). */
+/** `host`: the guest's paths on its inventory host, when its boot files are shipped there. */
 export function renderGuest(inv: InventoryData, name: string, format: GuestFormat, host?: HostPaths): string {
   if (format === 'xl') return renderXlCfg(guestSpec(inv, name, 'xen', host));
   if (format === 'libvirt') return renderXenXml(guestSpec(inv, name, 'xen', host));

@@ -26,11 +26,11 @@ export interface GuestSpec {
   onPoweroff: Guest['onPoweroff'];
   onReboot: Guest['onReboot'];
   onCrash: Guest['onCrash'];
-  /** The console's log file on the guest's host (qemu flavour: the serial chardev's <log>); issue 15. */
+  /** The console's log file on the guest's host (qemu flavour: the serial chardev's <log>). */
   consoleLog?: string | undefined;
 }
 
-/** Where a guest's boot files and console log are on its host, when it is not the site's boot dir (issue 15). */
+/** Where a guest's boot files and console log are on its host, when it is not the site's boot dir. */
 export interface HostPaths {
   kernel: string;
   initrd: string;
@@ -41,7 +41,7 @@ export interface HostPaths {
  * The guest as its config files describe it. `ramdisk: 'node'` (the default) boots the guest's own
  * ramdisk (the image's initrd with its identity piece appended, inventory/identity.ts
  * guestRamdiskPath); 'image' the image's initrd alone (a throwaway test guest has no identity).
- * `host`: the boot files as shipped to the guest's inventory host (issue 15; the image's initrd,
+ * `host`: the boot files as shipped to the guest's inventory host (the image's initrd,
  * without the identity piece).
  */
 export function guestSpec(inv: InventoryData, name: string, target: DomainTarget = 'xen', host?: HostPaths, opts: { ramdisk?: 'node' | 'image' } = {}): GuestSpec {

@@ -1,5 +1,5 @@
 /**
- * The per-node identity piece (issue 13): the files of one node's small initrd, loaded after the
+ * The per-node identity piece: the files of one node's small initrd, loaded after the
  * image's initrd (pxelinux/syslinux.efi `initrd=base,node`, iPXE a second `initrd`, GRUB a second
  * path, a Xen PV guest's one ramdisk by concatenation). Pure: node data in, archive members out
  * (the cpio writer and gzip are the caller's).

@@ -94,7 +94,7 @@ export function renderQemuXml(spec: GuestSpec, options: QemuOptions = {}): strin
     nic.ele('model', { type: 'virtio' });
   }
   const serial = devices.ele('serial', { type: 'pty' });
-  // The console kept in a file on the host whether or not anyone is attached (issue 15).
+  // The console kept in a file on the host whether or not anyone is attached.
   if (spec.consoleLog) serial.ele('log', { file: text('consoleLog', spec.consoleLog), append: 'on' });
   serial.ele('target', { port: '0' });
   devices.ele('console', { type: 'pty' }).ele('target', { type: 'serial', port: '0' });

@@ -90,7 +90,7 @@ export function renderPxelinux(cfg: PxelinuxConfig): string {
       // initrd=a,b: pxelinux and syslinux.efi load both, the later one's files win.
       `  APPEND ${checkLoaderLine(`pxelinux entry ${e.label}`, `initrd=${entryInitrds(e).map((i) => checkLine('initrd path', i)).join(',')} ${checkLine('command line', e.cmdline)}`)}`,
     );
-    // IPAPPEND 2 adds BOOTIF=01-<mac>: the initrd knows which NIC booted (never a second BOOTIF: issue 11).
+    // IPAPPEND 2 adds BOOTIF=01-<mac>: the initrd knows which NIC booted (never a second BOOTIF).
     if (!hasArg(e.cmdline, 'BOOTIF')) lines.push('  IPAPPEND 2');
   }
   lines.push('');

@@ -25,9 +25,9 @@ import { generatedHostPaths } from './host-boot.js';
  * each flavour whose image initrd is built; host keys made on first use).
  */
 export async function writeGuestFiles(inv: Inventory, names: string[]): Promise<ApplyResult> {
-  // A guest on a published revision names that revision's boot files and export (issue 12); a guest
-  // on an inventory host names them where they are on that host (issue 15); its ramdisk carries its
-  // identity piece (issue 13), beside the initrd of the image or revision it boots.
+  // A guest on a published revision names that revision's boot files and export; a guest
+  // on an inventory host names them where they are on that host; its ramdisk carries its
+  // identity piece, beside the initrd of the image or revision it boots.
   const model = revisionModel(inv.data);
   const identities = await nodeIdentities(model, inv.path, stateDir(inv.path, inv.data.site), names.map((name) => ({ kind: 'guest' as const, name })));
   const files = [...planGuestFiles(model, inv.path, names, await generatedHostPaths(model, names)), ...planGuestRamdisks(names, guestRamdiskInputs(model, names), identities)];

@@ -81,7 +81,7 @@ export async function usingHypervisor<T>(uri: string, opts: HostOptions, fn: (h:
 /** The guest as a driver takes it: spec for the flavour, and the home of its generated .cfg. */
 export function domainGuest(inv: Inventory, name: string, h: Hypervisor, opts: HostOptions, hostPaths?: HostPaths): DomainGuest {
   const target = guestTarget(h, opts);
-  // A guest on a published revision boots that revision (issue 12).
+  // A guest on a published revision boots that revision.
   return { spec: guestSpec(revisionModel(inv.data), name, target, hostPaths), target, files: { cfg: guestFiles(inv.data, inv.path, name).cfg } };
 }
 

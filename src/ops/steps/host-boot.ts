@@ -1,5 +1,5 @@
 /**
- * A guest's boot files on its inventory host (issue 15): which local files, under which
+ * A guest's boot files on its inventory host: which local files, under which
  * content-addressed volume names, at which paths on the host; and the console log path there.
  * Shared by the writers of the guest's .cfg/.xml (they name the host's paths) and by start (which
  * ships the files first).

@@ -1,5 +1,5 @@
 /**
- * Per-node identity pieces (issue 13) for the planner: for each node, its SSH host keys (made once,
+ * Per-node identity pieces for the planner: for each node, its SSH host keys (made once,
  * kept in xenroot's state), its per-node files read from the inventory or from their source
  * files, and a lazily built gzip'd cpio (render/identity.ts lays it out, initrd/cpio.ts writes it)
  * with a key naming every input, so an apply rebuilds only the pieces whose inputs changed. Also

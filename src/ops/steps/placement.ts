@@ -1,5 +1,5 @@
 /**
- * Placing guests that name no host on the inventory's hosts (issue 15): asks each libvirt host
+ * Placing guests that name no host on the inventory's hosts: asks each libvirt host
  * for its CPUs and free memory (one `virsh nodeinfo; freecell` each, in parallel, bounded by a
  * short timeout so that a dead host only drops out), applies the rule of
  * src/hypervisor/placement.ts, and records `host:` in the inventory under the lock (a guest that

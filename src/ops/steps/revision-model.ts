@@ -1,5 +1,5 @@
 /**
- * The model with published revisions (issue 12): the inventory, plus the recorded revisions of
+ * The model with published revisions: the inventory, plus the recorded revisions of
  * its images (state directory), as the renderers see it. Every command that writes generated
  * files plans from this (sync, rollout, rollback, publish, prune), so they all write the same files.
  */

@@ -143,7 +143,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   }
   const model = opts.inventory ? { path: file, ...opts.inventory, key: modelKey(opts.inventory.text) } : await modelOfText(file, invText);
   if (!opts.dryRun) assertLockHeld(file);
-  // Published revisions become entries IMAGE@REV of the model the renderers see (issue 12).
+  // Published revisions become entries IMAGE@REV of the model the renderers see.
   const data = revisionModel(model.data, opts.revisions);
   const site = data.site;
   // Only some nodes changed since the manifest's plan, everything else as it was: plan those.
@@ -171,9 +171,9 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const used = new Set([...stage.staged.values()].flatMap((s) => [s.kernelSource, s.initrdSource]));
   for (const k of Object.keys(sources)) if (!used.has(k)) delete sources[k];
 
-  // Guests on inventory hosts that keep boot files there name those paths (issue 15).
+  // Guests on inventory hosts that keep boot files there name those paths.
   const guestHostPaths = await generatedHostPaths(data, Object.keys(data.guests).filter((n) => !owners || owners.has(`guest:${n}`)));
-  // Per-node identity pieces (issue 13: host keys made on first use, none in a dry run) and
+  // Per-node identity pieces (host keys made on first use, none in a dry run) and
   // guests' ramdisks, of the nodes this plan covers.
   const state = under(root, stateDir(file, site));
   const inScope = (kind: 'client' | 'guest', name: string) => !owners || owners.has(nodeKey(kind, name));
@@ -202,7 +202,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   if (!opts.dryRun) for (const d of new Set(plan.files.map((f) => dirname(under(root, f.path))))) for (const t of sweepTempFiles(d)) warnings.push(`removed ${t}, left by an interrupted run`);
   // After a kill, staging directories may sit beside any ancestor of what it wrote.
   if (killedBefore) for (const t of sweepAfterInterruptedApply([...plan.files.map((f) => f.path), ...Object.keys(prev.files)], root)) warnings.push(`removed ${t}, left by an interrupted run`);
-  // A node whose files cannot be rendered or written is reported and left as it was; the others go on (issue 16).
+  // A node whose files cannot be rendered or written is reported and left as it was; the others go on.
   const failures = [...plan.failures, ...blockedNodes(plan.files, root)];
   const keep = new Set(failures.map((f) => f.owner));
   const files = keep.size ? plan.files.filter((f) => !keep.has(f.owner)) : plan.files;

@@ -53,7 +53,7 @@ export interface SyncResult {
   /** Which path the sync took: nothing to do, a plan of the changed owners only, or the full plan. */
   mode: 'no-op' | 'incremental' | 'full';
   ms: { load: number; plan: number; apply: number; total: number };
-  /** Nodes whose files could not be rendered or written (issue 16): every other node was written. */
+  /** Nodes whose files could not be rendered or written: every other node was written. */
   failures?: NodeFailure[];
 }
 
@@ -72,7 +72,7 @@ export function probedPaths(data: InventoryData, inventoryFile: string, root: st
   const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
   const loader = data.site.pxe.efiLoader;
   if (loader !== 'none') for (const l of efi[loader]) paths.push(...l.paths);
-  // Identity pieces (issue 13): each node's host keys and per-node source files; guests' ramdisks: the image initrds.
+  // Identity pieces: each node's host keys and per-node source files; guests' ramdisks: the image initrds.
   const state = under(root, stateDir(inventoryFile, data.site));
   const dir = dirname(inventoryFile);
   for (const [kind, section] of [['client', data.clients], ['guest', data.guests]] as const)
@@ -87,7 +87,7 @@ export function probedPaths(data: InventoryData, inventoryFile: string, root: st
     if (image?.kver) for (const t of ['xen', 'qemu'] as const) paths.push(bootFiles(data.site, imageName, image, t).initrd);
   }
   if (data.site.pxe.tftpUser) paths.push('/etc/passwd');
-  // The recorded revisions of each image (issue 12): publish and prune change what is exported and staged.
+  // The recorded revisions of each image: publish and prune change what is exported and staged.
   for (const name of Object.keys(data.images)) if (!isRevisionEntry(name)) paths.push(revisionIndexPath(data.site, name));
   for (const [name, image] of Object.entries(data.images)) {
     if (!image.kver) continue;
