@@ -13,7 +13,7 @@ let inv: string;
 let env: Record<string, string>;
 
 function writeInventory(extra: string[] = []): void {
-  writeFileSync(inv, ['site:', '  nfsServer: 10.0.2.2', 'images:', `  t: { root: ${dir}, kver: 6.1.0-28-amd64 }`, 'guests:', 'clients:', ...extra, ''].join('\n'));
+  writeFileSync(inv, ['site:', '  nfsServer: 10.0.2.2', 'images:', `  t: { root: ${join(dir, "img")}, kver: 6.1.0-28-amd64 }`, 'guests:', 'clients:', ...extra, ''].join('\n'));
 }
 
 beforeAll(() => {

@@ -28,7 +28,7 @@ async function pc2Piece(): Promise<string> {
 /** The victim's host key file sync made (its state sits under --root) and a line of its private key. */
 async function aPrivateKey(): Promise<{ file: string; secret: string }> {
   for (const e of await readdir(s.dir, { withFileTypes: true, recursive: true })) {
-    if (e.name !== 'client-victim.json') continue;
+    if (e.name !== 'mac-52-54-00-14-00-01.json') continue; // the victim's keys are kept under its MAC
     const file = join(e.parentPath, e.name);
     const keys = (JSON.parse(await readFile(file, 'utf8')) as { keys: { private: string }[] }).keys;
     return { file, secret: keys[0]!.private.split('\n')[3]! };
