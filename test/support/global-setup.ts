@@ -4,7 +4,7 @@
 // Gives the run a private temp root ($TMPDIR) and state dir, and fails the run when it leaves files
 // outside them (test/support/footprint.ts; XENROOT_FOOTPRINT_CHECK=warn only reports them).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { footprint, footprintChanges } from './footprint.js';
@@ -31,6 +31,9 @@ export default function setup(): () => void {
   // Every test's temp files (os.tmpdir(), mktemp) and xenroot's state (manifests, caches, keys) go
   // to one private directory, never /tmp itself or /var/lib/xenroot of the machine running the tests.
   const runTmp = mkdtempSync(join(process.env.TMPDIR ?? '/tmp', 'xenroot-suite-'));
+  // Traversable (0711, not listable) like /tmp itself: daemons a test starts as another user
+  // (dnsmasq as nobody serving a TFTP root, qemu) must reach the test's own directories below it.
+  chmodSync(runTmp, 0o711);
   process.env.TMPDIR = runTmp;
   process.env.XENROOT_STATE_DIR ??= join(runTmp, 'state');
   // scripts/test.sh builds once (scripts/setup.sh) and says so: no second build per vitest run.
