@@ -25,6 +25,7 @@ import { killPid, killPidNow, pidAlive } from '../sys/proc.js';
 import { requireProgram } from '../sys/which.js';
 import { makeTempDir } from '../sys/tmp.js';
 import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DependencyError, HypervisorError, TimeoutError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
@@ -145,15 +146,35 @@ function checkHost(): void {
   }
 }
 
-/** Starts a private libvirtd and waits until its socket answers. */
+/** Where the private libvirtd's socket is, below its directory. */
+const SOCKET_IN_DIR = 'state/run/libvirt/libvirt-sock';
+/** Bytes of a unix socket path: sun_path is 108 bytes on Linux (unix(7)), NUL included. */
+const SUN_PATH_MAX = 107;
+
+/**
+ * The parent of the private libvirtd's directory: $TMPDIR, unless the socket's path below it
+ * would pass the unix socket limit (a deep $TMPDIR, as a test run's private one), then /tmp.
+ */
+function libvirtdParent(): string {
+  const parent = tmpdir();
+  return join(parent, 'xenroot-libvirtd-XXXXXX', SOCKET_IN_DIR).length > SUN_PATH_MAX ? '/tmp' : parent;
+}
+
+/**
+ * Starts a private libvirtd and waits until its socket answers. `options.dir` (else a temp dir)
+ * holds its state and its socket; HypervisorError when the socket's path there would be longer
+ * than a unix socket path may be (107 bytes).
+ */
 export async function startLocalLibvirtd(options: LocalLibvirtdOptions = {}): Promise<LocalLibvirtd> {
   checkHost();
-  const own = options.dir === undefined ? await makeTempDir('xenroot-libvirtd-') : undefined;
+  if (options.dir !== undefined && join(options.dir, SOCKET_IN_DIR).length > SUN_PATH_MAX)
+    throw new HypervisorError(`${options.dir}: the private libvirtd's socket there (${join(options.dir, SOCKET_IN_DIR)}) is longer than a unix socket path may be (${SUN_PATH_MAX} bytes)`, { hint: 'give a shorter directory' });
+  const own = options.dir === undefined ? await makeTempDir('xenroot-libvirtd-', libvirtdParent()) : undefined;
   const dir = own ? own.path : (options.dir as string);
   await prepareDir(dir);
   throwIfInterrupted();
   const logFile = join(dir, 'libvirtd.log');
-  const socket = join(dir, 'state/run/libvirt/libvirt-sock');
+  const socket = join(dir, SOCKET_IN_DIR);
   const uri = `qemu:///system?socket=${socket}`;
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
