@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/constants.js';
 import { intOption, table, type CliContext } from './context.js';
-import { addOptions, flag, inventoryChoice, opt, optionValues, repeatable } from './options.js';
+import { addOptions, flag, inventoryChoice, opt, optionValues, repeatable, WRITE_ROOT } from './options.js';
 import { UsageError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
 import { existsSync } from 'node:fs';
@@ -33,8 +33,6 @@ const BOOTSTRAP = {
   mirror: opt({ flags: '--mirror <url>', help: 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)' }),
 };
 
-/** The flag every writing command shares: `--root DIR` writes every file under DIR (as DESTDIR does). */
-const WRITE_ROOT = opt({ flags: '--root <dir>', help: 'write every file (revision tree, records, boot files, exports, DHCP, TFTP tree) under DIR, as DESTDIR does; no reloads', path: true });
 /** As `sync --no-reload`: the files are written, exportfs and the DHCP server are left alone. */
 const NO_RELOAD = flag('--no-reload', 'do not run exportfs -r or restart the DHCP server');
 /** Options whose meaning moved: refused with a one-line hint naming the new one. */
@@ -43,7 +41,7 @@ const MOVED = { file: '--from-file IMG', syncRoot: '--root DIR' } as const;
 const PUBLISH = {
   from: opt({ flags: '--from <dir>', help: 'publish from this directory (default: the image\'s)', path: true }),
   fromFile: opt({ flags: '--from-file <img>', help: 'publish from this loop image file (default: the image\'s)', path: true }),
-  root: WRITE_ROOT,
+  ...WRITE_ROOT,
   reload: NO_RELOAD,
   file: opt({ flags: '--file <img>', help: `refused: use ${MOVED.file}` }),
   targets: opt({ flags: '--target <target>', help: `also stage the initrd for this target (${BOOT_TARGETS.join(', ')}; repeatable)`, parse: repeatable(inventoryChoice('--target', BOOT_TARGETS)) }),
@@ -58,7 +56,7 @@ const PRUNE = {
   keep: opt({ flags: '--keep <k>', help: 'keep the K newest revisions as well (default 1)', parse: intOption('--keep', 0, 1_000_000) }),
   dryRun: flag('-n, --dry-run', 'show what would be removed; touch nothing'),
   diff: flag('--diff', 'print a unified diff of every generated file change'),
-  root: WRITE_ROOT,
+  ...WRITE_ROOT,
   reload: NO_RELOAD,
   syncRoot: opt({ flags: '--sync-root <dir>', help: `refused: use ${MOVED.syncRoot}` }),
 };

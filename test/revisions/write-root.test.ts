@@ -6,36 +6,21 @@
  * The image is a small directory with a stand-in kernel and a module list that names every
  * module the built-in pxe initrd carries as built into the kernel (host busybox, no real modules).
  */
-import { existsSync, lstatSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { xenroot } from '../support/cli.js';
-import { footprint, footprintChanges } from '../support/footprint.js';
+import { expectSitePathsUntouched, sitePaths } from '../support/site-paths.js';
 import { NFS_MODULES, DEFAULT_PXE_NICS } from '../../src/initrd/targets.js';
 
 const KVER = '6.1.0-99-amd64';
-/** The site's own paths the commands write by default: none may change. */
-const SYSTEM_DIRS = ['/srv/xenroot', '/var/lib/xenroot', '/etc/exports.d', '/etc/dnsmasq.d', '/tftpboot'];
-const SYSTEM_FILES = ['/etc/exports'];
-
 let dir: string;
 let root: string;
 let img: string;
 let env: Record<string, string>;
-
-/** What is at the system paths now (files under the directories with their mtimes; the single files' mtimes). */
-function system(): { tree: ReturnType<typeof footprint>; files: (number | undefined)[] } {
-  return { tree: footprint({ deep: SYSTEM_DIRS, flat: [] }), files: SYSTEM_FILES.map((f) => lstatSync(f, { throwIfNoEntry: false })?.mtimeMs) };
-}
-
-function expectUntouched(before: ReturnType<typeof system>): void {
-  const after = system();
-  expect(footprintChanges(before.tree, after.tree, [])).toEqual([]);
-  expect(after.files).toEqual(before.files);
-}
 
 async function x(args: string[], code = 0) {
   const r = await xenroot(args, { env });
@@ -78,9 +63,9 @@ afterAll(async () => {
 
 describe('image publish and prune with --root DIR', () => {
   it('publish --root writes the revision tree, its records, the staged kernel and initrd, exports, DHCP and the TFTP tree under DIR and nothing at the site paths', async () => {
-    const before = system();
+    const before = sitePaths();
     const r = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--root', root, '--target', 'pxe'])).stdout);
-    expectUntouched(before);
+    expectSitePathsUntouched(before);
     // What the files say names the site's own paths; where they are is under DIR.
     expect(r).toMatchObject({ ref: 'terminal@1', path: '/srv/xenroot/revisions/terminal/1' });
     expect(r.sync.warnings).toEqual([]);
@@ -97,9 +82,9 @@ describe('image publish and prune with --root DIR', () => {
   it('prune --root removes the pruned tree and boot files under DIR, rewrites the exports there, and touches nothing at the site paths', async () => {
     await writeFile(join(img, 'etc/motd'), 'two\n');
     expect(JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--root', root])).stdout)).toMatchObject({ ref: 'terminal@2', linkedTo: 1 });
-    const before = system();
+    const before = sitePaths();
     const r = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--root', root])).stdout);
-    expectUntouched(before);
+    expectSitePathsUntouched(before);
     expect(r.removed).toEqual(['terminal@1']);
     expect(existsSync(join(root, 'srv/xenroot/revisions/terminal/1'))).toBe(false);
     expect(existsSync(join(root, 'var/lib/xenroot/boot/terminal@1'))).toBe(false);
@@ -112,7 +97,7 @@ describe('image publish and prune with --root DIR', () => {
   it('the moved options are refused with one line naming the new one, and a --root that holds a root filesystem is refused as a likely old "publish from"; nothing is written', async () => {
     await mkdir(join(img, 'usr/lib'), { recursive: true });
     await writeFile(join(img, 'usr/lib/os-release'), 'ID=debian\n');
-    const before = system();
+    const before = sitePaths();
     const cases: [string[], string][] = [
       [['image', 'publish', 'terminal', '--file', join(dir, 'x.img')], 'xenroot: --file is now --from-file IMG (--root DIR writes every file under DIR)\n'],
       [['image', 'publish', 'terminal', '--sync-root', root], 'xenroot: --sync-root is now --root DIR, which writes every file under DIR, not only the generated ones\n'],
@@ -120,7 +105,7 @@ describe('image publish and prune with --root DIR', () => {
       [['image', 'publish', 'terminal', '--root', img], `xenroot: --root ${img} holds a root filesystem: --root DIR writes every file under DIR; to publish from that directory give --from ${img}\n`],
     ];
     for (const [args, line] of cases) expect((await x(args, 2)).stderr).toBe(line.trimEnd());
-    expectUntouched(before);
+    expectSitePathsUntouched(before);
     expect(existsSync(join(img, 'srv'))).toBe(false);
     expect(existsSync(join(root, 'srv/xenroot/revisions/terminal/3'))).toBe(false);
   });
