@@ -98,9 +98,9 @@ export function testLogPath(site: Site, imageName: string, revision: number, nth
   return join(revisionStateDir(site, imageName), `${revision}.test-${nth}.log`);
 }
 
-/** Records one rollout or rollback (a file of its own: records are never rewritten). */
-export async function writeRolloutRecord(site: Site, rec: RolloutRecord): Promise<string> {
-  const file = join(revisionStateDir(site, rec.image), 'rollouts', `${rec.date.replace(/[:.]/g, '-')}-${process.pid}-${rec.action}.json`);
+/** Records one rollout or rollback (a file of its own: records are never rewritten); under `root` when given. */
+export async function writeRolloutRecord(site: Site, rec: RolloutRecord, root?: string): Promise<string> {
+  const file = join(revisionStateDir(site, rec.image, root), 'rollouts', `${rec.date.replace(/[:.]/g, '-')}-${process.pid}-${rec.action}.json`);
   await writeFileAtomic(file, JSON.stringify(rec) + '\n', { mkdirs: true });
   return file;
 }

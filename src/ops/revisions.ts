@@ -43,12 +43,12 @@ import type { SyncResult } from './sync.js';
 import { sha256File } from '../sys/hash.js';
 import { under } from '../deploy/manifest.js';
 
-/** `IMAGE@REV` of the inventory with its record; InventoryError naming what is missing. */
-export function requireRevision(data: InventoryData, ref: string): { image: string; revision: number; index: RevisionIndex; record: RevisionRecord } {
+/** `IMAGE@REV` of the inventory with its record (the records under `root`, --root DIR, when given); InventoryError naming what is missing. */
+export function requireRevision(data: InventoryData, ref: string, root?: string): { image: string; revision: number; index: RevisionIndex; record: RevisionRecord } {
   const parsed = parseImageRef(ref);
   if (!parsed) throw new UsageError(`"${ref}" is not IMAGE@REV`, { hint: 'name a published revision such as terminal@2 (`xenroot image show IMAGE` lists them)' });
   requireEntry(data, 'image', parsed.image);
-  const index = readRevisionIndex(data.site, parsed.image);
+  const index = readRevisionIndex(data.site, parsed.image, root);
   const record = liveRevisions(index).find((r) => r.revision === parsed.revision);
   if (!index || !record) {
     const live = liveRevisions(index).map((r) => r.revision);

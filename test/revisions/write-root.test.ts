@@ -7,7 +7,7 @@
  * module the built-in pxe initrd carries as built into the kernel (host busybox, no real modules).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,24 @@ describe('image publish and prune with --root DIR', () => {
     expect(exports).toContain('/srv/xenroot/revisions/terminal/2 ');
   });
 
+  it('rollout and rollback --root read the revisions under DIR and write the staged boot files, the records and the TFTP tree there, and nothing at the site paths', async () => {
+    const before = sitePaths();
+    const out = JSON.parse((await x(['--json', 'rollout', 'terminal@2', '--all', '--force', '--root', root])).stdout);
+    expect(out.moved).toEqual([{ node: 'client pc1', from: 'terminal', to: 'terminal@2' }]);
+    await writeFile(join(img, 'etc/motd'), 'three\n');
+    await x(['image', 'publish', 'terminal', '--root', root]);
+    await x(['rollout', 'terminal@3', '--all', '--force', '--root', root]);
+    const entries = join(root, 'tftpboot/linux-install/nodes/entries');
+    const named = async () => (await Promise.all((await readdir(entries)).map((e) => readFile(join(entries, e, 'pxelinux'), 'utf8')))).join('');
+    expect(await named()).toContain('images/terminal@3/');
+    const back = JSON.parse((await x(['--json', 'rollback', 'terminal', '--all', '--root', root])).stdout);
+    expect(back.moved).toEqual([{ node: 'client pc1', from: 'terminal@3', to: 'terminal@2' }]);
+    expect(await named()).toContain('images/terminal@2/');
+    expect(existsSync(join(root, 'var/lib/xenroot/boot/terminal@3', `initrd-${KVER}-pxe.img`))).toBe(true);
+    expect(back.record.startsWith(join(root, dir, 'state/revisions/'))).toBe(true);
+    expectSitePathsUntouched(before);
+  });
+
   it('the moved options are refused with one line naming the new one, and a --root that holds a root filesystem is refused as a likely old "publish from"; nothing is written', async () => {
     await mkdir(join(img, 'usr/lib'), { recursive: true });
     await writeFile(join(img, 'usr/lib/os-release'), 'ID=debian\n');
@@ -107,6 +125,6 @@ describe('image publish and prune with --root DIR', () => {
     for (const [args, line] of cases) expect((await x(args, 2)).stderr).toBe(line.trimEnd());
     expectSitePathsUntouched(before);
     expect(existsSync(join(img, 'srv'))).toBe(false);
-    expect(existsSync(join(root, 'srv/xenroot/revisions/terminal/3'))).toBe(false);
+    expect(existsSync(join(root, 'srv/xenroot/revisions/terminal/4'))).toBe(false);
   });
 });
