@@ -13,7 +13,7 @@
  * Usage: npm run -s build && node bench/rollout.mjs [--clients N] [--rounds N] [--compare DIR]
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +37,13 @@ async function child(repo, dir, step) {
   const { rollout } = await import(dist('ops/rollout.js'));
   if (step === 'setup') {
     const { publishImage } = await import(dist('ops/revisions.js'));
-    await publishImage(inventory, 'terminal', { sync: false });
+    // Where rollout --root reads the revisions: under DIR since publish's `root` means "write under
+    // DIR" (its source became `from`); a baseline built before that reads them at the site's paths.
+    const rooted = readFileSync(new URL(dist('ops/revisions.js')), 'utf8').includes('opts.fromFile');
+    const opts = { sync: false, ...(rooted ? { root } : {}) };
+    await publishImage(inventory, 'terminal', opts);
     writeFileSync(join(dir, 'img', 'etc-marker'), 'B\n');
-    await publishImage(inventory, 'terminal', { sync: false });
+    await publishImage(inventory, 'terminal', opts);
     await rollout(inventory, 'terminal@1', { all: true, force: true, root, reload: false });
     await rollout(inventory, 'terminal@2', { all: true, force: true, root, reload: false });
     await rollout(inventory, 'terminal@1', { all: true, force: true, root, reload: false });

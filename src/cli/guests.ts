@@ -1,6 +1,7 @@
 /** `xenroot render`, `list`, `show`, `remove`: reading and removing guests. */
 import type { Command } from 'commander';
 import { choiceOption, explained, table, type CliContext } from './context.js';
+import { addOptions, optionValues, WRITE_ROOT } from './options.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -36,12 +37,11 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print({ name: r.name, ...r.guest, sources: r.sources }, () => explained(`guest ${r.name}`, r.guest, r.sources));
     });
 
-  program
-    .command('remove <name>')
+  addOptions(program.command('remove <name>'), WRITE_ROOT)
     .description('remove a guest from the inventory and delete its generated files')
-    .action(async (name: string) => {
+    .action(async (name: string, o: Record<string, unknown>) => {
       const { removeGuest } = await import('../ops/remove-guest.js');
-      const r = await removeGuest(await ctx.inventoryPath(), name);
+      const r = await removeGuest(await ctx.inventoryPath(), name, optionValues(WRITE_ROOT, o));
       ctx.print(r, () => `removed guest ${name}${r.removedFiles.length ? ` and ${r.removedFiles.join(', ')}` : ''}`);
     });
 }

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/constants.js';
 import { intOption, table, type CliContext } from './context.js';
-import { addOptions, flag, inventoryChoice, opt, optionValues, repeatable } from './options.js';
+import { addOptions, flag, inventoryChoice, opt, optionValues, repeatable, WRITE_ROOT } from './options.js';
 import { UsageError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** `image add`: each value is checked by the inventory field it is stored in (exit 3). */
 const ADD = {
@@ -31,23 +33,45 @@ const BOOTSTRAP = {
   mirror: opt({ flags: '--mirror <url>', help: 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)' }),
 };
 
+/** As `sync --no-reload`: the files are written, exportfs and the DHCP server are left alone. */
+const NO_RELOAD = flag('--no-reload', 'do not run exportfs -r or restart the DHCP server');
+/** Options whose meaning moved: refused with a one-line hint naming the new one. */
+const MOVED = { file: '--from-file IMG', syncRoot: '--root DIR' } as const;
+
 const PUBLISH = {
-  root: opt({ flags: '--root <dir>', help: 'publish from this directory (default: the image\'s)', path: true }),
-  file: opt({ flags: '--file <img>', help: 'publish from this loop image file (default: the image\'s)', path: true }),
+  from: opt({ flags: '--from <dir>', help: 'publish from this directory (default: the image\'s)', path: true }),
+  fromFile: opt({ flags: '--from-file <img>', help: 'publish from this loop image file (default: the image\'s)', path: true }),
+  ...WRITE_ROOT,
+  reload: NO_RELOAD,
+  file: opt({ flags: '--file <img>', help: `refused: use ${MOVED.file}` }),
   targets: opt({ flags: '--target <target>', help: `also stage the initrd for this target (${BOOT_TARGETS.join(', ')}; repeatable)`, parse: repeatable(inventoryChoice('--target', BOOT_TARGETS)) }),
   builder: opt({ flags: '--initrd-builder <builder>', help: `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, parse: inventoryChoice('--initrd-builder', INITRD_BUILDERS) }),
   dryRun: flag('-n, --dry-run', 'count what would be copied and show the file changes; publish nothing'),
   diff: flag('--diff', 'print a unified diff of every generated file change'),
   sync: flag('--no-sync', 'do not write the generated files (exports, TFTP tree) now'),
-  syncRoot: opt({ flags: '--sync-root <dir>', help: 'write the generated files under DIR (as `sync --root` does)', path: true }),
+  syncRoot: opt({ flags: '--sync-root <dir>', help: `refused: use ${MOVED.syncRoot}` }),
 };
 
 const PRUNE = {
   keep: opt({ flags: '--keep <k>', help: 'keep the K newest revisions as well (default 1)', parse: intOption('--keep', 0, 1_000_000) }),
   dryRun: flag('-n, --dry-run', 'show what would be removed; touch nothing'),
   diff: flag('--diff', 'print a unified diff of every generated file change'),
-  syncRoot: opt({ flags: '--sync-root <dir>', help: 'write the generated files under DIR (as `sync --root` does)', path: true }),
+  ...WRITE_ROOT,
+  reload: NO_RELOAD,
+  syncRoot: opt({ flags: '--sync-root <dir>', help: `refused: use ${MOVED.syncRoot}` }),
 };
+
+/**
+ * Refuses the options whose meaning moved (UsageError naming the new one), and a `--root DIR`
+ * that holds a root filesystem: `image publish --root DIR` once meant "publish from DIR", and
+ * writing the site's files into an image tree would spoil it.
+ */
+function refuseMoved(o: { file?: string; syncRoot?: string; root?: string }): void {
+  if (o.file !== undefined) throw new UsageError(`--file is now ${MOVED.file} (--root DIR writes every file under DIR)`);
+  if (o.syncRoot !== undefined) throw new UsageError(`--sync-root is now ${MOVED.syncRoot}, which writes every file under DIR, not only the generated ones`);
+  if (o.root !== undefined && ['etc/os-release', 'usr/lib/os-release'].some((f) => existsSync(join(o.root as string, f))))
+    throw new UsageError(`--root ${o.root} holds a root filesystem: --root DIR writes every file under DIR; to publish from that directory give --from ${o.root}`);
+}
 
 export function register(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('manage root filesystem images');
@@ -119,7 +143,8 @@ export function register(program: Command, ctx: CliContext): void {
   addOptions(image.command('publish <name>').description('freeze the image as a new read-only revision NAME@REV, exported at its own path, its kernel and initrds staged'), PUBLISH).action(
     async (name: string, parsed: Record<string, unknown>) => {
       const { publishImage } = await import('../ops/revisions.js');
-      const o = optionValues(PUBLISH, parsed);
+      const { file, syncRoot, ...o } = optionValues(PUBLISH, parsed);
+      refuseMoved({ ...o, ...(file !== undefined ? { file } : {}), ...(syncRoot !== undefined ? { syncRoot } : {}) });
       const r = await publishImage(await ctx.inventoryPath(), name, { ...o, dryRun: !!o.dryRun, diff: !!o.diff, progress: !ctx.json });
       ctx.print(r, () => {
         const lines = r.dryRun
@@ -153,7 +178,8 @@ export function register(program: Command, ctx: CliContext): void {
   addOptions(image.command('prune <name>').description('remove the revisions no node boots or may roll back to, except the newest ones'), PRUNE).action(
     async (name: string, parsed: Record<string, unknown>) => {
       const { pruneImage } = await import('../ops/revisions.js');
-      const o = optionValues(PRUNE, parsed);
+      const { syncRoot, ...o } = optionValues(PRUNE, parsed);
+      refuseMoved({ ...o, ...(syncRoot !== undefined ? { syncRoot } : {}) });
       const r = await pruneImage(await ctx.inventoryPath(), name, { ...o, dryRun: !!o.dryRun, diff: !!o.diff });
       ctx.print(r, () =>
         [

@@ -2,14 +2,14 @@
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
 import type { CliContext } from './context.js';
+import { addOptions, optionValues, WRITE_ROOT } from './options.js';
 
 export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('mac <name>')
+  addOptions(program.command('mac <name>'), WRITE_ROOT)
     .description('show the pinned MAC of a guest; --set pins one, --unpin lets the next start pin a new one')
     .option('--set <mac>', 'pin this MAC (unique across guests and clients)')
     .option('--unpin', 'remove the pinned MAC')
-    .action(async (name: string, o: { set?: string; unpin?: boolean }) => {
+    .action(async (name: string, o: { set?: string; unpin?: boolean; root?: string }) => {
       if (o.set !== undefined && o.unpin) throw new UsageError('give --set MAC or --unpin, not both');
       const { getGuestMac, setGuestMac } = await import('../ops/guest-mac.js');
       const file = await ctx.inventoryPath();
@@ -20,7 +20,7 @@ export function register(program: Command, ctx: CliContext): void {
         );
         return;
       }
-      const r = await setGuestMac(file, name, o.unpin ? undefined : o.set);
+      const r = await setGuestMac(file, name, o.unpin ? undefined : o.set, optionValues(WRITE_ROOT, o));
       ctx.print({ name, mac: r.mac ?? null, changed: r.changed, pinned: !!r.mac }, () =>
         o.unpin ? (r.changed ? `${name}: MAC unpinned; the next start pins a new one` : `${name}: no MAC was pinned`) : `${name}: ${r.mac} pinned${r.changed ? '' : ' (unchanged)'}`,
       );

@@ -80,3 +80,12 @@ export function inventoryChoice<T extends string>(flagName: string, choices: rea
 export function repeatable<T>(each: (raw: string) => T): (raw: string, previous: T[] | undefined) => T[] {
   return (raw, previous) => [...(previous ?? []), ...raw.split(',').filter(Boolean).map(each)];
 }
+
+/**
+ * `--root DIR`, one declaration for every command that writes files: each file it writes (or
+ * removes) is under DIR, as DESTDIR does; what the files say names the site's own paths, and
+ * nothing is reloaded.
+ */
+export const WRITE_ROOT = {
+  root: opt({ flags: '--root <dir>', help: 'write every file under DIR, as DESTDIR does (the files name the site\'s own paths); no reloads', path: true }),
+};

@@ -6,6 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { join } from 'node:path';
 import { DependencyError, DeployError } from '../sys/errors.js';
 import type { InventoryData } from '../inventory/schema.js';
 import { bootFiles } from '../inventory/paths.js';
@@ -53,8 +54,10 @@ export async function hashSource(path: string, st: Stats, cache: HashCache): Pro
 /**
  * Stages every image that has a kernel and a pxe initrd in its boot dir. An image a client boots
  * must have both (DeployError naming the missing file); others are skipped with a warning.
+ * With `root` (--root DIR) a boot file is read under DIR where it is there (a publish or rollout
+ * under DIR staged it there), else at its own path.
  */
-export async function stageImages(data: InventoryData, cache: HashCache): Promise<{ staged: Map<string, StagedImage>; warnings: string[] }> {
+export async function stageImages(data: InventoryData, cache: HashCache, root?: string): Promise<{ staged: Map<string, StagedImage>; warnings: string[] }> {
   const staged = new Map<string, StagedImage>();
   const warnings: string[] = [];
   const used = clientImages(data);
@@ -65,6 +68,7 @@ export async function stageImages(data: InventoryData, cache: HashCache): Promis
       continue;
     }
     const files = bootFiles(data.site, name, image, 'pxe');
+    if (root) for (const k of ['kernel', 'initrd'] as const) if ((await statOrUndefined(join(root, files[k])))?.isFile()) files[k] = join(root, files[k]);
     const [kst, ist] = await Promise.all([statOrUndefined(files.kernel), statOrUndefined(files.initrd)]);
     const missing = !kst?.isFile() ? files.kernel : !ist?.isFile() ? files.initrd : undefined;
     if (missing) {

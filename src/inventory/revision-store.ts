@@ -20,14 +20,18 @@ import { revisionStore, stateDir } from './paths.js';
 import type { InventoryData, Site } from './schema.js';
 import type { RevisionIndex, RolloutRecord } from './revisions.js';
 
-/** The state folder of an image's revisions. */
-export function revisionStateDir(site: Site, imageName: string): string {
+/**
+ * The state folder of an image's revisions; under `root` (a `--root DIR` of the writing commands,
+ * as DESTDIR) when one is given.
+ */
+export function revisionStateDir(site: Site, imageName: string, root?: string): string {
   const store = revisionStore(site, imageName);
-  return join(stateDir(undefined), 'revisions', `${imageName}-${createHash('sha1').update(store).digest('hex').slice(0, 10)}`);
+  const dir = join(stateDir(undefined), 'revisions', `${imageName}-${createHash('sha1').update(store).digest('hex').slice(0, 10)}`);
+  return root ? join(root, dir) : dir;
 }
 
-export function revisionIndexPath(site: Site, imageName: string): string {
-  return join(revisionStateDir(site, imageName), 'index.json');
+export function revisionIndexPath(site: Site, imageName: string, root?: string): string {
+  return join(revisionStateDir(site, imageName, root), 'index.json');
 }
 
 /** A fresh index (no revision yet). */
@@ -36,8 +40,8 @@ export function emptyIndex(site: Site, imageName: string): RevisionIndex {
 }
 
 /** The index of an image's revisions, or undefined when none was ever published. Throws InventoryError for an unreadable one. */
-export function readRevisionIndex(site: Site, imageName: string): RevisionIndex | undefined {
-  const file = revisionIndexPath(site, imageName);
+export function readRevisionIndex(site: Site, imageName: string, root?: string): RevisionIndex | undefined {
+  const file = revisionIndexPath(site, imageName, root);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -56,34 +60,34 @@ export function readRevisionIndex(site: Site, imageName: string): RevisionIndex 
   }
 }
 
-/** The indexes of every image of the model that has revisions. */
-export function readRevisionIndexes(data: InventoryData): Map<string, RevisionIndex> {
+/** The indexes of every image of the model that has revisions (those under `root` when one is given). */
+export function readRevisionIndexes(data: InventoryData, root?: string): Map<string, RevisionIndex> {
   const out = new Map<string, RevisionIndex>();
   for (const name of Object.keys(data.images)) {
-    const index = readRevisionIndex(data.site, name);
+    const index = readRevisionIndex(data.site, name, root);
     if (index) out.set(name, index);
   }
   return out;
 }
 
 /** Writes an index atomically (under the inventory lock, which the caller holds). */
-export async function writeRevisionIndex(site: Site, index: RevisionIndex): Promise<void> {
-  await writeFileAtomic(revisionIndexPath(site, index.image), JSON.stringify(index, null, 1) + '\n', { mkdirs: true });
+export async function writeRevisionIndex(site: Site, index: RevisionIndex, root?: string): Promise<void> {
+  await writeFileAtomic(revisionIndexPath(site, index.image, root), JSON.stringify(index, null, 1) + '\n', { mkdirs: true });
 }
 
 /** Where the manifest of revision REV is kept (gzip of the text manifest). */
-export function manifestFile(site: Site, imageName: string, revision: number): string {
-  return join(revisionStateDir(site, imageName), `${revision}.manifest.gz`);
+export function manifestFile(site: Site, imageName: string, revision: number, root?: string): string {
+  return join(revisionStateDir(site, imageName, root), `${revision}.manifest.gz`);
 }
 
-export async function writeTreeManifest(site: Site, imageName: string, revision: number, text: string): Promise<void> {
-  await writeFileAtomic(manifestFile(site, imageName, revision), gzipSync(text), { mkdirs: true });
+export async function writeTreeManifest(site: Site, imageName: string, revision: number, text: string, root?: string): Promise<void> {
+  await writeFileAtomic(manifestFile(site, imageName, revision, root), gzipSync(text), { mkdirs: true });
 }
 
 /** The manifest text of a revision, or undefined when there is none. */
-export function readTreeManifest(site: Site, imageName: string, revision: number): string | undefined {
+export function readTreeManifest(site: Site, imageName: string, revision: number, root?: string): string | undefined {
   try {
-    return gunzipSync(readFileSync(manifestFile(site, imageName, revision))).toString('utf8');
+    return gunzipSync(readFileSync(manifestFile(site, imageName, revision, root))).toString('utf8');
   } catch {
     return undefined;
   }
@@ -94,9 +98,9 @@ export function testLogPath(site: Site, imageName: string, revision: number, nth
   return join(revisionStateDir(site, imageName), `${revision}.test-${nth}.log`);
 }
 
-/** Records one rollout or rollback (a file of its own: records are never rewritten). */
-export async function writeRolloutRecord(site: Site, rec: RolloutRecord): Promise<string> {
-  const file = join(revisionStateDir(site, rec.image), 'rollouts', `${rec.date.replace(/[:.]/g, '-')}-${process.pid}-${rec.action}.json`);
+/** Records one rollout or rollback (a file of its own: records are never rewritten); under `root` when given. */
+export async function writeRolloutRecord(site: Site, rec: RolloutRecord, root?: string): Promise<string> {
+  const file = join(revisionStateDir(site, rec.image, root), 'rollouts', `${rec.date.replace(/[:.]/g, '-')}-${process.pid}-${rec.action}.json`);
   await writeFileAtomic(file, JSON.stringify(rec) + '\n', { mkdirs: true });
   return file;
 }

@@ -14,6 +14,8 @@ import { writeGuestFiles } from './steps/guest-files.js';
 export interface CreateGuestOptions extends Omit<GuestEntryOptions, 'configDir'> {
   /** Directory for NAME.cfg and NAME.xml (default: the site's guest directory, guests/ beside the inventory). */
   out?: string;
+  /** Write the guest's files (and host keys, manifest) under this directory, as DESTDIR does (`--root DIR`). */
+  root?: string;
 }
 
 export interface CreateGuestResult {
@@ -23,10 +25,10 @@ export interface CreateGuestResult {
 }
 
 export async function createGuest(inventoryFile: string, opts: CreateGuestOptions): Promise<CreateGuestResult> {
-  const { out, ...entry } = opts;
+  const { out, root, ...entry } = opts;
   return updateInventory(inventoryFile, async (inv) => {
     const guest = addGuestEntry(inv, { ...entry, ...(out !== undefined ? { configDir: resolve(out) } : {}) });
-    await writeGuestFiles(inv, [opts.name]);
+    await writeGuestFiles(inv, [opts.name], root);
     const f = guestFiles(inv.data, inv.path, opts.name);
     return { name: opts.name, guest, files: { cfg: f.cfg, xml: f.xml } };
   });

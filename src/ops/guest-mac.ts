@@ -13,12 +13,12 @@ export async function getGuestMac(inventoryFile: string, name: string): Promise<
 
 /**
  * Pins `mac` on the guest (source 'given'), or removes the pin with mac undefined; NAME.cfg and
- * NAME.xml are rewritten at their home in the same locked step.
+ * NAME.xml are rewritten at their home in the same locked step (under `root`, --root DIR, when given).
  */
-export async function setGuestMac(inventoryFile: string, name: string, mac: string | undefined): Promise<{ mac: string | undefined; changed: boolean }> {
+export async function setGuestMac(inventoryFile: string, name: string, mac: string | undefined, opts: { root?: string } = {}): Promise<{ mac: string | undefined; changed: boolean }> {
   return updateInventory(inventoryFile, async (inv) => {
     const r = setGuestMacEntry(inv, name, mac, mac === undefined ? undefined : 'given');
-    if (r.changed) await writeGuestFiles(inv, [name]);
+    if (r.changed) await writeGuestFiles(inv, [name], opts.root);
     return r;
   });
 }

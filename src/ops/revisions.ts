@@ -41,13 +41,14 @@ import { targetForUri } from '../hypervisor/types.js';
 import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
 import { sha256File } from '../sys/hash.js';
+import { under } from '../deploy/manifest.js';
 
-/** `IMAGE@REV` of the inventory with its record; InventoryError naming what is missing. */
-export function requireRevision(data: InventoryData, ref: string): { image: string; revision: number; index: RevisionIndex; record: RevisionRecord } {
+/** `IMAGE@REV` of the inventory with its record (the records under `root`, --root DIR, when given); InventoryError naming what is missing. */
+export function requireRevision(data: InventoryData, ref: string, root?: string): { image: string; revision: number; index: RevisionIndex; record: RevisionRecord } {
   const parsed = parseImageRef(ref);
   if (!parsed) throw new UsageError(`"${ref}" is not IMAGE@REV`, { hint: 'name a published revision such as terminal@2 (`xenroot image show IMAGE` lists them)' });
   requireEntry(data, 'image', parsed.image);
-  const index = readRevisionIndex(data.site, parsed.image);
+  const index = readRevisionIndex(data.site, parsed.image, root);
   const record = liveRevisions(index).find((r) => r.revision === parsed.revision);
   if (!index || !record) {
     const live = liveRevisions(index).map((r) => r.revision);
@@ -87,15 +88,23 @@ export function neededTargets(data: InventoryData, image: string): BootTarget[] 
  * the revision's own tree) where they are not recorded yet; records builder and initrd sha256.
  * Returns whether the record changed (the caller writes the index).
  */
-export async function ensureStaged(site: Site, data: InventoryData, image: string, rec: RevisionRecord, targets: BootTarget[], opts: { builder?: InitrdBuilder; progress?: boolean } = {}): Promise<boolean> {
+export async function ensureStaged(
+  site: Site,
+  data: InventoryData,
+  image: string,
+  rec: RevisionRecord,
+  targets: BootTarget[],
+  opts: { builder?: InitrdBuilder; progress?: boolean; /** Everything read and written under this directory (`--root DIR`). */ root?: string } = {},
+): Promise<boolean> {
   let changed = false;
-  const revImage = revisionImage(data, image, rec);
+  const at = opts.root ? { ...site, bootDir: under(opts.root, site.bootDir) } : site;
+  const revImage = { ...revisionImage(data, image, rec), ...(opts.root ? { root: under(opts.root, rec.path) } : {}) };
   const ref = imageRef(image, rec.revision);
   for (const target of targets) {
-    const files = bootFiles(site, ref, revImage, target);
+    const files = bootFiles(at, ref, revImage, target);
     if (rec.staged[target] && existsSync(files.initrd) && existsSync(files.kernel)) continue;
     // Each revision has a boot dir of its own (BOOTDIR/IMAGE@REV): two revisions never share a staged file name.
-    const staged = await stageBootFiles(site, ref, revImage, target, { root: rec.path, progress: !!opts.progress, ...(opts.builder ? { builder: opts.builder } : {}) });
+    const staged = await stageBootFiles(at, ref, revImage, target, { root: under(opts.root, rec.path), progress: !!opts.progress, ...(opts.builder ? { builder: opts.builder } : {}) });
     rec.staged[target] = { builder: staged.builder, initrdSha256: await sha256File(staged.initrd) };
     changed = true;
   }
@@ -104,9 +113,9 @@ export async function ensureStaged(site: Site, data: InventoryData, image: strin
 
 export interface PublishOptions {
   /** Publish from this directory instead of the image's own (its working directory). */
-  root?: string;
+  from?: string;
   /** Publish from this loop image file instead of the image's own. */
-  file?: string;
+  fromFile?: string;
   /** Boot targets to stage besides those its nodes need (xen for guests, pxe for clients). */
   targets?: BootTarget[];
   builder?: InitrdBuilder;
@@ -115,8 +124,14 @@ export interface PublishOptions {
   diff?: boolean;
   /** false: do not write the generated files (exports, TFTP tree) now; the next sync does. */
   sync?: boolean;
-  /** The generated files go under this directory (as `sync --root`). */
-  syncRoot?: string;
+  /**
+   * Every file publish writes goes under this directory, as DESTDIR does (`sync --root`): the
+   * revision tree, its records, the staged kernel and initrds, exports, DHCP, TFTP tree. What the
+   * files say names the site's own paths; no reloads.
+   */
+  root?: string;
+  /** false: write the files but run no exportfs -r and restart no DHCP server (as `sync --no-reload`). */
+  reload?: boolean;
   progress?: boolean;
 }
 
@@ -144,9 +159,9 @@ export interface PublishResult {
 }
 
 function sourceOf(image: Image, opts: PublishOptions): { root?: string; file?: string } {
-  if (opts.root && opts.file) throw new UsageError('give --root DIR or --file IMG, not both');
-  if (opts.root) return { root: opts.root };
-  if (opts.file) return { file: opts.file };
+  if (opts.from && opts.fromFile) throw new UsageError('give --from DIR or --from-file IMG, not both');
+  if (opts.from) return { root: opts.from };
+  if (opts.fromFile) return { file: opts.fromFile };
   return image.root ? { root: image.root } : { file: image.file as string };
 }
 
@@ -182,7 +197,9 @@ function sweepStore(store: string, index: RevisionIndex): string[] {
  * record written. The kernel and initrds are staged next without the lock (an initrd build can take
  * a minute; the boot dir BOOTDIR/IMAGE@REV is this revision's own), and a last short hold records
  * them and writes the generated files. An interrupt removes the half-made copy.
- * Errors: UsageError (both --root and --file), InventoryError (no such image, no kver, the image
+ * With `root` (--root DIR) every one of those writes goes under DIR (the records too), and the
+ * previous revision and the records are read there: a rehearsal that leaves the site untouched.
+ * Errors: UsageError (both --from and --from-file), InventoryError (no such image, no kver, the image
  * changed meanwhile), ImageError (no kernel in the source), DeployError (a write failed).
  */
 export async function publishImage(inventoryFile: string, name: string, opts: PublishOptions = {}): Promise<PublishResult> {
@@ -195,15 +212,17 @@ export async function publishImage(inventoryFile: string, name: string, opts: Pu
   const kver = image.kver;
   if (!kver) throw new InventoryError(`images.${name}.kver is not set`, { hint: `set it with \`xenroot image add ${name} ... --kver VER\` or edit the inventory` });
   const source = sourceOf(image, opts);
-  const planIndex = readRevisionIndex(site, name) ?? emptyIndex(site, name);
+  const root = opts.root;
+  const planIndex = readRevisionIndex(site, name, root) ?? emptyIndex(site, name);
   const store = revisionStore(site, name);
-  const prev = liveRevisions(planIndex).filter((r) => existsSync(r.path)).at(-1);
+  const prev = liveRevisions(planIndex).filter((r) => existsSync(under(root, r.path))).at(-1);
+  const prevPath = prev && under(root, prev.path);
 
   if (opts.dryRun) {
     const revision = planIndex.next;
     const path = revisionRoot(site, name, revision);
     const from = source.root;
-    const count = async (dir: string) => (await snapshotTree(dir, path, { ...(prev ? { linkDest: prev.path } : {}), dryRun: true })).copiedFiles;
+    const count = async (dir: string) => (await snapshotTree(dir, under(root, path), { ...(prevPath ? { linkDest: prevPath } : {}), dryRun: true })).copiedFiles;
     const copied = from ? await count(from) : await withImageSession({ file: source.file as string }, { chroot: false }, (s) => count(s.root));
     const record = newRecord(revision, startedAt, source, path, revisionExport(site, name, revision), kver, undefined, prev?.revision);
     const sync = opts.sync === false ? undefined : await withInventoryLock(inventoryFile, () => publishSync(inventoryFile, name, record, { ...planIndex, next: revision + 1, revisions: [...planIndex.revisions, record] }, opts));
@@ -211,19 +230,19 @@ export async function publishImage(inventoryFile: string, name: string, opts: Pu
   }
 
   // The heavy I/O, no lock held: copy and manifest into this process's own staging directory.
-  mkdirSync(store, { recursive: true, mode: 0o755 });
-  const tmp = tempPath(join(store, 'publish'));
+  mkdirSync(under(root, store), { recursive: true, mode: 0o755 });
+  const tmp = tempPath(join(under(root, store), 'publish'));
   const undo = onCleanup(`revision being published ${tmp}`, () => rm(tmp, { recursive: true, force: true }), { sync: () => rmSync(tmp, { recursive: true, force: true }) });
   try {
     const copy = async (from: string): Promise<{ copied: number; ms: number; manifest: ReturnType<typeof treeManifest>; manifestMs: number }> => {
-      log().info({ step: 'copy', from, to: tmp, linkDest: prev?.path }, `copying ${from} for ${name}${prev ? ` (unchanged files linked to ${name}@${prev.revision})` : ''}`);
-      const s = await snapshotTree(from, tmp, prev ? { linkDest: prev.path } : {});
+      log().info({ step: 'copy', from, to: tmp, linkDest: prevPath }, `copying ${from} for ${name}${prev ? ` (unchanged files linked to ${name}@${prev.revision})` : ''}`);
+      const s = await snapshotTree(from, tmp, prevPath ? { linkDest: prevPath } : {});
       const tm = performance.now();
-      const prevText = prev ? readTreeManifest(site, name, prev.revision) : undefined;
+      const prevText = prev ? readTreeManifest(site, name, prev.revision, root) : undefined;
       // Files of the source changed since the previous copy began are checked by content (see treeManifest).
       // (50 ms: the kernel's coarse clock may stamp a change up to a tick before the moment it happened)
       const since = Date.parse(prev?.startedAt ?? prev?.publishedAt ?? '') - 50;
-      const manifest = treeManifest(tmp, prev && prevText ? { root: prev.path, text: prevText } : undefined, prev ? { root: from, since } : undefined);
+      const manifest = treeManifest(tmp, prevPath && prevText ? { root: prevPath, text: prevText } : undefined, prev ? { root: from, since } : undefined);
       const manifestMs = Math.round(performance.now() - tm);
       if (!existsSync(join(tmp, 'boot', `vmlinuz-${kver}`)))
         throw new ImageError(`${from} has no /boot/vmlinuz-${kver}: nothing of it was published`, { hint: `install that kernel into the image, or set images.${name}.kver to the kernel it has` });
@@ -238,32 +257,32 @@ export async function publishImage(inventoryFile: string, name: string, opts: Pu
       if (!img) throw new InventoryError(`image ${name} was removed while it was being copied: nothing of it was published`);
       if (img.kver !== kver || revisionStore(now.site, name) !== store)
         throw new InventoryError(`images.${name}.kver or the site's export root changed while the image was being copied: nothing of it was published`, { hint: 'publish it again' });
-      const index = readRevisionIndex(site, name) ?? emptyIndex(site, name);
-      for (const r of sweepStore(store, index)) log().warn(`removed ${r}, left by an interrupted publish or prune`);
+      const index = readRevisionIndex(site, name, root) ?? emptyIndex(site, name);
+      for (const r of sweepStore(under(root, store), index)) log().warn(`removed ${r}, left by an interrupted publish or prune`);
       const revision = index.next;
       const path = revisionRoot(site, name, revision);
       const record = newRecord(revision, startedAt, source, path, revisionExport(site, name, revision), kver, c.manifest, prev?.revision);
-      await writeTreeManifest(site, name, revision, c.manifest.text);
-      await rename(tmp, path);
+      await writeTreeManifest(site, name, revision, c.manifest.text, root);
+      await rename(tmp, under(root, path));
       undo.release();
       const next: RevisionIndex = { ...index, next: revision + 1, revisions: [...index.revisions, record] };
       // Recorded before staging: a failed initrd build leaves a published revision that rollout or test stages later.
-      await writeRevisionIndex(site, next);
+      await writeRevisionIndex(site, next, root);
       return { record, index: next, data: now };
     });
 
     // Boot files, no lock held: BOOTDIR/IMAGE@REV belongs to this revision alone.
     const ts = performance.now();
     const targets = [...new Set([...neededTargets(data, name), ...(opts.targets ?? [])])];
-    const staged = await ensureStaged(data.site, data, name, record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress });
+    const staged = await ensureStaged(data.site, data, name, record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress, ...(root ? { root } : {}) });
     const stageMs = Math.round(performance.now() - ts);
     const sync = await withInventoryLock(inventoryFile, async () => {
       if (staged) {
-        const latest = readRevisionIndex(site, name) ?? index;
+        const latest = readRevisionIndex(site, name, root) ?? index;
         const rec = latest.revisions.find((r) => r.revision === record.revision);
         if (rec) {
           rec.staged = { ...rec.staged, ...record.staged };
-          await writeRevisionIndex(site, latest);
+          await writeRevisionIndex(site, latest, root);
         }
       }
       return opts.sync === false ? undefined : publishSync(inventoryFile, name, record, undefined, opts);
@@ -315,10 +334,11 @@ function newRecord(revision: number, startedAt: string, source: RevisionRecord['
 async function publishSync(inventoryFile: string, name: string, record: RevisionRecord, dryIndex: RevisionIndex | undefined, opts: PublishOptions): Promise<PublishResult['sync']> {
   const ref = imageRef(name, record.revision);
   try {
-    const data = dryIndex ? (await loadInventory(inventoryFile)).data : undefined;
-    const indexes = data ? readRevisionIndexes(data) : undefined;
+    // Under --root the records are those under DIR (where this publish wrote its own).
+    const data = dryIndex || opts.root ? (await loadInventory(inventoryFile)).data : undefined;
+    const indexes = data ? readRevisionIndexes(data, opts.root) : undefined;
     if (indexes && dryIndex) indexes.set(name, dryIndex);
-    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), ...(indexes ? { revisions: indexes } : {}) });
+    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.root ? { root: opts.root } : {}), ...(opts.reload === false ? { reload: false } : {}), ...(indexes ? { revisions: indexes } : {}) });
     return { counts: r.counts, changes: r.changes, warnings: r.warnings, dryRun: r.dryRun };
   } catch (err) {
     // The revision is published; what keeps the generated files from being written is another matter (a node of the working directory, say).
@@ -429,8 +449,10 @@ export interface PruneOptions {
   keep?: number;
   dryRun?: boolean;
   diff?: boolean;
-  /** The generated files go under this directory (as `sync --root`). */
-  syncRoot?: string;
+  /** Every file prune writes or removes is under this directory, as DESTDIR does (`sync --root`): records, trees, boot files, exports, TFTP tree. */
+  root?: string;
+  /** false: run no exportfs -r and restart no DHCP server (as `sync --no-reload`). */
+  reload?: boolean;
 }
 
 export interface PruneResult {
@@ -448,11 +470,12 @@ export interface PruneResult {
  */
 export async function pruneImage(inventoryFile: string, name: string, opts: PruneOptions = {}): Promise<PruneResult> {
   const keepNewest = opts.keep ?? 1;
+  const root = opts.root;
   return withInventoryLock(inventoryFile, async () => {
     const { data } = await loadInventory(inventoryFile);
     requireEntry(data, 'image', name);
     const site = data.site;
-    const index = readRevisionIndex(site, name) ?? emptyIndex(site, name);
+    const index = readRevisionIndex(site, name, root) ?? emptyIndex(site, name);
     const live = liveRevisions(index);
     const used = revisionsInUse(data, name);
     const newest = new Set(live.slice(Math.max(0, live.length - keepNewest)).map((r) => r.revision));
@@ -466,17 +489,17 @@ export async function pruneImage(inventoryFile: string, name: string, opts: Prun
     }
     const now = new Date().toISOString();
     const next: RevisionIndex = { ...index, revisions: index.revisions.map((r) => (gone.includes(r) ? { ...r, prunedAt: now } : r)) };
-    const indexes = readRevisionIndexes(data);
+    const indexes = readRevisionIndexes(data, root);
     indexes.set(name, next);
     // Stop exporting and serving them first (planned from the pruned facts; a failure changes nothing), record it, then remove what is on disk.
-    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(opts.syncRoot ? { root: opts.syncRoot } : {}), revisions: indexes });
-    if (!opts.dryRun && gone.length) await writeRevisionIndex(site, next);
+    const r = await syncUnlocked(inventoryFile, { dryRun: !!opts.dryRun, diff: !!opts.diff, ...(root ? { root } : {}), ...(opts.reload === false ? { reload: false } : {}), revisions: indexes });
+    if (!opts.dryRun && gone.length) await writeRevisionIndex(site, next, root);
     if (!opts.dryRun) {
       for (const g of gone) {
-        await rm(g.path, { recursive: true, force: true });
-        await rm(bootFiles(site, imageRef(name, g.revision), revisionImage(data, name, g), 'xen').dir, { recursive: true, force: true });
+        await rm(under(root, g.path), { recursive: true, force: true });
+        await rm(under(root, bootFiles(site, imageRef(name, g.revision), revisionImage(data, name, g), 'xen').dir), { recursive: true, force: true });
       }
-      sweepStore(revisionStore(site, name), next);
+      sweepStore(under(root, revisionStore(site, name)), next);
     }
     return { image: name, dryRun: !!opts.dryRun, removed: gone.map((g) => imageRef(name, g.revision)), kept, sync: { counts: r.counts, changes: r.changes, warnings: r.warnings, dryRun: r.dryRun } };
   });

@@ -17,7 +17,7 @@ import { removeFile } from '../sys/atomic.js';
 import { requireEntry } from '../inventory/lookup.js';
 import { resolveNodeRefs } from '../inventory/refs.js';
 import { imageRef } from '../inventory/paths.js';
-import { writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
+import { readRevisionIndexes, writeRevisionIndex, writeRolloutRecord } from '../inventory/revision-store.js';
 import { lastPass, nodeImage, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
 import type { Client, Guest, InitrdBuilder, InventoryData } from '../inventory/schema.js';
 import { loadInventory, parseInventoryText, updateInventory, type Inventory } from './steps/store.js';
@@ -41,7 +41,11 @@ export interface NodeSelection {
 export interface MoveOptions extends NodeSelection {
   dryRun?: boolean;
   diff?: boolean;
-  /** Write every system path under this directory, as `sync --root`. */
+  /**
+   * Every file under this directory, as DESTDIR (`sync --root`): generated files, staged boot files,
+   * revision and rollout records; the revisions are read there (where `publish --root DIR` put
+   * them). The inventory edit itself is saved as usual.
+   */
   root?: string;
   /** false: skip the reload hooks (exportfs -r, DHCP server). */
   reload?: boolean;
@@ -146,7 +150,8 @@ async function apply(
     const { moved, record } = await edit(inv);
     if (moved.length === 0) return { moved, sync: undefined, record: undefined };
     inv.revalidate();
-    const syncOpts = { ...(opts.root ? { root: opts.root } : {}), ...(opts.reload === false ? { reload: false } : {}) };
+    // Under --root the revision records are those under DIR (where a publish --root DIR put them).
+    const syncOpts = { ...(opts.root ? { root: opts.root, revisions: readRevisionIndexes(inv.data, opts.root) } : {}), ...(opts.reload === false ? { reload: false } : {}) };
     if (locked) sweepSwitches(inv.data, inventoryFile, opts.root);
     // The edited model as it is in memory: sync plans from it without parsing it again.
     const sync = await syncUnlocked(inventoryFile, { ...syncOpts, dryRun: !!opts.dryRun, diff: !!opts.diff, inventory: { text: inv.toString(), data: inv.data, siteKeys: inv.siteKeysAfter() } });
@@ -156,7 +161,7 @@ async function apply(
     removeOrphanSets(inv.data, opts.root);
     let file: string | undefined;
     if (record) {
-      file = await writeRolloutRecord(inv.data.site, { action, image, date: new Date().toISOString(), ...record });
+      file = await writeRolloutRecord(inv.data.site, { action, image, date: new Date().toISOString(), ...record }, opts.root);
       const written = file;
       inv.onSaveFailure(async () => void removeFile(written));
     }
@@ -198,7 +203,7 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
   let image = '';
   const prestaged = opts.dryRun ? undefined : await stageUnlocked(inventoryFile, ref, opts);
   const r = await apply(inventoryFile, 'rollout', (ref.split('@')[0] ?? ref), opts, async (inv) => {
-    const rev = requireRevision(inv.data, ref);
+    const rev = requireRevision(inv.data, ref, opts.root);
     const adopted = prestaged ? adoptStaged(rev.record, prestaged) : false;
     image = rev.image;
     const nodes = selectNodes(inv.data, rev.image, opts);
@@ -218,7 +223,8 @@ export async function rollout(inventoryFile: string, ref: string, opts: RolloutO
     if (toMove.length === 0) return { moved: [], record: undefined };
     // The boot files the moved nodes need, built from the revision's own tree (recorded with it).
     const targets = nodeTargets(inv.data, toMove);
-    if ((await ensureStaged(inv.data.site, inv.data, rev.image, rev.record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress })) || adopted) await writeRevisionIndex(inv.data.site, rev.index);
+    if ((await ensureStaged(inv.data.site, inv.data, rev.image, rev.record, targets, { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress, ...(opts.root ? { root: opts.root } : {}) })) || adopted)
+      await writeRevisionIndex(inv.data.site, rev.index, opts.root);
     const moves: RolloutRecord['moves'] = {};
     const moved: Move[] = [];
     for (const n of toMove) {
@@ -242,7 +248,7 @@ async function stageUnlocked(inventoryFile: string, ref: string, opts: RolloutOp
   let rev: ReturnType<typeof requireRevision>;
   let nodes: Selected[];
   try {
-    rev = requireRevision(data, ref);
+    rev = requireRevision(data, ref, opts.root);
     nodes = selectNodes(data, rev.image, opts);
   } catch {
     return undefined;
@@ -252,7 +258,7 @@ async function stageUnlocked(inventoryFile: string, ref: string, opts: RolloutOp
   if (opts.canary !== undefined) toMove = toMove.slice(0, opts.canary);
   if (toMove.length === 0) return undefined;
   const record = structuredClone(rev.record);
-  await ensureStaged(data.site, data, rev.image, record, nodeTargets(data, toMove), { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress });
+  await ensureStaged(data.site, data, rev.image, record, nodeTargets(data, toMove), { ...(opts.builder ? { builder: opts.builder } : {}), progress: !!opts.progress, ...(opts.root ? { root: opts.root } : {}) });
   return record.staged;
 }
 

@@ -17,10 +17,11 @@ export interface SetGuestResult {
   written: string[];
 }
 
-export async function setGuest(inventoryFile: string, name: string, flags: IdentityFlags): Promise<SetGuestResult> {
+/** Changes the guest's identity and rewrites its files; with `root` (--root DIR) they are written under DIR. */
+export async function setGuest(inventoryFile: string, name: string, flags: IdentityFlags, opts: { root?: string } = {}): Promise<SetGuestResult> {
   return updateInventory(inventoryFile, async (inv) => {
     const r = setGuestIdentity(inv, name, flags);
-    const applied = await writeGuestFiles(inv, [name]);
+    const applied = await writeGuestFiles(inv, [name], opts.root);
     return { name, ...r, written: applied.changes.filter((c) => c.outcome === 'created' || c.outcome === 'updated').map((c) => c.target) };
   });
 }

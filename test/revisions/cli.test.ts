@@ -16,7 +16,6 @@ import { snapshot } from '../sync/fixture.js';
 const KVER = '6.1.0-99-amd64';
 let dir: string;
 let env: Record<string, string>;
-let root: string;
 
 async function x(args: string[], code = 0) {
   const r = await xenroot(args, { env });
@@ -31,12 +30,11 @@ beforeAll(async () => {
   await mkdir(join(img, 'etc'));
   await writeFile(join(img, 'boot', `vmlinuz-${KVER}`), 'not really a kernel\n');
   await writeFile(join(img, 'etc/motd'), 'one\n');
-  root = join(dir, 'root');
   const inventory = join(dir, 'inventory.yaml');
   await writeFile(
     inventory,
     stringify({
-      site: { nfsServer: '10.0.2.2', allow: ['10.0.2.0/24'], bootDir: join(dir, 'boot'), tftpRoot: '/tftpboot/linux-install', revisions: { dir: join(dir, 'revs'), export: '/export' } },
+      site: { nfsServer: '10.0.2.2', allow: ['10.0.2.0/24'], bootDir: join(dir, 'boot'), tftpRoot: join(dir, 'tftpboot'), exports: { file: join(dir, 'etc/exports'), dir: join(dir, 'etc/exports.d') }, dhcp: { file: join(dir, 'etc/dnsmasq.d/xenroot.conf') }, revisions: { dir: join(dir, 'revs'), export: '/export' } },
       images: { terminal: { root: img, kver: KVER } },
       guests: {},
       clients: {},
@@ -51,19 +49,19 @@ afterAll(async () => {
 
 describe('revisions from the command line', () => {
   it('a dry run of publish counts what it would copy and publishes nothing', async () => {
-    const r = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--dry-run', '--sync-root', root])).stdout);
+    const r = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--dry-run'])).stdout);
     expect(r).toMatchObject({ ref: 'terminal@1', dryRun: true, copiedFiles: 2 });
-    expect(r.sync.changes.map((c: { path: string }) => c.path)).toContain('/etc/exports');
+    expect(r.sync.changes.map((c: { path: string }) => c.path)).toContain(join(dir, 'etc/exports'));
     expect(existsSync(join(dir, 'revs/terminal/1'))).toBe(false);
-    expect(existsSync(root)).toBe(false);
+    expect(existsSync(join(dir, 'etc/exports'))).toBe(false);
   });
 
   it('publish freezes the image as terminal@1, exported at its own path; show and verify read it back', async () => {
-    const r = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--sync-root', root])).stdout);
+    const r = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--no-reload'])).stdout);
     expect(r).toMatchObject({ ref: 'terminal@1', path: join(dir, 'revs/terminal/1'), export: '/export/terminal/1', files: 5 });
     expect(r.linkedTo).toBeUndefined();
     expect(r.manifestSha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(await readFile(join(root, 'etc/exports'), 'utf8')).toContain('# image terminal@1\n/export/terminal/1 10.0.2.0/24(ro,no_root_squash,no_subtree_check)');
+    expect(await readFile(join(dir, 'etc/exports'), 'utf8')).toContain('# image terminal@1\n/export/terminal/1 10.0.2.0/24(ro,no_root_squash,no_subtree_check)');
     const human = (await x(['image', 'show', 'terminal'])).stdout;
     expect(human).toMatch(/^ {2}1 +\S+ +0\.0 MiB +0\.0 MiB +never tested +- +-$/m);
     expect(JSON.parse((await x(['--json', 'image', 'verify', 'terminal@1'])).stdout)).toMatchObject({ intact: true, actual: r.manifestSha256 });
@@ -71,7 +69,7 @@ describe('revisions from the command line', () => {
 
   it('a second publish links what did not change to terminal@1', async () => {
     await writeFile(join(dir, 'img/etc/motd'), 'two, longer\n');
-    const r = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--sync-root', root])).stdout);
+    const r = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--no-reload'])).stdout);
     expect(r).toMatchObject({ ref: 'terminal@2', linkedTo: 1, copiedFiles: 1 });
     expect(await readFile(join(dir, 'revs/terminal/1/etc/motd'), 'utf8')).toBe('one\n');
   });
@@ -80,7 +78,7 @@ describe('revisions from the command line', () => {
     await x(['client', 'add', '52:54:00:00:00:01', '--name', 'pc1']);
     const before = await snapshot(dir);
     const inv = await readFile(env.XENROOT_INVENTORY!, 'utf8');
-    const refused = await x(['rollout', 'terminal@2', '--all', '--root', root], 9);
+    const refused = await x(['rollout', 'terminal@2', '--all', '--no-reload'], 9);
     expect(refused.stderr.trimEnd()).toBe(
       'xenroot: terminal@2 has no PASS on record (never tested): nothing was rolled out\n  hint: test it first: `xenroot test terminal@2`; or roll it out untested with --force (recorded)',
     );
@@ -98,14 +96,14 @@ describe('revisions from the command line', () => {
 
   it('prune removes what no node boots or may roll back to, keeping the newest; its export goes with it', async () => {
     await x(['client', 'remove', 'pc1']);
-    const dry = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--dry-run', '--sync-root', root])).stdout);
+    const dry = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--dry-run'])).stdout);
     expect(dry).toMatchObject({ removed: ['terminal@1'], kept: [{ ref: 'terminal@2', why: 'one of the 1 newest (--keep)' }] });
     expect(existsSync(join(dir, 'revs/terminal/1'))).toBe(true);
-    const r = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--sync-root', root])).stdout);
+    const r = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--no-reload'])).stdout);
     expect(r.removed).toEqual(['terminal@1']);
     expect(existsSync(join(dir, 'revs/terminal/1'))).toBe(false);
     expect(await readFile(join(dir, 'revs/terminal/2/etc/motd'), 'utf8')).toBe('two, longer\n');
-    expect(await readFile(join(root, 'etc/exports'), 'utf8')).not.toContain('/export/terminal/1');
+    expect(await readFile(join(dir, 'etc/exports'), 'utf8')).not.toContain('/export/terminal/1');
     expect((await x(['rollout', 'terminal@1', '--all', '--force'], 3)).stderr).toContain('image terminal has no revision 1 any more (it was pruned)');
     const all = JSON.parse((await x(['--json', 'image', 'show', 'terminal', '--all'])).stdout);
     expect(all.revisions.revisions.map((v: { revision: number; prunedAt?: string }) => [v.revision, !!v.prunedAt])).toEqual([[1, true], [2, false]]);
@@ -115,7 +113,7 @@ describe('revisions from the command line', () => {
 
   it('two publishes of the same image started at once each get a revision number of their own, both intact', async () => {
     await writeFile(join(dir, 'img/etc/motd'), 'three\n');
-    const both = await Promise.all([x(['--json', 'image', 'publish', 'terminal', '--sync-root', root]), x(['--json', 'image', 'publish', 'terminal', '--sync-root', root])]);
+    const both = await Promise.all([x(['--json', 'image', 'publish', 'terminal', '--no-reload']), x(['--json', 'image', 'publish', 'terminal', '--no-reload'])]);
     const refs = both.map((r) => JSON.parse(r.stdout).ref as string).sort();
     expect(refs).toEqual(['terminal@3', 'terminal@4']);
     for (const ref of refs) expect(JSON.parse((await x(['--json', 'image', 'verify', ref])).stdout)).toMatchObject({ intact: true });

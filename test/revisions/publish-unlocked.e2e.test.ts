@@ -60,7 +60,7 @@ describe('publish and a MAC pin at once', () => {
     const store = join(dir, 'revs/real');
     for (let attempt = 1; ; attempt++) {
       const mac = `00:16:3e:00:00:${(0x10 + attempt).toString(16)}`;
-      const publish = spawn(process.execPath, [XENROOT, 'image', 'publish', 'real', '--sync-root', join(dir, 'root')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const publish = spawn(process.execPath, [XENROOT, 'image', 'publish', 'real', '--no-sync'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       publish.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const published = new Promise<number | null>((res) => publish.on('exit', (code) => res(code)));

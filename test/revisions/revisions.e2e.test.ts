@@ -1,6 +1,6 @@
 /**
  * From test to hardware, on real components, through the CLI as an admin runs it: a PXE client
- * (QEMU + iPXE ROM, QEMU's TFTP serving the tree `xenroot rollout --root` wrote) and a guest (QEMU
+ * (QEMU + iPXE ROM, QEMU's TFTP serving the tree `xenroot rollout` wrote under the test's dir) and a guest (QEMU
  * under a private libvirtd) boot revision 1 of an image (marker A) over NFSv4 from nfs-ganesha on
  * loopback, which serves the revisions directory (each revision at /export/terminal/REV).
  * Revision 2 (marker B) is published; its rollout before a test is refused and changes no file;
@@ -71,16 +71,19 @@ beforeAll(async () => {
   // ganesha serves the revisions directory: revision REV of terminal is /export/terminal/REV.
   [nfs, libvirtd] = await Promise.all([startNfsServer({ exports: [{ path: revs }] }), startLocalLibvirtd()]);
   env = { XENROOT_INVENTORY: join(dir, 'inventory.yaml'), XENROOT_CONNECT: libvirtd.uri, XENROOT_STATE_DIR: join(dir, 'state') };
-  await x(['init', '--nfs-server', '10.0.2.2', '--allow', '10.0.2.0/24', '--boot-dir', join(dir, 'boot'), '--tftp-root', '/tftpboot/linux-install']);
+  await x(['init', '--nfs-server', '10.0.2.2', '--allow', '10.0.2.0/24', '--boot-dir', join(dir, 'boot'), '--tftp-root', tftp]);
   const doc = parse(await readFile(env.XENROOT_INVENTORY!, 'utf8')) as { site: Record<string, unknown> };
   doc.site.revisions = { dir: revs, export: nfs.exports[0]!.pseudo };
+  // Every generated file of the site under root (exports, DHCP, TFTP tree), written with --no-reload.
+  doc.site.exports = { file: join(root, 'etc/exports'), dir: join(root, 'etc/exports.d') };
+  doc.site.dhcp = { file: join(root, 'etc/dnsmasq.d/xenroot.conf') };
   await writeFile(env.XENROOT_INVENTORY!, stringify(doc));
   await x(['image', 'add', 'terminal', '--root', img, '--nfs-options', `port=${nfs.port}`]);
   await x(['create', 'Terminal', '--image', 'terminal', '--memory', '256']);
   await x(['client', 'add', MAC, '--name', 'pc1', '--image', 'terminal', '--append', 'console=ttyS0']);
-  await x(['image', 'publish', 'terminal', '--sync-root', root]);
+  await x(['image', 'publish', 'terminal', '--no-reload']);
   // Revision 1 goes out untested, on purpose: --force is recorded.
-  const r = JSON.parse((await x(['--json', 'rollout', 'terminal@1', '--all', '--force', '--root', root])).stdout);
+  const r = JSON.parse((await x(['--json', 'rollout', 'terminal@1', '--all', '--force', '--no-reload'])).stdout);
   expect(r.forced).toBe(true);
 }, 600_000);
 
@@ -116,14 +119,14 @@ describe('revisions from test to hardware', () => {
     // The admin edits the working directory in place: revision 1 must not change with it.
     await writeFile(join(img, 'sbin/init'), init('XENROOT-MARKER-B'), { mode: 0o755 });
     await writeFile(join(img, 'etc/xenroot-rev'), 'B\n');
-    const pub = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--sync-root', root])).stdout);
+    const pub = JSON.parse((await x(['--json', 'image', 'publish', 'terminal', '--no-reload'])).stdout);
     expect(pub).toMatchObject({ revision: 2, linkedTo: 1 });
     expect(pub.addedBytes).toBeLessThan(pub.bytes / 10);
     expect(JSON.parse((await x(['--json', 'image', 'verify', 'terminal@1'])).stdout).intact).toBe(true);
 
     const before = await snapshot(root);
     const invBefore = await readFile(env.XENROOT_INVENTORY!, 'utf8');
-    const refused = await x(['rollout', 'terminal@2', '--all', '--root', root], 9);
+    const refused = await x(['rollout', 'terminal@2', '--all', '--no-reload'], 9);
     expect(refused.stderr).toContain('terminal@2 has no PASS on record (never tested): nothing was rolled out');
     expect(await snapshot(root)).toEqual(before);
     expect(await readFile(env.XENROOT_INVENTORY!, 'utf8')).toBe(invBefore);
@@ -134,7 +137,7 @@ describe('revisions from test to hardware', () => {
     expect(await readFile(test.record.log, 'utf8')).toContain('XENROOT-MARKER-B');
 
     const beats = (running.console().match(/xenroot-beat: A /g) ?? []).length;
-    const moved = JSON.parse((await x(['--json', 'rollout', 'terminal@2', '--all', '--root', root])).stdout);
+    const moved = JSON.parse((await x(['--json', 'rollout', 'terminal@2', '--all', '--no-reload'])).stdout);
     expect(moved.moved.map((m: { node: string }) => m.node).sort()).toEqual(['client pc1', 'guest Terminal']);
     expect(moved.forced).toBe(false);
     const show = JSON.parse((await x(['--json', 'image', 'show', 'terminal'])).stdout);
@@ -169,7 +172,7 @@ describe('revisions from test to hardware', () => {
   });
 
   it('rollback returns both to revision 1 in one step without a test; both boot marker A (the client through its iPXE script)', async () => {
-    const back = JSON.parse((await x(['--json', 'rollback', 'terminal', '--all', '--root', root])).stdout);
+    const back = JSON.parse((await x(['--json', 'rollback', 'terminal', '--all', '--no-reload'])).stdout);
     expect(back.moved.map((m: { to: string }) => m.to)).toEqual(['terminal@1', 'terminal@1']);
     const [guestLog, client] = await Promise.all([bootGuest('XENROOT-MARKER-A'), bootClient('ipxe/boot.ipxe')]);
     await client.waitFor(/XENROOT-MARKER-A/, 240_000);
@@ -178,7 +181,7 @@ describe('revisions from test to hardware', () => {
     await client.stop();
     await x(['stop', 'Terminal', '--force']);
     // Revision 2 is no longer booted nor a rollback target: prune removes it; revision 1 stays.
-    const pruned = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--keep', '0', '--sync-root', root])).stdout);
+    const pruned = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--keep', '0', '--no-reload'])).stdout);
     expect(pruned.removed).toEqual(['terminal@2']);
     expect(await readFile(join(root, 'etc/exports'), 'utf8')).not.toContain('/export/terminal/2');
   });

@@ -152,7 +152,7 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
   const t1 = performance.now();
 
   const sources = { ...prev.sources };
-  const stage = await stageImages(data, sources);
+  const stage = await stageImages(data, sources, root);
   warnings.push(...stage.warnings);
   const needSyslinux = stage.staged.size > 0 || Object.keys(data.clients).length > 0;
   const syslinux: PlanInput['syslinux'] = needSyslinux
