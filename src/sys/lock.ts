@@ -76,8 +76,9 @@ function judge(note: LockNote | undefined): Verdict {
 /** Creates the lock with `note`; false when it exists. Throws the filesystem error otherwise. */
 function create(path: string, note: LockNote): boolean {
   const tmp = tempPath(path);
-  writeFileSync(tmp, JSON.stringify(note) + '\n', { mode: 0o644 });
   try {
+    // Inside the try: on a full disk the open succeeds and the write fails, and the temp must go.
+    writeFileSync(tmp, JSON.stringify(note) + '\n', { mode: 0o644 });
     linkSync(tmp, path);
     return true;
   } catch (err) {
