@@ -19,6 +19,7 @@ import {
   NAME_RULE,
   addressProblem,
   checkAbsPath,
+  normalPath,
   checkCidr,
   hostnameProblem,
   ipv4AddressProblem,
@@ -43,7 +44,8 @@ function checked(check: (v: string) => string | undefined) {
 }
 
 const Name = checked(checkName);
-const AbsPath = checked(checkAbsPath);
+/** An absolute path, judged and kept in its normal form (validate.ts normalPath). */
+const AbsPath = checked(checkAbsPath).transform(normalPath);
 const Host = checked(checkHost);
 const KernelArgs = checked(checkKernelArgs);
 const Network = checked(checkNetwork);
@@ -88,12 +90,21 @@ const NodeFile = z.union(
   ],
   { error: 'must be the file\'s text, or { content: TEXT } or { source: PATH }, with an optional mode: "0600"' },
 );
-const NodeFiles = z.record(z.string(), NodeFile).superRefine((files, ctx) => {
-  for (const path of Object.keys(files)) {
-    const problem = nodeFilePathProblem(path);
-    if (problem) ctx.addIssue({ code: 'custom', path: [path], message: problem });
-  }
-});
+/** Per-node files keyed by their destination in its normal form; two spellings of one destination are refused. */
+const NodeFiles = z
+  .record(z.string(), NodeFile)
+  .superRefine((files, ctx) => {
+    const seen = new Map<string, string>();
+    for (const path of Object.keys(files)) {
+      const problem = nodeFilePathProblem(path);
+      if (problem) ctx.addIssue({ code: 'custom', path: [path], message: problem });
+      const normal = normalPath(path);
+      const other = seen.get(normal);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: `is ${normal}, as "${other}" is: give each file once` });
+      else seen.set(normal, path);
+    }
+  })
+  .transform((files) => Object.fromEntries(Object.entries(files).map(([path, f]) => [normalPath(path), f])));
 
 /** The identity fields of guests and clients, added at the end of both objects. */
 const IDENTITY_FIELDS = {
