@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
-import { INITRD_BUILDERS } from './constants.js';
+import { CRASH_ACTIONS, INITRD_BUILDERS, OFF_ACTIONS } from './constants.js';
 import { exportIssues, exportOptionsProblem } from './exports.js';
 import { STATE_SUBDIRS, stateDir } from './state-path.js';
 import { identityIssues } from './identity.js';
@@ -117,9 +117,9 @@ const IDENTITY_FIELDS = {
   files: NodeFiles.optional(),
 };
 
-const LifecycleAction = z.enum(['destroy', 'restart', 'preserve', 'rename-restart', 'coredump-destroy', 'coredump-restart'], {
-  error: 'must be one of destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart',
-});
+/** A guest's action on power-off and reboot, and on a crash (constants.ts: what libvirt's schema takes for each). */
+const OffAction = z.enum(OFF_ACTIONS, { error: `must be one of ${OFF_ACTIONS.join(', ')} (the coredump actions are for onCrash only)` });
+const CrashAction = z.enum(CRASH_ACTIONS, { error: `must be one of ${CRASH_ACTIONS.join(', ')}` });
 
 export const SiteSchema = z
   .object({
@@ -253,9 +253,9 @@ export const GuestSchema = z
     append: KernelArgs.optional(),
     /** Directory of NAME.cfg and NAME.xml (`create --out`); default: the site's guest directory. */
     configDir: AbsPath.optional(),
-    onPoweroff: LifecycleAction.default('destroy'),
-    onReboot: LifecycleAction.default('restart'),
-    onCrash: LifecycleAction.default('destroy'),
+    onPoweroff: OffAction.default('destroy'),
+    onReboot: OffAction.default('restart'),
+    onCrash: CrashAction.default('destroy'),
     /** The published revision of its image it boots (set by `xenroot rollout`); none: the image's working directory. */
     revision: Revision.optional(),
     /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */
