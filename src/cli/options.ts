@@ -11,8 +11,8 @@
  * a parser refuses is a UsageError (exit 2).
  */
 import { Option, type Command } from 'commander';
-import { resolve } from 'node:path';
 import { InventoryError } from '../sys/errors.js';
+import { flagPath } from '../inventory/paths.js';
 
 export interface Opt<T> {
   /** commander flags: '--root <dir>', '-n, --dry-run', '--no-sync', '--target <t>'. */
@@ -20,7 +20,7 @@ export interface Opt<T> {
   help: string;
   /** Checks and converts one raw value (commander's argParser); `previous` for repeatable flags. */
   parse?: (raw: string, previous: T | undefined) => T;
-  /** A path: made absolute against the working directory. */
+  /** A path: made absolute against the working directory and normalised (inventory/paths.ts flagPath). */
   path?: boolean;
   /** A default commander shows in help and gives when the flag is absent. */
   default?: T;
@@ -59,7 +59,7 @@ export function optionValues<S extends Table>(table: S, parsed: Record<string, u
   for (const [key, o] of Object.entries(table)) {
     const v = parsed[new Option(o.flags).attributeName()];
     if (v === undefined) continue;
-    out[key] = o.path && typeof v === 'string' ? resolve(v) : v;
+    out[key] = o.path && typeof v === 'string' ? flagPath(o.flags.replace(/^-\w, /, '').split(' ')[0] as string, v) : v;
   }
   return out as Values<S>;
 }

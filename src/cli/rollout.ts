@@ -64,14 +64,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--force', 'move them without a PASS on record (recorded as forced)')
     .action(async (ref: string, o: MoveFlags & { canary?: number; force?: boolean }) => {
       const { rollout } = await import('../ops/rollout.js');
-      const { resolve } = await import('node:path');
+      const { flagPath } = await import('../inventory/paths.js');
       const r = await rollout(await ctx.inventoryPath(), ref, {
         ...selection(o),
         dryRun: !!o.dryRun,
         diff: !!o.diff,
         reload: o.reload,
         progress: !ctx.json,
-        ...(o.root ? { root: resolve(o.root) } : {}),
+        ...(o.root ? { root: flagPath('--root', o.root) } : {}),
         ...(o.canary !== undefined ? { canary: o.canary } : {}),
         force: !!o.force,
       });
@@ -81,8 +81,8 @@ export function register(program: Command, ctx: CliContext): void {
   withNodeFlags(program.command('rollback <image>').description('return nodes to the revision they booted before their last rollout (no test needed)')).action(
     async (image: string, o: MoveFlags) => {
       const { rollback } = await import('../ops/rollout.js');
-      const { resolve } = await import('node:path');
-      const r = await rollback(await ctx.inventoryPath(), image, { ...selection(o), dryRun: !!o.dryRun, diff: !!o.diff, reload: o.reload, ...(o.root ? { root: resolve(o.root) } : {}) });
+      const { flagPath } = await import('../inventory/paths.js');
+      const r = await rollback(await ctx.inventoryPath(), image, { ...selection(o), dryRun: !!o.dryRun, diff: !!o.diff, reload: o.reload, ...(o.root ? { root: flagPath('--root', o.root) } : {}) });
       ctx.print(r, () => human(r, !!o.diff));
     },
   );

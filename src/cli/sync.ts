@@ -14,9 +14,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-reload', 'do not run exportfs -r or restart the DHCP server')
     .action(async (o: { dryRun?: boolean; diff?: boolean; root?: string; reload: boolean }) => {
       const { sync } = await import('../ops/sync.js');
-      const { resolve } = await import('node:path');
+      const { flagPath } = await import('../inventory/paths.js');
       const r = await sync(await ctx.inventoryPath(), {
-        ...(o.root ? { root: resolve(o.root) } : {}),
+        ...(o.root ? { root: flagPath('--root', o.root) } : {}),
         dryRun: !!o.dryRun,
         diff: !!o.diff,
         reload: o.reload,

@@ -14,6 +14,8 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { create } from 'xmlbuilder2';
+import { xmlText } from '../render/xml-text.js';
 import { HypervisorError } from '../sys/errors.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import { makeTempDir } from '../sys/tmp.js';
@@ -61,29 +63,24 @@ export function bootVolumeName(prefix: string, sha256: string): string {
   return `${prefix}-${sha256.slice(0, 12)}`;
 }
 
+/**
+ * A libvirt dir storage pool NAME at DIR (`virsh pool-define`), built with xmlbuilder2 and
+ * render/xml-text.ts so that a `<`, `&`, `&lt;` or quote in either is read back as written. `perms`: the target directory
+ * 0755 root:root. Pure.
+ */
 export function poolXml(name: string, dir: string, perms: boolean): string {
-  return [
-    "<pool type='dir'>",
-    `  <name>${name}</name>`,
-    '  <target>',
-    `    <path>${dir}</path>`,
-    ...(perms ? ['    <permissions><mode>0755</mode><owner>0</owner><group>0</group></permissions>'] : []),
-    '  </target>',
-    '</pool>',
-    '',
-  ].join('\n');
+  const target = create().ele('pool', { type: 'dir' }).ele('name').txt(xmlText('pool name', name)).up().ele('target');
+  target.ele('path').txt(xmlText('pool directory', dir));
+  if (perms) target.ele('permissions').ele('mode').txt('0755').up().ele('owner').txt('0').up().ele('group').txt('0');
+  return target.doc().end({ headless: true, prettyPrint: true }) + '\n';
 }
 
-function volumeXml(name: string): string {
-  return [
-    "<volume type='file'>",
-    `  <name>${name}</name>`,
-    "  <capacity unit='bytes'>0</capacity>",
-    "  <allocation unit='bytes'>0</allocation>",
-    "  <target><format type='raw'/><permissions><mode>0644</mode><owner>0</owner><group>0</group></permissions></target>",
-    '</volume>',
-    '',
-  ].join('\n');
+/** An empty raw volume NAME (`virsh vol-create`, then vol-upload), 0644 root:root, built with xmlbuilder2 (escaped as the pool's). Pure. */
+export function volumeXml(name: string): string {
+  const vol = create().ele('volume', { type: 'file' }).ele('name').txt(xmlText('volume name', name)).up();
+  vol.ele('capacity', { unit: 'bytes' }).txt('0').up().ele('allocation', { unit: 'bytes' }).txt('0');
+  vol.ele('target').ele('format', { type: 'raw' }).up().ele('permissions').ele('mode').txt('0644').up().ele('owner').txt('0').up().ele('group').txt('0');
+  return vol.doc().end({ headless: true, prettyPrint: true }) + '\n';
 }
 
 const MiB = 1024 * 1024;

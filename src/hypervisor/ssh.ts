@@ -14,6 +14,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic, writeFileAtomicSync } from '../sys/atomic.js';
@@ -31,8 +32,21 @@ export interface SshFiles {
   local: string;
 }
 
+/** The characters a path xenroot writes into ssh_config and its ssh wrapper may hold. */
+const SSH_PATH_RE = /^\/[A-Za-z0-9._/+,:=@-]*$/;
+
+/**
+ * The files of xenroot's ssh settings under STATE/ssh. Their paths go into ssh_config (split at
+ * white space, quotes and `#`; `%` and `~` expanded in UserKnownHostsFile; globs in Include) and
+ * into a shell script, so a state directory holding anything but letters, digits and
+ * `._/+,:=@-` is refused rather than quoted for each reader: UsageError naming it.
+ */
 export function sshFiles(env: NodeJS.ProcessEnv = process.env): SshFiles {
   const dir = join(stateDir(undefined, undefined, env), 'ssh');
+  if (!SSH_PATH_RE.test(dir))
+    throw new UsageError(`xenroot's ssh directory ${JSON.stringify(dir)} cannot be written into ssh_config: its path may hold only letters, digits and ._/+,:=@-`, {
+      hint: 'set XENROOT_STATE_DIR to a directory with a plain path',
+    });
   return { dir, wrapper: join(dir, 'xenroot-ssh'), config: join(dir, 'ssh_config'), knownHosts: join(dir, 'known_hosts'), local: join(dir, 'ssh_config.local') };
 }
 
@@ -119,10 +133,25 @@ export function sshTarget(uri: string): { host: string; port: number; user: stri
   return { user: m[1], host: (m[2] as string).replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : 22 };
 }
 
-/** The known_hosts name of a host: `host`, or `[host]:port` off port 22 (as ssh writes it). Pure. */
+const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const KNOWN_HOST_RE = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+
+/**
+ * The known_hosts name of a host: `host`, or `[host]:port` off port 22 (as ssh writes it). The
+ * host must be a host name, or an IPv4 or IPv6 address, and the port 1-65535: in a known_hosts
+ * line a space ends the name, a comma separates names, `*`, `?` and `!` are patterns, `#`
+ * starts a comment, `@` a marker, `|` a hashed name and `[` the bracket form, so any of them
+ * would record a key for other hosts than the one meant. UsageError naming the value. Pure.
+ */
 export function knownHostsName(host: string, port: number): string {
+  if (!KNOWN_HOST_RE.test(host) && !isIP(host))
+    throw new UsageError(`ssh host ${JSON.stringify(host)} cannot be named in known_hosts: must be a host name (letters, digits, "-" and ".") or an IPv4 or IPv6 address`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`ssh port ${JSON.stringify(port)} is not valid: must be 1-65535`);
   return port === 22 ? host : `[${host}]:${port}`;
 }
+
+/** A public key as known_hosts holds it after the name: TYPE BASE64. */
+const SSH_KEY_RE = /^(?:sk-)?(?:ssh-|ecdsa-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/]+={0,3}$/;
 
 export interface RecordedKeys {
   /** The known_hosts name: host or [host]:port. */
@@ -140,21 +169,22 @@ export interface RecordedKeys {
  * host shows now (`ssh-keyscan -- HOST`: trust on first use; compare the printed fingerprint).
  * `hostLabel` names the host in hints (the inventory's name). Errors: UsageError for a key file with
  * no key; HypervisorError when no ssh server answers, or when a different key is recorded and
- * `replace` is not set; DependencyError without openssh-client.
+ * `replace` is not set; UsageError for a host or port known_hosts cannot carry (knownHostsName);
+ * DependencyError without openssh-client.
  */
 export async function recordHostKey(
   target: { host: string; port: number },
   opts: { keyFile?: string; replace?: boolean; hostLabel: string },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RecordedKeys> {
-  const f = ensureSshFiles(env);
   const known = knownHostsName(target.host, target.port);
+  const f = ensureSshFiles(env);
   let keys: string[];
   if (opts.keyFile) {
     keys = (await readFile(opts.keyFile, 'utf8'))
       .split('\n')
       .map((l) => l.trim().split(/\s+/).slice(0, 2).join(' '))
-      .filter((l) => /^(ssh-|ecdsa-)\S+ \S+$/.test(l));
+      .filter((l) => SSH_KEY_RE.test(l));
     if (!keys.length) throw new UsageError(`${opts.keyFile} holds no ssh public key (TYPE BASE64 [comment])`);
   } else {
     const keyscan = requireProgram('ssh-keyscan', 'openssh-client', 'to read a host\'s ssh key');
@@ -162,7 +192,8 @@ export async function recordHostKey(
     keys = r.stdout
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
-      .map((l) => l.split(/\s+/).slice(1, 3).join(' '));
+      .map((l) => l.split(/\s+/).slice(1, 3).join(' '))
+      .filter((k) => SSH_KEY_RE.test(k));
     if (!keys.length) throw new HypervisorError(`no ssh server answered at ${known}: ${r.stderr.trim().split('\n').pop() ?? ''}`, { hint: 'is sshd running there, and the port in the URI right?' });
   }
   const current = await readFile(f.knownHosts, 'utf8').catch(() => '');

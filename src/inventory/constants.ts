@@ -18,3 +18,12 @@ export type DomainTarget = (typeof DOMAIN_TARGETS)[number];
 /** The formats `client import` reads: a CSV with a header, dnsmasq dhcp-host= lines, ISC dhcpd host blocks. */
 export const IMPORT_FORMATS = ['csv', 'dnsmasq', 'isc'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
+/**
+ * What a guest's domain does when it powers off or reboots (libvirt's offOptions in
+ * domaincommon.rng; xl takes these too). The coredump actions are for a crash only: libvirt's
+ * schema refuses them on on_poweroff and on_reboot.
+ */
+export const OFF_ACTIONS = ['destroy', 'restart', 'preserve', 'rename-restart'] as const;
+/** What a guest's domain does when it crashes (libvirt's crashOptions). */
+export const CRASH_ACTIONS = [...OFF_ACTIONS, 'coredump-destroy', 'coredump-restart'] as const;

@@ -11,7 +11,7 @@
  * (exports(5), "fsid=num|root|uuid").
  */
 import { isIPv4 } from 'node:net';
-import { ipv4Number, prefixMask } from './validate.js';
+import { ipv4Number, normalPath as normalised, prefixMask } from './validate.js';
 
 /** Options that take no value, in pairs of opposites (the second undoes the first). */
 const FLAG_PAIRS: [string, string][] = [
@@ -169,11 +169,6 @@ const SYSTEM_TREES = ['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64
 /** Directories never exported themselves (a directory below them may hold an image: /srv/xenroot/x, /var/lib/xenroot/images/x). */
 const SYSTEM_DIRS = ['/', '/var', '/var/lib', '/var/cache', '/var/log', '/var/spool', '/var/tmp', '/var/mail', '/home', '/srv', '/tmp', '/opt', '/mnt', '/media'];
 
-/** `path` with repeated slashes, `.` segments and a trailing slash removed ("/" stays "/"); `..` is left for the caller to refuse. */
-function normalised(path: string): string {
-  const segs = path.split('/').filter((s) => s !== '' && s !== '.');
-  return `/${segs.join('/')}`;
-}
 
 /** The directories of xenroot's own whose contents an export must never hold or lie inside. */
 export interface GuardedDirs {

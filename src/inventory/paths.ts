@@ -4,6 +4,22 @@ import type { BootTarget, Image, InitrdBuilder, InventoryData, Site } from './sc
 import { InventoryError } from '../sys/errors.js';
 import { findEntry } from './lookup.js';
 
+/**
+ * A path given on the command line, made absolute against the working directory and normalised
+ * (node's path.resolve). A ".." segment after a named directory is refused: where it leads
+ * depends on links on the way, so the lexical result could name another directory than the one
+ * the kernel would open. Leading ".." of a relative path are exact (the working directory is
+ * the physical one) and allowed. InventoryError (exit 3, as the same path in the file) naming the
+ * flag and the value: `--root "/srv/a/../etc" has a ".." segment ...`.
+ */
+export function flagPath(flag: string, raw: string): string {
+  const segs = raw.split('/');
+  const firstNamed = segs.findIndex((s) => s !== '..' && s !== '.' && s !== '');
+  if (raw.startsWith('/') ? segs.includes('..') : firstNamed >= 0 && segs.slice(firstNamed).includes('..'))
+    throw new InventoryError(`${flag} ${JSON.stringify(raw)} has a ".." segment after a directory: give the directory itself`, { hint: 'a link on the way would take ".." elsewhere than it reads' });
+  return resolve(raw);
+}
+
 export function requireKver(imageName: string, image: Image): string {
   if (!image.kver)
     throw new InventoryError(`images.${imageName}.kver is not set`, {

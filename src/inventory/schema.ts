@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { InventoryError } from '../sys/errors.js';
 import { macClaims } from './mac.js';
-import { INITRD_BUILDERS } from './constants.js';
+import { CRASH_ACTIONS, INITRD_BUILDERS, OFF_ACTIONS } from './constants.js';
 import { exportIssues, exportOptionsProblem } from './exports.js';
 import { STATE_SUBDIRS, stateDir } from './state-path.js';
 import { identityIssues } from './identity.js';
@@ -19,6 +19,7 @@ import {
   NAME_RULE,
   addressProblem,
   checkAbsPath,
+  normalPath,
   checkCidr,
   hostnameProblem,
   ipv4AddressProblem,
@@ -43,7 +44,8 @@ function checked(check: (v: string) => string | undefined) {
 }
 
 const Name = checked(checkName);
-const AbsPath = checked(checkAbsPath);
+/** An absolute path, judged and kept in its normal form (validate.ts normalPath). */
+const AbsPath = checked(checkAbsPath).transform(normalPath);
 const Host = checked(checkHost);
 const KernelArgs = checked(checkKernelArgs);
 const Network = checked(checkNetwork);
@@ -88,12 +90,21 @@ const NodeFile = z.union(
   ],
   { error: 'must be the file\'s text, or { content: TEXT } or { source: PATH }, with an optional mode: "0600"' },
 );
-const NodeFiles = z.record(z.string(), NodeFile).superRefine((files, ctx) => {
-  for (const path of Object.keys(files)) {
-    const problem = nodeFilePathProblem(path);
-    if (problem) ctx.addIssue({ code: 'custom', path: [path], message: problem });
-  }
-});
+/** Per-node files keyed by their destination in its normal form; two spellings of one destination are refused. */
+const NodeFiles = z
+  .record(z.string(), NodeFile)
+  .superRefine((files, ctx) => {
+    const seen = new Map<string, string>();
+    for (const path of Object.keys(files)) {
+      const problem = nodeFilePathProblem(path);
+      if (problem) ctx.addIssue({ code: 'custom', path: [path], message: problem });
+      const normal = normalPath(path);
+      const other = seen.get(normal);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: `is ${normal}, as "${other}" is: give each file once` });
+      else seen.set(normal, path);
+    }
+  })
+  .transform((files) => Object.fromEntries(Object.entries(files).map(([path, f]) => [normalPath(path), f])));
 
 /** The identity fields of guests and clients, added at the end of both objects. */
 const IDENTITY_FIELDS = {
@@ -106,9 +117,9 @@ const IDENTITY_FIELDS = {
   files: NodeFiles.optional(),
 };
 
-const LifecycleAction = z.enum(['destroy', 'restart', 'preserve', 'rename-restart', 'coredump-destroy', 'coredump-restart'], {
-  error: 'must be one of destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart',
-});
+/** A guest's action on power-off and reboot, and on a crash (constants.ts: what libvirt's schema takes for each). */
+const OffAction = z.enum(OFF_ACTIONS, { error: `must be one of ${OFF_ACTIONS.join(', ')} (the coredump actions are for onCrash only)` });
+const CrashAction = z.enum(CRASH_ACTIONS, { error: `must be one of ${CRASH_ACTIONS.join(', ')}` });
 
 export const SiteSchema = z
   .object({
@@ -242,9 +253,9 @@ export const GuestSchema = z
     append: KernelArgs.optional(),
     /** Directory of NAME.cfg and NAME.xml (`create --out`); default: the site's guest directory. */
     configDir: AbsPath.optional(),
-    onPoweroff: LifecycleAction.default('destroy'),
-    onReboot: LifecycleAction.default('restart'),
-    onCrash: LifecycleAction.default('destroy'),
+    onPoweroff: OffAction.default('destroy'),
+    onReboot: OffAction.default('restart'),
+    onCrash: CrashAction.default('destroy'),
     /** The published revision of its image it boots (set by `xenroot rollout`); none: the image's working directory. */
     revision: Revision.optional(),
     /** The revision it booted before its last rollout: what `xenroot rollback` returns it to. */

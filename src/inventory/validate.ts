@@ -57,11 +57,22 @@ export const PATH_RULE = 'an absolute path without "..", quotes, backslashes or 
 
 export function checkAbsPath(value: string): string | undefined {
   if (!value.startsWith('/')) return `must be ${PATH_RULE}`;
-  if (value.split('/').some((seg) => seg === '..')) return `must be ${PATH_RULE}`;
+  if (value.split('/').some((seg) => seg === '..')) return `${JSON.stringify(value)} has a ".." segment (a link on the way would take it elsewhere); must be ${PATH_RULE}`;
   const bad = unsafeChar(value);
   if (bad) return `contains a ${bad}; must be ${PATH_RULE}`;
   if (/\s/.test(value)) return `contains white space; must be ${PATH_RULE}`;
   return undefined;
+}
+
+/**
+ * The normal form of an absolute path, the one every rule judges and every file holds: repeated
+ * slashes, empty and `.` segments and a trailing slash removed (`//etc/./xenroot/` is
+ * `/etc/xenroot`; "/" stays "/"). Lexical only: a `..` segment is kept for the caller to refuse
+ * (checkAbsPath), since only the filesystem knows where it leads. Pure.
+ */
+export function normalPath(path: string): string {
+  const segs = path.split('/').filter((s) => s !== '' && s !== '.');
+  return `/${segs.join('/')}`;
 }
 
 /** Kernel command line max on x86 (COMMAND_LINE_SIZE) including the terminating NUL. */
@@ -239,12 +250,12 @@ export function ipv4AddressProblem(value: string): string | undefined {
 
 /**
  * A destination path of a per-node file: absolute, no "..", none of the kernel's filesystems
- * (/proc, /sys, /dev), not a directory.
+ * (/proc, /sys, /dev) however it is spelled (judged in its normal form), not a directory.
  */
 export function nodeFilePathProblem(value: string): string | undefined {
   const p = checkAbsPath(value);
   if (p) return p;
-  if (value === '/' || value.endsWith('/')) return 'must name a file, not a directory';
-  if (/^\/(proc|sys|dev)(\/|$)/.test(value)) return 'is on a filesystem the kernel provides (/proc, /sys, /dev): a file cannot be placed there';
+  if (value === '/' || value.endsWith('/') || /\/\.?$/.test(value)) return 'must name a file, not a directory';
+  if (/^\/(proc|sys|dev)(\/|$)/.test(normalPath(value))) return 'is on a filesystem the kernel provides (/proc, /sys, /dev): a file cannot be placed there';
   return undefined;
 }

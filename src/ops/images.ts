@@ -1,12 +1,12 @@
 /** `xenroot image add|remove|list|show`: the images guests and clients boot. */
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { UsageError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
 import { exportWarnings } from '../inventory/exports.js';
 import { detectKver } from '../image/kver.js';
 import { addImageEntry, removeImageEntry, type ImageEntryOptions } from '../inventory/images.js';
 import { requireEntry } from '../inventory/lookup.js';
+import { flagPath } from '../inventory/paths.js';
 import { FIELDS, flagValue, type Image } from '../inventory/schema.js';
 import { loadInventory, updateInventory } from './steps/store.js';
 
@@ -18,7 +18,7 @@ export interface AddImageOptions extends Omit<ImageEntryOptions, 'kver'> {
 /** Adds an image; its kernel release is found in the image when not given. */
 export async function addImage(inventoryFile: string, opts: AddImageOptions): Promise<{ name: string; image: Image; kverDetected: boolean }> {
   if (!!opts.root === !!opts.file) throw new UsageError('give exactly one of --root DIR (a directory image) or --file IMG (a loop image file)');
-  const source = opts.root ? { root: resolve(opts.root) } : { file: resolve(opts.file as string) };
+  const source = opts.root ? { root: flagPath('--root', opts.root) } : { file: flagPath('--file', opts.file as string) };
   const path = source.root ?? source.file!;
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new UsageError(`${opts.root ? '--root' : '--file'} ${path} does not exist`);
