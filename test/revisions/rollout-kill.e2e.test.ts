@@ -44,7 +44,8 @@ function revisionOf(file: string, kind: 'tftp' | 'guest'): number {
   const paths =
     kind === 'tftp'
       ? [...text.matchAll(/(?:KERNEL |initrd=|kernel \/|initrd \/)(images\/terminal@\d+\/[^\s,]+)/g)].map((m) => join(tftp, m[1]!))
-      : [...text.matchAll(/(\/\S+\/terminal@\d+\/(?:vmlinuz|initrd)[^'"<\s]*)/g)].map((m) => m[1]!);
+      : // a guest file names the site path; under --root the staged file is below the root
+        [...text.matchAll(/(\/\S+\/terminal@\d+\/(?:vmlinuz|initrd)[^'"<\s]*)/g)].map((m) => join(s.root, m[1]!));
   expect(paths.length).toBeGreaterThan(0);
   for (const p of paths) {
     if (!seen.has(p)) seen.set(p, existsSync(p));
@@ -90,9 +91,9 @@ beforeAll(async () => {
   s.env.XENROOT_LOCK_STALE_MS = '2000';
   tftp = join(s.root, 'tftpboot/linux-install');
   guestDir = join(s.root, s.dir, 'guests');
-  await x(['image', 'publish', 'terminal', '--no-sync']);
+  await x(['image', 'publish', 'terminal', '--no-sync', '--root', s.root]); // where rollout --root reads its revisions
   await writeFile(join(s.image, 'etc-marker'), 'B\n');
-  await x(['image', 'publish', 'terminal', '--no-sync']);
+  await x(['image', 'publish', 'terminal', '--no-sync', '--root', s.root]); // where rollout --root reads its revisions
   // Untested revisions: this test is about the files, the PASS gate is proven elsewhere.
   await x(['rollout', 'terminal@1', '--all', '--force', '--root', s.root]);
 }, 600_000);
