@@ -44,6 +44,12 @@ async function x(args: string[], code = 0) {
   return r;
 }
 
+/**
+ * A test that boots both nodes: longer than the boots' own waits (console --timeout 120 s, the
+ * client's 140 s), so a boot that hangs fails with its console, not with vitest's bare timeout.
+ */
+const BOOT_TEST_MS = 240_000;
+
 async function bootClient(bootfile = 'pxelinux.0'): Promise<QemuVm> {
   const vm = await bootQemu({ mac: MAC, memory: 384, pxe: { tftp, bootfile } });
   vms.push(vm);
@@ -54,7 +60,7 @@ async function bootClient(bootfile = 'pxelinux.0'): Promise<QemuVm> {
 async function bootGuest(marker: string): Promise<string> {
   await x(['start', 'Terminal']);
   const log = join(dir, `Terminal-${marker}.log`);
-  await x(['console', 'Terminal', '--expect', marker, '--timeout', '180', '--log', log]);
+  await x(['console', 'Terminal', '--expect', marker, '--timeout', '120', '--log', log]);
   return readFile(log, 'utf8');
 }
 
@@ -164,18 +170,18 @@ describe('revisions from test to hardware', () => {
     await running.stop();
     await x(['stop', 'Terminal', '--force']);
     const [guestLog, client] = await Promise.all([bootGuest('XENROOT-MARKER-B'), bootClient()]);
-    await client.waitFor(/XENROOT-MARKER-B/, 240_000);
+    await client.waitFor(/XENROOT-MARKER-B/, 140_000);
     expect(client.console()).toMatch(/xenroot-root: 10\.0\.2\.2:\/export\/terminal\/2 \S+ nfs4 /);
     expect(guestLog).toMatch(/xenroot-root: 10\.0\.2\.2:\/export\/terminal\/2 \S+ nfs4 /);
     await client.stop();
     await x(['stop', 'Terminal', '--force']);
-  });
+  }, BOOT_TEST_MS);
 
   it('rollback returns both to revision 1 in one step without a test; both boot marker A (the client through its iPXE script)', async () => {
     const back = JSON.parse((await x(['--json', 'rollback', 'terminal', '--all', '--no-reload'])).stdout);
     expect(back.moved.map((m: { to: string }) => m.to)).toEqual(['terminal@1', 'terminal@1']);
     const [guestLog, client] = await Promise.all([bootGuest('XENROOT-MARKER-A'), bootClient('ipxe/boot.ipxe')]);
-    await client.waitFor(/XENROOT-MARKER-A/, 240_000);
+    await client.waitFor(/XENROOT-MARKER-A/, 140_000);
     expect(client.console()).toMatch(/xenroot-root: 10\.0\.2\.2:\/export\/terminal\/1 \S+ nfs4 /);
     expect(guestLog).toMatch(/xenroot-root: 10\.0\.2\.2:\/export\/terminal\/1 \S+ nfs4 /);
     await client.stop();
@@ -184,5 +190,5 @@ describe('revisions from test to hardware', () => {
     const pruned = JSON.parse((await x(['--json', 'image', 'prune', 'terminal', '--keep', '0', '--no-reload'])).stdout);
     expect(pruned.removed).toEqual(['terminal@2']);
     expect(await readFile(join(root, 'etc/exports'), 'utf8')).not.toContain('/export/terminal/2');
-  });
+  }, BOOT_TEST_MS);
 });
