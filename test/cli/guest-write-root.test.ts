@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { xenroot } from '../support/cli.js';
+import { expectXenroot } from '../support/cli.js';
 import { expectSitePathsUntouched, sitePaths } from '../support/site-paths.js';
 
 const GUEST_DIR = '/etc/xen/xenroot';
@@ -18,11 +18,7 @@ let dir: string;
 let root: string;
 let env: Record<string, string>;
 
-async function x(args: string[], code = 0) {
-  const r = await xenroot(args, { env });
-  expect(r.code, `xenroot ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(code);
-  return r;
-}
+const x = (args: string[], code = 0) => expectXenroot(args, env, code);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xenroot-guestroot-'));

@@ -10,18 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { xenroot } from '../support/cli.js';
+import { expectXenroot } from '../support/cli.js';
 import { snapshot } from '../sync/fixture.js';
 
 const KVER = '6.1.0-99-amd64';
 let dir: string;
 let env: Record<string, string>;
 
-async function x(args: string[], code = 0) {
-  const r = await xenroot(args, { env });
-  expect(r.code, `xenroot ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(code);
-  return r;
-}
+const x = (args: string[], code = 0) => expectXenroot(args, env, code);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xenroot-revcli-'));

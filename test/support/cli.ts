@@ -8,3 +8,13 @@ export async function xenroot(args: string[], opts: { env?: Record<string, strin
   const r = await execa('node', [XENROOT, ...args], { reject: false, env: { XENROOT_LOG_JSON: '1', ...opts.env }, cwd: opts.cwd, input: opts.input });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
+
+/**
+ * Runs the CLI with `env` and expects exit `code` (default 0); the failure message carries the
+ * command line, stdout and stderr. Returns what xenroot() returns.
+ */
+export async function expectXenroot(args: string[], env: Record<string, string>, code = 0) {
+  const r = await xenroot(args, { env });
+  if (r.code !== code) throw new Error(`xenroot ${args.join(' ')} exited ${r.code}, not ${code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
