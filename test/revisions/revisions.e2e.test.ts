@@ -45,7 +45,7 @@ async function x(args: string[], code = 0) {
 }
 
 /**
- * A test that boots both nodes: longer than the boots' own waits (console --timeout 120 s, the
+ * A test that boots (every one in this file): longer than the boots' own waits (console --timeout 120 s, the
  * client's 140 s), so a boot that hangs fails with its console, not with vitest's bare timeout.
  */
 const BOOT_TEST_MS = 240_000;
@@ -108,7 +108,7 @@ describe('revisions from test to hardware', () => {
       bootGuest('XENROOT-MARKER-A'),
       (async () => {
         running = await bootClient();
-        await running.waitFor(/xenroot-beat: A /, 240_000);
+        await running.waitFor(/xenroot-beat: A /, 140_000);
       })(),
     ]);
     expect(guestLog).toMatch(/xenroot-root: 10\.0\.2\.2:\/export\/terminal\/1 \S+ nfs4 /);
@@ -119,7 +119,7 @@ describe('revisions from test to hardware', () => {
     const status = JSON.parse((await x(['--json', 'status'])).stdout) as { name: string; running?: string; nextBoot: string }[];
     expect(status.find((r) => r.name === 'Terminal')).toMatchObject({ running: 'terminal@1', nextBoot: 'terminal@1' });
     expect(status.find((r) => r.name === 'pc1')).toMatchObject({ nextBoot: 'terminal@1' });
-  });
+  }, BOOT_TEST_MS);
 
   it('revision 2 (marker B) is published; its rollout before a test is refused and changes no file; after its test PASSes the rollout moves both nodes, while a client still on revision 1 keeps reading its root', async () => {
     // The admin edits the working directory in place: revision 1 must not change with it.
@@ -164,7 +164,7 @@ describe('revisions from test to hardware', () => {
     // A running guest keeps its revision until it is restarted.
     const status = JSON.parse((await x(['--json', 'status', 'Terminal'])).stdout);
     expect(status).toMatchObject({ running: 'terminal@1', nextBoot: 'terminal@2' });
-  });
+  }, BOOT_TEST_MS);
 
   it('both nodes boot marker B from revision 2', async () => {
     await running.stop();
