@@ -7,11 +7,13 @@
 #   bash scripts/setup.sh            (timed on its own: the install of a fresh machine)
 #   npm run demo                     (only with --demo)
 #   npm test [-- VITEST-ARGS]        (the whole suite, or the chosen part)
+#   CI=true bash .ci/run             (instead of npm test, with --ci: what CI runs, in a fresh clone)
 # Then prints each step's result and time; exits non-zero when a step failed.
 #
-# usage: scripts/fresh-machine.sh [--suite bookworm|trixie] [--demo] [--keep] [-- VITEST-ARGS...]
+# usage: scripts/fresh-machine.sh [--suite bookworm|trixie] [--demo] [--ci] [--keep] [-- VITEST-ARGS...]
 #   --suite S  Debian suite of the root (default bookworm)
 #   --demo     also run `npm run demo` (after setup, before the tests)
+#   --ci       run CI's command (`CI=true bash .ci/run`) instead of `npm test` (not with -- ARGS)
 #   --keep     leave the root in place (for a look inside); mounts are still undone
 #   -- ARGS    run only these test files/folders (`npm test -- ARGS`; the nested-Xen part is then skipped)
 # Example: flock /tmp/xenroot-e2e.lock scripts/fresh-machine.sh -- test/exports test/architecture
@@ -25,18 +27,20 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 log() { printf 'fresh-machine: %s\n' "$*" >&2; }
 die() { log "$*"; exit 2; }
 
-suite=bookworm; demo=0; keep=0; args=(); part=0
+suite=bookworm; demo=0; ci=0; keep=0; args=(); part=0
 while (($#)); do
   case "$1" in
     --suite) [ $# -ge 2 ] || die "--suite needs a value (bookworm or trixie)"; suite="$2"; shift 2 ;;
     --suite=*) suite="${1#--suite=}"; shift ;;
     --demo) demo=1; shift ;;
+    --ci) ci=1; shift ;;
     --keep) keep=1; shift ;;
     --) shift; args=("$@"); part=$#; break ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (accepted: --suite bookworm|trixie, --demo, --keep, -- VITEST-ARGS)" ;;
+    *) die "unknown argument '$1' (accepted: --suite bookworm|trixie, --demo, --ci, --keep, -- VITEST-ARGS)" ;;
   esac
 done
+((ci && part)) && die "--ci runs the whole of CI's command: it takes no -- VITEST-ARGS"
 case "$suite" in bookworm|trixie) ;; *) die "--suite '$suite' is not supported (accepted: bookworm, trixie)" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap --mode=root, chroot, mounts)"
 for p in mmdebstrap git unshare chroot; do command -v "$p" >/dev/null || die "needs $p on PATH"; done
@@ -133,6 +137,8 @@ steps=("bash scripts/setup.sh")
 if ((part)); then
   q=$(printf ' %q' "${args[@]}")
   steps+=("npm test --${q}")
+elif ((ci)); then
+  steps+=("CI=true bash .ci/run")
 else
   steps+=("npm test")
 fi
