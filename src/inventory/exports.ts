@@ -165,9 +165,17 @@ export function allowCovers(entry: string, address: string): boolean | undefined
 }
 
 /** Directories never exported, nor anything inside them: the system's own files. */
-const SYSTEM_TREES = ['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/boot', '/proc', '/sys', '/dev', '/run', '/root'];
-/** Directories never exported themselves (a directory below them may hold an image: /srv/xenroot/x, /var/lib/xenroot/images/x). */
-const SYSTEM_DIRS = ['/', '/var', '/var/lib', '/var/cache', '/var/log', '/var/spool', '/var/tmp', '/var/mail', '/home', '/srv', '/tmp', '/opt', '/mnt', '/media'];
+const SYSTEM_TREES = ['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/boot', '/proc', '/sys', '/dev', '/run'];
+/**
+ * Directories never exported themselves (a directory below them may hold an image: /srv/xenroot/x,
+ * /var/lib/xenroot/images/x, /root/xenroot/.cache/images/x for an admin who works in root's home).
+ */
+const SYSTEM_DIRS = ['/', '/var', '/var/lib', '/var/cache', '/var/log', '/var/spool', '/var/tmp', '/var/mail', '/home', '/root', '/srv', '/tmp', '/opt', '/mnt', '/media'];
+/**
+ * A home directory's own hidden entries (`/root/.ssh`, `/home/ann/.gnupg`): keys and settings,
+ * never an image. Deeper hidden directories (`/root/xenroot/.cache/images`) are a project's own.
+ */
+const HOME_HIDDEN = /^(?:\/root|\/home\/[^/]+)\/\.[^/]*(?:\/|$)/;
 
 
 /** The directories of xenroot's own whose contents an export must never hold or lie inside. */
@@ -183,7 +191,7 @@ export interface GuardedDirs {
 /**
  * Why the server-side directory `path` may not be exported, judged after normalising it (repeated
  * slashes, `.` segments, trailing slash), or undefined: the root, a system directory or anything
- * inside /etc, /usr, /boot, /proc, ...; a path that holds xenroot's state directory or lies inside
+ * inside /etc, /usr, /boot, /proc, ...; a home directory or a home's own hidden entries (/root/.ssh); a path that holds xenroot's state directory or lies inside
  * what xenroot keeps there (host keys, caches); a path that holds or lies inside the boot or TFTP
  * directories.
  */
@@ -194,6 +202,9 @@ export function exportPathProblem(path: string, guarded: GuardedDirs): string | 
   const tree = SYSTEM_TREES.find((d) => pathWithin(p, d));
   if (tree) return `lies inside the system directory ${tree}: export a directory of its own (under /srv, for example)`;
   if (SYSTEM_DIRS.includes(p)) return `is the system directory ${p}: export a directory of its own below it`;
+  if (/^\/home\/[^/]+$/.test(p)) return `is the home directory ${p}: export a directory of its own below it`;
+  const hidden = HOME_HIDDEN.exec(p);
+  if (hidden) return `lies inside ${hidden[0].replace(/\/$/, '')}, a home directory's own settings and keys: export a directory of its own (under /srv, for example)`;
   const state = normalised(guarded.state);
   if (pathWithin(state, p)) return `holds xenroot's state directory ${state} (every node's host keys)`;
   const sub = guarded.stateSubdirs.map((d) => `${state}/${d}`).find((d) => pathWithin(p, d) || pathWithin(d, p));

@@ -18,7 +18,7 @@ import { startLocalLibvirtd, type LocalLibvirtd } from '../../src/hypervisor/loc
 import { loadInventory } from '../../src/ops/steps/store.js';
 import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
-import { bootQemu, type QemuVm } from '../support/qemu.js';
+import { bootQemu, type QemuVm, TCG_APPEND } from '../support/qemu.js';
 
 const PXE_MAC = '52:54:00:e2:e0:01';
 const OTHER_MAC = '52:54:00:e2:e0:02';
@@ -56,9 +56,9 @@ beforeAll(async () => {
     x(['initrd', 'build', 'terminal', '--target', 'pxe']),
     x(['initrd', 'build', 'terminal-dracut', '--target', 'qemu']),
   ]);
-  await x(['create', 'Terminal', '--image', 'terminal', '--memory', '256']);
-  await x(['create', 'Dracut', '--image', 'terminal-dracut', '--memory', '512']);
-  await x(['client', 'add', PXE_MAC, '--name', 'pc1', '--image', 'terminal', '--append', 'console=ttyS0']);
+  await x(['create', 'Terminal', '--image', 'terminal', '--memory', '256', '--append', TCG_APPEND]);
+  await x(['create', 'Dracut', '--image', 'terminal-dracut', '--memory', '512', '--append', TCG_APPEND]);
+  await x(['client', 'add', PXE_MAC, '--name', 'pc1', '--image', 'terminal', '--append', `console=ttyS0 ${TCG_APPEND}`]);
   await x(['sync', '--root', join(dir, 'root')]);
 }, 900_000);
 

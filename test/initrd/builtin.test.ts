@@ -4,7 +4,7 @@
  * and a missing busybox.
  */
 import { createHash } from 'node:crypto';
-import { cp, link, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -13,6 +13,7 @@ import { DependencyError, InitrdError } from '../../src/sys/errors.js';
 import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';
 import { listInitrd, listInitrdBuffer } from '../../src/initrd/ls.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
+import { linkFile, linkTree } from '../support/tree.js';
 
 let fx: TinyFixture;
 let work: string;
@@ -90,7 +91,7 @@ describe('built-in initrd from an image with compressed modules', () => {
     const src = join(fx.imageDir, 'lib/modules', kver);
     const dst = join(img, 'lib/modules', kver);
     await mkdir(join(img, 'bin'), { recursive: true });
-    await link(join(fx.imageDir, 'bin/busybox'), join(img, 'bin/busybox')); // a hard link: a symlink out of the image is not followed
+    await linkFile(join(fx.imageDir, 'bin/busybox'), join(img, 'bin/busybox')); // a hard link or copy: a symlink out of the image is not followed
     await cp(src, dst, { recursive: true, filter: (s) => !s.endsWith('.ko') || /\/(fs|net|drivers\/net|drivers\/virtio)\//.test(s) });
     const nfs = join(dst, 'kernel/fs/nfs/nfs.ko');
     const sunrpc = join(dst, 'kernel/net/sunrpc/sunrpc.ko');
@@ -112,7 +113,7 @@ describe('busybox', () => {
   it('with no busybox in the image and none on the host, the build fails with DependencyError naming busybox-static', async () => {
     const img = join(work, 'nobusybox');
     await mkdir(join(img, 'lib/modules'), { recursive: true });
-    await execa('cp', ['-al', join(fx.imageDir, 'lib/modules', fx.kernel.kver), join(img, 'lib/modules', fx.kernel.kver)]);
+    await linkTree(join(fx.imageDir, 'lib/modules', fx.kernel.kver), join(img, 'lib/modules', fx.kernel.kver));
     // hostBusybox: [] stands for a host without busybox-static (it is installed on this machine).
     const err = await buildBuiltinInitrd({ imageRoot: img, target: 'xen', hostBusybox: [], out: join(work, 'nb.gz') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DependencyError);
@@ -123,7 +124,7 @@ describe('busybox', () => {
     const img = join(work, 'dynbusybox');
     await mkdir(join(img, 'bin'), { recursive: true });
     await mkdir(join(img, 'lib/modules'), { recursive: true });
-    await execa('cp', ['-al', join(fx.imageDir, 'lib/modules', fx.kernel.kver), join(img, 'lib/modules', fx.kernel.kver)]);
+    await linkTree(join(fx.imageDir, 'lib/modules', fx.kernel.kver), join(img, 'lib/modules', fx.kernel.kver));
     await cp('/bin/ls', join(img, 'bin/busybox')); // a dynamic ELF standing in for a dynamic busybox
     const r = await buildBuiltinInitrd({ imageRoot: img, target: 'xen', out: join(work, 'dyn.gz') });
     expect(r.busybox.from).toBe('host');

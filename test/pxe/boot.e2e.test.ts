@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import { writeCpio } from '../../src/initrd/cpio.js';
 import { testKernel } from '../support/kernel.js';
-import { bootQemu, stopAllQemu, type QemuVm } from '../support/qemu.js';
+import { bootQemu, stopAllQemu, type QemuVm, TCG_APPEND } from '../support/qemu.js';
 import { xenroot } from '../support/cli.js';
 
 const CLIENT_MAC = '52:54:00:aa:01:01';
@@ -42,7 +42,7 @@ beforeAll(async () => {
   );
   const env = { XENROOT_INVENTORY: inventory };
   // The client's MAC given in upper case with dashes: the file name must still be what pxelinux asks for.
-  const add = await xenroot(['client', 'add', CLIENT_MAC.toUpperCase().replace(/:/g, '-'), '--name', 'pc1', '--append', 'console=ttyS0 xenroot.client=pc1'], { env });
+  const add = await xenroot(['client', 'add', CLIENT_MAC.toUpperCase().replace(/:/g, '-'), '--name', 'pc1', '--append', `console=ttyS0 xenroot.client=pc1 ${TCG_APPEND}`], { env });
   expect(add.code, add.stderr).toBe(0);
   const s = await xenroot(['sync', '--root', join(dir, 'root')], { env });
   expect(s.code, s.stderr).toBe(0);

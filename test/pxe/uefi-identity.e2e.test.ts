@@ -22,7 +22,7 @@ import { hostKeyHolder } from '../../src/deploy/host-keys.js';
 import { startNfsServer, type NfsServer } from '../../src/deploy/nfs-server.js';
 import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
-import { bootQemu, stopAllQemu, type QemuVm } from '../support/qemu.js';
+import { bootQemu, stopAllQemu, type QemuVm, TCG_APPEND } from '../support/qemu.js';
 
 const OVMF = '/usr/share/ovmf/OVMF.fd';
 const PC1 = '52:54:00:13:e0:01';
@@ -80,9 +80,9 @@ beforeAll(async () => {
   await writeFile(join(dir, 'motd-pc2'), 'this is pc2\n');
   await writeFile(join(dir, 'motd-guest'), 'this is the guest\n');
   // console=ttyS0 last: the tiny image's output on the serial console.
-  await x(['client', 'add', PC1, '--name', 'pc1', '--file', '/etc/motd=./motd-pc1', '--append', 'console=ttyS0']);
-  await x(['client', 'add', PC2, '--name', 'pc2', '--file', '/etc/motd=./motd-pc2', '--append', 'console=ttyS0']);
-  await x(['create', 'Guest1', '--image', 'terminal', '--memory', '256', '--file', '/etc/motd=./motd-guest']);
+  await x(['client', 'add', PC1, '--name', 'pc1', '--file', '/etc/motd=./motd-pc1', '--append', `console=ttyS0 ${TCG_APPEND}`]);
+  await x(['client', 'add', PC2, '--name', 'pc2', '--file', '/etc/motd=./motd-pc2', '--append', `console=ttyS0 ${TCG_APPEND}`]);
+  await x(['create', 'Guest1', '--image', 'terminal', '--memory', '256', '--append', TCG_APPEND, '--file', '/etc/motd=./motd-guest']);
   await x(['sync', '--root', join(dir, 'root')]);
   tftp = join(dir, 'root/tftpboot/linux-install');
 }, 600_000);

@@ -5,7 +5,6 @@
  * initrd, QEMU TCG under a private libvirtd, nfs-ganesha), the three at once; the timeout given to
  * `xenroot test` is 300 s, so an ending that waited for it would show.
  */
-import { execa } from 'execa';
 import { readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { startLocalLibvirtd, type LocalLibvirtd } from '../../src/hypervisor/loc
 import type { TestImageResult } from '../../src/ops/test-image.js';
 import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
+import { linkTree } from '../support/tree.js';
 
 let fx: TinyFixture;
 let libvirtd: LocalLibvirtd;
@@ -31,11 +31,11 @@ async function x(args: string[]) {
 beforeAll(async () => {
   fx = await tinyImage();
   dir = await mkdtemp(join(tmpdir(), 'xenroot-failfast-'));
-  // Copies of the tiny image (hard links: the cached image is never changed), each broken one way.
+  // Copies of the tiny image (hard links where they can be: the cached image is never changed), each broken one way.
   const noinit = join(dir, 'noinit');
   const nonic = join(dir, 'nonic');
-  await execa('cp', ['-al', fx.imageDir, noinit]);
-  await execa('cp', ['-al', fx.imageDir, nonic]);
+  await linkTree(fx.imageDir, noinit);
+  await linkTree(fx.imageDir, nonic);
   await rm(join(noinit, 'sbin/init'));
   // The NIC driver the qemu-target initrd carries, replaced by an empty file: insmod cannot load it.
   const ko = join(nonic, 'lib/modules', fx.kernel.kver, 'kernel/drivers/net/virtio_net.ko');

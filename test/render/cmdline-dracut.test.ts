@@ -25,12 +25,16 @@ let T: string;
 beforeAll(async () => {
   T = await mkdtemp(join(tmpdir(), 'xenroot-dracut-parse-'));
   await mkdir(join(T, 'bin'));
+  await mkdir(join(T, 'tmp'));
   await mkdir(join(T, 'hook/initqueue/finished'), { recursive: true });
   await symlink(UTIL, join(T, 'bin/dracut-getarg'));
   await symlink(UTIL, join(T, 'bin/dracut-getargs'));
   const files = ['99base/dracut-lib.sh', '99base/dracut-dev-lib.sh', '40network/net-lib.sh', '95nfs/nfs-lib.sh', '95nfs/parse-nfsroot.sh', '35network-legacy/parse-ip-opts.sh'];
   for (const f of files) {
     const text = (await readFile(join(D, f), 'utf8'))
+      // dracut keeps its state in the initramfs's /tmp (net.ifaces, net.bootdev, ...): here in T's
+      // (first: T itself may lie below /tmp)
+      .replace(/\/tmp\//g, `${T}/tmp/`)
       .replace(/\/lib\/(dracut-lib|dracut-dev-lib|net-lib|nfs-lib)\.sh/g, `${T}/$1.sh`)
       .replace(/\/etc\/cmdline\.d/g, `${T}/cmdline.d`)
       .replace(/\/etc\/idmapd\.conf/g, `${T}/idmapd.conf`);

@@ -19,7 +19,7 @@ import { startLocalLibvirtd, type LocalLibvirtd } from '../../src/hypervisor/loc
 import { tinyInit } from '../../src/image/tiny.js';
 import { xenroot } from '../support/cli.js';
 import { smallTinyTree } from '../support/kernel.js';
-import { bootQemu, type QemuVm } from '../support/qemu.js';
+import { bootQemu, type QemuVm, TCG_APPEND } from '../support/qemu.js';
 import { snapshot } from '../sync/fixture.js';
 
 const MAC = '52:54:00:e2:12:01';
@@ -85,8 +85,8 @@ beforeAll(async () => {
   doc.site.dhcp = { file: join(root, 'etc/dnsmasq.d/xenroot.conf') };
   await writeFile(env.XENROOT_INVENTORY!, stringify(doc));
   await x(['image', 'add', 'terminal', '--root', img, '--nfs-options', `port=${nfs.port}`]);
-  await x(['create', 'Terminal', '--image', 'terminal', '--memory', '256']);
-  await x(['client', 'add', MAC, '--name', 'pc1', '--image', 'terminal', '--append', 'console=ttyS0']);
+  await x(['create', 'Terminal', '--image', 'terminal', '--memory', '256', '--append', TCG_APPEND]);
+  await x(['client', 'add', MAC, '--name', 'pc1', '--image', 'terminal', '--append', `console=ttyS0 ${TCG_APPEND}`]);
   await x(['image', 'publish', 'terminal', '--no-reload']);
   // Revision 1 goes out untested, on purpose: --force is recorded.
   const r = JSON.parse((await x(['--json', 'rollout', 'terminal@1', '--all', '--force', '--no-reload'])).stdout);

@@ -55,6 +55,17 @@ describe('image add refuses an export that gives away more than an image', () =>
     expect(exportPathProblem('/var/lib/xenroot//model/.', dirs)).toMatch(/inside xenroot's state/);
     expect(exportPathProblem('/tftpboot', dirs)).toMatch(/holds xenroot's TFTP directory/);
   });
+
+  it("accepts a project's directory inside a home (a clone under /root, as in a fresh machine's run), never a home itself nor its own hidden entries", async () => {
+    const { exportPathProblem } = await import('../../src/inventory/exports.js');
+    const dirs = { state: '/var/lib/xenroot', stateSubdirs: ['host-keys', 'model', 'sync'], bootDir: '/var/lib/xenroot/boot', tftpRoot: '/tftpboot/linux-install' };
+    expect(exportPathProblem('/root/xenroot/.cache/images/real-bookworm', dirs)).toBeUndefined();
+    expect(exportPathProblem('/home/ann/images/terminal', dirs)).toBeUndefined();
+    expect(exportPathProblem('/root', dirs)).toMatch(/is the system directory \/root/);
+    expect(exportPathProblem('/home/ann/', dirs)).toMatch(/is the home directory \/home\/ann:/);
+    expect(exportPathProblem('/root//.ssh', dirs)).toMatch(/inside \/root\/\.ssh, a home directory's own/);
+    expect(exportPathProblem('/home/ann/.gnupg/x', dirs)).toMatch(/inside \/home\/ann\/\.gnupg,/);
+  });
 });
 
 describe('hand edits read by the store', () => {

@@ -10,6 +10,7 @@ import { cacheDir, prepareKernel, withCacheLock, type DebianKernel } from '../..
 import { buildTinyImage, DEFAULT_MARKER, TINY_VERSION } from '../../src/image/tiny.js';
 import { loadModuleIndex, resolveModules } from '../../src/initrd/modules.js';
 import { targetModules } from '../../src/initrd/targets.js';
+import { linkTree } from './tree.js';
 
 let kernel: Promise<DebianKernel> | undefined;
 
@@ -56,7 +57,7 @@ export function initramfsToolsImage(): Promise<string> {
       try {
         await execa('mmdebstrap', ['--variant=minbase', '--mode=root', '--format=directory', '--include=initramfs-tools,busybox,kmod', 'bookworm', tmp]);
         await mkdir(join(tmp, 'lib/modules'), { recursive: true });
-        await execa('cp', ['-al', k.modulesDir, join(tmp, 'lib/modules', k.kver)]);
+        await linkTree(k.modulesDir, join(tmp, 'lib/modules', k.kver));
         await copyFile(join(k.root, 'boot', `config-${k.kver}`), join(tmp, 'boot', `config-${k.kver}`));
         await writeFile(join(tmp, '.xenroot-image'), `${k.kver}\n`);
         await rm(dir, { recursive: true, force: true });

@@ -11,6 +11,14 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/**
+ * A kernel argument every test boot under QEMU TCG needs: on a busy host the kernel's IO-APIC timer
+ * check can panic ("IO-APIC + timer doesn't work!"), as a loaded fresh-machine run showed for a PXE
+ * client. Direct kernel boots get it here; boots whose command line xenroot writes (PXE clients,
+ * guests) get it through the test's `--append`.
+ */
+export const TCG_APPEND = 'no_timer_check';
+
 export interface QemuOptions {
   kernel?: string;
   initrd?: string;
@@ -94,9 +102,7 @@ export function qemuArgs(o: QemuOptions & { serialFile?: string }): string[] {
   if (o.pxe || o.tap) args.push('-boot', 'n');
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
-  // no_timer_check: under TCG on a busy host the kernel's IO-APIC timer check can panic ("IO-APIC +
-  // timer doesn't work!"); skipping it is what the parameter is for.
-  if (o.append) args.push('-append', /\bno_timer_check\b/.test(o.append) ? o.append : `${o.append} no_timer_check`);
+  if (o.append) args.push('-append', /\bno_timer_check\b/.test(o.append) ? o.append : `${o.append} ${TCG_APPEND}`);
   args.push(...(o.extraArgs ?? []));
   return args;
 }
