@@ -130,27 +130,25 @@ writeFileSync(join(tftp, 'small'), randomBytes(1024), { mode: 0o644 });
 // ---- 1. transfer ----------------------------------------------------------------------------
 let serve;
 if (part('transfer')) {
-const tftpPort = await freePort();
-const tftpd = spawn('in.tftpd', ['-L', '-a', `127.0.0.1:${tftpPort}`, '-s', tftp, '-B', '1468'], { stdio: 'ignore' });
-children.push(tftpd);
-writeInventory(inv, 1);
-serve = await startServe(inv, join(dir, 'state'));
-const results = {};
-for (const [name] of Object.entries(SETS)) {
-  const files = ['kernel', 'initrd'].map((p) => `images/${name}-${p}`);
-  for (const clients of [1, 40]) {
-    const t = [];
-    const h = [];
-    for (let r = 0; r < runs; r++) {
-      t.push(await room(clients, files.map((f) => `tftp://127.0.0.1:${tftpPort}/${f}`), ['--tftp-blksize', '1468']));
-      h.push(await room(clients, files.map((f) => `${serve.url}/boot/${f}`), []));
+  const tftpPort = await freePort();
+  const tftpd = spawn('in.tftpd', ['-L', '-a', `127.0.0.1:${tftpPort}`, '-s', tftp, '-B', '1468'], { stdio: 'ignore' });
+  children.push(tftpd);
+  writeInventory(inv, 1);
+  serve = await startServe(inv, join(dir, 'state'));
+  for (const [name] of Object.entries(SETS)) {
+    const files = ['kernel', 'initrd'].map((p) => `images/${name}-${p}`);
+    for (const clients of [1, 40]) {
+      const t = [];
+      const h = [];
+      for (let r = 0; r < runs; r++) {
+        t.push(await room(clients, files.map((f) => `tftp://127.0.0.1:${tftpPort}/${f}`), ['--tftp-blksize', '1468']));
+        h.push(await room(clients, files.map((f) => `${serve.url}/boot/${f}`), []));
+      }
+      console.log(`transfer ${name} (${((SETS[name].kernel + SETS[name].initrd) / MB).toFixed(1)} MB) x${clients} clients: tftpd-hpa ${median(t).toFixed(2)} s [${t.map((x) => x.toFixed(2)).join(' ')}], xenroot serve HTTP ${median(h).toFixed(2)} s [${h.map((x) => x.toFixed(2)).join(' ')}], HTTP/TFTP ${(median(h) / median(t)).toFixed(3)}x`);
     }
-    results[`${name} x${clients}`] = { tftp: median(t), http: median(h), ratio: median(h) / median(t) };
-    console.log(`transfer ${name} (${((SETS[name].kernel + SETS[name].initrd) / MB).toFixed(1)} MB) x${clients} clients: tftpd-hpa ${median(t).toFixed(2)} s [${t.map((x) => x.toFixed(2)).join(' ')}], xenroot serve HTTP ${median(h).toFixed(2)} s [${h.map((x) => x.toFixed(2)).join(' ')}], HTTP/TFTP ${(median(h) / median(t)).toFixed(3)}x`);
   }
-}
-tftpd.kill('SIGTERM');
-await serve.stop();
+  tftpd.kill('SIGTERM');
+  await serve.stop();
 }
 
 // ---- 2. check-ins -----------------------------------------------------------------------------
