@@ -71,7 +71,7 @@ export interface DhcpInput {
   subnet?: string;
   /** Where the boot server is (TFTP / next-server); a dotted IPv4 or a host name. */
   bootServer: string;
-  /** iPXE fetches its script over HTTP from here when set. */
+  /** iPXE fetches its script over HTTP from here when set, and UEFI HTTP Boot clients their loader (httpBootUrl). */
   httpBase?: string;
   /** The loader of UEFI x86-64 clients (default syslinux). */
   efiLoader?: EfiLoader;
