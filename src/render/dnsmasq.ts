@@ -2,8 +2,9 @@
  * dnsmasq drop-in: a dhcp-host reservation per client and per guest with a pinned MAC (with its
  * static address when it has one), the boot file by client architecture (DHCP option 93, RFC
  * 4578: 0 BIOS gets pxelinux.0, 7 "EFI BC" and 9 "x86-64 EFI" get the site's EFI loader; OVMF
- * sends 7), iPXE clients (user class "iPXE") get ipxe/boot.ipxe, and optionally proxy-DHCP mode
- * beside an existing DHCP server. Every dhcp-boot line carries tags that exclude the others:
+ * sends 7), iPXE clients (user class "iPXE") get ipxe/boot.ipxe, UEFI HTTP Boot clients (client-arch
+ * 16 and vendor class "HTTPClient") get the URL of iPXE from the HTTP base with option 60 echoed
+ * "HTTPClient" (UEFI 2.x, 24.7.2), and optionally proxy-DHCP mode beside an existing DHCP server. Every dhcp-boot line carries tags that exclude the others:
  * dnsmasq(8) defines no precedence between several matching ones. Pure.
  */
 import { RenderError } from '../sys/errors.js';
@@ -23,8 +24,32 @@ export interface DhcpHost {
 /** The UEFI network loader of a site (site.pxe.efiLoader); see docs/netboot.md for the choice. */
 export type EfiLoader = 'syslinux' | 'ipxe' | 'grub' | 'none';
 
-/** Option 93 values of architectures xenroot serves no loader for (RFC 4578 and the IANA registry). */
-export const OTHER_ARCHES = [2, 6, 10, 11];
+/**
+ * Option 93 values of architectures xenroot serves no loader for (RFC 4578 and the IANA registry):
+ * 2 IA64, 6 IA32 EFI, 10/11 ARM EFI, 15 x86 UEFI HTTP, 19 ARM64 UEFI HTTP.
+ */
+export const OTHER_ARCHES = [2, 6, 10, 11, 15, 19];
+
+/** Option 93 of an x86-64 UEFI HTTP Boot client (IANA "x64 UEFI HTTP"). */
+export const HTTP_BOOT_ARCH = 16;
+
+/**
+ * The loader a UEFI HTTP Boot client fetches over HTTP (in the TFTP root, sent by the boot
+ * service): iPXE's snponly.efi, which drives the NIC through the firmware's SNP and then fetches
+ * its script, kernel and initrds over HTTP too. syslinux.efi cannot start this way (it finds its
+ * server through the PXE base code, which an HTTP boot does not run).
+ */
+const HTTP_BOOT_LOADER = 'snponly.efi';
+
+/**
+ * The boot URL of a UEFI HTTP Boot client: the loader at the HTTP base, or undefined without one
+ * (no base: no HTTP boot answer) or with efiLoader none (no UEFI loader at all).
+ */
+export function httpBootUrl(httpBase: string | undefined, loader: EfiLoader): string | undefined {
+  if (!httpBase || loader === 'none') return undefined;
+  if (!/^https?:\/\/[^\s"]+$/.test(httpBase)) throw new RenderError(`HTTP base "${httpBase}" is not an http:// URL a UEFI HTTP Boot client can fetch from`);
+  return `${httpBase.replace(/\/+$/, '')}/${HTTP_BOOT_LOADER}`;
+}
 
 /** The file a UEFI x86-64 client is handed for each loader (in the TFTP root). */
 export const EFI_BOOT_FILES: Record<Exclude<EfiLoader, 'none'>, string> = {
@@ -46,7 +71,7 @@ export interface DhcpInput {
   subnet?: string;
   /** Where the boot server is (TFTP / next-server); a dotted IPv4 or a host name. */
   bootServer: string;
-  /** iPXE fetches its script over HTTP from here when set. */
+  /** iPXE fetches its script over HTTP from here when set, and UEFI HTTP Boot clients their loader (httpBootUrl). */
   httpBase?: string;
   /** The loader of UEFI x86-64 clients (default syslinux). */
   efiLoader?: EfiLoader;
@@ -90,7 +115,11 @@ export function renderDnsmasq(input: DhcpInput): string {
     '# architectures xenroot has no loader for (2 IA64, 6 IA32 EFI, 10/11 ARM EFI) get no boot file, never a BIOS one',
     ...OTHER_ARCHES.map((a) => `dhcp-match=set:xenroot-other,option:client-arch,${a}`),
     'dhcp-userclass=set:xenroot-ipxe,iPXE',
+    `# UEFI HTTP Boot (x64, client-arch ${HTTP_BOOT_ARCH}) announces vendor class "HTTPClient:Arch:00016:..." (dnsmasq matches a substring)`,
+    `dhcp-match=set:xenroot-efi64-http,option:client-arch,${HTTP_BOOT_ARCH}`,
+    'dhcp-vendorclass=set:xenroot-httpclient,HTTPClient',
   );
+  const httpUrl = httpBootUrl(input.httpBase, input.efiLoader ?? 'syslinux');
   if (input.proxy) {
     if (!input.subnet) throw new RenderError('site.dhcp.proxy needs site.dhcp.subnet (the client network, e.g. 192.168.1.0/24)');
     const { network, netmask } = cidrParts(input.subnet);
@@ -103,11 +132,19 @@ export function renderDnsmasq(input: DhcpInput): string {
     if (efi) for (const csa of ['BC_EFI', 'x86-64_EFI']) lines.push(`pxe-service=tag:!xenroot-ipxe,${csa},"xenroot network boot",${efi}`);
     else lines.push('# UEFI clients: no loader (site.pxe.efiLoader: none)');
     lines.push(`dhcp-boot=tag:xenroot-ipxe,${ipxeBoot}${server}`);
+    lines.push('# UEFI HTTP Boot clients: not answered in proxy mode (dnsmasq\'s proxy-DHCP answers PXE clients only)');
   } else {
-    lines.push(`dhcp-boot=tag:!xenroot-ipxe,tag:!xenroot-efi64,tag:!xenroot-other,pxelinux.0${server}`);
+    lines.push(`dhcp-boot=tag:!xenroot-ipxe,tag:!xenroot-efi64,tag:!xenroot-efi64-http,tag:!xenroot-other,pxelinux.0${server}`);
     if (efi) lines.push(`dhcp-boot=tag:!xenroot-ipxe,tag:xenroot-efi64,${efi}${server}`);
     else lines.push('# UEFI clients: no loader (site.pxe.efiLoader: none)');
     lines.push(`dhcp-boot=tag:xenroot-ipxe,${ipxeBoot}${server}`);
+    if (httpUrl)
+      lines.push(
+        '# UEFI HTTP Boot: the loader\'s full URL as the boot file, and option 60 echoed "HTTPClient" (the firmware ignores an offer without it)',
+        'dhcp-option-force=tag:!xenroot-ipxe,tag:xenroot-efi64-http,tag:xenroot-httpclient,60,HTTPClient',
+        `dhcp-boot=tag:!xenroot-ipxe,tag:xenroot-efi64-http,tag:xenroot-httpclient,${httpUrl}`,
+      );
+    else lines.push('# UEFI HTTP Boot clients: no answer (no HTTP base: site.serve or site.pxe.httpBase; or site.pxe.efiLoader: none)');
   }
   const hosts = [...input.hosts].sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind.localeCompare(b.kind)));
   for (const h of hosts) {

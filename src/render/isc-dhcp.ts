@@ -1,6 +1,6 @@
 /** ISC dhcpd host blocks for clients and guests with pinned MACs, with the PXE boot file by client architecture. Pure. */
 import type { DhcpInput } from './dnsmasq.js';
-import { OTHER_ARCHES, checkIpv4, dhcpHostname, efiBootFile } from './dnsmasq.js';
+import { HTTP_BOOT_ARCH, OTHER_ARCHES, checkIpv4, dhcpHostname, efiBootFile, httpBootUrl } from './dnsmasq.js';
 import { generatedHeader } from './header.js';
 
 function hostId(kind: string, name: string): string {
@@ -13,13 +13,17 @@ function hostId(kind: string, name: string): string {
  * by the declaration of option 93 under xenroot's own name (at global scope, before any use:
  * dhcpd refuses `option arch` unless declared; another declaration of code 93 under the admin's
  * name may coexist). The boot file: iPXE (user class "iPXE") gets ipxe/boot.ipxe, client-arch
- * 00:07 or 00:09 (x86-64 UEFI) the site's EFI loader, everything else pxelinux.0. The `if` sits
+ * 00:07 or 00:09 (x86-64 UEFI) the site's EFI loader, a UEFI HTTP Boot client (00:10 with a vendor
+ * class starting "HTTPClient") the URL of iPXE at the HTTP base with option 60 echoed
+ * "HTTPClient" (UEFI 2.x, 24.7.2), everything else pxelinux.0. The `if` sits
  * inside the group: it applies to the hosts declared there only, so a MAC that is no client gets
  * no boot file from this fragment (dhcpd scoping; see docs/netboot.md).
  */
 export function renderIscDhcp(input: DhcpInput): string {
   const ipxeBoot = input.httpBase ? `${input.httpBase.replace(/\/+$/, '')}/ipxe/boot.ipxe` : 'ipxe/boot.ipxe';
   const efi = efiBootFile(input.efiLoader ?? 'syslinux');
+  const httpUrl = httpBootUrl(input.httpBase, input.efiLoader ?? 'syslinux');
+  const arch = (a: number) => `option ${ISC_ARCH_OPTION} = 00:${a.toString(16).padStart(2, '0')}`;
   const lines = [
     generatedHeader(),
     `option ${ISC_ARCH_OPTION} code 93 = unsigned integer 16;`,
@@ -29,8 +33,12 @@ export function renderIscDhcp(input: DhcpInput): string {
     `    filename "${ipxeBoot}";`,
     `  } elsif option ${ISC_ARCH_OPTION} = 00:07 or option ${ISC_ARCH_OPTION} = 00:09 {`,
     efi ? `    filename "${efi}";` : '    # UEFI clients: no loader (site.pxe.efiLoader: none)',
-    `  } elsif ${OTHER_ARCHES.map((a) => `option ${ISC_ARCH_OPTION} = 00:${a.toString(16).padStart(2, '0')}`).join(' or ')} {`,
-    '    # architectures xenroot has no loader for (IA64, IA32 EFI, ARM EFI): no boot file, never a BIOS one',
+    `  } elsif ${arch(HTTP_BOOT_ARCH)} and substring(option vendor-class-identifier, 0, 10) = "HTTPClient" {`,
+    ...(httpUrl
+      ? ['    option vendor-class-identifier "HTTPClient";', `    filename "${httpUrl}";`]
+      : ['    # UEFI HTTP Boot: no answer (no HTTP base: site.serve or site.pxe.httpBase; or site.pxe.efiLoader: none)']),
+    `  } elsif ${[...OTHER_ARCHES, HTTP_BOOT_ARCH].map(arch).join(' or ')} {`,
+    '    # architectures xenroot has no loader for (IA64, IA32 EFI, ARM EFI, UEFI HTTP other than x64, arch 16 without HTTPClient): no boot file, never a BIOS one',
     '  } else {',
     '    filename "pxelinux.0";',
     '  }',

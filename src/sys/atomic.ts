@@ -70,6 +70,23 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * fsyncDir without blocking the event loop: a long-running caller (the boot service storing many
+ * check-ins at once) keeps answering while the directory is flushed, and concurrent flushes of
+ * one directory overlap in the kernel instead of queueing one after another on the loop.
+ */
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const dh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
+  if (!dh) return;
+  try {
+    await dh.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is done all the same.
+  } finally {
+    await dh.close();
+  }
+}
+
 export interface WriteOptions {
   /** File mode (default 0o644); applied exactly, not through the umask. */
   mode?: number;
@@ -105,7 +122,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     }
     await rename(tmp, path);
     cleanup.release();
-    fsyncDir(dirname(path));
+    await fsyncDirAsync(dirname(path));
   } catch (err) {
     await cleanup.run();
     throw writeError(path, err);

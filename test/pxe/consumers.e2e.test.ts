@@ -77,6 +77,44 @@ describe('real DHCP config parsers', () => {
     expect(i.code, i.out).toBe(0);
   });
 
+  it('with the boot service on, both files hand UEFI HTTP Boot clients iPXE by URL with option 60 echoed, pass the real parsers, and sync stages snponly.efi for it', async () => {
+    const site = join(dir, 'site-http');
+    await mkdir(join(site, 'boot/terminal'), { recursive: true });
+    await mkdir(join(site, 'img'));
+    await writeFile(join(site, 'boot/terminal/vmlinuz-6.1.0-99-amd64'), 'k');
+    await writeFile(join(site, 'boot/terminal/initrd-6.1.0-99-amd64-pxe.img'), 'i');
+    for (const server of ['dnsmasq', 'isc']) {
+      const inv = join(site, `${server}.yaml`);
+      const root = join(site, `root-${server}`);
+      await writeFile(
+        inv,
+        stringify({
+          site: { nfsServer: '10.0.2.2', allow: ['10.0.2.0/24'], bootDir: join(site, 'boot'), tftpRoot: '/tftp', dhcp: { server }, pxe: { efiLoader: 'syslinux' }, serve: { listen: '10.0.2.2:8080' } },
+          images: { terminal: { root: join(site, 'img'), kver: '6.1.0-99-amd64' } },
+          clients: { pc1: { mac: '52:54:00:00:00:21', image: 'terminal' } },
+        }),
+      );
+      const r = await xenroot(['-i', inv, 'sync', '--root', root]);
+      expect(r.code, r.stderr).toBe(0);
+      // PXE firmware keeps its TFTP loader; the HTTP client's loader is in the tree the service sends.
+      expect((await readFile(join(root, 'tftp/snponly.efi'))).equals(await readFile('/usr/lib/ipxe/snponly.efi'))).toBe(true);
+      expect((await readFile(join(root, 'tftp/syslinux.efi'))).length).toBeGreaterThan(0);
+      if (server === 'dnsmasq') {
+        const text = await readFile(join(root, 'etc/dnsmasq.d/xenroot.conf'), 'utf8');
+        expect(text).toContain('dhcp-boot=tag:!xenroot-ipxe,tag:xenroot-efi64-http,tag:xenroot-httpclient,http://10.0.2.2:8080/boot/snponly.efi\n');
+        expect(text).toContain('dhcp-option-force=tag:!xenroot-ipxe,tag:xenroot-efi64-http,tag:xenroot-httpclient,60,HTTPClient\n');
+        const d = await dnsmasqTest(text);
+        expect(d.code, d.out).toBe(0);
+      } else {
+        const text = await readFile(join(root, 'etc/dhcp/dhcpd.conf'), 'utf8');
+        expect(text).toContain('filename "http://10.0.2.2:8080/boot/snponly.efi";');
+        expect(text).toContain('option vendor-class-identifier "HTTPClient";');
+        const i = await dhcpdTest(text);
+        expect(i.code, i.out).toBe(0);
+      }
+    }
+  });
+
   it('in context: Debian\'s own check of /etc/dnsmasq.d (-7 DIR,.dpkg-dist,...) accepts the drop-in beside an admin\'s config, and refuses a broken one', async () => {
     const d = join(dir, 'dnsmasq.d');
     await mkdir(d);

@@ -73,7 +73,7 @@ describe('DHCP', () => {
     expect(text).toContain('dhcp-host=00:16:3e:00:00:01,pc-01\n');
     expect(text).toContain('dhcp-host=00:16:3e:00:00:02,Terminal\n');
     expect(text).toContain('dhcp-host=00:16:3e:00:00:03\n');
-    expect(text).toContain('dhcp-boot=tag:!xenroot-ipxe,tag:!xenroot-efi64,tag:!xenroot-other,pxelinux.0,,10.0.0.1');
+    expect(text).toContain('dhcp-boot=tag:!xenroot-ipxe,tag:!xenroot-efi64,tag:!xenroot-efi64-http,tag:!xenroot-other,pxelinux.0,,10.0.0.1');
     expect(text).toContain('dhcp-boot=tag:!xenroot-ipxe,tag:xenroot-efi64,syslinux.efi,,10.0.0.1');
     expect(text).toContain('dhcp-boot=tag:xenroot-ipxe,ipxe/boot.ipxe,,10.0.0.1');
     expect(text).not.toContain('proxy');

@@ -23,12 +23,16 @@ export interface ClientAsk {
   ipxe: boolean;
   /** The client is declared (dhcp-host / host block). */
   known: boolean;
+  /** Option 60 as sent, e.g. "HTTPClient:Arch:00016:UNDI:003001" (UEFI HTTP Boot). */
+  vendorClass?: string;
 }
 
 /** What the client is offered: the boot file (undefined: none), and every line that matched (must be one). */
 export interface BootOffer {
   file: string | undefined;
   matches: number;
+  /** Option 60 in the answer (a UEFI HTTP Boot client needs "HTTPClient" echoed). */
+  vendorClass?: string;
 }
 
 // ---- dnsmasq -----------------------------------------------------------------------------
@@ -38,13 +42,16 @@ interface DnsmasqConfig {
   /** tag -> condition */
   archTags: Map<string, number[]>;
   userClassTags: Map<string, string>;
+  vendorClassTags: Map<string, string>;
+  /** dhcp-option-force lines: option 60 only here. */
+  forced: { tags: { tag: string; negate: boolean }[]; option: number; value: string }[];
   boots: { tags: { tag: string; negate: boolean }[]; file: string; server?: string }[];
   pxeServices: { tags: { tag: string; negate: boolean }[]; csa: string; file: string }[];
   proxy: boolean;
 }
 
 export function parseDnsmasq(text: string): DnsmasqConfig {
-  const cfg: DnsmasqConfig = { reservations: [], archTags: new Map(), userClassTags: new Map(), boots: [], pxeServices: [], proxy: false };
+  const cfg: DnsmasqConfig = { reservations: [], archTags: new Map(), userClassTags: new Map(), vendorClassTags: new Map(), forced: [], boots: [], pxeServices: [], proxy: false };
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
@@ -84,6 +91,14 @@ export function parseDnsmasq(text: string): DnsmasqConfig {
         cfg.userClassTags.set(set![1]!, fields[1]!);
         break;
       }
+      case 'dhcp-vendorclass': {
+        const set = /^set:(.+)$/.exec(fields[0] ?? '');
+        cfg.vendorClassTags.set(set![1]!, fields[1]!);
+        break;
+      }
+      case 'dhcp-option-force':
+        cfg.forced.push({ tags, option: Number(fields[0]), value: fields.slice(1).join(',') });
+        break;
       case 'dhcp-boot':
         cfg.boots.push({ tags, file: fields[0]!, ...(fields[2] ? { server: fields[2] } : {}) });
         break;
@@ -122,13 +137,16 @@ export function dnsmasqOffer(cfg: DnsmasqConfig, ask: ClientAsk): BootOffer {
   const tags = new Set<string>();
   for (const [tag, arches] of cfg.archTags) if (arches.includes(ask.arch)) tags.add(tag);
   for (const [tag, cls] of cfg.userClassTags) if (ask.ipxe && cls === 'iPXE') tags.add(tag);
+  // dnsmasq(8): "The vendor-class string is substring matched".
+  for (const [tag, cls] of cfg.vendorClassTags) if (ask.vendorClass?.includes(cls)) tags.add(tag);
   const ok = (conds: { tag: string; negate: boolean }[]) => conds.every((c) => tags.has(c.tag) !== c.negate);
+  const option60 = cfg.forced.find((f) => f.option === 60 && ok(f.tags))?.value;
   const candidates: string[] = [];
   for (const b of cfg.boots) if (ok(b.tags)) candidates.push(b.file);
   // In proxy mode PXE firmware (not iPXE) is answered by the pxe-service of its architecture.
   if (cfg.proxy && !ask.ipxe)
     for (const p of cfg.pxeServices) if (ok(p.tags) && CSA_ARCH[p.csa] === ask.arch) candidates.push(/\.[A-Za-z0-9]+$/.test(p.file) ? p.file : `${p.file}.0`);
-  return { file: candidates[0], matches: candidates.length };
+  return { file: candidates[0], matches: candidates.length, ...(option60 !== undefined ? { vendorClass: option60 } : {}) };
 }
 
 // ---- ISC dhcpd ---------------------------------------------------------------------------
@@ -137,7 +155,7 @@ interface IscConfig {
   archOption: string | undefined;
   reservations: Reservation[];
   /** The if/elsif/else chain inside the group: conditions and filenames. */
-  branches: { ipxe?: boolean; arches?: number[]; file: string | undefined }[];
+  branches: { ipxe?: boolean; arches?: number[]; vendorPrefix?: string; file: string | undefined; vendorClass?: string }[];
   nextServer: string | undefined;
 }
 
@@ -158,6 +176,14 @@ export function parseIsc(text: string): IscConfig {
         return parseInt(a[2]! + a[3]!, 16);
       });
       if (arches.length) branch.arches = arches;
+      const vendor = /substring\(option vendor-class-identifier, 0, (\d+)\) = "([^"]*)"/.exec(line);
+      if (vendor) {
+        if (Number(vendor[1]) !== vendor[2]!.length) throw new Error(`isc: substring length ${vendor[1]} is not the length of "${vendor[2]}"`);
+        branch.vendorPrefix = vendor[2]!;
+      }
+    } else if ((m = /^option vendor-class-identifier "([^"]*)";$/.exec(line))) {
+      if (!branch) throw new Error('isc: option 60 outside the if chain');
+      branch.vendorClass = m[1];
     } else if ((m = /^filename "([^"]*)";$/.exec(line))) {
       if (!branch) throw new Error('isc: filename outside the if chain');
       branch.file = m[1];
@@ -183,7 +209,8 @@ export function iscOffer(cfg: IscConfig, ask: ClientAsk): BootOffer {
   for (const b of cfg.branches) {
     if (b.ipxe && !ask.ipxe) continue;
     if (b.arches && !b.arches.includes(ask.arch)) continue;
-    return { file: b.file, matches: 1 };
+    if (b.vendorPrefix !== undefined && !ask.vendorClass?.startsWith(b.vendorPrefix)) continue;
+    return { file: b.file, matches: 1, ...(b.vendorClass !== undefined ? { vendorClass: b.vendorClass } : {}) };
   }
   return { file: undefined, matches: 0 };
 }

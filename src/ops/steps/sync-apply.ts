@@ -6,7 +6,7 @@
 import { closeSync, existsSync, linkSync, openSync, readFileSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { stateDir } from '../../inventory/paths.js';
+import { bootHttpBase, stateDir } from '../../inventory/paths.js';
 import { modelOfText } from './store.js';
 import { modelCachePath, modelKey, writeModelCache } from '../../inventory/model-cache.js';
 import type { InventoryData } from '../../inventory/schema.js';
@@ -159,6 +159,9 @@ export async function syncUnlocked(inventoryFile: string, opts: SyncOptions, t0 
     ? await findSyslinux(opts.syslinuxPaths)
     : { pxelinux0: '', pxelinux0Size: 0, ldlinux: '', ldlinuxSize: 0 };
   const efi = needSyslinux ? await findEfiLoader(site.pxe.efiLoader, opts.efiPaths) : [];
+  // UEFI HTTP Boot clients are handed iPXE's snponly.efi over HTTP (render/dnsmasq.ts:
+  // httpBootUrl) whatever the PXE clients' loader is: stage it wherever HTTP boot is on.
+  if (needSyslinux && bootHttpBase(site) && site.pxe.efiLoader !== 'none' && site.pxe.efiLoader !== 'ipxe') efi.push(...(await findEfiLoader('ipxe', opts.efiPaths)));
   const exportsDirExists = (await stat(under(root, site.exports.dir)).catch(() => undefined))?.isDirectory() ?? false;
   const dfile = dhcpFile(site);
   let dhcpShared = false;

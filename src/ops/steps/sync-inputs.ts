@@ -6,7 +6,7 @@ import type { NodeFailure } from '../../deploy/node-faults.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { bootFiles, stateDir } from '../../inventory/paths.js';
+import { bootFiles, bootHttpBase, stateDir } from '../../inventory/paths.js';
 import { effectiveGuest } from '../../inventory/effective.js';
 import type { InventoryData } from '../../inventory/schema.js';
 import { codeStamp } from '../../sys/stamp.js';
@@ -72,6 +72,8 @@ export function probedPaths(data: InventoryData, inventoryFile: string, root: st
   const paths = [under(root, data.site.exports.dir), ...syslinux.pxelinux0, ...syslinux.ldlinux];
   const loader = data.site.pxe.efiLoader;
   if (loader !== 'none') for (const l of efi[loader]) paths.push(...l.paths);
+  // iPXE is staged for UEFI HTTP Boot clients too when the site boots over HTTP (sync-apply.ts).
+  if (loader !== 'none' && loader !== 'ipxe' && bootHttpBase(data.site)) for (const l of efi.ipxe) paths.push(...l.paths);
   // Identity pieces: each node's host keys and per-node source files; guests' ramdisks: the image initrds.
   const state = under(root, stateDir(inventoryFile, data.site));
   const dir = dirname(inventoryFile);
