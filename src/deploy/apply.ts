@@ -149,6 +149,13 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
         record(f, { sha1: hash }, st);
         return;
       }
+      // A kept entry set's file (named by its content's hash, never changed once written): same
+      // name and size is the same file, as for a versioned copy; a rollout back reads none of them.
+      // (One the manifest holds is judged by its stat above: an edit in place is restored.)
+      if (st && !old && RETAINED_SET_FILE.test(f.path) && st.size === Buffer.byteLength(f.content)) {
+        record(f, { sha1: hash }, st);
+        return;
+      }
       const was = st ? readText(target) : undefined;
       if (was === f.content) {
         record(f, { sha1: hash }, st);
