@@ -13,7 +13,7 @@
  * Usage: npm run -s build && node bench/sync.mjs [--clients N] [--guests N] [--rounds N]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +83,7 @@ function cli(args) {
   return { ...t, out: t.r.stdout ? JSON.parse(t.r.stdout) : undefined };
 }
 
-/** Every file of a synced root but xenroot's own state (the manifest and its model), with its size. */
+/** Every file and symbolic link of a synced root but xenroot's own state (the manifest and its model). */
 function listTree(root) {
   const out = [];
   const walk = (d) => {
@@ -91,7 +91,7 @@ function listTree(root) {
       const p = join(d, e.name);
       if (e.isDirectory()) {
         if (p !== join(root, state)) walk(p);
-      } else out.push(p);
+      } else out.push({ p, link: e.isSymbolicLink() ? readlinkSync(p) : undefined });
     }
   };
   walk(root);
@@ -114,15 +114,15 @@ const invSize = statSync(inventory).size;
 const loopScript = join(dir, 'loop.mjs');
 writeFileSync(
   loopScript,
-  `import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+  `import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 const [list, dest] = process.argv.slice(2);
 const made = new Set();
-for (const { rel, text, source } of JSON.parse(readFileSync(list, 'utf8'))) {
+for (const { rel, b64, source, link } of JSON.parse(readFileSync(list, 'utf8'))) {
   const p = join(dest, rel);
   const d = dirname(p);
   if (!made.has(d)) { mkdirSync(d, { recursive: true }); made.add(d); }
-  if (source) copyFileSync(source, p); else writeFileSync(p, text);
+  if (link !== undefined) symlinkSync(link, p); else if (source) copyFileSync(source, p); else writeFileSync(p, Buffer.from(b64, 'base64'));
 }
 `,
 );
@@ -151,9 +151,11 @@ for (let k = 0; k < ROUNDS; k++) {
     if (k === 0 && step === 'full') {
       const tree = listTree(root);
       files = tree.length;
-      const list = tree.map((p) => {
+      // Links as links (the per-node switches), big files copied, the rest as bytes (pieces are gzip).
+      const list = tree.map(({ p, link }) => {
         const rel = relative(root, p);
-        return statSync(p).size > 1 << 20 ? { rel, source: p } : { rel, text: readFileSync(p, 'utf8') };
+        if (link !== undefined) return { rel, link };
+        return statSync(p).size > 1 << 20 ? { rel, source: p } : { rel, b64: readFileSync(p).toString('base64') };
       });
       writeFileSync(join(dir, 'list.json'), JSON.stringify(list));
     }
@@ -188,7 +190,7 @@ const ratio = (a, b) => (a / b).toFixed(2);
 const line = (what, s, base, baseName, target) =>
   `${what.padEnd(38)} ${f0(s.median).padStart(6)} ms (${f0(s.min)}-${f0(s.max)})  ${ratio(s.median, base).padStart(5)}x ${baseName}${target ? `  target <= ${target}x: ${s.median / base <= target ? 'met' : 'NOT met'}` : ''}`;
 
-console.log(`fleet: ${CLIENTS} clients (imported from CSV), ${GUESTS} guests, ${(invSize / 1024).toFixed(0)} KiB YAML; synced tree: ${files} files`);
+console.log(`fleet: ${CLIENTS} clients (imported from CSV), ${GUESTS} guests, ${(invSize / 1024).toFixed(0)} KiB YAML; synced tree: ${files} files and links`);
 console.log(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}; ${ROUNDS} interleaved rounds for the full sync`);
 console.log(`client import of ${CLIENTS} from one CSV: ${f0(imported.ms)} ms wall, ${f0(imported.cpu)} ms cpu, peak RSS ${imported.rssMiB.toFixed(0)} MiB`);
 console.log(`baselines: node -e 0 ${f0(nodeStart)} ms (cpu ${f0(nodeCpu)} ms); cp -r ${f0(cp.median)} ms (${f0(cp.min)}-${f0(cp.max)}); cp -r + sync -f ${f0(cpSync.median)} ms; Node write loop ${f0(loop.median)} ms`);

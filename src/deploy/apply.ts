@@ -1,7 +1,10 @@
 /**
  * Applying a plan: each desired file is compared with what is on disk and written only when it
  * differs; files and managed blocks that xenroot wrote before (the manifest) but no longer wants
- * are removed. Every write goes through one AtomicBatch (src/sys/atomic.ts): nothing is visible
+ * are removed, except the clients' entry sets (named by their content, never changed once written):
+ * one no node names any more stays on disk, out of the manifest, for the next node that wants the
+ * same content (a rollback, a rollout back) or for `image prune` (deploy/switches.ts
+ * removeOrphanSets). Unlinking thousands of small files costs seconds on these disks. Every write goes through one AtomicBatch (src/sys/atomic.ts): nothing is visible
  * until the batch commits, so an interrupt before that leaves the tree as it was, and a reader
  * never sees half a file. `root` prefixes every path (DESTDIR style); `dryRun` computes the same
  * outcomes and touches nothing; `owners` limits the apply to the files of some nodes (the rest of
@@ -106,6 +109,12 @@ export function buildBytes(parts: BytePart[]): Buffer {
   return Buffer.concat(chunks, length);
 }
 
+/**
+ * A file of a clients' entry set (TFTP_ROOT/nodes/entries/SET/FILE, see plan.ts nodeSwitch): its
+ * set is named by its content, so a set nothing wants is kept rather than unlinked.
+ */
+const RETAINED_SET_FILE = /\/nodes\/entries\/[^/]+\/[^/]+$/;
+
 export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: HashCache, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const { root, dryRun = false, diff = false, owners } = opts;
   const chunk = opts.chunk ?? 256;
@@ -137,6 +146,13 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
       const st = lookup(target);
       // Unchanged since xenroot wrote it (same inode, size, mtime) and the same content wanted.
       if (st && old?.kind === 'text' && old.sha1 === hash && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino) {
+        record(f, { sha1: hash }, st);
+        return;
+      }
+      // A kept entry set's file (named by its content's hash, never changed once written): same
+      // name and size is the same file, as for a versioned copy; a rollout back reads none of them.
+      // (One the manifest holds is judged by its stat above: an edit in place is restored.)
+      if (st && !old && RETAINED_SET_FILE.test(f.path) && st.size === Buffer.byteLength(f.content)) {
         record(f, { sha1: hash }, st);
         return;
       }
@@ -301,7 +317,9 @@ export async function applyPlan(files: DesiredFile[], prev: Manifest, sources: H
   const stale = Object.entries(prev.files)
     .filter(([p, e]) => !wanted.has(p) && inScope(e.owner) && !opts.keepPaths?.has(p))
     .sort(([a], [b]) => a.localeCompare(b));
-  await chunked(stale, chunk, ([path, entry]) => removeStale(path, entry));
+  await chunked(stale, chunk, ([path, entry]) => {
+    if (entry.kind !== 'text' || !RETAINED_SET_FILE.test(path)) removeStale(path, entry);
+  });
   const counts: Record<Outcome, number> = { created: 0, updated: 0, removed: 0, unchanged: 0 };
   for (const c of changes) counts[c.outcome]++;
   // Plan order, so that an unchanged tree gives a byte-identical manifest; out-of-scope entries kept.

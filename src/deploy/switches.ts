@@ -1,7 +1,7 @@
 /**
  * The per-node switch trees that the plan defines (plan.ts: nodeSwitch, CLIENT_SWITCH_DIR,
- * GUEST_SWITCH_DIR), walked after a killed run: temp links and staging directories are swept, and
- * file sets that no switch link names are removed.
+ * GUEST_SWITCH_DIR), walked after a killed run: temp links and staging directories are swept; and
+ * by `image prune`: file sets that no switch link names are removed.
  */
 import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +27,9 @@ export function sweepSwitches(data: InventoryData, inventoryFile: string, root: 
 
 /**
  * Removes the clients' file sets (TFTP_ROOT/nodes/entries/HASH) that no switch link names any
- * more: left by a run killed before its manifest was written. Call with the inventory's lock held.
+ * more: those a rollout or sync moved every node away from (the apply keeps them for a way back),
+ * and those of a run killed before its manifest was written. `image prune` calls it. Call with the
+ * inventory's lock held.
  */
 export function removeOrphanSets(data: InventoryData, root: string | undefined): void {
   const nodes = join(under(root, data.site.tftpRoot.replace(/\/+$/, '')), CLIENT_SWITCH_DIR);

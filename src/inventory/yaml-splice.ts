@@ -126,6 +126,50 @@ function dedent(block: string[], indent: number): string | undefined {
   return out.join('\n') + '\n';
 }
 
+/** A scalar written on one line the way js-yaml writes it, or undefined (not a plain scalar). */
+function scalarText(value: unknown): string | undefined {
+  if (typeof value === 'number' || typeof value === 'boolean') return Number.isFinite(value as number) || typeof value === 'boolean' ? String(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const dumped = jsyaml.dump(value, { lineWidth: -1, schema: jsyaml.CORE_SCHEMA }).replace(/\n$/, '');
+  return dumped.includes('\n') ? undefined : dumped;
+}
+
+/**
+ * Sets or deletes the scalar field FIELD of a block-style entry (its lines as in the file) by
+ * changing its one line: the common edit of a large inventory (a rollout sets `revision` and
+ * `previousRevision` on thousands of nodes), which the small-Document path costs a parse and a
+ * serialisation each. Undefined when the entry is not a plain block map, the field spans more than
+ * one line or carries a comment, or the value is not a one-line scalar: the Document path does
+ * those. The caller's read-back check covers this path like the other.
+ */
+function scalarFieldEdit(lines: string[], field: string, op: EditOp): string[] | undefined {
+  const text = op.kind === 'set' ? scalarText(op.value) : '';
+  if (text === undefined || !/:\s*$/.test(lines[0] ?? '')) return undefined;
+  const own = indentOf(lines[0]!);
+  const first = lines.findIndex((l, i) => i > 0 && !isBlankOrComment(l));
+  const fi = first < 0 ? -1 : indentOf(lines[first]!);
+  if (fi <= own) return undefined;
+  const at = lines.findIndex((l, i) => i > 0 && indentOf(l) === fi && (l.slice(fi).startsWith(`${field}:`) || l.slice(fi).startsWith(`'${field}'`) || l.slice(fi).startsWith(`"${field}"`)));
+  if (at >= 0) {
+    const l = lines[at]!;
+    if (!l.slice(fi).startsWith(`${field}: `) && l.slice(fi) !== `${field}:`) return undefined; // quoted key: the Document path
+    if (l.includes('#')) return undefined;
+    const next = lines.findIndex((x, i) => i > at && !isBlankOrComment(x));
+    if (next > at && indentOf(lines[next]!) > fi) return undefined; // a nested block or a continued scalar
+    if (l.slice(fi) === `${field}:`) return undefined;
+    const out = [...lines];
+    if (op.kind === 'delete') out.splice(at, 1);
+    else out[at] = `${' '.repeat(fi)}${field}: ${text}`;
+    return out;
+  }
+  if (op.kind === 'delete') return [...lines];
+  let last = lines.length - 1;
+  while (last > 0 && isBlankOrComment(lines[last]!)) last--;
+  const out = [...lines];
+  out.splice(last + 1, 0, `${' '.repeat(fi)}${field}: ${text}`);
+  return out;
+}
+
 /** An entry touched by the edits: its block before and after (dedented; undefined: absent). */
 export interface TouchedEntry {
   section: string;
@@ -195,6 +239,12 @@ export function spliceEditsDetailed(text: string, ops: EditOp[]): SpliceResult |
       if (rest.length) return undefined; // deep set into a missing entry: let the full path do it
       st.lines = reindent(jsyaml.dump({ [key]: op.value }, { lineWidth: -1, schema: jsyaml.CORE_SCHEMA }), sec.indent);
       if (!st.original && !added.get(section)?.includes(key)) added.set(section, [...(added.get(section) ?? []), key]);
+      continue;
+    }
+    // A scalar field of the entry itself (`revision: 3`): one line changed, no Document at all.
+    const line = rest.length === 1 ? scalarFieldEdit(st.lines, rest[0]!, op) : undefined;
+    if (line) {
+      st.lines = line;
       continue;
     }
     // Edit the entry as a small Document (dedented), then put it back.

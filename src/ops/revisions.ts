@@ -42,6 +42,7 @@ import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
 import { sha256File } from '../sys/hash.js';
 import { under } from '../deploy/manifest.js';
+import { removeOrphanSets } from '../deploy/switches.js';
 
 /** `IMAGE@REV` of the inventory with its record (the records under `root`, --root DIR, when given); InventoryError naming what is missing. */
 export function requireRevision(data: InventoryData, ref: string, root?: string): { image: string; revision: number; index: RevisionIndex; record: RevisionRecord } {
@@ -500,6 +501,8 @@ export async function pruneImage(inventoryFile: string, name: string, opts: Prun
         await rm(under(root, bootFiles(site, imageRef(name, g.revision), revisionImage(data, name, g), 'xen').dir), { recursive: true, force: true });
       }
       sweepStore(under(root, revisionStore(site, name)), next);
+      // The clients' entry sets no node names any more (a rollout leaves the old ones for a way back).
+      removeOrphanSets(data, root);
     }
     return { image: name, dryRun: !!opts.dryRun, removed: gone.map((g) => imageRef(name, g.revision)), kept, sync: { counts: r.counts, changes: r.changes, warnings: r.warnings, dryRun: r.dryRun } };
   });

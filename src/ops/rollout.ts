@@ -21,7 +21,7 @@ import { readRevisionIndexes, writeRevisionIndex, writeRolloutRecord } from '../
 import { lastPass, nodeImage, type RolloutRecord, type TestRecord } from '../inventory/revisions.js';
 import type { Client, Guest, InitrdBuilder, InventoryData } from '../inventory/schema.js';
 import { loadInventory, parseInventoryText, updateInventory, type Inventory } from './steps/store.js';
-import { removeOrphanSets, sweepSwitches } from '../deploy/switches.js';
+import { sweepSwitches } from '../deploy/switches.js';
 import { ensureStaged, nodeTargets, requireRevision } from './revisions.js';
 import { syncUnlocked } from './steps/sync-apply.js';
 import type { SyncResult } from './sync.js';
@@ -158,7 +158,6 @@ async function apply(
     if (!locked) return { moved, sync, record: undefined };
     // The inventory is saved after this returns; if that fails, the files go back to what the old inventory says.
     inv.onSaveFailure(async () => void (await syncUnlocked(inventoryFile, { ...syncOpts, inventory: before })));
-    removeOrphanSets(inv.data, opts.root);
     let file: string | undefined;
     if (record) {
       file = await writeRolloutRecord(inv.data.site, { action, image, date: new Date().toISOString(), ...record }, opts.root);

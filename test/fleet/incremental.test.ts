@@ -27,7 +27,10 @@ beforeAll(async () => {
 });
 afterAll(() => s.cleanup());
 
-/** Every file under dir except xenroot's own state (manifest, model snapshot): relative path -> content. */
+/**
+ * Every file under dir except xenroot's own state (manifest, model snapshot) and the clients'
+ * entry sets no switch link names (kept for a way back until `image prune`): relative path -> content.
+ */
 async function tree(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const walk = async (d: string) => {
@@ -39,6 +42,11 @@ async function tree(dir: string): Promise<Map<string, string>> {
     }
   };
   await walk(dir);
+  const named = new Set([...out].filter(([p, v]) => /\/nodes\/[^/]+$/.test(p) && v.startsWith('-> entries/')).map(([, v]) => v.slice('-> entries/'.length)));
+  for (const p of [...out.keys()]) {
+    const set = /\/nodes\/entries\/([^/]+)\/[^/]+$/.exec(p)?.[1];
+    if (set !== undefined && !named.has(set)) out.delete(p);
+  }
   return out;
 }
 

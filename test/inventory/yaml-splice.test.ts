@@ -33,6 +33,26 @@ describe('fast YAML splice', () => {
     expect(out).toContain('  # the first one\n  a:\n    image: terminal\n    memory: 256 # enough\n    mac: 00:16:3e:00:00:01\n  b:');
   });
 
+  it('sets and deletes scalar fields of 2,000 entries one line each, every other line (comments included) kept', () => {
+    const head = '# fleet\nclients:\n';
+    const entry = (i: number, rev: string) => `  pc${i}:\n    # the desk by the window\n    mac: 52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}\n${rev}`;
+    const fleet = head + Array.from({ length: 2000 }, (_, i) => entry(i, i % 2 ? '    revision: 1\n    previousRevision: 3\n' : '    revision: 1\n')).join('');
+    const ops = Array.from({ length: 2000 }, (_, i) => [
+      { kind: 'set' as const, path: ['clients', `pc${i}`, 'revision'], value: 2 },
+      i % 4 === 1 ? { kind: 'delete' as const, path: ['clients', `pc${i}`, 'previousRevision'] } : { kind: 'set' as const, path: ['clients', `pc${i}`, 'previousRevision'], value: 1 },
+    ]).flat();
+    const out = spliceEdits(fleet, ops)!;
+    const want = head + Array.from({ length: 2000 }, (_, i) => entry(i, i % 4 === 1 ? '    revision: 2\n' : '    revision: 2\n    previousRevision: 1\n')).join('');
+    expect(out).toBe(want);
+  });
+
+  it('replaces a field written over several lines whole, not just its first line', () => {
+    const folded = text.replace('  b:\n    image: terminal\n', '  b:\n    image: terminal\n    append: >-\n      quiet\n      splash\n    memory: 64\n');
+    const out = spliceEdits(folded, [{ kind: 'set', path: ['guests', 'b', 'append'], value: 'console=ttyS0' }])!;
+    expect((jsyaml.load(out) as { guests: { b: unknown } }).guests.b).toEqual({ image: 'terminal', append: 'console=ttyS0', memory: 64 });
+    expect(out).not.toContain('splash');
+  });
+
   it('deletes an entry with the comment lines directly above it', () => {
     const out = spliceEdits(text, [{ kind: 'delete', path: ['guests', 'a'] }])!;
     expect(out).not.toContain('the first one');

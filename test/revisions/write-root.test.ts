@@ -7,7 +7,7 @@
  * module the built-in pxe initrd carries as built into the kernel (host busybox, no real modules).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +106,25 @@ describe('image publish and prune with --root DIR', () => {
     expect(existsSync(join(root, 'var/lib/xenroot/boot/terminal@3', `initrd-${KVER}-pxe.img`))).toBe(true);
     expect(back.record.startsWith(join(root, dir, 'state/revisions/'))).toBe(true);
     expectSitePathsUntouched(before);
+  });
+
+  it('a rollout leaves the entry its nodes left on disk, a rollout back reuses it and writes none, and image prune removes the entries no node names', async () => {
+    const tftp = join(root, 'tftpboot/linux-install');
+    const entries = join(tftp, 'nodes/entries');
+    const onDisk = async () => (await readdir(entries)).sort();
+    const named = async () => readlink(join(tftp, 'nodes/52-54-00-00-00-01'));
+    const on2 = await named();
+    const fwd = JSON.parse((await x(['--json', 'rollout', 'terminal@3', '--all', '--force', '--root', root])).stdout);
+    expect(fwd.counts.removed).toBe(0);
+    expect(await onDisk()).toContain(on2.replace('entries/', ''));
+    const on3 = await named();
+    // Back to @2: its entry is still there, so only the node's switch link changes.
+    const back = JSON.parse((await x(['--json', 'rollout', 'terminal@2', '--all', '--force', '--root', root])).stdout);
+    expect(back.changes.filter((c: { outcome: string }) => c.outcome !== 'unchanged').map((c: { path: string; outcome: string }) => `${c.outcome} ${c.path}`)).toEqual(['updated /tftpboot/linux-install/nodes/52-54-00-00-00-01']);
+    expect(await named()).toBe(on2);
+    expect(await onDisk()).toContain(on3.replace('entries/', ''));
+    await x(['image', 'prune', 'terminal', '--root', root, '--keep', '3']);
+    expect(await onDisk()).toEqual([on2.replace('entries/', '')]);
   });
 
   it('the moved options are refused with one line naming the new one, and a --root that holds a root filesystem is refused as a likely old "publish from"; nothing is written', async () => {

@@ -85,27 +85,31 @@ describe('xenroot sync --root', () => {
     const before = await snapshot(s.root);
     const r = await sync(s.inventory, { root: s.root, dryRun: true, diff: true });
     // "fourth": its pxelinux link, its switch link, its own entry (pxelinux + iPXE) and its identity
-    // piece; "dashed": a new entry (pxelinux + iPXE), its old one goes (entries are per node).
+    // piece; "dashed": a new entry (pxelinux + iPXE); its old one stays on disk (entries are named by
+    // their content: kept for a way back until `image prune`), so nothing is removed.
     expect(r.counts.created).toBe(7);
     expect(r.counts.updated).toBe(2); // the switch link of "dashed", dnsmasq
-    expect(r.counts.removed).toBe(2);
+    expect(r.counts.removed).toBe(0);
     const pxe = r.changes.find((c) => c.path.endsWith('/pxelinux') && c.diff?.includes('quiet'));
     expect(pxe?.diff).toMatch(/^\+  APPEND .*selinux=0 quiet$/m);
     expect(r.changes.find((c) => c.path.endsWith('/nodes/00-16-3e-aa-00-02'))?.diff).toMatch(/^--> entries\/[0-9a-f]{16}\n\+-> entries\/[0-9a-f]{16}$/m);
     expect(await snapshot(s.root)).toEqual(before);
     const cli = await xenroot(['sync', '--root', s.root, '--dry-run', '--diff'], { env: { XENROOT_INVENTORY: s.inventory } });
-    expect(cli.stdout).toContain('dry run: would have 7 created, 2 updated, 2 removed');
+    expect(cli.stdout).toContain('dry run: would have 7 created, 2 updated, 0 removed');
     expect(cli.stdout).toContain('+dhcp-host=00:16:3e:aa:00:04,fourth');
     expect(await snapshot(s.root)).toEqual(before);
   });
 
   it('applies a change to exactly the files it touches and removes the files of a removed client', async () => {
     const r = await sync(s.inventory, { root: s.root });
-    expect(r.counts).toMatchObject({ created: 7, updated: 2, removed: 2 });
+    expect(r.counts).toMatchObject({ created: 7, updated: 2, removed: 0 });
+    const set = await readlink(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-01'));
     await removeClient(s.inventory, 'upper');
     const r2 = await sync(s.inventory, { root: s.root });
-    // Its pxelinux link and its switch link, its entry's two files and its identity piece.
-    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 5 });
+    // Its pxelinux link, its switch link and its identity piece; its entry (named by its content,
+    // no secret in it) stays until `image prune` removes the entries no node names.
+    expect(r2.counts).toMatchObject({ created: 0, updated: 1, removed: 3 });
+    expect(existsSync(join(s.root, TFTP, 'nodes', set, 'pxelinux'))).toBe(true);
     expect(existsSync(join(s.root, TFTP, 'identity/node-upper.cpio.gz'))).toBe(false);
     expect(existsSync(join(s.root, TFTP, 'pxelinux.cfg/01-00-16-3e-aa-00-01'))).toBe(false);
     expect(existsSync(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-01'))).toBe(false);
@@ -115,15 +119,23 @@ describe('xenroot sync --root', () => {
   it('a replaced kernel gets a new name; the old file goes at the same sync and nothing else changes', async () => {
     const old = (await readdir(join(s.root, TFTP, 'images/terminal'))).find((f) => f.startsWith('vmlinuz'));
     await writeFile(join(s.bootDir, 'terminal', `vmlinuz-${KVER}`), 'a new kernel build\n');
+    // The entries the clients' switch links name (earlier tests left others on disk, kept for a way back).
+    const nodes = join(s.root, TFTP, 'nodes');
+    const named = async () => new Set(await Promise.all((await readdir(nodes)).filter((n) => n !== 'entries').map((n) => readlink(join(nodes, n)))));
+    const was = await named();
+    const entries = was.size;
+    const onDisk = (await readdir(join(nodes, 'entries'))).length;
     const r = await sync(s.inventory, { root: s.root });
     const files = await readdir(join(s.root, TFTP, 'images/terminal'));
     const neu = files.find((f) => f.startsWith('vmlinuz'));
     expect(neu).not.toBe(old);
     expect(await readFile(join(s.root, TFTP, 'images/terminal', neu!), 'utf8')).toBe('a new kernel build\n');
-    // Every boot entry names the kernel: each is replaced by a new one (two files), each client's switch link moves.
-    const entries = (await readdir(join(s.root, TFTP, 'nodes/entries'))).length;
-    expect(r.counts.removed).toBe(1 + 2 * entries);
+    // Every boot entry names the kernel: each gets a new one (two files), each client's switch link
+    // moves; the old entries stay (kept for a way back until `image prune`), the old kernel goes.
+    expect(r.counts.removed).toBe(1);
     expect(r.counts.created).toBe(1 + 2 * entries);
+    expect((await readdir(join(nodes, 'entries'))).length).toBe(onDisk + entries);
+    expect([...(await named())].filter((e) => was.has(e))).toEqual([]);
     expect(r.changes.filter((c) => c.outcome === 'updated').map((c) => c.path).filter((p) => !p.includes('/nodes/') && !/\/default(\.ipxe)?$/.test(p))).toEqual([]);
   });
 
