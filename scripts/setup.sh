@@ -20,6 +20,9 @@ DEBS=(
   qemu-system-x86 ipxe-qemu pxelinux syslinux-common
   # userspace NFS server for tests and the demo
   nfs-ganesha nfs-ganesha-vfs
+  # a userspace NFS client (nfs-ls): the security test tries, as root and as an unprivileged user, to
+  # read the private server's export from the host, where the kernel may have no NFS client
+  libnfs-utils
   # initrd builders and image tools
   busybox-static dracut dracut-network cpio gzip zstd xz-utils kmod e2fsprogs util-linux
   # dracut's nfs module needs mount.nfs (nfs-common is only a Recommends of dracut-network)

@@ -12,7 +12,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--expect <regex>', 'readiness pattern (default: the image\'s readyPattern, else a login prompt or the multi-user target)', regexOption('--expect', 'm'))
     .option('--timeout <s>', 'seconds to wait for it (default 120)', intOption('--timeout', 1, 3600), 120)
     .option('--keep', 'leave the throwaway guest running')
-    .option('--serve-nfs', 'serve the image with a private NFS server on loopback while the test runs')
+    .option('--serve-nfs', 'serve the image while the test runs with a private NFS server that only the throwaway guest reaches')
     .option('--memory <MiB>', 'memory of the throwaway guest (default 512)', intOption('--memory', 64, 65536))
     .option('--log <file>', 'write the console transcript to a file')
     .option('--rebuild', 'build the initrd again even when the staged one was made from this kernel, image and builder')

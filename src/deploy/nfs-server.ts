@@ -17,6 +17,15 @@
  * only) and a private mount namespace whose /run is a tmpfs (rpcbind's socket and lock files),
  * holding rpcbind and ganesha. A guest reaches it when its QEMU runs in the same namespace
  * (`ip netns exec NAME ...`); v3 clients mount the export's Path, v4 clients its Pseudo path.
+ *
+ * In netns mode nothing in the host's network namespace reaches the server: no local user, root
+ * included, can connect to its port or mount its exports from there (root can still enter the
+ * namespace; that is out of scope). A QEMU guest reaches it when its QEMU runs inside the namespace:
+ * `qemuEmulator` is a root-only wrapper (in the work dir) that starts qemu-system-x86_64 there
+ * (`nsenter --net=/proc/PID/ns/net`), for a libvirt domain's <emulator>; the guest's user network then
+ * shows the namespace's loopback as 10.0.2.2, so the guest mounts 10.0.2.2:/export as before. The
+ * wrapper refuses to run once the server is gone (the namespace's inode is checked, so a reused PID
+ * never lends its namespace). It needs a libvirtd that runs QEMU as root (xenroot's private one does).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -68,6 +77,8 @@ export interface NfsServer {
   netns: string | undefined;
   /** rpcbind's PID (netns mode). */
   rpcbindPid: number | undefined;
+  /** netns mode: a root-only executable that runs qemu-system-x86_64 (its arguments as given) inside the server's network namespace. */
+  qemuEmulator: string | undefined;
   versions: (3 | 4)[];
   workDir: string;
   configFile: string;
@@ -249,6 +260,33 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
   }
 }
 
+/**
+ * Writes WORKDIR/qemu-in-netns (mode 0700): a shell wrapper that execs qemu-system-x86_64 with its
+ * arguments inside the network namespace of process `pid`, after checking that the namespace is
+ * still the one it was written for (by inode: a PID reused after the server stopped fails the check).
+ * Returns its path. DependencyError when qemu-system-x86_64 or nsenter is missing.
+ */
+async function writeQemuWrapper(workDir: string, pid: number): Promise<string> {
+  const qemu = requireProgram('qemu-system-x86_64', 'qemu-system-x86', 'to boot a guest of the private NFS server');
+  const nsenter = requireProgram('nsenter', 'util-linux', 'to boot a guest of the private NFS server');
+  const ns = `/proc/${pid}/ns/net`;
+  const inode = (await stat(ns)).ino;
+  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const file = join(workDir, 'qemu-in-netns');
+  await writeFile(
+    file,
+    [
+      '#!/bin/sh',
+      '# Written by xenroot: QEMU inside the network namespace of a private NFS server (removed at its stop).',
+      `[ "$(stat -L -c %i ${ns} 2>/dev/null)" = "${inode}" ] || { echo "xenroot: the private NFS server (pid ${pid}) is gone" >&2; exit 1; }`,
+      `exec ${q(nsenter)} --net=${ns} -- ${q(qemu)} "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o700 },
+  );
+  return file;
+}
+
 interface LaunchInput {
   versions: (3 | 4)[];
   port: number;
@@ -372,6 +410,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
     throw new DeployError(`ganesha.nfsd rejected its configuration: ${bad[0]?.replace(/^.*?\] /, '')}\n${t}`, { hint: `see ${configFile}` });
   }
   if (netns) rpcbindPid = descendants(pid, 'rpcbind')[0];
+  const qemuEmulator = netns ? await writeQemuWrapper(workDir, pid) : undefined;
   log().info({ pid, port, netns, versions, exports: exports.map((e) => `${e.pseudo}=${e.path}`), ms: Date.now() - started }, 'NFS server ready');
   return {
     port,
@@ -380,6 +419,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
     pid,
     netns,
     rpcbindPid,
+    qemuEmulator,
     versions,
     workDir,
     configFile,

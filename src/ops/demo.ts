@@ -1,7 +1,8 @@
 /**
  * `xenroot demo`: the main job on an embedded default, for a new user on a fresh machine.
  * Builds a tiny busybox image from Debian's packages (a real Debian kernel and busybox-static),
- * writes a local inventory beside it, serves the image with a private NFS server on loopback,
+ * writes a local inventory beside it, serves the image with a private NFS server that only the
+ * guest reaches (a network namespace of its own, which the guest's QEMU enters),
  * builds its initrd, creates the guest `Terminal`, starts it (its MAC is pinned on this first
  * boot) and attaches its console. Where Xen is absent the guest is the QEMU test domain under
  * libvirt's qemu driver (a private libvirtd when none runs). Everything it started is stopped
@@ -100,9 +101,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   let h: Hypervisor | undefined;
   let local: LocalLibvirtd | undefined;
   try {
-    nfs = await startNfsServer({ exports: [{ path: imageDir }] });
+    // In a network namespace of its own: only the guest's QEMU, started inside it, reaches it.
+    nfs = await startNfsServer({ exports: [{ path: imageDir }], netns: true });
     const pseudo = nfs.exports[0]!.pseudo;
-    say(`serving ${imageDir} over NFSv4 on 127.0.0.1:${nfs.port} (the guest mounts 10.0.2.2:${pseudo})`);
+    say(`serving ${imageDir} over NFSv4 in a private network namespace, port ${nfs.port}: only the guest reaches it (it mounts 10.0.2.2:${pseudo})`);
     const port = nfs.port;
     await updateInventory(inventory, (i) => {
       const img = i.data.images[demo.image]!;
@@ -124,7 +126,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const hv = h;
     if (isActive(await hv.state(demo.guest))) await hv.destroy(demo.guest);
     const t0 = Date.now();
-    const started = await startGuest(inventory, demo.guest, { hypervisor: hv, target: 'qemu' });
+    const started = await startGuest(inventory, demo.guest, { hypervisor: hv, target: 'qemu', ...(nfs.qemuEmulator ? { emulator: nfs.qemuEmulator } : {}) });
     say(`started ${demo.guest} at ${hv.uri}; MAC ${started.mac} (${started.pin === 'already-pinned' ? 'pinned earlier' : 'pinned now, on its first boot'})`);
     const cmd = hv.consoleCommand(demo.guest);
     const stateOf = () => hv.state(demo.guest);

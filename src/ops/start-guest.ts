@@ -69,6 +69,11 @@ export interface StartResult {
 export interface StartOptions extends HostOptions {
   /** Progress lines (shipping large boot files). */
   say?: (line: string) => void;
+  /**
+   * The QEMU binary of this start (qemu flavour only): a private NFS server's wrapper that runs
+   * QEMU in the server's network namespace (`xenroot demo`). Used for this start, saved nowhere.
+   */
+  emulator?: string;
 }
 
 /**
@@ -103,6 +108,7 @@ export async function startGuest(inventoryFile: string, name: string, opts: Star
     // The console log's directory (and the pool `console --log-tail` reads it through) exists before the guest does.
     if (onHost && r.host && h.consoleLog) await recordConsoleStart(r.inv, h.consoleLog(target), r.host.name, name);
     const guest = domainGuest(r.inv, name, h, opts, onHost?.paths);
+    if (opts.emulator !== undefined && guest.target === 'qemu') guest.spec.emulator = opts.emulator;
     let mode: StartResult['mode'];
     if (before === 'shutoff' && h.capabilities.persistentDefinitions) {
       await h.define(guest); // refresh the definition from the inventory, then boot it

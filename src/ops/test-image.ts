@@ -1,7 +1,8 @@
 /**
  * `xenroot test IMAGE`: proves an image boots before any physical machine sees it. Stages the
  * image's kernel and initrd, makes sure the image is exported (with --serve-nfs: a private
- * nfs-ganesha on loopback for as long as the test runs), boots a throwaway guest of the image
+ * nfs-ganesha in a network namespace of its own for as long as the test runs, which only the
+ * throwaway guest's QEMU enters), boots a throwaway guest of the image
  * (the QEMU test domain through libvirt's qemu driver where Xen is absent, the Xen PV domain on
  * a Xen host), waits on its console for the image's readiness pattern, and removes the guest.
  *
@@ -54,7 +55,7 @@ export interface TestImageOptions {
   timeoutMs?: number;
   /** Leave the throwaway guest running. */
   keep?: boolean;
-  /** Serve the image with a private NFS server on loopback for the test's lifetime. */
+  /** Serve the image with a private NFS server for the test's lifetime, reachable by the throwaway guest only. */
   serveNfs?: boolean;
   connect?: string;
   memory?: number;
@@ -192,9 +193,10 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
     try {
       let nfsInfo: TestImageResult['nfs'];
       if (opts.serveNfs) {
-        log().info({ step: 'serve-nfs', path: exportDir }, `serving ${exportDir} over NFS on loopback`);
-        nfs = await startNfsServer({ exports: [{ path: exportDir as string }] });
-        // A QEMU guest on user networking reaches the host's loopback as 10.0.2.2.
+        log().info({ step: 'serve-nfs', path: exportDir }, `serving ${exportDir} over NFS in a network namespace of its own`);
+        // Only the throwaway guest reaches it: its QEMU runs in the server's namespace (spec.emulator
+        // below), where QEMU's user network shows the namespace's loopback as 10.0.2.2.
+        nfs = await startNfsServer({ exports: [{ path: exportDir as string }], netns: true });
         nfsInfo = { server: '10.0.2.2', path: nfs.exports[0]!.pseudo, port: nfs.port, private: true };
       } else {
         nfsInfo = { server: inv.data.site.nfsServer, path: exportPath(inv.data.site, imageName, image), port: undefined, private: false };
@@ -221,6 +223,7 @@ export async function testImage(inventoryFile: string, imageName: string, opts: 
       // The guest boots exactly what was staged for this builder, nothing else.
       if (spec.initrd !== staged.initrd || spec.kernel !== staged.kernel)
         throw new InitrdError(`internal: the throwaway guest would boot ${spec.kernel} + ${spec.initrd}, not the staged ${staged.kernel} + ${staged.initrd}`);
+      if (nfs?.qemuEmulator && target === 'qemu') spec.emulator = nfs.qemuEmulator;
       // A driver that boots a .cfg (xl) gets the throwaway guest's own, in a private temp dir.
       const cfgDir = await makeTempDir('xenroot-test-');
       removeCfg = cfgDir.remove;

@@ -28,6 +28,12 @@ export interface GuestSpec {
   onCrash: Guest['onCrash'];
   /** The console's log file on the guest's host (qemu flavour: the serial chardev's <log>). */
   consoleLog?: string | undefined;
+  /**
+   * The QEMU binary libvirt runs for this domain (qemu flavour only; absent: libvirt's default).
+   * Set at run time only, never from the inventory: a private NFS server's wrapper that starts
+   * QEMU inside the server's network namespace (deploy/nfs-server.ts).
+   */
+  emulator?: string | undefined;
 }
 
 /** Where a guest's boot files and console log are on its host, when it is not the site's boot dir. */

@@ -83,6 +83,7 @@ export function renderQemuXml(spec: GuestSpec, options: QemuOptions = {}): strin
   root.ele('features').ele('acpi');
   lifecycle(root, spec);
   const devices = root.ele('devices');
+  if (spec.emulator !== undefined) devices.ele('emulator').txt(text('emulator', spec.emulator));
   if (!options.pxe) {
     const nic = devices.ele('interface', { type: 'user' });
     macElement(nic, spec.mac);
