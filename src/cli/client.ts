@@ -4,29 +4,47 @@
  * such as lab-[01-40], comma lists).
  */
 import type { Command } from 'commander';
-import { UsageError } from '../sys/errors.js';
-import { IMPORT_FORMATS, type ImportFormat } from '../inventory/constants.js';
-import { collectFiles, explained, table, type CliContext } from './context.js';
+import { IMPORT_FORMATS } from '../inventory/constants.js';
+import { explained, table, type CliContext } from './context.js';
+import { addOptions, choice, flag, identityOptions, opt, optionValues, path } from './options.js';
+
+/** The values of a client that `add` and `set` share; each checked by the inventory field it is stored in (exit 3). */
+function clientFields(editing: boolean) {
+  const empty = (what: string) => (editing ? ` ("" ${what})` : '');
+  return {
+    image: opt({ flags: '--image <image>', help: editing ? 'the image it boots ("" to take the group\'s)' : 'the image it boots (default: its group\'s, else the only image)' }),
+    group: opt({ flags: '--group <group>', help: `the group whose defaults it takes${empty('to leave it')}` }),
+    append: opt({ flags: '--append <args>', help: editing ? 'extra kernel arguments ("" to remove)' : 'extra kernel arguments for this client' }),
+    root: opt({ flags: '--root <server:/path>', help: editing ? 'NFS root override ("" to remove)' : 'NFS root overriding the image\'s export' }),
+    ...identityOptions('client', editing),
+  };
+}
+
+const ADD = { name: opt({ flags: '--name <name>', help: 'client name (default: the MAC with dashes)' }), ...clientFields(false) };
+const SET = { mac: opt({ flags: '--mac <mac>', help: 'new MAC (one client only)' }), ...clientFields(true) };
+
+const IMPORT = {
+  format: choice('--format <format>', `${IMPORT_FORMATS.join(', ')} (default: detected)`, IMPORT_FORMATS),
+  group: opt({ flags: '--group <group>', help: 'group for rows that name none' }),
+  image: opt({ flags: '--image <image>', help: 'image for new clients that get none from their row or group' }),
+  dryRun: flag('--dry-run', 'check and report, write nothing'),
+};
+
+const DISCOVER = {
+  leases: path('--leases <file>', 'DHCP lease file, dnsmasq or ISC (default: the site\'s server\'s usual one)', 'repeatable'),
+  logs: path('--log <file>', 'DHCP/TFTP log (dnsmasq log-facility with log-dhcp, syslog): when they were seen and what they fetched', 'repeatable'),
+  since: opt({ flags: '--since <when>', help: 'only machines seen since: an age (30m, 2h, 1d) or a date (2026-11-29T08:00)' }),
+  group: opt({ flags: '--group <group>', help: 'the group to enrol them in (its name pattern names them)' }),
+  assign: flag('--assign', 'enrol them under the next free names of --group'),
+};
 
 export function register(program: Command, ctx: CliContext): void {
   const client = program.command('client').description('manage physical PXE clients (files are written by `xenroot sync`)');
 
-  client
-    .command('add <mac>')
-    .description('add a client by the MAC it boots with')
-    .option('--name <name>', 'client name (default: the MAC with dashes)')
-    .option('--image <image>', 'the image it boots (default: its group\'s, else the only image)')
-    .option('--group <group>', 'the group whose defaults it takes')
-    .option('--append <args>', 'extra kernel arguments for this client')
-    .option('--root <server:/path>', 'NFS root overriding the image\'s export')
-    .option('--hostname <name>', 'host name (default: the client\'s name)')
-    .option('--address <ipv4[/prefix]>', 'static IPv4 address (its DHCP reservation; set in the initrd when the prefix is known)')
-    .option('--gateway <ipv4>', 'default gateway with --address')
-    .option('--file <dest=source>', 'per-node file: DEST on the client gets the content of SOURCE (repeatable)', collectFiles)
-    .action(async (mac: string, o: { name?: string; image?: string; group?: string; append?: string; root?: string; hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
+  addOptions(client.command('add <mac>').description('add a client by the MAC it boots with'), ADD)
+    .action(async (mac: string, parsed: Record<string, unknown>) => {
       const { addClient } = await import('../ops/clients.js');
-      const { file, ...rest } = o;
-      const r = await addClient(await ctx.inventoryPath(), { mac, ...rest, ...(file ? { files: file } : {}) });
+      const r = await addClient(await ctx.inventoryPath(), { mac, ...optionValues(ADD, parsed) });
       ctx.print(r, () => `added client ${r.name} (MAC ${r.client.mac}${r.client.image ? `, image ${r.client.image}` : ''}${r.client.group ? `, group ${r.client.group}` : ''}); run \`xenroot sync\` to write its boot files`);
     });
 
@@ -50,22 +68,10 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print({ name: r.name, ...r.client, sources: r.sources }, () => explained(`client ${r.name}`, r.client, r.sources));
     });
 
-  client
-    .command('set <clients...>')
-    .description('change clients given by name, MAC or range (lab-[01-40]); an empty value removes it')
-    .option('--mac <mac>', 'new MAC (one client only)')
-    .option('--image <image>', 'the image it boots ("" to take the group\'s)')
-    .option('--group <group>', 'the group whose defaults it takes ("" to leave it)')
-    .option('--append <args>', 'extra kernel arguments ("" to remove)')
-    .option('--root <server:/path>', 'NFS root override ("" to remove)')
-    .option('--hostname <name>', 'host name ("" for the client\'s name)')
-    .option('--address <ipv4[/prefix]>', 'static IPv4 address ("" to remove)')
-    .option('--gateway <ipv4>', 'default gateway ("" to remove)')
-    .option('--file <dest=source>', 'per-node file DEST from SOURCE; DEST= removes it (repeatable)', collectFiles)
-    .action(async (refs: string[], o: { mac?: string; image?: string; group?: string; append?: string; root?: string; hostname?: string; address?: string; gateway?: string; file?: string[] }) => {
+  addOptions(client.command('set <clients...>').description('change clients given by name, MAC or range (lab-[01-40]); an empty value removes it'), SET)
+    .action(async (refs: string[], parsed: Record<string, unknown>) => {
       const { setClients } = await import('../ops/clients.js');
-      const { file, ...rest } = o;
-      const r = await setClients(await ctx.inventoryPath(), refs, { ...rest, ...(file ? { files: file } : {}) });
+      const r = await setClients(await ctx.inventoryPath(), refs, optionValues(SET, parsed));
       const changed = r.filter((c) => c.changed).map((c) => c.name);
       ctx.print(r.length === 1 ? r[0] : r, () =>
         changed.length ? `changed ${changed.length === 1 ? `client ${changed[0]}` : `${changed.length} clients`}; run \`xenroot sync\` to write their boot files` : `${r.length === 1 ? `client ${r[0]!.name}` : `${r.length} clients`} unchanged`,
@@ -81,17 +87,14 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(r.length === 1 ? r[0] : r, () => `removed ${r.length === 1 ? `client ${r[0]!.name}` : `${r.length} clients`}; run \`xenroot sync\` to delete their boot files`);
     });
 
-  client
-    .command('import <file>')
-    .description('add or update many clients from a CSV (header: mac,name,group,address[,image,append]), dnsmasq dhcp-host lines or ISC host blocks; a bad line refuses the whole file')
-    .option('--format <format>', `${IMPORT_FORMATS.join(', ')} (default: detected)`)
-    .option('--group <group>', 'group for rows that name none')
-    .option('--image <image>', 'image for new clients that get none from their row or group')
-    .option('--dry-run', 'check and report, write nothing')
-    .action(async (file: string, o: { format?: string; group?: string; image?: string; dryRun?: boolean }) => {
-      if (o.format !== undefined && !(IMPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format "${o.format}" is not valid: must be one of ${IMPORT_FORMATS.join(', ')}`);
+  addOptions(
+    client
+      .command('import <file>')
+      .description('add or update many clients from a CSV (header: mac,name,group,address[,image,append]), dnsmasq dhcp-host lines or ISC host blocks; a bad line refuses the whole file'),
+    IMPORT,
+  ).action(async (file: string, parsed: Record<string, unknown>) => {
       const { importClients } = await import('../ops/clients.js');
-      const r = await importClients(await ctx.inventoryPath(), file, { ...o, format: o.format as ImportFormat | undefined });
+      const r = await importClients(await ctx.inventoryPath(), file, optionValues(IMPORT, parsed));
       ctx.print(r, () => {
         const shown = r.lines.filter((l) => l.outcome !== 'unchanged');
         const lines = shown.slice(0, 50).map((l) => `  ${file}:${l.line}: ${l.outcome} ${l.name} (${l.mac})${l.changed ? `: ${l.changed.join(', ')}` : ''}`);
@@ -101,23 +104,15 @@ export function register(program: Command, ctx: CliContext): void {
       });
     });
 
-  client
-    .command('discover')
-    .description('list machines the DHCP server saw that are not in the inventory (lease file, and the DHCP/TFTP log where given); --assign enrols them')
-    .option('--leases <file>', 'DHCP lease file, dnsmasq or ISC (default: the site\'s server\'s usual one)', collectFiles)
-    .option('--log <file>', 'DHCP/TFTP log (dnsmasq log-facility with log-dhcp, syslog): when they were seen and what they fetched', collectFiles)
-    .option('--since <when>', 'only machines seen since: an age (30m, 2h, 1d) or a date (2026-11-29T08:00)')
-    .option('--group <group>', 'the group to enrol them in (its name pattern names them)')
-    .option('--assign', 'enrol them under the next free names of --group')
-    .action(async (o: { leases?: string[]; log?: string[]; since?: string; group?: string; assign?: boolean }) => {
+  addOptions(
+    client
+      .command('discover')
+      .description('list machines the DHCP server saw that are not in the inventory (lease file, and the DHCP/TFTP log where given); --assign enrols them'),
+    DISCOVER,
+  ).action(async (parsed: Record<string, unknown>) => {
+      const { since, ...o } = optionValues(DISCOVER, parsed);
       const { discoverClients, parseSince } = await import('../ops/discover.js');
-      const r = await discoverClients(await ctx.inventoryPath(), {
-        ...(o.leases ? { leases: o.leases } : {}),
-        ...(o.log ? { logs: o.log } : {}),
-        ...(o.since !== undefined ? { since: parseSince(o.since) } : {}),
-        ...(o.group !== undefined ? { group: o.group } : {}),
-        ...(o.assign ? { assign: true } : {}),
-      });
+      const r = await discoverClients(await ctx.inventoryPath(), { ...o, ...(since !== undefined ? { since: parseSince(since) } : {}) });
       ctx.print(r, () => {
         const when = (t?: number) => (t === undefined ? '-' : new Date(t).toISOString().replace(/\.\d+Z$/, 'Z'));
         const rows = r.found.map((s) => [

@@ -1,10 +1,9 @@
 /**
  * What every command module gets: the global options, the inventory path, and one way to print
- * results (human text, or JSON with --json) on stdout. Option parsers that refuse bad values
- * with a UsageError naming the value and what is accepted.
+ * results (human text, or JSON with --json) on stdout. A command's options are declared in
+ * cli/options.ts.
  */
 import type { Command } from 'commander';
-import { UsageError } from '../sys/errors.js';
 import { escapeForTerminal } from '../sys/terminal.js';
 
 export interface GlobalOptions {
@@ -42,41 +41,6 @@ export class CliContext {
       if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     }
   }
-}
-
-export function intOption(flag: string, min: number, max: number): (value: string) => number {
-  return (value: string) => {
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
-      throw new UsageError(`${flag} "${value}" is not valid: must be a whole number from ${min} to ${max}`);
-    return Number(value);
-  };
-}
-
-export function choiceOption<T extends string>(flag: string, choices: readonly T[]): (value: string) => T {
-  return (value: string) => {
-    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" is not valid: must be one of ${choices.join(', ')}`);
-    return value as T;
-  };
-}
-
-/** A regular expression flag; a bad one is a UsageError naming it and the parser's reason. */
-export function regexOption(flag: string, flags = ''): (value: string) => RegExp {
-  return (value: string) => {
-    try {
-      return new RegExp(value, flags);
-    } catch (err) {
-      throw new UsageError(`${flag} "${value}" is not a valid regular expression: ${(err as Error).message}`);
-    }
-  };
-}
-
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').filter(Boolean)];
-}
-
-/** A repeatable flag whose values may hold commas (`--file DEST=SOURCE`). */
-export function collectFiles(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** Aligns rows of cells into columns for human output. */

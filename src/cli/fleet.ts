@@ -1,23 +1,18 @@
 /** Flags and output shared by the fleet forms of start, stop and status. */
-import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
 import type { FleetSummary, NodeResult } from '../ops/fleet.js';
-import { collect, intOption, table, type CliContext } from './context.js';
+import { table, type CliContext } from './context.js';
+import { flag, integer, list, type Values } from './options.js';
 
-export interface FleetFlags {
-  all?: boolean;
-  host?: string[];
-  group?: string[];
-  parallel?: number;
-}
+/** The selection of the fleet forms of start, stop and status. */
+export const FLEET = {
+  all: flag('--all', 'every guest of the inventory'),
+  host: list('--host <host>', 'the guests placed on inventory host HOST (repeatable, or comma-separated)'),
+  group: list('--group <group>', 'the guests of group GROUP (repeatable, or comma-separated)'),
+  parallel: integer('--parallel <n>', 'guests in progress at once (default 8; at most 4 per host)', 1, 256),
+};
 
-export function fleetFlags(cmd: Command): Command {
-  return cmd
-    .option('--all', 'every guest of the inventory')
-    .option('--host <host>', 'the guests placed on inventory host HOST (repeatable, or comma-separated)', collect)
-    .option('--group <group>', 'the guests of group GROUP (repeatable, or comma-separated)', collect)
-    .option('--parallel <n>', 'guests in progress at once (default 8; at most 4 per host)', intOption('--parallel', 1, 256));
-}
+export type FleetFlags = Values<typeof FLEET>;
 
 /** Whether the command runs over a fleet (not exactly one named guest without fleet flags). */
 export function isFleet(names: string[], o: FleetFlags): boolean {

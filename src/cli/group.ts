@@ -1,44 +1,37 @@
 /** `xenroot group add|set|list|show|remove`: groups (profiles) whose defaults their member clients and guests take. */
 import type { Command } from 'commander';
-import { collectFiles, table, type CliContext } from './context.js';
+import { table, type CliContext } from './context.js';
+import { addOptions, list, opt, optionValues } from './options.js';
 
-interface GroupFlags {
-  image?: string;
-  append?: string;
-  root?: string;
-  connect?: string;
-  bridge?: string;
-  names?: string;
-  description?: string;
-  file?: string[];
+/** A group's values, each checked by the inventory field it is stored in (exit 3); `empty` ends the help of `set`. */
+function groupFields(empty: string) {
+  return {
+    image: opt({ flags: '--image <image>', help: `image its members boot${empty}` }),
+    append: opt({ flags: '--append <args>', help: `extra kernel arguments of its members${empty}` }),
+    root: opt({ flags: '--root <server:/path>', help: `NFS root override of its clients${empty}` }),
+    connect: opt({ flags: '--connect <uri>', help: `hypervisor URI of its guests${empty}` }),
+    bridge: opt({ flags: '--bridge <br>', help: `bridge of its guests' NICs${empty}` }),
+    names: opt({ flags: '--names <pattern>', help: `names of new members, e.g. lab-{nn} (lab-01, lab-02, ...)${empty}` }),
+    description: opt({ flags: '--description <text>', help: `what the group is for${empty}` }),
+    files: list('--file <dest=source>', `a file every member gets: DEST on the node gets the content of SOURCE (repeatable; a member's own file of the same path wins)${empty ? '; DEST= removes it' : ''}`, 'keep-commas'),
+  };
 }
 
-function fieldOptions(cmd: Command, empty: string): Command {
-  return cmd
-    .option('--image <image>', `image its members boot${empty}`)
-    .option('--append <args>', `extra kernel arguments of its members${empty}`)
-    .option('--root <server:/path>', `NFS root override of its clients${empty}`)
-    .option('--connect <uri>', `hypervisor URI of its guests${empty}`)
-    .option('--bridge <br>', `bridge of its guests' NICs${empty}`)
-    .option('--names <pattern>', `names of new members, e.g. lab-{nn} (lab-01, lab-02, ...)${empty}`)
-    .option('--description <text>', `what the group is for${empty}`)
-    .option('--file <dest=source>', `a file every member gets: DEST on the node gets the content of SOURCE (repeatable; a member's own file of the same path wins)${empty ? '; DEST= removes it' : ''}`, collectFiles);
-}
+const ADD = groupFields('');
+const SET = groupFields(' ("" to remove)');
 
 export function register(program: Command, ctx: CliContext): void {
   const group = program.command('group').description('manage groups: defaults (image, kernel arguments, ...) their member clients and guests take');
 
-  fieldOptions(group.command('add <name>').description('add a group'), '').action(async (name: string, o: GroupFlags) => {
+  addOptions(group.command('add <name>').description('add a group'), ADD).action(async (name: string, parsed: Record<string, unknown>) => {
     const { addGroup } = await import('../ops/groups.js');
-    const { file, ...rest } = o;
-    const r = await addGroup(await ctx.inventoryPath(), name, { ...rest, ...(file ? { files: file } : {}) });
+    const r = await addGroup(await ctx.inventoryPath(), name, optionValues(ADD, parsed));
     ctx.print(r, () => `added group ${name}`);
   });
 
-  fieldOptions(group.command('set <name>').description('change a group (an empty value removes it); its members follow at the next sync'), ' ("" to remove)').action(async (name: string, o: GroupFlags) => {
+  addOptions(group.command('set <name>').description('change a group (an empty value removes it); its members follow at the next sync'), SET).action(async (name: string, parsed: Record<string, unknown>) => {
     const { setGroup } = await import('../ops/groups.js');
-    const { file, ...rest } = o;
-    const r = await setGroup(await ctx.inventoryPath(), name, { ...rest, ...(file ? { files: file } : {}) });
+    const r = await setGroup(await ctx.inventoryPath(), name, optionValues(SET, parsed));
     ctx.print(r, () => (r.changed ? `changed group ${name}; run \`xenroot sync\` to write its members' files` : `group ${name} unchanged`));
   });
 

@@ -1,14 +1,15 @@
 /** `xenroot render`, `list`, `show`, `remove`: reading and removing guests. */
 import type { Command } from 'commander';
-import { choiceOption, explained, table, type CliContext } from './context.js';
-import { addOptions, optionValues, WRITE_ROOT } from './options.js';
+import { explained, table, type CliContext } from './context.js';
+import { addOptions, choice, optionValues, WRITE_ROOT } from './options.js';
+
+const RENDER = { format: choice('--format <fmt>', 'xl (the .cfg), libvirt (Xen PV XML) or qemu (QEMU test domain XML)', ['xl', 'libvirt', 'qemu'] as const, 'libvirt') };
 
 export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('render <name>')
-    .description('print a generated file of a guest to stdout')
-    .option('--format <fmt>', 'xl (the .cfg), libvirt (Xen PV XML) or qemu (QEMU test domain XML)', choiceOption('--format', ['xl', 'libvirt', 'qemu'] as const), 'libvirt')
-    .action(async (name: string, o: { format: 'xl' | 'libvirt' | 'qemu' }) => {
+  addOptions(program.command('render <name>').description('print a generated file of a guest to stdout'), RENDER)
+    .action(async (name: string, parsed: Record<string, unknown>) => {
+      const { format = 'libvirt' } = optionValues(RENDER, parsed);
+      const o = { format };
       const { renderGuestText } = await import('../ops/guests.js');
       const text = await renderGuestText(await ctx.inventoryPath(), name, o.format);
       ctx.print({ name, format: o.format, text }, () => text);

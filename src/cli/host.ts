@@ -2,12 +2,17 @@
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
 import { table, type CliContext } from './context.js';
-import { addOptions, opt, optionValues } from './options.js';
+import { addOptions, flag, opt, optionValues, path } from './options.js';
 
 /** `host add`: each value is checked by the inventory field it is stored in (exit 3). */
 const ADD = {
   bootDir: opt({ flags: '--boot-dir <dir>', help: 'directory of xenroot\'s boot-file pool on the host (default /var/lib/xenroot/boot)' }),
   maxGuests: opt({ flags: '--max-guests <n>', help: 'place at most N guests there' }),
+};
+
+const TRUST = {
+  keyFile: path('--key-file <file>', 'the host\'s public key (ssh_host_*_key.pub) got by a channel you trust; default: what the host shows now'),
+  replace: flag('--replace', 'replace a recorded key that differs (the host was reinstalled)'),
 };
 
 export function register(program: Command, ctx: CliContext): void {
@@ -51,14 +56,10 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(r, () => `removed host ${name}`);
     });
 
-  host
-    .command('trust <name>')
-    .description('record the ssh host key of an xen+ssh:// host in xenroot\'s known_hosts')
-    .option('--key-file <file>', 'the host\'s public key (ssh_host_*_key.pub) got by a channel you trust; default: what the host shows now')
-    .option('--replace', 'replace a recorded key that differs (the host was reinstalled)')
-    .action(async (name: string, o: { keyFile?: string; replace?: boolean }) => {
+  addOptions(host.command('trust <name>').description('record the ssh host key of an xen+ssh:// host in xenroot\'s known_hosts'), TRUST)
+    .action(async (name: string, parsed: Record<string, unknown>) => {
       const { trustHost } = await import('../ops/hosts.js');
-      const r = await trustHost(await ctx.inventoryPath(), name, o);
+      const r = await trustHost(await ctx.inventoryPath(), name, optionValues(TRUST, parsed));
       ctx.print(r, () => [`${r.added.length ? 'recorded' : 'already trusted'}: ${r.known} in ${r.file}`, ...r.fingerprints.map((f) => `  ${f}`)].join('\n'));
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { BOOT_TARGETS, INITRD_BUILDERS } from '../inventory/constants.js';
-import { intOption, table, type CliContext } from './context.js';
-import { addOptions, flag, inventoryChoice, opt, optionValues, repeatable, WRITE_ROOT } from './options.js';
+import { table, type CliContext } from './context.js';
+import { addOptions, flag, integer, list, modelChoice, modelChoices, NO_RELOAD, opt, optionValues, path, WRITE_ROOT } from './options.js';
 import { UsageError } from '../sys/errors.js';
 import { log } from '../sys/log.js';
 import { existsSync } from 'node:fs';
@@ -15,15 +15,15 @@ const ADD = {
   export: opt({ flags: '--export <path>', help: 'NFS path clients mount (default: the directory)' }),
   nfsVersion: opt({ flags: '--nfs-version <v>', help: 'NFS version for the root: 3 or 4' }),
   nfsOptions: opt({ flags: '--nfs-options <opts>', help: 'NFS mount options for the root, comma-separated (e.g. port=2049,vers=4.2)' }),
-  initrdBuilder: opt({ flags: '--initrd-builder <builder>', help: `${INITRD_BUILDERS.join(', ')} (default builtin)`, parse: inventoryChoice('--initrd-builder', INITRD_BUILDERS) }),
+  initrdBuilder: modelChoice('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default builtin)`, INITRD_BUILDERS),
   readyPattern: opt({ flags: '--ready-pattern <regex>', help: 'console line that shows the image is up (for `xenroot test`)' }),
   append: opt({ flags: '--append <args>', help: 'extra kernel arguments for every machine of this image' }),
 };
 
 const BOOTSTRAP = {
   suite: opt({ flags: '--suite <suite>', help: 'Debian suite', default: 'bookworm' }),
-  packages: opt<string[]>({ flags: '--packages <list>', help: 'further packages (comma-separated or repeated)', parse: repeatable((p) => p) }),
-  builder: opt({ flags: '--builder <builder>', help: `the image's initrd builder: ${INITRD_BUILDERS.join(', ')} (default builtin)`, parse: inventoryChoice('--builder', INITRD_BUILDERS) }),
+  packages: list('--packages <list>', 'further packages (comma-separated or repeated)'),
+  builder: modelChoice('--builder <builder>', `the image's initrd builder: ${INITRD_BUILDERS.join(', ')} (default builtin)`, INITRD_BUILDERS),
   rootPassword: opt({ flags: '--root-password <pw>', help: 'refused: a password on the command line is visible in ps and shell history' }),
   rootPasswordFile: opt({ flags: '--root-password-file <file>', help: 'let root log in with the password on the first line of FILE (0600 expected)' }),
   rootPasswordStdin: flag('--root-password-stdin', 'let root log in with the password on the first line of standard input'),
@@ -33,31 +33,31 @@ const BOOTSTRAP = {
   mirror: opt({ flags: '--mirror <url>', help: 'Debian mirror (default: mmdebstrap\'s, from this host\'s apt sources)' }),
 };
 
-/** As `sync --no-reload`: the files are written, exportfs and the DHCP server are left alone. */
-const NO_RELOAD = flag('--no-reload', 'do not run exportfs -r or restart the DHCP server');
 /** Options whose meaning moved: refused with a one-line hint naming the new one. */
 const MOVED = { file: '--from-file IMG', syncRoot: '--root DIR' } as const;
 
 const PUBLISH = {
-  from: opt({ flags: '--from <dir>', help: 'publish from this directory (default: the image\'s)', path: true }),
-  fromFile: opt({ flags: '--from-file <img>', help: 'publish from this loop image file (default: the image\'s)', path: true }),
+  from: path('--from <dir>', 'publish from this directory (default: the image\'s)'),
+  fromFile: path('--from-file <img>', 'publish from this loop image file (default: the image\'s)'),
   ...WRITE_ROOT,
-  reload: NO_RELOAD,
+  ...NO_RELOAD,
   file: opt({ flags: '--file <img>', help: `refused: use ${MOVED.file}` }),
-  targets: opt({ flags: '--target <target>', help: `also stage the initrd for this target (${BOOT_TARGETS.join(', ')}; repeatable)`, parse: repeatable(inventoryChoice('--target', BOOT_TARGETS)) }),
-  builder: opt({ flags: '--initrd-builder <builder>', help: `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, parse: inventoryChoice('--initrd-builder', INITRD_BUILDERS) }),
+  targets: modelChoices('--target <target>', `also stage the initrd for this target (${BOOT_TARGETS.join(', ')}; repeatable)`, BOOT_TARGETS),
+  builder: modelChoice('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, INITRD_BUILDERS),
   dryRun: flag('-n, --dry-run', 'count what would be copied and show the file changes; publish nothing'),
   diff: flag('--diff', 'print a unified diff of every generated file change'),
   sync: flag('--no-sync', 'do not write the generated files (exports, TFTP tree) now'),
   syncRoot: opt({ flags: '--sync-root <dir>', help: `refused: use ${MOVED.syncRoot}` }),
 };
 
+const SHOW = { all: flag('--all', 'also the pruned revisions') };
+
 const PRUNE = {
-  keep: opt({ flags: '--keep <k>', help: 'keep the K newest revisions as well (default 1)', parse: intOption('--keep', 0, 1_000_000) }),
+  keep: integer('--keep <k>', 'keep the K newest revisions as well (default 1)', 0, 1_000_000),
   dryRun: flag('-n, --dry-run', 'show what would be removed; touch nothing'),
   diff: flag('--diff', 'print a unified diff of every generated file change'),
   ...WRITE_ROOT,
-  reload: NO_RELOAD,
+  ...NO_RELOAD,
   syncRoot: opt({ flags: '--sync-root <dir>', help: `refused: use ${MOVED.syncRoot}` }),
 };
 
@@ -118,11 +118,9 @@ export function register(program: Command, ctx: CliContext): void {
       );
     });
 
-  image
-    .command('show <name>')
-    .description('show one image, its published revisions with their tests, and which nodes boot each')
-    .option('--all', 'also the pruned revisions')
-    .action(async (name: string, o: { all?: boolean }) => {
+  addOptions(image.command('show <name>').description('show one image, its published revisions with their tests, and which nodes boot each'), SHOW)
+    .action(async (name: string, parsed: Record<string, unknown>) => {
+      const o = optionValues(SHOW, parsed);
       const { showImage } = await import('../ops/images.js');
       const { imageRevisions } = await import('../ops/revisions.js');
       const file = await ctx.inventoryPath();

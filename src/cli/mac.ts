@@ -2,14 +2,20 @@
 import type { Command } from 'commander';
 import { UsageError } from '../sys/errors.js';
 import type { CliContext } from './context.js';
-import { addOptions, optionValues, WRITE_ROOT } from './options.js';
+import { addOptions, flag, opt, optionValues, WRITE_ROOT } from './options.js';
+
+const MAC = {
+  ...WRITE_ROOT,
+  set: opt({ flags: '--set <mac>', help: 'pin this MAC (unique across guests and clients)' }),
+  unpin: flag('--unpin', 'remove the pinned MAC'),
+};
 
 export function register(program: Command, ctx: CliContext): void {
-  addOptions(program.command('mac <name>'), WRITE_ROOT)
+  addOptions(program.command('mac <name>'), MAC)
     .description('show the pinned MAC of a guest; --set pins one, --unpin lets the next start pin a new one')
-    .option('--set <mac>', 'pin this MAC (unique across guests and clients)')
-    .option('--unpin', 'remove the pinned MAC')
-    .action(async (name: string, o: { set?: string; unpin?: boolean; root?: string }) => {
+    .action(async (name: string, parsed: Record<string, unknown>) => {
+      const { set, unpin, root } = optionValues(MAC, parsed);
+      const o = { set, unpin };
       if (o.set !== undefined && o.unpin) throw new UsageError('give --set MAC or --unpin, not both');
       const { getGuestMac, setGuestMac } = await import('../ops/guest-mac.js');
       const file = await ctx.inventoryPath();
@@ -20,7 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
         );
         return;
       }
-      const r = await setGuestMac(file, name, o.unpin ? undefined : o.set, optionValues(WRITE_ROOT, o));
+      const r = await setGuestMac(file, name, o.unpin ? undefined : o.set, root !== undefined ? { root } : {});
       ctx.print({ name, mac: r.mac ?? null, changed: r.changed, pinned: !!r.mac }, () =>
         o.unpin ? (r.changed ? `${name}: MAC unpinned; the next start pins a new one` : `${name}: no MAC was pinned`) : `${name}: ${r.mac} pinned${r.changed ? '' : ' (unchanged)'}`,
       );

@@ -5,41 +5,11 @@
  * policy (src/sys/lifetime.ts): SIGINT, SIGTERM and SIGHUP undo whatever was started and end
  * the program with exit code 130, always; this is the only place the process is ended.
  */
-import { createRequire } from 'node:module';
-import { Command, CommanderError } from 'commander';
-import { CliContext } from './context.js';
-import { commandModules } from './commands.js';
+import { CommanderError } from 'commander';
+import { buildProgram } from './program.js';
 import { ExitCode, isXenrootError } from '../sys/errors.js';
 import { installSignalPolicy, interrupted, runCleanups } from '../sys/lifetime.js';
 import { escapeForTerminal } from '../sys/terminal.js';
-
-const require = createRequire(import.meta.url);
-const { version } = require('../../package.json') as { version: string };
-
-export function buildProgram(): Command {
-  const program = new Command('xenroot');
-  program
-    .description('stateless Linux machines on Xen and libvirt from one NFS root image')
-    .version(version, '-V, --version')
-    .option('-i, --inventory <path>', 'inventory file (default: $XENROOT_INVENTORY or /etc/xenroot/inventory.yaml)')
-    .option('-c, --connect <uri>', 'hypervisor URI (default: $XENROOT_CONNECT, the guest\'s, or the site\'s)')
-    .option('--allow-unverified-host-key', 'connect through a URI that skips the check of the host\'s key (no_verify=1, known_hosts_verify=ignore, command=): only where you accept that anyone in the middle can pose as the host')
-    .option('--json', 'machine-readable results on stdout')
-    .option('-v, --verbose', 'debug logging on stderr')
-    .option('-q, --quiet', 'only warnings and errors on stderr')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  program.configureOutput({ outputError: (str, write) => write(str) });
-  program.hook('preAction', async (cmd) => {
-    const o = cmd.optsWithGlobals<{ verbose?: boolean; quiet?: boolean; allowUnverifiedHostKey?: boolean }>();
-    if (o.allowUnverifiedHostKey) (await import('../ops/hosts.js')).allowUnverifiedHostKeys();
-    if (o.verbose || o.quiet) (await import('../sys/log.js')).setLogLevel(o.verbose ? 'debug' : 'warn');
-  });
-  const ctx = new CliContext(program);
-  for (const m of commandModules) m.register(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride();
-  return program;
-}
 
 /** A message as one line: every control character (C0, DEL, C1) written as its JSON escape. */
 function oneLine(text: string): string {

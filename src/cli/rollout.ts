@@ -1,40 +1,26 @@
 /** `xenroot rollout IMAGE@REV` and `xenroot rollback IMAGE`: move nodes between published revisions. */
 import type { Command } from 'commander';
-import { collect, intOption, type CliContext } from './context.js';
+import type { CliContext } from './context.js';
+import { addOptions, flag, integer, list, NO_RELOAD, opt, optionValues, PLAN_VIEW, WRITE_ROOT } from './options.js';
 
 const SHOWN = 25;
 
-interface MoveFlags {
-  clients?: string[];
-  guests?: string[];
-  group?: string;
-  all?: boolean;
-  dryRun?: boolean;
-  diff?: boolean;
-  root?: string;
-  reload: boolean;
-}
+/** The nodes to move and how: rollback takes these, rollout these and ROLLOUT. */
+const MOVE = {
+  clients: list('--clients <names>', 'these clients (comma-separated, repeatable)'),
+  guests: list('--guests <names>', 'these guests (comma-separated, repeatable)'),
+  group: opt({ flags: '--group <group>', help: 'the members of a group' }),
+  all: flag('--all', 'every node of the image'),
+  ...PLAN_VIEW,
+  ...WRITE_ROOT,
+  ...NO_RELOAD,
+};
 
-function selection(o: MoveFlags) {
-  return {
-    ...(o.clients ? { clients: o.clients } : {}),
-    ...(o.guests ? { guests: o.guests } : {}),
-    ...(o.group !== undefined ? { group: o.group } : {}),
-    all: !!o.all,
-  };
-}
-
-function withNodeFlags(cmd: Command): Command {
-  return cmd
-    .option('--clients <names>', 'these clients (comma-separated, repeatable)', collect)
-    .option('--guests <names>', 'these guests (comma-separated, repeatable)', collect)
-    .option('--group <group>', 'the members of a group')
-    .option('--all', 'every node of the image')
-    .option('-n, --dry-run', 'show what would change; touch nothing')
-    .option('--diff', 'print a unified diff of every file change')
-    .option('--root <dir>', 'write every system path under DIR (as DESTDIR does); no reloads')
-    .option('--no-reload', 'do not run exportfs -r or restart the DHCP server');
-}
+const ROLLOUT = {
+  ...MOVE,
+  canary: integer('--canary <n>', 'move only the first N of those nodes', 1, 1_000_000),
+  force: flag('--force', 'move them without a PASS on record (recorded as forced)'),
+};
 
 type Result = Awaited<ReturnType<typeof import('../ops/rollout.js').rollout>>;
 
@@ -55,34 +41,20 @@ function human(r: Result, diff: boolean): string {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  withNodeFlags(
-    program
-      .command('rollout <image@rev>')
-      .description('move nodes to a published revision at their next boot: only with a PASS of `xenroot test IMAGE@REV` on record'),
-  )
-    .option('--canary <n>', 'move only the first N of those nodes', intOption('--canary', 1, 1_000_000))
-    .option('--force', 'move them without a PASS on record (recorded as forced)')
-    .action(async (ref: string, o: MoveFlags & { canary?: number; force?: boolean }) => {
+  addOptions(program.command('rollout <image@rev>').description('move nodes to a published revision at their next boot: only with a PASS of `xenroot test IMAGE@REV` on record'), ROLLOUT).action(
+    async (ref: string, parsed: Record<string, unknown>) => {
+      const o = optionValues(ROLLOUT, parsed);
       const { rollout } = await import('../ops/rollout.js');
-      const { flagPath } = await import('../inventory/paths.js');
-      const r = await rollout(await ctx.inventoryPath(), ref, {
-        ...selection(o),
-        dryRun: !!o.dryRun,
-        diff: !!o.diff,
-        reload: o.reload,
-        progress: !ctx.json,
-        ...(o.root ? { root: flagPath('--root', o.root) } : {}),
-        ...(o.canary !== undefined ? { canary: o.canary } : {}),
-        force: !!o.force,
-      });
+      const r = await rollout(await ctx.inventoryPath(), ref, { ...o, all: !!o.all, dryRun: !!o.dryRun, diff: !!o.diff, force: !!o.force, progress: !ctx.json });
       ctx.print(r, () => human(r, !!o.diff));
-    });
+    },
+  );
 
-  withNodeFlags(program.command('rollback <image>').description('return nodes to the revision they booted before their last rollout (no test needed)')).action(
-    async (image: string, o: MoveFlags) => {
+  addOptions(program.command('rollback <image>').description('return nodes to the revision they booted before their last rollout (no test needed)'), MOVE).action(
+    async (image: string, parsed: Record<string, unknown>) => {
+      const o = optionValues(MOVE, parsed);
       const { rollback } = await import('../ops/rollout.js');
-      const { flagPath } = await import('../inventory/paths.js');
-      const r = await rollback(await ctx.inventoryPath(), image, { ...selection(o), dryRun: !!o.dryRun, diff: !!o.diff, reload: o.reload, ...(o.root ? { root: flagPath('--root', o.root) } : {}) });
+      const r = await rollback(await ctx.inventoryPath(), image, { ...o, all: !!o.all, dryRun: !!o.dryRun, diff: !!o.diff });
       ctx.print(r, () => human(r, !!o.diff));
     },
   );

@@ -2,14 +2,17 @@
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import type { CliContext } from './context.js';
+import { addOptions, flag, opt, optionValues } from './options.js';
+
+const SERVE = {
+  listen: opt({ flags: '--listen <addr:port>', help: 'where to listen (default: site.serve.listen, else the NFS server address, port 8080)' }),
+  printUnit: flag('--print-unit', 'print a systemd unit that runs this service, and exit'),
+};
 
 export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('serve')
-    .description('run the boot service: boot files over HTTP and the check-ins of booted nodes (until SIGTERM; SIGHUP reloads)')
-    .option('--listen <addr:port>', 'where to listen (default: site.serve.listen, else the NFS server address, port 8080)')
-    .option('--print-unit', 'print a systemd unit that runs this service, and exit')
-    .action(async (o: { listen?: string; printUnit?: boolean }) => {
+  addOptions(program.command('serve').description('run the boot service: boot files over HTTP and the check-ins of booted nodes (until SIGTERM; SIGHUP reloads)'), SERVE)
+    .action(async (parsed: Record<string, unknown>) => {
+      const o = optionValues(SERVE, parsed);
       const { parseListen, runServe } = await import('../serve/run.js');
       const file = await ctx.inventoryPath();
       if (o.listen) parseListen(o.listen);

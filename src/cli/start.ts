@@ -1,20 +1,24 @@
 /** `xenroot start NAME [--console]`, or several: `start NAME... | --all | --host H`. */
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
-import { hostOptions, targetOption, type TargetFlag } from './hvopts.js';
+import { hostOptions, TARGET } from './hvopts.js';
 import { printAttachOutcome } from './console.js';
-import { fleetFlags, isFleet, printFleet, type FleetFlags } from './fleet.js';
+import { FLEET, isFleet, printFleet } from './fleet.js';
+import { addOptions, flag, optionValues } from './options.js';
 import { escapeForTerminal } from '../sys/terminal.js';
 
+const START = {
+  console: flag('--console', 'attach to its console once started (Ctrl-] detaches; one guest only)'),
+  ...TARGET,
+  ...FLEET,
+};
+
 export function register(program: Command, ctx: CliContext): void {
-  fleetFlags(
-    targetOption(
-      program
-        .command('start [names...]')
-        .description('start guests (first start: pin the MAC the hypervisor gave it; on a host: place it and ship its boot files)')
-        .option('--console', 'attach to its console once started (Ctrl-] detaches; one guest only)'),
-    ),
-  ).action(async (names: string[], o: FleetFlags & { console?: boolean; target?: TargetFlag }) => {
+  addOptions(
+    program.command('start [names...]').description('start guests (first start: pin the MAC the hypervisor gave it; on a host: place it and ship its boot files)'),
+    START,
+  ).action(async (names: string[], parsed: Record<string, unknown>) => {
+    const o = optionValues(START, parsed);
     const file = await ctx.inventoryPath();
     if (isFleet(names, o)) {
       const { fleetStart, assertFleetOk } = await import('../ops/fleet.js');

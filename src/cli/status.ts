@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import { table, type CliContext } from './context.js';
 import { hostOptions } from './hvopts.js';
-import { fleetFlags, type FleetFlags } from './fleet.js';
+import { FLEET } from './fleet.js';
+import { addOptions, optionValues } from './options.js';
 
 export function register(program: Command, ctx: CliContext): void {
-  fleetFlags(program.command('status [names...]').description('show the state, MAC and pinning of guests (default: all), and what each client and guest boots next')).action(async (names: string[], o: FleetFlags) => {
+  addOptions(program.command('status [names...]').description('show the state, MAC and pinning of guests (default: all), and what each client and guest boots next'), FLEET).action(async (names: string[], parsed: Record<string, unknown>) => {
+    const o = optionValues(FLEET, parsed);
     const { guestStatus, clientStatus } = await import('../ops/guest-status.js');
     const file = await ctx.inventoryPath();
     const one = names.length === 1 && !o.all && !o.host?.length && !o.group?.length;

@@ -1,19 +1,20 @@
 /** `xenroot stop NAME [--force]`, or several: `stop NAME... | --all | --host H`. */
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
-import { hostOptions, secondsOption } from './hvopts.js';
-import { fleetFlags, isFleet, printFleet, type FleetFlags } from './fleet.js';
+import { hostOptions } from './hvopts.js';
+import { FLEET, isFleet, printFleet } from './fleet.js';
+import { addOptions, flag, optionValues, seconds } from './options.js';
+
+const STOP = {
+  force: flag('--force', 'destroy at once'),
+  timeoutMs: seconds('--timeout <s>', 'seconds to wait for a graceful shutdown (default 60)'),
+};
 
 export function register(program: Command, ctx: CliContext): void {
-  fleetFlags(
-    program
-      .command('stop [names...]')
-      .description('shut guests down and wait until they are off (--force: pull the plug)')
-      .option('--force', 'destroy at once')
-      .option('--timeout <s>', 'seconds to wait for a graceful shutdown (default 60)', secondsOption('--timeout')),
-  ).action(async (names: string[], o: FleetFlags & { force?: boolean; timeout?: number }) => {
+  addOptions(program.command('stop [names...]').description('shut guests down and wait until they are off (--force: pull the plug)'), { ...STOP, ...FLEET }).action(async (names: string[], parsed: Record<string, unknown>) => {
+    const o = optionValues(FLEET, parsed);
     const file = await ctx.inventoryPath();
-    const stopOpts = { ...hostOptions(ctx, {}), ...(o.force ? { force: true } : {}), ...(o.timeout ? { timeoutMs: o.timeout } : {}) };
+    const stopOpts = { ...hostOptions(ctx, {}), ...optionValues(STOP, parsed) };
     if (isFleet(names, o)) {
       const { fleetStop, assertFleetOk } = await import('../ops/fleet.js');
       const { fleetProgress } = await import('./fleet-progress.js');

@@ -1,26 +1,18 @@
 /** `xenroot sync`: write every generated file (guests, TFTP tree, DHCP, exports) from the inventory. */
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
+import { addOptions, NO_RELOAD, optionValues, PLAN_VIEW, WRITE_ROOT } from './options.js';
 
 const SHOWN = 25;
 
+const SYNC = { ...PLAN_VIEW, ...WRITE_ROOT, ...NO_RELOAD };
+
 export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('sync')
-    .description('render guest files, the TFTP tree, DHCP reservations and NFS exports from the inventory and write what changed')
-    .option('-n, --dry-run', 'show what would change; touch nothing')
-    .option('--diff', 'print a unified diff of every change')
-    .option('--root <dir>', 'write every system path under DIR (as DESTDIR does); no reloads')
-    .option('--no-reload', 'do not run exportfs -r or restart the DHCP server')
-    .action(async (o: { dryRun?: boolean; diff?: boolean; root?: string; reload: boolean }) => {
+  addOptions(program.command('sync').description('render guest files, the TFTP tree, DHCP reservations and NFS exports from the inventory and write what changed'), SYNC)
+    .action(async (parsed: Record<string, unknown>) => {
+      const o = optionValues(SYNC, parsed);
       const { sync } = await import('../ops/sync.js');
-      const { flagPath } = await import('../inventory/paths.js');
-      const r = await sync(await ctx.inventoryPath(), {
-        ...(o.root ? { root: flagPath('--root', o.root) } : {}),
-        dryRun: !!o.dryRun,
-        diff: !!o.diff,
-        reload: o.reload,
-      });
+      const r = await sync(await ctx.inventoryPath(), { ...o, dryRun: !!o.dryRun, diff: !!o.diff });
       ctx.print(r, () => {
         const c = r.counts;
         const head = `${r.dryRun ? 'dry run: would have ' : ''}${c.created} created, ${c.updated} updated, ${c.removed} removed, ${c.unchanged} unchanged`;

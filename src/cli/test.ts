@@ -1,40 +1,39 @@
 import type { Command } from 'commander';
-import { DOMAIN_TARGETS, INITRD_BUILDERS, type DomainTarget, type InitrdBuilder } from '../inventory/constants.js';
-import { choiceOption, intOption, regexOption, type CliContext } from './context.js';
+import { DOMAIN_TARGETS, INITRD_BUILDERS } from '../inventory/constants.js';
+import type { CliContext } from './context.js';
+import { addOptions, flag, integer, modelChoice, optionValues, path, regex } from './options.js';
 import type { TestImageResult } from '../ops/test-image.js';
 
+const TEST = {
+  target: modelChoice('--target <target>', 'qemu (the QEMU test domain, where Xen is absent) or xen', DOMAIN_TARGETS, 'qemu'),
+  builder: modelChoice('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, INITRD_BUILDERS),
+  expect: regex('--expect <regex>', 'readiness pattern (default: the image\'s readyPattern, else a login prompt or the multi-user target)', 'm'),
+  timeout: integer('--timeout <s>', 'seconds to wait for it (default 120)', 1, 3600, 120),
+  keep: flag('--keep', 'leave the throwaway guest running'),
+  serveNfs: flag('--serve-nfs', 'serve the image while the test runs with a private NFS server that only the throwaway guest reaches'),
+  memory: integer('--memory <MiB>', 'memory of the throwaway guest (default 512)', 64, 65536),
+  logFile: path('--log <file>', 'write the console transcript to a file'),
+  rebuild: flag('--rebuild', 'build the initrd again even when the staged one was made from this kernel, image and builder'),
+};
+
 export function register(program: Command, ctx: CliContext): void {
-  program
-    .command('test <image>')
-    .description('boot an image in a throwaway VM and wait for it to come up: PASS/FAIL with the boot time')
-    .option('--target <target>', 'qemu (the QEMU test domain, where Xen is absent) or xen', choiceOption('--target', DOMAIN_TARGETS), 'qemu')
-    .option('--initrd-builder <builder>', `${INITRD_BUILDERS.join(', ')} (default: the image's, else builtin)`, choiceOption('--initrd-builder', INITRD_BUILDERS))
-    .option('--expect <regex>', 'readiness pattern (default: the image\'s readyPattern, else a login prompt or the multi-user target)', regexOption('--expect', 'm'))
-    .option('--timeout <s>', 'seconds to wait for it (default 120)', intOption('--timeout', 1, 3600), 120)
-    .option('--keep', 'leave the throwaway guest running')
-    .option('--serve-nfs', 'serve the image while the test runs with a private NFS server that only the throwaway guest reaches')
-    .option('--memory <MiB>', 'memory of the throwaway guest (default 512)', intOption('--memory', 64, 65536))
-    .option('--log <file>', 'write the console transcript to a file')
-    .option('--rebuild', 'build the initrd again even when the staged one was made from this kernel, image and builder')
-    .action(async (image: string, o: { target: DomainTarget; initrdBuilder?: InitrdBuilder; expect?: RegExp; timeout: number; keep?: boolean; serveNfs?: boolean; memory?: number; log?: string; rebuild?: boolean }) => {
-      const expect = o.expect;
+  addOptions(program.command('test <image>').description('boot an image in a throwaway VM and wait for it to come up: PASS/FAIL with the boot time'), TEST).action(
+    async (image: string, parsed: Record<string, unknown>) => {
+      const { timeout, ...o } = optionValues(TEST, parsed);
       const { testImage, assertPassed } = await import('../ops/test-image.js');
       const r = await testImage(await ctx.inventoryPath(), image, {
-        target: o.target,
-        timeoutMs: o.timeout * 1000,
+        ...o,
+        timeoutMs: (timeout ?? 120) * 1000,
         keep: !!o.keep,
         serveNfs: !!o.serveNfs,
         progress: !ctx.json,
         rebuild: !!o.rebuild,
-        ...(o.initrdBuilder ? { builder: o.initrdBuilder } : {}),
-        ...(expect ? { expect } : {}),
         ...(ctx.options.connect ? { connect: ctx.options.connect } : {}),
-        ...(o.memory ? { memory: o.memory } : {}),
-        ...(o.log ? { logFile: o.log } : {}),
       });
       ctx.print(r, () => formatTestResult(r));
       assertPassed(r);
-    });
+    },
+  );
 }
 
 /**

@@ -13,7 +13,7 @@ import type { DomainTarget } from '../inventory/schema.js';
 import { updateInventory } from './steps/store.js';
 import { HypervisorError } from '../sys/errors.js';
 import type { ShippedFile } from '../hypervisor/boot-store.js';
-import { domainGuest, guestTarget, resolveGuest, resolveGuestIn, usingHypervisor, type HostOptions } from './steps/guest-host.js';
+import { domainGuest, guestTarget, resolveGuestIn, usingHypervisor, type HostOptions, type ResolvedGuest } from './steps/guest-host.js';
 import { writeGuestFiles } from './steps/guest-files.js';
 import { ensureHostBoot } from './steps/host-boot.js';
 import { needsPlacement, placeGuestsOnHosts } from './steps/placement.js';
@@ -82,26 +82,35 @@ export interface StartOptions extends HostOptions {
  * initrd are shipped as volumes when missing or truncated (a size check before every start).
  */
 export async function startGuest(inventoryFile: string, name: string, opts: StartOptions = {}): Promise<StartResult> {
-  // Read and resolved once; what follows is given this guest (the locked edits re-read to write).
-  let r = await resolveGuest(inventoryFile, name, opts);
-  let placement: StartResult['placement'] = r.guest.host !== undefined ? 'given' : undefined;
-  if (needsPlacement(r.inv, name, opts)) {
-    const [p] = await placeGuestsOnHosts(inventoryFile, [name], opts, r.inv);
+  // The inventory is read once, under the lock, where the guest's files are brought up to date
+  // (the files the admin sees are what boots; nothing is written when they are): the guest
+  // resolved there is the one everything below is given. A guest still to be placed is placed
+  // first (asking the hosts holds no lock), then read and written the same way.
+  const filesWritten = (): Promise<ResolvedGuest | undefined> =>
+    updateInventory(inventoryFile, async (inv) => {
+      const resolved = resolveGuestIn(inv, name, opts);
+      if (needsPlacement(inv, name, opts)) return undefined;
+      await writeGuestFiles(inv, [name]);
+      return resolved;
+    });
+  let r = await filesWritten();
+  let placement: StartResult['placement'] = r?.guest.host !== undefined ? 'given' : undefined;
+  if (r === undefined) {
+    const [p] = await placeGuestsOnHosts(inventoryFile, [name], opts);
     if (p && p.host === undefined) throw new HypervisorError(`no inventory host can take guest '${name}': ${p.reason ?? 'none answered'}`, { hint: '`xenroot host list` shows the hosts; `xenroot create --host H` or `host:` in the inventory places a guest by hand' });
-    // The host the locked edit saved (another start may have placed it first): the model in memory says so too.
-    if (p) r.inv.data = { ...r.inv.data, guests: { ...r.inv.data.guests, [name]: { ...r.guest, host: p.host } } };
-    r = resolveGuestIn(r.inv, name, opts);
+    r = await filesWritten();
+    if (r === undefined) throw new HypervisorError(`guest '${name}' was not placed on an inventory host`, { hint: '`xenroot create --host H` or `host:` in the inventory places a guest by hand' });
     placement = 'placed';
   }
-  return usingHypervisor(r.uri, opts, async (h) => {
+  const g: ResolvedGuest = r;
+  return usingHypervisor(g.uri, opts, async (h) => {
+    const r = g;
     const before = await h.state(name);
     if (isActive(before)) {
       throw new HypervisorCallError(`guest '${name}' is already running at ${h.uri} (state ${before})`, 'already-running', h.uri, {
         hint: `\`xenroot console ${name}\` attaches to it; \`xenroot stop ${name}\` stops it`,
       });
     }
-    // The files the admin sees are what boots: bring them up to date (nothing is written when they are).
-    await updateInventory(inventoryFile, (inv) => writeGuestFiles(inv, [name]));
     const target = guestTarget(h, opts);
     const onHost = await ensureHostBoot(r.inv.data, name, r.host, h, target, opts.say);
     const shipped: ShippedFile[] | undefined = onHost?.shipped;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addOptions, flag, opt, optionValues } from '../../src/cli/options.js';
+import { addOptions, flag, opt, optionValues, path } from '../../src/cli/options.js';
 import { xenroot } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xenroot-options-'));
@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('option tables', () => {
   const table = {
     builder: opt({ flags: '--initrd-builder <b>', help: 'h' }),
-    syncRoot: opt({ flags: '--sync-root <dir>', help: 'h', path: true }),
+    syncRoot: path('--sync-root <dir>', 'h'),
     sync: flag('--no-sync', 'h'),
     dryRun: flag('-n, --dry-run', 'h'),
     keep: opt({ flags: '--keep <k>', help: 'h', parse: (v) => Number(v) }),

@@ -79,7 +79,8 @@ describe('xenroot start/stop/status/define/undefine/mac on test:///default', () 
     expect(off.stderr).toContain('is not running');
     const badRe = await run('console', 'cli-a', '--expect', '(');
     expect(badRe.code).toBe(2);
+    // A value outside the inventory's domain targets: exit 3, as every enumerated inventory value (cli/options.ts modelChoice).
     const badTarget = await run('start', 'cli-a', '--target', 'kvm');
-    expect(badTarget.code).toBe(2);
+    expect(badTarget.code).toBe(3);
   });
 });

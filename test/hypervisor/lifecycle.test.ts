@@ -10,7 +10,7 @@ import { guestStatus } from '../../src/ops/guest-status.js';
 import { startGuest } from '../../src/ops/start-guest.js';
 import { stopGuest } from '../../src/ops/stop-guest.js';
 import { readLiveMac, unpinnableReason } from '../../src/hypervisor/pin.js';
-import { loadInventory } from '../../src/ops/steps/store.js';
+import { loadInventory, updateInventory } from '../../src/ops/steps/store.js';
 import { inventoryFixture } from './fixture.js';
 
 const fx = inventoryFixture({ connect: 'test:///default' });
@@ -91,7 +91,21 @@ describe('first-boot MAC pinning on test:///default', () => {
     await Promise.all([a.connect(), b.connect()]);
     try {
       await fx.addGuest('pin-race');
-      const [ra, rb] = await Promise.all([startGuest(fx.file, 'pin-race', { hypervisor: a }), startGuest(fx.file, 'pin-race', { hypervisor: b })]);
+      // Both starts have read the guest (unpinned) before either creates its domain, so neither
+      // sees the other's pin: each start reads the inventory under the lock one after the other,
+      // and without this barrier the second could read the first one's pin (and boot with it).
+      let arrived = 0;
+      let release!: () => void;
+      const both = new Promise<void>((r) => (release = r));
+      const gated = (h: LibvirtHypervisor) =>
+        new Proxy(h, {
+          get(t, p) {
+            if (p === 'create') return async (g: Parameters<LibvirtHypervisor['create']>[0]) => ((++arrived === 2 && release(), await both), t.create(g));
+            const v = Reflect.get(t, p, t) as unknown;
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+          },
+        });
+      const [ra, rb] = await Promise.all([startGuest(fx.file, 'pin-race', { hypervisor: gated(a) }), startGuest(fx.file, 'pin-race', { hypervisor: gated(b) })]);
       expect(ra.mac).not.toBe(rb.mac);
       expect(ra.pinnedMac).toBe(rb.pinnedMac);
       expect([ra.pin, rb.pin].sort()).toEqual(['kept', 'pinned']);
@@ -183,5 +197,24 @@ describe('start, stop and status on test:///default', () => {
     expect(r.target).toBe('xen');
     expect(r.pin).toBe('pinned');
     await stopGuest(fx.file, 'life-x', { force: true });
+  });
+});
+
+describe('start reads the guest under the lock where it writes', () => {
+  it('an edit saved while start waits for the inventory lock is what the started domain and its files get', async () => {
+    await fx.addGuest('lock-a', { memory: 256 });
+    let started: Promise<unknown> | undefined;
+    // Hold the inventory lock, start the guest meanwhile, then change its memory before letting go:
+    // a start that read the inventory before taking the lock would boot the old 256 MiB.
+    await updateInventory(fx.file, async (inv) => {
+      started = startGuest(fx.file, 'lock-a');
+      // Whatever start does before it needs the lock has time to happen.
+      await new Promise((r) => setTimeout(r, 500));
+      inv.set(['guests', 'lock-a', 'memory'], 384);
+    });
+    await started;
+    const live = await keepalive.liveDescription('lock-a');
+    expect(live).toMatch(/<memory unit=["']KiB["']>393216<\/memory>/);
+    expect(readFileSync(join(fx.guestDir, 'lock-a.cfg'), 'utf8')).toMatch(/memory\s*=\s*384/);
   });
 });

@@ -47,8 +47,8 @@ describe('xenroot initrd', () => {
     expect(l.modules).toContain('e1000');
   });
 
-  it('refuses a bad target (usage, exit 2), an unknown image (exit 3), a missing builder tool and a non-initrd (exit 7)', async () => {
-    expect((await xenroot(['initrd', 'build', 'tiny', '--target', 'bogus'], { env })).code).toBe(2);
+  it('refuses a bad target (a value outside the inventory\'s boot targets: exit 3, as publish --target), an unknown image (exit 3), a missing builder tool and a non-initrd (exit 7)', async () => {
+    expect((await xenroot(['initrd', 'build', 'tiny', '--target', 'bogus'], { env })).code).toBe(3);
     expect((await xenroot(['initrd', 'build', 'nope', '--target', 'xen'], { env })).code).toBe(3);
     const m = await xenroot(['initrd', 'build', 'tiny', '--target', 'xen', '--builder', 'mkinitrd'], { env });
     expect(m.code).toBe(7);
