@@ -6,6 +6,7 @@ import { sync } from '../../src/ops/sync.js';
 import { addClient, removeClient, setClient } from '../../src/ops/clients.js';
 import { updateInventory } from '../../src/ops/steps/store.js';
 import { DependencyError, DeployError } from '../../src/sys/errors.js';
+import { sha256File } from '../../src/sys/hash.js';
 import { makeSite, snapshot, KVER, type SyncSite } from './fixture.js';
 import { xenroot } from '../support/cli.js';
 
@@ -48,7 +49,7 @@ describe('xenroot sync --root', () => {
     expect(await readFile(join(s.root, TFTP, 'nodes/00-16-3e-aa-00-03/ipxe'), 'utf8')).toMatch(/\nkernel \/images\/terminal\/vmlinuz-\S+ initrd=\S+ initrd=node-mixed\.cpio\.gz root=nfs4:10\.0\.2\.9:\/srv\/own /);
     // Each client's entry is its own (it loads the client's identity piece, issue 13).
     expect(new Set(await Promise.all(['01', '02', '03'].map((n) => readlink(join(s.root, TFTP, `nodes/00-16-3e-aa-00-${n}`))))).size).toBe(3);
-    expect(await readFile(join(s.root, TFTP, 'pxelinux.0'))).toEqual(await readFile('/usr/lib/PXELINUX/pxelinux.0'));
+    expect(await sha256File(join(s.root, TFTP, 'pxelinux.0'))).toBe(await sha256File('/usr/lib/PXELINUX/pxelinux.0'));
     expect(existsSync(join(s.root, TFTP, 'ldlinux.c32'))).toBe(true);
     const images = await readdir(join(s.root, TFTP, 'images/terminal'));
     expect(images.sort()).toEqual([expect.stringMatching(new RegExp(`^initrd-${KVER}-pxe-[0-9a-f]{12}\\.img$`)), expect.stringMatching(new RegExp(`^vmlinuz-${KVER}-[0-9a-f]{12}$`))]);
@@ -206,13 +207,13 @@ describe('sync failures', () => {
   it('stages the UEFI loader beside pxelinux.0 (syslinux.efi and ldlinux.e64 by default), GRUB configs only with efiLoader grub', async () => {
     const s = await site({ clients: { a: { mac: '00:16:3e:dd:00:09', image: 'terminal' } } });
     await sync(s.inventory, { root: s.root });
-    expect(await readFile(join(s.root, TFTP, 'syslinux.efi'))).toEqual(await readFile('/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi'));
-    expect(await readFile(join(s.root, TFTP, 'ldlinux.e64'))).toEqual(await readFile('/usr/lib/syslinux/modules/efi64/ldlinux.e64'));
+    expect(await sha256File(join(s.root, TFTP, 'syslinux.efi'))).toBe(await sha256File('/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi'));
+    expect(await sha256File(join(s.root, TFTP, 'ldlinux.e64'))).toBe(await sha256File('/usr/lib/syslinux/modules/efi64/ldlinux.e64'));
     expect(existsSync(join(s.root, TFTP, 'grub'))).toBe(false);
     const g = await site({ site: { pxe: { efiLoader: 'grub' } }, clients: { a: { mac: '00:16:3e:dd:00:0a', image: 'terminal' } } });
     await sync(g.inventory, { root: g.root });
     expect((await readdir(join(g.root, TFTP, 'grub'))).sort()).toEqual(['grub.cfg', 'grub.cfg-01-00-16-3e-dd-00-0a', 'grub.cfg-default']);
-    expect(await readFile(join(g.root, TFTP, 'grubx64.efi'))).toEqual(await readFile('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'));
+    expect(await sha256File(join(g.root, TFTP, 'grubx64.efi'))).toBe(await sha256File('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'));
     expect(existsSync(join(g.root, TFTP, 'shimx64.efi'))).toBe(true);
     expect(existsSync(join(g.root, TFTP, 'syslinux.efi'))).toBe(false);
   });
