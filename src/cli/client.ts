@@ -83,7 +83,7 @@ export function register(program: Command, ctx: CliContext): void {
 
   client
     .command('import <file>')
-    .description('add or update many clients from a CSV (header: mac,name,group,address[,image,append]), dnsmasq dhcp-host lines or ISC host blocks; a bad line refuses the whole file')
+    .description('add or update many clients from a CSV (header: mac,name,group,address[,image,append]), dnsmasq dhcp-host lines, ISC host blocks or Kea reservations (JSON); a bad line refuses the whole file')
     .option('--format <format>', `${IMPORT_FORMATS.join(', ')} (default: detected)`)
     .option('--group <group>', 'group for rows that name none')
     .option('--image <image>', 'image for new clients that get none from their row or group')
@@ -104,7 +104,7 @@ export function register(program: Command, ctx: CliContext): void {
   client
     .command('discover')
     .description('list machines the DHCP server saw that are not in the inventory (lease file, and the DHCP/TFTP log where given); --assign enrols them')
-    .option('--leases <file>', 'DHCP lease file, dnsmasq or ISC (default: the site\'s server\'s usual one)', collectFiles)
+    .option('--leases <file>', 'DHCP lease file, dnsmasq, ISC or Kea memfile CSV (default: the site\'s server\'s usual one)', collectFiles)
     .option('--log <file>', 'DHCP/TFTP log (dnsmasq log-facility with log-dhcp, syslog): when they were seen and what they fetched', collectFiles)
     .option('--since <when>', 'only machines seen since: an age (30m, 2h, 1d) or a date (2026-11-29T08:00)')
     .option('--group <group>', 'the group to enrol them in (its name pattern names them)')
