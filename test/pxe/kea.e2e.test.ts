@@ -147,7 +147,8 @@ beforeAll(async () => {
   await waitForFile(join(dir, 'kea.log'), /DHCP4_STARTED/, 30_000);
 
   const dconf = join(dir, 'dnsmasq.conf');
-  await writeFile(dconf, ['port=0', `interface=${BR}`, 'bind-interfaces', 'enable-tftp', `tftp-root=${tftp()}`, `log-facility=${join(dir, 'dnsmasq.log')}`, ''].join('\n'));
+  // As root: the suite's temp dir (0700) is closed to the nobody dnsmasq would drop to.
+  await writeFile(dconf, ['port=0', 'user=root', `interface=${BR}`, 'bind-interfaces', 'enable-tftp', `tftp-root=${tftp()}`, `log-facility=${join(dir, 'dnsmasq.log')}`, ''].join('\n'));
   dnsmasq = spawn('nsenter', [`--net=/run/netns/${NETNS}`, 'dnsmasq', '--keep-in-foreground', `--conf-file=${dconf}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`], { stdio: 'ignore' });
   await waitForFile(join(dir, 'dnsmasq.log'), /TFTP root is/, 20_000);
 });
