@@ -33,6 +33,9 @@ DEBS=(
   mmdebstrap
   # client discovery against real DHCP servers' leases (dnsmasq runs only inside a test's netns; never started as a service), zsh completion test
   dnsmasq-base isc-dhcp-server zsh
+  # the Kea DHCP flavour: kea-dhcp4 -t judges every generated config, and a real kea-dhcp4 serves the
+  # Kea PXE test inside its own network namespace (its service never starts: see the policy-rc.d below)
+  kea-dhcp4-server
   # image revisions: copies hard-linked against the previous revision; TFTP servers the
   # per-node links are checked against (test/revisions/tftp-links.e2e.test.ts), fetched with curl
   rsync tftpd-hpa curl

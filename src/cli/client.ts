@@ -31,7 +31,7 @@ const IMPORT = {
 };
 
 const DISCOVER = {
-  leases: path('--leases <file>', 'DHCP lease file, dnsmasq or ISC (default: the site\'s server\'s usual one)', 'repeatable'),
+  leases: path('--leases <file>', 'DHCP lease file, dnsmasq, ISC or Kea memfile CSV (default: the site\'s server\'s usual one)', 'repeatable'),
   logs: path('--log <file>', 'DHCP/TFTP log (dnsmasq log-facility with log-dhcp, syslog): when they were seen and what they fetched', 'repeatable'),
   since: opt({ flags: '--since <when>', help: 'only machines seen since: an age (30m, 2h, 1d) or a date (2026-11-29T08:00)' }),
   group: opt({ flags: '--group <group>', help: 'the group to enrol them in (its name pattern names them)' }),
@@ -90,7 +90,7 @@ export function register(program: Command, ctx: CliContext): void {
   addOptions(
     client
       .command('import <file>')
-      .description('add or update many clients from a CSV (header: mac,name,group,address[,image,append]), dnsmasq dhcp-host lines or ISC host blocks; a bad line refuses the whole file'),
+      .description('add or update many clients from a CSV (header: mac,name,group,address[,image,append]), dnsmasq dhcp-host lines, ISC host blocks or Kea reservations (JSON); a bad line refuses the whole file'),
     IMPORT,
   ).action(async (file: string, parsed: Record<string, unknown>) => {
       const { importClients } = await import('../ops/clients.js');

@@ -8,15 +8,22 @@
  * - ISC dhcpd.leases (dhcpd.leases(5)): `lease IP { starts W YYYY/MM/DD HH:MM:SS; ends ...;
  *   cltt ...; binding state active; hardware ethernet MAC; client-hostname "x"; }`, times in UTC
  *   (or `epoch N;` with db-time-format local); later records of one address supersede earlier ones.
+ * - Kea memfile (lease-database type memfile, Debian: /var/lib/kea/kea-leases4.csv): a CSV with a
+ *   header, `address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,
+ *   state,user_context[,pool_id]` (columns found by name: later Kea versions add some), `expire` in
+ *   seconds since the epoch, the lease given at expire - valid_lifetime; a comma or other special
+ *   character inside a value is written `&#xHH` (Kea's CSVRow::escapeCharacters). The file is an
+ *   append-only log: the last row of an address wins.
  * - Logs: dnsmasq with log-dhcp (log-facility=FILE or syslog): `DHCPACK(IFACE) IP MAC [NAME]`,
  *   `DHCPDISCOVER(IFACE) MAC`, TFTP `sent PATH to IP` and `file PATH not found for IP`; ISC dhcpd
  *   `DHCPACK on IP to MAC`; tftpd-hpa `RRQ from IP filename PATH`. Syslog stamps carry no year:
  *   the current one is assumed (the previous one when that would lie in the future).
  */
+import { parse as parseCsv } from 'csv-parse/sync';
 import { isIPv4 } from 'node:net';
 import { parseMac } from '../inventory/validate.js';
 
-export type LeaseFormat = 'dnsmasq' | 'isc';
+export type LeaseFormat = 'dnsmasq' | 'isc' | 'kea';
 
 /** One machine as the servers saw it. Times in ms since the epoch. */
 export interface Sighting {
@@ -36,8 +43,9 @@ export interface Sighting {
   seenIn: ('leases' | 'log')[];
 }
 
-/** Which lease format a text is (ISC's has `lease ... {` blocks). */
+/** Which lease format a text is (ISC's has `lease ... {` blocks, Kea's memfile starts with its CSV header). */
 export function leaseFormat(text: string): LeaseFormat {
+  if (/^address,hwaddr,/.test(text)) return 'kea';
   return /^\s*lease\s+\S+\s*\{/m.test(text) ? 'isc' : 'dnsmasq';
 }
 
@@ -100,6 +108,39 @@ export function parseIscLeases(text: string): Sighting[] {
     const end = ends ? iscTime(ends[1] as string) : undefined;
     if (end !== undefined) s.leaseExpires = end;
     byIp.set(m[1] as string, s);
+  }
+  return [...byIp.values()];
+}
+
+/** A value of Kea's CSV with its `&#xHH` escapes undone. */
+function keaUnescape(v: string): string {
+  return v.replace(/&#x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** Sightings from a Kea memfile lease file (kea-leases4.csv); rows without an Ethernet MAC are skipped. */
+export function parseKeaLeases(text: string): Sighting[] {
+  const rows = parseCsv(text, { skip_empty_lines: true, relax_column_count: true }) as string[][];
+  const header = rows[0] ?? [];
+  const col = (name: string) => header.indexOf(name);
+  const [address, hwaddr, valid, expire, hostname] = ['address', 'hwaddr', 'valid_lifetime', 'expire', 'hostname'].map(col) as [number, number, number, number, number];
+  if (address < 0 || hwaddr < 0) return [];
+  const byIp = new Map<string, Sighting>();
+  for (const row of rows.slice(1)) {
+    const ip = row[address] ?? '';
+    const mac = parseMac(row[hwaddr] ?? '');
+    if (!mac) continue;
+    const s = blank(mac);
+    s.seenIn.push('leases');
+    if (isIPv4(ip)) s.ip = ip;
+    const name = hostname >= 0 ? keaUnescape(row[hostname] ?? '') : '';
+    if (name) s.hostname = name;
+    const end = Number(row[expire]);
+    const lifetime = Number(row[valid]);
+    if (expire >= 0 && Number.isFinite(end) && end > 0) {
+      s.leaseExpires = end * 1000;
+      if (valid >= 0 && Number.isFinite(lifetime) && lifetime >= 0 && lifetime <= end) seen(s, (end - lifetime) * 1000);
+    }
+    byIp.set(ip, s);
   }
   return [...byIp.values()];
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import type { InventoryData } from '../inventory/schema.js';
-import { bootHttpBase, exportPath, guestFiles } from '../inventory/paths.js';
+import { bootHttpBase, exportPath, guestFiles, serveListen } from '../inventory/paths.js';
 import { effectiveClients } from '../inventory/effective.js';
 import { nodeCmdline } from '../render/cmdline.js';
 import { renderGuest } from '../render/guest-files.js';
@@ -16,6 +16,7 @@ import { pxelinuxMacName, renderPxelinux, type BootEntry } from '../render/pxeli
 import { IPXE_DIR, renderIpxeBoot, renderIpxeEntry } from '../render/ipxe.js';
 import { renderDnsmasq, type DhcpHost, type DhcpInput } from '../render/dnsmasq.js';
 import { renderIscDhcp } from '../render/isc-dhcp.js';
+import { renderKeaDhcp } from '../render/kea-dhcp.js';
 import { renderExportsBlock, renderExportsFile, type ExportsInput } from '../render/exports.js';
 import { isRevisionEntry } from '../inventory/revisions.js';
 import { nodeAttempt, type NodeFailure } from './node-faults.js';
@@ -122,10 +123,13 @@ export interface Plan {
 
 export const EXPORTS_DROPIN = 'xenroot.exports';
 
+/** Where each DHCP flavour's file goes unless site.dhcp.file says otherwise (Kea: a file the admin's kea-dhcp4.conf includes). */
+const DEFAULT_DHCP_FILES = { dnsmasq: '/etc/dnsmasq.d/xenroot.conf', isc: '/etc/dhcp/dhcpd.conf', kea: '/etc/kea/xenroot-dhcp4.json' } as const;
+
 /** The DHCP file of the site: site.dhcp.file, else the server's usual place. */
 export function dhcpFile(site: InventoryData['site']): string | undefined {
   if (site.dhcp.server === 'none') return undefined;
-  return site.dhcp.file ?? (site.dhcp.server === 'dnsmasq' ? '/etc/dnsmasq.d/xenroot.conf' : '/etc/dhcp/dhcpd.conf');
+  return site.dhcp.file ?? DEFAULT_DHCP_FILES[site.dhcp.server];
 }
 
 /** The boot entry of an image for one client (or the default entry with `client` undefined). */
@@ -331,8 +335,11 @@ export function planSync(input: PlanInput): Plan {
     if (site.dhcp.subnet) dhcp.subnet = site.dhcp.subnet;
     const dhcpHttpBase = bootHttpBase(site);
     if (dhcpHttpBase) dhcp.httpBase = dhcpHttpBase;
-    const text = site.dhcp.server === 'dnsmasq' ? renderDnsmasq(dhcp) : renderIscDhcp(dhcp);
-    if (input.dhcpShared) files.push({ kind: 'block', group: 'dhcp', owner: 'site', path: dfile, body: text.replace(/\n+$/, '') });
+    const text =
+      site.dhcp.server === 'dnsmasq' ? renderDnsmasq(dhcp) : site.dhcp.server === 'kea' ? renderKeaDhcp({ ...dhcp, ...(site.serve ? { httpBoot: `http://${serveListen(site)}/boot` } : {}) }) : renderIscDhcp(dhcp);
+    // Kea's part is JSON members, never a block inside the admin's own config: an admin's file at its path is left alone.
+    if (input.dhcpShared && site.dhcp.server === 'kea') warnings.push(`${dfile} is not a file xenroot wrote: Kea's reservations are not written; point site.dhcp.file at a file of its own and include it in kea-dhcp4.conf (docs/netboot.md)`);
+    else if (input.dhcpShared) files.push({ kind: 'block', group: 'dhcp', owner: 'site', path: dfile, body: text.replace(/\n+$/, '') });
     else files.push({ kind: 'text', group: 'dhcp', owner: 'site', path: dfile, content: text });
   }
 

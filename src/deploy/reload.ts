@@ -1,6 +1,6 @@
 /**
  * Service reload hooks after a sync: `exportfs -r` when the exports changed, a restart of the DHCP
- * server when its reservations changed. A failed reload is reported, never thrown: the files are
+ * server when its reservations changed (dnsmasq, ISC dhcpd, Kea). A failed reload is reported, never thrown: the files are
  * already correct on disk and the next reload picks them up.
  */
 import { execa } from 'execa';
@@ -31,5 +31,7 @@ export async function reloadServices(changed: Set<FileGroup>, site: Site): Promi
   if (changed.has('exports')) results.push(await run('exports', 'exportfs', ['-r'], 'nfs-kernel-server'));
   if (changed.has('dhcp') && site.dhcp.server === 'dnsmasq') results.push(await run('dhcp', 'systemctl', ['try-restart', 'dnsmasq.service'], 'systemd'));
   if (changed.has('dhcp') && site.dhcp.server === 'isc') results.push(await run('dhcp', 'systemctl', ['try-restart', 'isc-dhcp-server.service'], 'systemd'));
+  // Debian's kea-dhcp4-server.service has no ExecReload: try-reload-or-restart restarts it (leases are kept in its memfile).
+  if (changed.has('dhcp') && site.dhcp.server === 'kea') results.push(await run('dhcp', 'systemctl', ['try-reload-or-restart', 'kea-dhcp4-server.service'], 'systemd'));
   return results;
 }

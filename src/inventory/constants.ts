@@ -15,8 +15,8 @@ export type BootTarget = (typeof BOOT_TARGETS)[number];
 export const DOMAIN_TARGETS = ['xen', 'qemu'] as const;
 export type DomainTarget = (typeof DOMAIN_TARGETS)[number];
 
-/** The formats `client import` reads: a CSV with a header, dnsmasq dhcp-host= lines, ISC dhcpd host blocks. */
-export const IMPORT_FORMATS = ['csv', 'dnsmasq', 'isc'] as const;
+/** The formats `client import` reads: a CSV with a header, dnsmasq dhcp-host= lines, ISC dhcpd host blocks, Kea reservations (JSON). */
+export const IMPORT_FORMATS = ['csv', 'dnsmasq', 'isc', 'kea'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 /**

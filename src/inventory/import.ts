@@ -2,12 +2,15 @@
  * Reading lists of machines for `xenroot client import`: a CSV file with a header (mac, name,
  * group, address, image, append; only mac is required), the `dhcp-host=` lines of a dnsmasq
  * configuration or hosts file, or the `host NAME { hardware ethernet ...; fixed-address ...; }`
- * blocks of an ISC dhcpd.conf. Each row keeps the line it came from, so that every problem is
+ * blocks of an ISC dhcpd.conf, or the `"reservations"` of a Kea DHCPv4 config (kea-dhcp4.conf, an
+ * included file such as xenroot's own, or a bare list). Each row keeps the line it came from, so that every problem is
  * reported as FILE:LINE. Pure (the text comes in, rows go out).
  *
  * CSV is parsed with csv-parse (quoting, embedded commas and line breaks as RFC 4180 has them).
  * dnsmasq's dhcp-host syntax follows dnsmasq(8): `[hwaddr][,id:..][,set:tag][,tag:tag][,ipaddr]
- * [,hostname][,lease_time][,ignore]`; ISC's host declaration follows dhcpd.conf(5).
+ * [,hostname][,lease_time][,ignore]`; ISC's host declaration follows dhcpd.conf(5); Kea's host
+ * reservation its ARM ("hw-address", "ip-address", "hostname"; JSON with `#`, `//` and `/* *\/`
+ * comments).
  */
 import { parse } from 'csv-parse/sync';
 import { isIPv4 } from 'node:net';
@@ -36,9 +39,10 @@ export interface ImportProblem {
   message: string;
 }
 
-/** Which format a text is: dnsmasq when it has dhcp-host lines, ISC when it has host blocks, else CSV. */
+/** Which format a text is: dnsmasq when it has dhcp-host lines, Kea when it has "hw-address" keys, ISC when it has host blocks, else CSV. */
 export function detectFormat(text: string): ImportFormat {
   if (/^\s*dhcp-host\s*=/m.test(text)) return 'dnsmasq';
+  if (/"(hw-address|reservations)"\s*:/.test(text)) return 'kea';
   if (/(^|[\s;{}])host\s+("[^"]*"|[^\s{]+)\s*\{/m.test(text.replace(/#.*$/gm, ''))) return 'isc';
   return 'csv';
 }
@@ -162,6 +166,73 @@ function parseIsc(text: string, problems: Problems): ImportRow[] {
   return rows;
 }
 
+/** Blanks Kea's comments (`#`, `//`, `/* *\/` outside strings) with spaces, keeping every offset and line break. */
+function blankKeaComments(text: string): string {
+  return text.replace(/"(?:[^"\\]|\\.)*"|#[^\n]*|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (m) => (m.startsWith('"') ? m : m.replace(/[^\n]/g, ' ')));
+}
+
+const lineAt = (text: string, offset: number) => text.slice(0, Math.max(0, offset)).split('\n').length;
+
+/** Every `"reservations"` list anywhere in a parsed Kea config (global, per subnet, per shared network), or a bare list of them. */
+function keaReservations(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value.some((v) => v && typeof v === 'object' && 'hw-address' in v) ? value : value.flatMap(keaReservations);
+  if (!value || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => (k === 'reservations' && Array.isArray(v) ? v : keaReservations(v)));
+}
+
+function parseKea(text: string, problems: Problems): ImportRow[] {
+  const clean = blankKeaComments(text);
+  const include = /<\?include\s+"([^"]*)"\s*\?>/.exec(clean);
+  if (include) {
+    problems.add(lineAt(clean, include.index), `<?include "${include[1]}"?>: import the included file itself (${include[1]})`);
+    return [];
+  }
+  let parsed: unknown;
+  let error: Error | undefined;
+  // A whole config, the members of a map (xenroot's include file), or the elements of a list.
+  for (const [open, close] of [['', ''], ['{', '}'], ['[', ']']] as const) {
+    try {
+      parsed = JSON.parse(`${open}${clean}${close}`);
+      break;
+    } catch (err) {
+      error ??= err as Error;
+    }
+  }
+  if (parsed === undefined) {
+    const at = /position (\d+)/.exec(error?.message ?? '');
+    problems.add(at ? lineAt(clean, Number(at[1])) : 1, `not valid Kea JSON: ${error?.message ?? 'unreadable'}`);
+    return [];
+  }
+  const rows: ImportRow[] = [];
+  let from = 0;
+  for (const r of keaReservations(parsed)) {
+    if (!r || typeof r !== 'object') continue;
+    const res = r as Record<string, unknown>;
+    const hw = typeof res['hw-address'] === 'string' ? res['hw-address'] : undefined;
+    // The reservation's line: where its identifier is written (searched on from the previous one).
+    const ident = hw ?? Object.values(res).find((v) => typeof v === 'string');
+    const at = ident === undefined ? -1 : clean.indexOf(JSON.stringify(ident).slice(1, -1), from);
+    if (at >= 0) from = at;
+    const line = at >= 0 ? lineAt(clean, at) : 1;
+    if (hw === undefined) {
+      problems.add(line, `reservation ${JSON.stringify(res).slice(0, 80)} has no "hw-address": xenroot enrols clients by MAC`);
+      continue;
+    }
+    const mac = macOf(hw, line, problems);
+    if (!mac) continue;
+    const values: ImportRow['values'] = {};
+    const ip = res['ip-address'];
+    if (ip !== undefined) {
+      if (typeof ip === 'string' && isIPv4(ip)) values.address = ip;
+      else problems.add(line, `ip-address ${JSON.stringify(ip)} of ${hw}: xenroot takes one IPv4 address per client`);
+    }
+    if (typeof res.hostname === 'string' && res.hostname !== '') values.name = res.hostname;
+    rows.push({ line, mac, values });
+  }
+  if (rows.length === 0 && problems.list.length === 0) problems.add(1, 'no Kea reservation with an "hw-address" found');
+  return rows;
+}
+
 /**
  * Parses an import file into rows (format detected unless given). Throws an InventoryError whose
  * message names FILE:LINE of the first problem, and whose hint lists the others: a file with any
@@ -169,7 +240,8 @@ function parseIsc(text: string, problems: Problems): ImportRow[] {
  */
 export function parseImport(text: string, file: string, format: ImportFormat = detectFormat(text)): { format: ImportFormat; rows: ImportRow[] } {
   const problems = new Problems();
-  const rows = format === 'csv' ? parseCsv(text, problems) : format === 'dnsmasq' ? parseDnsmasq(text, problems) : parseIsc(text, problems);
+  const parsers = { csv: parseCsv, dnsmasq: parseDnsmasq, isc: parseIsc, kea: parseKea };
+  const rows = parsers[format](text, problems);
   throwProblems(file, problems.list);
   return { format, rows };
 }

@@ -139,12 +139,14 @@ export const SiteSchema = z
     selinux: z.boolean().default(false),
     dhcp: z
       .object({
-        server: z.enum(['dnsmasq', 'isc', 'none'], { error: 'must be dnsmasq, isc or none' }).default('dnsmasq'),
+        server: z.enum(['dnsmasq', 'isc', 'kea', 'none'], { error: 'must be dnsmasq, isc, kea or none' }).default('dnsmasq'),
         file: AbsPath.optional(),
         proxy: z.boolean().default(false),
         subnet: checked(checkCidr).optional(),
       })
       .strict()
+      // Kea has no proxy-DHCP mode (a renderer refusal would come too late: at sync).
+      .refine((d) => !(d.server === 'kea' && d.proxy), { path: ['proxy'], error: 'is a dnsmasq mode: Kea has no proxy-DHCP (set it to false, or server to dnsmasq)' })
       .prefault({}),
     exports: z
       .object({

@@ -240,6 +240,8 @@ export const ADDRESS_RULE = 'an IPv4 address, with its prefix length when the si
 export function addressProblem(value: string): string | undefined {
   const m = /^([\d.]+)(?:\/(\d{1,2}))?$/.exec(value);
   if (!m || !isIPv4(m[1] as string) || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 32))) return `must be ${ADDRESS_RULE}`;
+  // No machine can hold these; Kea refuses a reservation of either.
+  if (m[1] === '0.0.0.0' || m[1] === '255.255.255.255') return `is the ${m[1] === '0.0.0.0' ? 'unspecified' : 'broadcast'} address: must be ${ADDRESS_RULE}`;
   return undefined;
 }
 

@@ -1,13 +1,13 @@
 /**
  * `xenroot client discover [--group G] [--assign] [--leases FILE] [--log FILE] [--since T]`:
  * machines that network-booted but are not in the inventory, found in the DHCP server's lease
- * file (dnsmasq or ISC, by content) and, where given, its log (DHCP and TFTP lines: whether a
+ * file (dnsmasq, ISC or Kea's memfile, by content) and, where given, its log (DHCP and TFTP lines: whether a
  * machine fetched the default pxelinux entry or iPXE script). `--assign` enrols them in group G
  * under the next free names of its pattern (`names: lab-{nn}`), in one locked atomic write;
  * their own per-MAC boot files come with the next `xenroot sync`.
  */
 import { readFile } from 'node:fs/promises';
-import { leaseFormat, mergeSightings, parseDnsmasqLeases, parseIscLeases, parseServerLog, type Sighting } from '../deploy/leases.js';
+import { leaseFormat, mergeSightings, parseDnsmasqLeases, parseIscLeases, parseKeaLeases, parseServerLog, type Sighting } from '../deploy/leases.js';
 import { requireGroup } from '../inventory/clients.js';
 import { nextFreeNames } from '../inventory/names.js';
 import type { InventoryData } from '../inventory/schema.js';
@@ -15,9 +15,10 @@ import { loadInventory, updateInventory } from './steps/store.js';
 import { InventoryError, UsageError } from '../sys/errors.js';
 
 /** Where each DHCP server keeps its leases on Debian when no --leases is given. */
-export const DEFAULT_LEASES: Record<'dnsmasq' | 'isc', string> = {
+export const DEFAULT_LEASES: Record<'dnsmasq' | 'isc' | 'kea', string> = {
   dnsmasq: '/var/lib/misc/dnsmasq.leases',
   isc: '/var/lib/dhcp/dhcpd.leases',
+  kea: '/var/lib/kea/kea-leases4.csv',
 };
 
 export interface DiscoverOptions {
@@ -68,7 +69,7 @@ async function readSource(file: string, what: string): Promise<string> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`cannot read the ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
-      hint: what === 'lease file' ? 'give the DHCP server\'s lease file with --leases FILE (dnsmasq: dhcp-leasefile, ISC: dhcpd.leases)' : undefined,
+      hint: what === 'lease file' ? 'give the DHCP server\'s lease file with --leases FILE (dnsmasq: dhcp-leasefile, ISC: dhcpd.leases, Kea: kea-leases4.csv)' : undefined,
     });
   }
 }
@@ -98,7 +99,8 @@ export async function discoverClients(inventoryFile: string, opts: DiscoverOptio
   const leases: Sighting[] = [];
   for (const f of leaseFiles) {
     const text = await readSource(f, 'lease file');
-    leases.push(...(leaseFormat(text) === 'isc' ? parseIscLeases(text) : parseDnsmasqLeases(text)));
+    const format = leaseFormat(text);
+    leases.push(...(format === 'isc' ? parseIscLeases(text) : format === 'kea' ? parseKeaLeases(text) : parseDnsmasqLeases(text)));
   }
   const fromLogs: Sighting[] = [];
   for (const f of opts.logs ?? []) fromLogs.push(...parseServerLog(await readSource(f, 'log file'), leases, now));

@@ -77,6 +77,7 @@ beforeAll(async () => {
   const env = { XENROOT_INVENTORY: inventory, XENROOT_STATE_DIR: join(dir, 'state') };
   const s = await xenroot(['sync', '--root', root], { env });
   expect(s.code, s.stderr).toBe(0);
+  await chmod(root, 0o755); // sync makes its --root private (0700); dnsmasq serves TFTP below it as nobody
   tftp = join(root, 'tftpboot/linux-install');
   // The service has no --root: it reads the same inventory with the tree where this sync put it.
   const serveInventory = join(dir, 'serve.yaml');
