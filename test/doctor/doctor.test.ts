@@ -206,6 +206,19 @@ describe('the doctor command', () => {
     expect(r.findings.map((f) => f.check)).toEqual(['dhcp', 'tftp', 'efi-loader', 'serve', 'nfs-server', 'nfs-exports', 'free-space', 'bridge', 'hosts']);
   });
 
+  it('--fix without --yes says the apt-get install it would run and installs nothing (dnsmasq: setup installs only dnsmasq-base)', async () => {
+    writeSite({ dhcp: '    server: dnsmasq' });
+    expect(await missingPackages(['dnsmasq']), 'this test needs a machine without the dnsmasq package').toEqual(['dnsmasq']);
+    const e = { XENROOT_STATE_DIR: join(dir, 'state') };
+    const r = await xenroot(['--inventory', inv, 'doctor', '--fix', '--root', root], { env: e });
+    expect(r.stdout).toContain('would install (nothing done without --yes): apt-get install dnsmasq');
+    expect(r.stderr).not.toContain('installing');
+    expect(await missingPackages(['dnsmasq'])).toEqual(['dnsmasq']);
+    const json = JSON.parse((await xenroot(['--inventory', inv, '--json', 'doctor', '--fix', '--root', root], { env: e })).stdout) as { missingPackages: string[]; installed: string[] };
+    expect(json).toMatchObject({ installed: [] });
+    expect(json.missingPackages).toContain('dnsmasq');
+  });
+
   it('refuses --yes without --fix (exit 2) before looking at anything', async () => {
     const r = await xenroot(['--inventory', join(dir, 'none.yaml'), 'doctor', '--yes']);
     expect(r.code).toBe(2);
