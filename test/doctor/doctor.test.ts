@@ -176,6 +176,18 @@ describe('xenroot doctor on a temp-dir site', () => {
     expect((await finding('bridge')).status).toBe('PASS');
   });
 
+  it('hosts FAILs when a host\'s libvirt TCP port refuses, and PASSes with a real listener there', async () => {
+    const s = createServer((c) => c.destroy());
+    const port = await new Promise<number>((res) => s.listen(0, '127.0.0.1', () => res((s.address() as { port: number }).port)));
+    servers.push(s);
+    writeFileSync(inv, `${(await import('node:fs')).readFileSync(inv, 'utf8')}hosts:\n  h1:\n    connect: qemu+tcp://127.0.0.1:${port}/system\n`);
+    expect((await finding('hosts')).status).toBe('PASS');
+    await new Promise((r) => servers.pop()!.close(r));
+    const down = await finding('hosts');
+    expect(down.status).toBe('FAIL');
+    expect(down.detail).toContain(`h1 (qemu+tcp://127.0.0.1:${port}/system: 127.0.0.1:${port} ECONNREFUSED)`);
+  });
+
   it('changes nothing: every file under the root and the inventory are as they were', async () => {
     put('/etc/dhcp/dhcpd.conf', 'option domain-name "lab";\n');
     const { readFileSync } = await import('node:fs');

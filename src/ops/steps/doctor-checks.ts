@@ -186,8 +186,15 @@ const hostsCheck: Check = {
         bad.push(`${name} (${uri}: ${p})`);
         continue;
       }
+      if (p.scheme === 'xl') {
+        if (!which('xl')) bad.push(`${name} (${uri}: the xl toolstack is not installed)`);
+        continue;
+      }
       if (!p.host) {
-        if (!(await stat(join(root, '/run/libvirt/libvirt-sock')).catch(() => undefined))) bad.push(`${name} (${uri}: no local libvirtd socket /run/libvirt/libvirt-sock)`);
+        // The monolithic libvirtd's socket, or the driver's own daemon (virtxend, virtqemud).
+        const sockets = ['/run/libvirt/libvirt-sock', `/run/libvirt/virt${p.scheme === 'xen' ? 'xen' : p.scheme}d-sock`];
+        const found = await Promise.all(sockets.map((s) => stat(join(root, s)).then((st) => st.isSocket(), () => false)));
+        if (!found.includes(true)) bad.push(`${name} (${uri}: no local libvirt socket: ${sockets.join(', ')})`);
         continue;
       }
       const port = p.port ?? (p.transport === 'tcp' ? 16509 : p.transport === 'tls' || p.transport === undefined ? 16514 : 22);
