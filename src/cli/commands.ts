@@ -26,5 +26,6 @@ import * as rollout from './rollout.js';
 import * as host from './host.js';
 import * as completion from './completion.js';
 import * as serve from './serve.js';
+import * as doctor from './doctor.js';
 
-export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, group, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, rollout, host, serve, completion];
+export const commandModules: { register(program: Command, ctx: CliContext): void }[] = [init, image, create, guests, client, group, sync, initrd, start, stop, status, console_, define, undefine, mac, test, demo, rollout, host, serve, doctor, completion];
