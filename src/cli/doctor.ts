@@ -1,14 +1,14 @@
 /** `xenroot doctor [--fix [--yes]]`: one line per part a boot needs, PASS / WARN / FAIL with the fix. */
 import type { Command } from 'commander';
-import { intOption, type CliContext } from './context.js';
-import { addOptions, flag, opt, optionValues } from './options.js';
+import type { CliContext } from './context.js';
+import { addOptions, flag, integer, optionValues, path } from './options.js';
 
 const DOCTOR = {
   fix: flag('--fix', 'say which Debian packages the site needs and lacks, and what would install them; with --yes, install them (apt-get) and nothing else'),
   yes: flag('--yes', 'with --fix: consent to apt-get install of the packages named'),
-  root: opt({ flags: '--root <dir>', help: 'read every file under DIR instead of / (as `sync --root DIR` wrote them)', path: true }),
-  nfsPort: opt({ flags: '--nfs-port <port>', help: 'the NFS server\'s TCP port (default 2049)', parse: intOption('--nfs-port', 1, 65535) }),
-  minFreeGib: opt({ flags: '--min-free-gib <n>', help: 'FAIL below N GiB free where revisions go, WARN below 10 N (default 1)', parse: intOption('--min-free-gib', 0, 1_000_000) }),
+  root: path('--root <dir>', 'read every file under DIR instead of / (as `sync --root DIR` wrote them)'),
+  nfsPort: integer('--nfs-port <port>', 'the NFS server\'s TCP port (default 2049)', 1, 65535),
+  minFreeGib: integer('--min-free-gib <n>', 'FAIL below N GiB free where revisions go, WARN below 10 N (default 1)', 0, 1_000_000),
 };
 
 export function register(program: Command, ctx: CliContext): void {

@@ -69,7 +69,7 @@ function inventoryText(serve: boolean): string {
     images: { terminal: { root: join(dir, 'img'), kver: kver } },
     guests: {},
     clients: {
-      pc1: { mac: MAC, image: 'terminal', address: '10.79.0.50/24', append: 'xenroot.kea=pc1' },
+      pc1: { mac: MAC, image: 'terminal', address: '10.79.0.50/24', append: 'console=ttyS0 xenroot.kea=pc1' },
       probe: { mac: PROBE_MAC, image: 'terminal', address: '10.79.0.51/24' },
     },
   });
@@ -124,6 +124,9 @@ beforeAll(async () => {
   await ns('addr', 'add', `${SERVER}/24`, 'dev', BR);
   await ns('link', 'set', BR, 'up');
   await cns('link', 'set', 'lo', 'up');
+  // The probes' end up before Kea starts: a bridge without a running port has no carrier, and Kea
+  // opens no socket on an interface that is not running (it answered only after a reload).
+  await cns('link', 'set', 'xrkeac1', 'up');
 
   // The admin's kea-dhcp4.conf: xenroot's members included first in the Dhcp4 map (docs/netboot.md).
   const conf = join(dir, 'kea-dhcp4.conf');
