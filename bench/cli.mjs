@@ -5,7 +5,7 @@
 // "create" is timed on an inventory xenroot saved last (its validated model is cached, as after
 // any xenroot command), and "create, cold" on one just edited by hand (read and validated in full).
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ function time(args, before) {
 
 // An inventory of 1,000 guests, written once; each create runs on a fresh copy of it.
 const dir = mkdtempSync(join(tmpdir(), 'xenroot-bench-'));
+// Removed on any exit, a failed run's too (it left one 1,000-guest inventory per run in /tmp).
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const img = join(dir, 'img');
 mkdirSync(join(img, 'boot'), { recursive: true });
 mkdirSync(join(img, 'lib/modules/6.1.0-28-amd64'), { recursive: true });
