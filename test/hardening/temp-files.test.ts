@@ -29,26 +29,33 @@ describe('temp files of interrupted writers', () => {
   });
 
   it('after a sync killed with SIGKILL mid-apply, the next sync removes every temp file and staging dir it left and completes the tree', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'xenroot-sweep-inv-'));
-    const inv = join(dir, 'inventory.yaml');
     let text = 'site:\n  nfsServer: 10.0.2.2\n  allow: [ 10.0.2.0/24 ]\n  dhcp:\n    server: none\nimages:\n  terminal:\n    root: /srv/xenroot/terminal\n    kver: 6.1.0-28-amd64\nclients:\nguests:\n';
     for (let i = 0; i < 3000; i++) text += `  g${i}:\n    image: terminal\n`;
-    writeFileSync(inv, text);
-    const root = mkdtempSync(join(tmpdir(), 'xenroot-sweep-root-'));
-    const guests = join(root, dir, 'guests');
-    const stray = () => findTemps(root);
-    // The first sync fills the tree under a staging name (the top-most directory it creates, here
-    // ROOT/.tmp.xenroot-tmp-PID-N): kill it while that exists.
-    const staging = () => readdirSync(root).some((n) => n.includes('.xenroot-tmp-'));
+    // The first sync of an empty root fills the tree under a staging name (the top-most directory
+    // it creates, here ROOT/.tmp.xenroot-tmp-PID-N): kill it while that exists. Each attempt starts
+    // from a new inventory (its own state) and a new empty root: a sync into a root an earlier
+    // attempt completed writes each file under a temp name that lives for microseconds, so a
+    // missed first kill used to make every later attempt a no-op (seen in a fresh-machine run: 20
+    // attempts, none landed).
+    let dir = '';
+    let inv = '';
+    let root = '';
     let seen: string[] = [];
     for (let attempt = 0; attempt < 20 && seen.length === 0; attempt++) {
+      dir = mkdtempSync(join(tmpdir(), 'xenroot-sweep-inv-'));
+      inv = join(dir, 'inventory.yaml');
+      writeFileSync(inv, text);
+      root = mkdtempSync(join(tmpdir(), 'xenroot-sweep-root-'));
+      const staging = () => readdirSync(root).some((n) => n.includes('.xenroot-tmp-'));
       const child = spawn(process.execPath, [XENROOT, '--inventory', inv, 'sync', '--root', root, '--no-reload'], { stdio: 'ignore' });
       const exited = new Promise<void>((res) => child.on('exit', () => res()));
       for (let i = 0; i < 5000 && child.exitCode === null && !staging(); i++) await sleep(1);
       child.kill('SIGKILL');
       await exited;
-      seen = stray();
+      seen = findTemps(root);
     }
+    const guests = join(root, dir, 'guests');
+    const stray = () => findTemps(root);
     expect(seen.length, 'a SIGKILL landed while temp files existed').toBeGreaterThan(0);
     const r = await xenroot(['--inventory', inv, 'sync', '--root', root, '--no-reload']);
     expect(r.code, r.stderr).toBe(0);
