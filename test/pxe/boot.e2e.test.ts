@@ -5,13 +5,11 @@
  * command line on the serial console is the per-client one. The test stops there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
-import { writeCpio } from '../../src/initrd/cpio.js';
-import { testKernel } from '../support/kernel.js';
+import { testKernel, stageKernelOnlyBoot } from '../support/kernel.js';
 import { bootQemu, stopAllQemu, type QemuVm, TCG_APPEND } from '../support/qemu.js';
 import { xenroot } from '../support/cli.js';
 
@@ -24,12 +22,7 @@ const vms: QemuVm[] = [];
 beforeAll(async () => {
   const k = await testKernel();
   dir = await mkdtemp(join(tmpdir(), 'xenroot-pxeboot-'));
-  const boot = join(dir, 'boot/terminal');
-  await mkdir(boot, { recursive: true });
-  await mkdir(join(dir, 'img'));
-  await copyFile(k.vmlinuz, join(boot, `vmlinuz-${k.kver}`));
-  // Any initrd will do: the test stops once the kernel has printed its command line.
-  await writeFile(join(boot, `initrd-${k.kver}-pxe.img`), gzipSync(writeCpio([{ type: 'file', path: 'init', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 }])));
+  await stageKernelOnlyBoot(dir, k);
   const inventory = join(dir, 'inventory.yaml');
   await writeFile(
     inventory,

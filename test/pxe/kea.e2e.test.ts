@@ -10,14 +10,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { writeCpio } from '../../src/initrd/cpio.js';
-import { testKernel } from '../support/kernel.js';
+import { testKernel, stageKernelOnlyBoot } from '../support/kernel.js';
 import { stopAllQemu } from '../support/qemu.js';
 import { listNetns } from '../support/leaks.js';
 import { xenroot } from '../support/cli.js';
@@ -94,12 +92,7 @@ beforeAll(async () => {
   kver = k.kver;
   dir = await mkdtemp(join(tmpdir(), 'xenroot-kea-'));
   await chmod(dir, 0o755); // dnsmasq serves TFTP as nobody
-  const boot = join(dir, 'boot/terminal');
-  await mkdir(boot, { recursive: true });
-  await mkdir(join(dir, 'img'));
-  await copyFile(k.vmlinuz, join(boot, `vmlinuz-${k.kver}`));
-  // Any initrd: the test stops once the kernel has printed its command line.
-  await writeFile(join(boot, `initrd-${k.kver}-pxe.img`), gzipSync(writeCpio([{ type: 'file', path: 'init', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 }])));
+  await stageKernelOnlyBoot(dir, k);
   const inventory = join(dir, 'inventory.yaml');
   await writeFile(inventory, inventoryText(false));
   env = { XENROOT_INVENTORY: inventory, XENROOT_STATE_DIR: join(dir, 'state') };

@@ -5,11 +5,13 @@
 import { existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { cacheDir, prepareKernel, withCacheLock, type DebianKernel } from '../../src/image/debian.js';
 import { buildTinyImage, DEFAULT_MARKER, TINY_VERSION } from '../../src/image/tiny.js';
 import { loadModuleIndex, resolveModules } from '../../src/initrd/modules.js';
 import { targetModules } from '../../src/initrd/targets.js';
+import { writeCpio } from '../../src/initrd/cpio.js';
 import { linkTree } from './tree.js';
 
 let kernel: Promise<DebianKernel> | undefined;
@@ -96,4 +98,18 @@ export async function smallTinyTree(dir: string, targets: ('xen' | 'qemu' | 'pxe
   await cp(join(src, 'modules.builtin'), join(dst, 'modules.builtin'));
   await execa('depmod', ['-b', dir, kver]);
   return { kver };
+}
+
+/**
+ * The boot files of a PXE test that stops once the kernel has printed its command line: under
+ * `dir`, an empty image directory `img/` and `boot/terminal/` with the test kernel and a
+ * placeholder initrd (any initrd will do), named as `xenroot sync` looks for them (image
+ * `terminal`, kernel `k.kver`, target pxe).
+ */
+export async function stageKernelOnlyBoot(dir: string, k: { kver: string; vmlinuz: string }): Promise<void> {
+  const boot = join(dir, 'boot/terminal');
+  await mkdir(boot, { recursive: true });
+  await mkdir(join(dir, 'img'));
+  await copyFile(k.vmlinuz, join(boot, `vmlinuz-${k.kver}`));
+  await writeFile(join(boot, `initrd-${k.kver}-pxe.img`), gzipSync(writeCpio([{ type: 'file', path: 'init', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 }])));
 }
