@@ -30,7 +30,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { DependencyError, DeployError, TimeoutError, UsageError } from '../sys/errors.js';
@@ -39,6 +39,7 @@ import { onCleanup } from '../sys/lifetime.js';
 import { descendants, killPid, killPidNow, pidAlive, pidListensOn } from '../sys/proc.js';
 import { requireProgram } from '../sys/which.js';
 import { makeTempDir } from '../sys/tmp.js';
+import { tcpReachable } from '../sys/sockets.js';
 import { renderGaneshaConfig, isLoopbackV4, type GaneshaExport } from '../render/ganesha.js';
 
 export interface NfsExportSpec {
@@ -110,17 +111,6 @@ async function freePort(addr: string): Promise<number> {
       const port = typeof a === 'object' && a ? a.port : 0;
       srv.close(() => res(port));
     });
-  });
-}
-
-async function acceptsTcp(addr: string, port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = createConnection({ host: addr, port });
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
   });
 }
 
@@ -389,7 +379,7 @@ async function launch(input: LaunchInput): Promise<NfsServer> {
         hint: inUse ? 'another server holds the port' : `see ${logFile}`,
       });
     }
-    if (pidListensOn(pid, port) && (netns || (await acceptsTcp(bindAddr, port)))) break;
+    if (pidListensOn(pid, port) && (netns || (await tcpReachable(bindAddr, port)).ok)) break;
     if (Date.now() - started > timeout) {
       const t = await tail(logFile, 12);
       await halt();
