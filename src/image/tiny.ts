@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { ImageError } from '../sys/errors.js';
 import { withLock } from '../sys/lock.js';
+import { linkTree } from '../sys/link-tree.js';
 import type { DebianKernel } from './debian.js';
 
 export interface TinyImageOptions {
@@ -118,8 +119,7 @@ async function build(dir: string, opts: TinyImageOptions): Promise<string> {
       if (!existsSync(join(tmp, full))) await symlink(target, join(tmp, full));
     }
     // The kernel's modules: hard links into the cache where possible (same filesystem), else a copy.
-    const cp = await execa('cp', ['-al', opts.kernel.modulesDir, join(tmp, 'lib/modules', kver)], { reject: false });
-    if (cp.exitCode !== 0) await execa('cp', ['-a', opts.kernel.modulesDir, join(tmp, 'lib/modules', kver)]);
+    await linkTree(opts.kernel.modulesDir, join(tmp, 'lib/modules', kver));
     await copyFile(opts.kernel.vmlinuz, join(tmp, 'boot', `vmlinuz-${kver}`));
     await writeFile(join(tmp, 'etc/hostname'), 'xenroot-tiny\n');
     await writeFile(join(tmp, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');

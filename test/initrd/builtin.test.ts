@@ -13,7 +13,8 @@ import { DependencyError, InitrdError } from '../../src/sys/errors.js';
 import { buildBuiltinInitrd } from '../../src/initrd/builtin.js';
 import { listInitrd, listInitrdBuffer } from '../../src/initrd/ls.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
-import { linkFile, linkTree } from '../support/tree.js';
+import { linkFile } from '../support/tree.js';
+import { linkTree } from '../../src/sys/link-tree.js';
 
 let fx: TinyFixture;
 let work: string;

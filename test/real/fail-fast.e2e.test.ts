@@ -14,7 +14,7 @@ import { startLocalLibvirtd, type LocalLibvirtd } from '../../src/hypervisor/loc
 import type { TestImageResult } from '../../src/ops/test-image.js';
 import { xenroot } from '../support/cli.js';
 import { tinyImage, type TinyFixture } from '../support/kernel.js';
-import { linkTree } from '../support/tree.js';
+import { linkTree } from '../../src/sys/link-tree.js';
 
 let fx: TinyFixture;
 let libvirtd: LocalLibvirtd;

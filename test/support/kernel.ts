@@ -12,7 +12,7 @@ import { buildTinyImage, DEFAULT_MARKER, TINY_VERSION } from '../../src/image/ti
 import { loadModuleIndex, resolveModules } from '../../src/initrd/modules.js';
 import { targetModules } from '../../src/initrd/targets.js';
 import { writeCpio } from '../../src/initrd/cpio.js';
-import { linkTree } from './tree.js';
+import { linkTree } from '../../src/sys/link-tree.js';
 
 let kernel: Promise<DebianKernel> | undefined;
 

@@ -3,18 +3,10 @@
  * and the cache is never changed through them: tests replace files, never write into them), else a
  * real copy. A fresh machine's /tmp may be a tmpfs apart from the repository's .cache (Debian 13
  * mounts one by default; scripts/fresh-machine.sh does too): `cp -al` and link(2) then fail with
- * EXDEV, which a warm machine with /tmp on the root filesystem never shows.
+ * EXDEV, which a warm machine with /tmp on the root filesystem never shows. Trees: `linkTree` of
+ * src/sys/link-tree.ts, which the tiny image's builder uses too.
  */
-import { copyFile, link, rm } from 'node:fs/promises';
-import { execa } from 'execa';
-
-/** Copies the directory `from` to `to` (which must not exist): hard links if it can, else `cp -a`. */
-export async function linkTree(from: string, to: string): Promise<void> {
-  const r = await execa('cp', ['-al', from, to], { reject: false });
-  if (r.exitCode === 0) return;
-  await rm(to, { recursive: true, force: true });
-  await execa('cp', ['-a', from, to]);
-}
+import { copyFile, link } from 'node:fs/promises';
 
 /** Copies the file `from` to `to`: a hard link if both lie on one filesystem, else a copy. */
 export async function linkFile(from: string, to: string): Promise<void> {
