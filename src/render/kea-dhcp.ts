@@ -9,7 +9,7 @@
  * - `"client-classes"`: the loader by client kind, for members of `xenroot-node` only (a MAC that
  *   is no node of the inventory gets no boot file from this file). iPXE (user class, option 77,
  *   "iPXE") gets ipxe/boot.ipxe; UEFI HTTP Boot (vendor class, option 60, starting "HTTPClient")
- *   gets option 60 "HTTPClient" back and the EFI loader as an http:// URL of `xenroot serve`
+ *   gets option 60 "HTTPClient" back and iPXE (snponly.efi) as an http:// URL of `xenroot serve`
  *   (only when the site runs it); client-arch (option 93) 7 or 9 (x86-64 UEFI) the site's EFI
  *   loader; the architectures xenroot has no loader for nothing; every other client pxelinux.0.
  *   The tests exclude each other, so exactly one class hands out a file: Kea takes the boot file
@@ -21,7 +21,7 @@
  * `member('xenroot-node')`. Pure.
  */
 import type { DhcpInput } from './dnsmasq.js';
-import { OTHER_ARCHES, checkIpv4, dhcpHostname, efiBootFile } from './dnsmasq.js';
+import { OTHER_ARCHES, checkIpv4, dhcpHostname, efiBootFile, httpBootUrl } from './dnsmasq.js';
 import { RenderError } from '../sys/errors.js';
 import { generatedHeader } from './header.js';
 
@@ -49,6 +49,9 @@ export function renderKeaDhcp(input: KeaInput): string {
   if (input.proxy) throw new RenderError('site.dhcp.proxy is a dnsmasq mode: Kea has no proxy-DHCP; set site.dhcp.server to dnsmasq, or proxy to false');
   const ipxeBoot = input.httpBase ? `${input.httpBase.replace(/\/+$/, '')}/ipxe/boot.ipxe` : 'ipxe/boot.ipxe';
   const efi = efiBootFile(input.efiLoader ?? 'syslinux');
+  // The same loader by URL as the dnsmasq and ISC files hand out (iPXE's snponly.efi: syslinux.efi
+  // cannot start from an HTTP boot, it finds its server through PXE).
+  const httpLoader = input.httpBoot ? httpBootUrl(input.httpBoot, input.efiLoader ?? 'syslinux') : undefined;
   const next = { 'next-server': input.bootServer };
   // next-server must be an IPv4 address in Kea; a host name goes as the server-hostname (sname).
   const server = /^\d+\.\d+\.\d+\.\d+$/.test(input.bootServer) ? next : { 'server-hostname': input.bootServer };
@@ -61,12 +64,12 @@ export function renderKeaDhcp(input: KeaInput): string {
     { name: KEA_NODE_CLASS },
     { name: 'xenroot-ipxe', test: `${node} and ${ipxe}`, 'boot-file-name': ipxeBoot, ...server },
     // UEFI HTTP Boot: option 60 "HTTPClient" echoed (always sent: the firmware does not ask for it) and a full URL.
-    ...(input.httpBoot && efi
+    ...(httpLoader
       ? [
           {
             name: 'xenroot-uefi-http',
             test: `${node} and not ${ipxe} and ${http}`,
-            'boot-file-name': `${input.httpBoot.replace(/\/+$/, '')}/${efi}`,
+            'boot-file-name': httpLoader,
             'option-data': [{ name: 'vendor-class-identifier', data: 'HTTPClient', 'always-send': true }],
           },
         ]

@@ -196,6 +196,6 @@ describe('a real kea-dhcp4 with the file xenroot wrote', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const http = await probe(PROBE_MAC, ['-x', '0x5d:0010', '-V', 'HTTPClient:Arch:00016']);
-    expect(http).toMatchObject({ ip: '10.79.0.51', vendor: 'HTTPClient', boot_file: `http://${SERVER}:8080/boot/syslinux.efi` });
+    expect(http).toMatchObject({ ip: '10.79.0.51', vendor: 'HTTPClient', boot_file: `http://${SERVER}:8080/boot/snponly.efi` });
   });
 });

@@ -82,7 +82,7 @@ describe('Kea include file (property over accepted inputs, judged by kea-dhcp4 -
           expect(byName.get('xenroot-bios')?.['boot-file-name']).toBe('pxelinux.0');
           expect(byName.get('xenroot-ipxe')?.['boot-file-name']).toBe(httpBase ? `${httpBase.replace(/\/+$/, '')}/ipxe/boot.ipxe` : 'ipxe/boot.ipxe');
           expect(byName.get('xenroot-uefi')?.['boot-file-name']).toBe(efi);
-          expect(byName.get('xenroot-uefi-http')?.['boot-file-name']).toBe(httpBoot && efi ? `${httpBoot.replace(/\/+$/, '')}/${efi}` : undefined);
+          expect(byName.get('xenroot-uefi-http')?.['boot-file-name']).toBe(httpBoot && efi ? `${httpBoot.replace(/\/+$/, '')}/snponly.efi` : undefined);
           // Every class that hands out a file is for xenroot's nodes only.
           for (const c of cfg['client-classes']) if (c['boot-file-name']) expect(c.test).toMatch(/^member\('KNOWN'\) and member\('xenroot-node'\) and /);
           expect(cfg.reservations).toHaveLength(hosts.length);
@@ -139,7 +139,7 @@ describe('Kea in the sync plan', () => {
     expect(f).toMatchObject({ kind: 'text', path: '/etc/kea/xenroot-dhcp4.json', owner: 'site' });
     const cfg = read((f as { content: string }).content);
     expect(cfg.reservations).toEqual([{ 'hw-address': '52:54:00:00:00:21', 'ip-address': '10.0.2.50', hostname: 'pc1', 'client-classes': ['xenroot-node'], 'user-context': { xenroot: 'client pc1' } }]);
-    expect(cfg['client-classes'].find((c) => c.name === 'xenroot-uefi-http')).toMatchObject({ 'boot-file-name': 'http://10.0.2.2:8080/boot/syslinux.efi', 'option-data': [{ name: 'vendor-class-identifier', data: 'HTTPClient', 'always-send': true }] });
+    expect(cfg['client-classes'].find((c) => c.name === 'xenroot-uefi-http')).toMatchObject({ 'boot-file-name': 'http://10.0.2.2:8080/boot/snponly.efi', 'option-data': [{ name: 'vendor-class-identifier', data: 'HTTPClient', 'always-send': true }] });
   });
 
   it('leaves a file at that path that xenroot did not write alone, and says why (Kea\'s part is never a block in the admin\'s JSON)', () => {
